@@ -1,0 +1,50 @@
+# Hard limits: the one source of truth (see REFERENCE.md "Hard limits").
+# Public names so other modules (and the host tools) can read them; on the
+# board const() still inlines them inside this module.
+try:
+    from micropython import const
+except ImportError:  # CPython on the host
+
+    def const(x):
+        return x
+
+
+# Peak current per phase: absolute ceiling. A board or investigator ceiling may only be lower.
+CURRENT_MAX_UA = const(10000)
+# Pulse width per phase.
+WIDTH_MIN_US = const(20)
+WIDTH_MAX_US = const(1000)
+# Interphase gap (engineering choice, protects the H-bridge).
+GAP_MIN_US = const(0)
+GAP_MAX_US = const(100)
+# Pulse frequency.
+FREQ_MIN_HZ = const(1)
+FREQ_MAX_HZ = const(100)
+# Charge per phase <= 5 uC. uA x us = pC, so the product is compared in pC.
+CHARGE_MAX_PC = const(5000000)
+# Shannon k = log10(Q) + log10(Q / A) must stay below 1.85 (stored x1000 to keep it an int).
+SHANNON_K_MAX_X1000 = const(1850)
+# r.m.s. current density <= 2 mA/cm2.
+RMS_DENSITY_MAX_UA_CM2 = const(2000)
+# Electrode area accepted (cm2 x 100); outside this range the figure is almost surely a typo.
+AREA_MIN_CM2_X100 = const(1)
+AREA_MAX_CM2_X100 = const(10000)
+# Session length and daily exposure.
+SESSION_MAX_S = const(3600)
+SESSION_MIN_S = const(2)
+DAILY_EXPOSURE_MAX_S = const(14400)
+# Ramps: start at 0 mA, no step above 0.1 mA, ramp up lasts at least 1 s.
+RAMP_STEP_MAX_UA = const(100)
+RAMP_UP_MIN_MS = const(1000)
+RAMP_DOWN_MIN_MS = const(1000)
+RAMP_MAX_MS = const(600000)
+# A stop (operator or host) ramps down at one 0.1 mA step per this many ms: 10 mA -> 0 in 1 s.
+STOP_RAMP_STEP_MS = const(10)
+# Duty cycle (engineering choice): trains of 0.1 s to 1 h; off_s = 0 means continuous.
+TRAIN_MIN_MS = const(100)
+TRAIN_MAX_MS = const(3600000)
+# The pulse (phase A + gap + phase B) must leave at least this much off time in the period.
+OFF_MIN_US = const(100)
+# Protocol files larger than this are refused before parsing.
+PROTOCOL_MAX_BYTES = const(4096)
+NAME_MAX_CHARS = const(64)

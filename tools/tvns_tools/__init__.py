@@ -1,0 +1,1 @@
+"""Host tools for the taVNS bench stimulator firmware."""
