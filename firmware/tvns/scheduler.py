@@ -1,0 +1,167 @@
+# The control tick: advance the session, set the amplitude, gate the pulse engine.
+# Integer-only and allocation-free, so a board may run it from a hard Timer IRQ;
+# deadline-driven, so the simulator calls the very same code only when something is due.
+#
+# Concurrency rule: while a session runs, only the tick changes the session state.
+# Commands from the main loop (stop) leave a request that the next tick carries out.
+try:
+    from micropython import const
+except ImportError:  # CPython on the host
+
+    def const(x):
+        return x
+
+
+from tvns import errors as E
+from tvns import limits as L
+from tvns import session as S
+from tvns.schedule import Schedule
+
+_STEP_UA = const(100)  # limits.RAMP_STEP_MAX_UA, inlined for the hot path
+_STOP_STEP_MS = const(10)  # limits.STOP_RAMP_STEP_MS
+_NO_EVENT = const(255)
+# The event that moves the session into each schedule phase (indexed by state).
+_EVENT_FOR_PHASE = bytes(
+    (
+        _NO_EVENT,  # IDLE
+        _NO_EVENT,  # ARMED
+        _NO_EVENT,  # RAMP_UP: entered by START
+        S.EV_TRAIN_ON,  # ON
+        S.EV_TRAIN_OFF,  # OFF
+        S.EV_RAMP_DOWN,  # RAMP_DOWN
+        S.EV_END,  # DONE
+        _NO_EVENT,
+        _NO_EVENT,
+    )
+)
+
+
+class Scheduler:
+    def __init__(self, board, session):
+        if _STEP_UA != L.RAMP_STEP_MAX_UA or _STOP_STEP_MS != L.STOP_RAMP_STEP_MS:
+            raise ValueError("scheduler constants out of step with limits.py")
+        self.board = board
+        self.session = session
+        self._clock = board.clock
+        self._engine = board.engine
+        self._dac = board.dac
+        self.ceiling_ua = min(L.CURRENT_MAX_UA, board.ceiling_ua)
+        self.protocol = None
+        self.sched = None
+        self.amp_ua = 0  # last amplitude commanded to the DAC
+        self.gate_on = False  # last gate state commanded to the engine
+        self.t0_ms = 0  # clock ticks_ms at start
+        self.due_ms = 0  # clock ticks_ms at which the next tick has work
+        self.elapsed_ms = 0  # session time at the last tick that did work
+        self.stop_requested = False
+        self.stopping = False
+        self.beats = 0  # every tick call, due or not: the main loop's proof of life
+        # Cache the bound method: handing self.tick to a Timer must not allocate each time.
+        self.tick_cb = self.tick
+
+    # ---- commands (main loop, never from an IRQ) ----
+    def load(self, protocol):
+        if self.session.running():
+            raise E.TvnsError(E.BUSY, "load refused while stimulating; stop first")
+        self._engine.load(protocol.width_us, protocol.gap_us, protocol.period_us)
+        self.protocol = protocol
+        self.sched = Schedule(protocol)
+
+    def start(self):
+        if self.sched is None:
+            raise E.TvnsError(E.NO_PROTOCOL, "no valid protocol loaded")
+        now = self._clock.ticks_ms()
+        self.t0_ms = now
+        self.due_ms = now
+        self.elapsed_ms = 0
+        self.stop_requested = False
+        self.stopping = False
+        if not self.session.fire(S.EV_START, 0):
+            raise E.TvnsError(E.BAD_STATE, "start needs an ARMED session")
+        self.tick()
+
+    def stop(self):
+        """Operator/host stop. A running session ramps down fast at the next tick."""
+        if self.session.running():
+            self.stop_requested = True
+            self.due_ms = self._clock.ticks_ms()
+        else:
+            self.session.fire(S.EV_STOP, self.elapsed_ms)
+
+    def fault(self):
+        """Output off at once (the pulse in flight is cut), then the FAULT latch."""
+        self.board.safe_off()
+        self.amp_ua = 0
+        self.gate_on = False
+        self.session.fire(S.EV_FAULT, self.elapsed_ms)
+
+    # ---- the control tick ----
+    def tick(self, _timer=None):
+        # 1. Only a running session is advanced; anything else returns at once.
+        self.beats += 1
+        s = self.session
+        if S.RUNNING[s.state] == 0:
+            return
+        clock = self._clock
+        now = clock.ticks_ms()
+        # 2. Deadline-driven: nothing can change before due_ms.
+        if clock.ticks_diff(now, self.due_ms) < 0:
+            return
+        t = clock.ticks_diff(now, self.t0_ms)
+        self.elapsed_ms = t
+        # 3. A stop request: ramp down one 0.1 mA step per _STOP_STEP_MS, then STOPPED.
+        if self.stop_requested and not self.stopping:
+            self.stopping = True
+            s.fire(S.EV_STOP, t)
+        if self.stopping:
+            amp = self.amp_ua - _STEP_UA
+            if amp <= 0 or not self.gate_on or S.OUTPUT_ALLOWED[s.state] == 0:
+                self._output_off()
+                s.fire(S.EV_STOPPED, t)
+                return
+            self._dac.set_ua(amp)
+            self.amp_ua = amp
+            self.due_ms = clock.ticks_add(now, _STOP_STEP_MS)
+            return
+        # 4. Where the schedule says the session is now.
+        sc = self.sched
+        sc.eval(t)
+        phase = sc.phase
+        if phase != s.state:
+            s.fire(_EVENT_FOR_PHASE[phase], t)
+        if phase == S.DONE:
+            self._output_off()
+            return
+        # 5. Amplitude: at most one 0.1 mA step up per tick (a late tick catches up step by
+        #    step rather than jumping), never above the ceiling. Decreases apply at once.
+        amp = sc.amp_ua
+        due = clock.ticks_add(self.t0_ms, sc.next_ms)
+        if amp > self.amp_ua + _STEP_UA:
+            amp = self.amp_ua + _STEP_UA
+            due = clock.ticks_add(now, _STOP_STEP_MS)
+        if amp > self.ceiling_ua:
+            amp = self.ceiling_ua
+        # 6. Order matters: amplitude before gate-on, gate-off before amplitude changes.
+        gate = sc.gate and S.OUTPUT_ALLOWED[s.state] == 1
+        if gate:
+            self._set_amp(amp)
+            self._set_gate(True)
+        else:
+            self._set_gate(False)
+            self._set_amp(amp)
+        self.due_ms = due
+
+    def _set_amp(self, amp):
+        if amp != self.amp_ua:
+            self._dac.set_ua(amp)
+            self.amp_ua = amp
+
+    def _set_gate(self, on):
+        if on != self.gate_on:
+            self._engine.gate(on)
+            self.gate_on = on
+
+    def _output_off(self):
+        # Normal end: close the gate (the pulse in flight finishes balanced), then 0 uA.
+        self._set_gate(False)
+        self._set_amp(0)

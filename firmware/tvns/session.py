@@ -1,0 +1,122 @@
+# The session state machine: one transition table, no nested ifs.
+# Allocation-free: states and events are small ints, the table is bytes, and the
+# history is a preallocated ring that the main loop drains (never the tick).
+from array import array
+
+try:
+    from micropython import const
+except ImportError:  # CPython on the host
+
+    def const(x):
+        return x
+
+
+IDLE = const(0)
+ARMED = const(1)
+RAMP_UP = const(2)
+ON = const(3)
+OFF = const(4)
+RAMP_DOWN = const(5)
+DONE = const(6)
+STOPPED = const(7)
+FAULT = const(8)
+NAMES = ("IDLE", "ARMED", "RAMP_UP", "ON", "OFF", "RAMP_DOWN", "DONE", "STOPPED", "FAULT")
+
+# May the output stage be enabled in this state? (invariant 4: only RAMP_UP, ON, RAMP_DOWN)
+OUTPUT_ALLOWED = b"\x00\x00\x01\x01\x00\x01\x00\x00\x00"
+# Does the control tick advance the session in this state?
+RUNNING = b"\x00\x00\x01\x01\x01\x01\x00\x00\x00"
+
+EV_ARM = const(0)  # protocol valid, board self-test passed
+EV_DISARM = const(1)
+EV_START = const(2)  # the explicit operator command
+EV_TRAIN_ON = const(3)  # the schedule says: train on
+EV_TRAIN_OFF = const(4)  # the schedule says: train off (duty cycle)
+EV_RAMP_DOWN = const(5)  # the schedule says: final ramp down
+EV_END = const(6)  # the schedule says: session over
+EV_STOP = const(7)  # operator or host stop: ramp down fast
+EV_STOPPED = const(8)  # the fast ramp down reached 0
+EV_FAULT = const(9)  # from anywhere; output is already off
+EV_CLEAR = const(10)  # explicit clear of a fault whose cause is gone
+EV_RESET = const(11)  # back to IDLE after DONE or STOPPED
+EVENT_NAMES = (
+    "ARM",
+    "DISARM",
+    "START",
+    "TRAIN_ON",
+    "TRAIN_OFF",
+    "RAMP_DOWN",
+    "END",
+    "STOP",
+    "STOPPED",
+    "FAULT",
+    "CLEAR",
+    "RESET",
+)
+_N_EVENTS = const(12)
+_X = const(255)  # refused
+
+# TABLE[state * _N_EVENTS + event] -> next state, or _X when the event is refused there.
+# Late ticks may skip a phase (e.g. ON straight to DONE), so phase events accept any
+# running state. STOP is always accepted: outside a session it changes nothing.
+# fmt: off
+_ROWS = (
+    # ARM  DISARM START  T_ON   T_OFF  R_DOWN END   STOP   STOPPED FAULT CLEAR  RESET
+    (ARMED, _X,   _X,    _X,    _X,    _X,    _X,   IDLE,   _X,   FAULT, _X,   IDLE),  # IDLE
+    (_X,   IDLE,  RAMP_UP, _X,  _X,    _X,    _X,   IDLE,   _X,   FAULT, _X,   _X),    # ARMED
+    (_X,   _X,    _X,    ON,    OFF,   RAMP_DOWN, DONE, RAMP_DOWN, _X, FAULT, _X,  _X),   # RAMP_UP
+    (_X,   _X,    _X,    ON,    OFF,   RAMP_DOWN, DONE, RAMP_DOWN, _X, FAULT, _X,  _X),   # ON
+    (_X,   _X,    _X,    ON,    OFF,   RAMP_DOWN, DONE, STOPPED, _X, FAULT, _X,  _X),     # OFF
+    (_X,   _X,    _X,    _X,    _X,    RAMP_DOWN, DONE, RAMP_DOWN, STOPPED, FAULT, _X, _X),  # RAMP_DOWN
+    (ARMED, _X,   _X,    _X,    _X,    _X,    _X,   DONE,   _X,   FAULT, _X,   IDLE),  # DONE
+    (ARMED, _X,   _X,    _X,    _X,    _X,    _X,   STOPPED, _X,  FAULT, _X,   IDLE),  # STOPPED
+    (_X,   _X,    _X,    _X,    _X,    _X,    _X,   FAULT,  _X,   FAULT, IDLE, _X),    # FAULT
+)
+# fmt: on
+TABLE = bytes(s for row in _ROWS for s in row)
+
+_HISTORY = const(64)  # ring entries; the main loop drains it far more often than it fills
+
+
+class Session:
+    def __init__(self):
+        self.state = IDLE
+        # Ring of (time_ms, state) for every change; filled in the tick, drained outside it.
+        self._hist_ms = array("i", [0] * _HISTORY)
+        self._hist_state = bytearray(_HISTORY)
+        self._hist_head = 0  # total entries ever written
+        self._hist_tail = 0  # total entries ever drained
+        self.history_lost = 0  # entries overwritten before they were drained
+
+    def allowed(self, event):
+        return TABLE[self.state * _N_EVENTS + event] != _X
+
+    def fire(self, event, now_ms):
+        """Apply event; returns True if the table accepts it. Allocation-free."""
+        nxt = TABLE[self.state * _N_EVENTS + event]
+        if nxt == _X:
+            return False
+        if nxt != self.state:
+            self.state = nxt
+            i = self._hist_head % _HISTORY
+            self._hist_ms[i] = now_ms
+            self._hist_state[i] = nxt
+            self._hist_head += 1
+            if self._hist_head - self._hist_tail > _HISTORY:
+                self._hist_tail += 1
+                self.history_lost += 1
+        return True
+
+    def output_allowed(self):
+        return OUTPUT_ALLOWED[self.state] == 1
+
+    def running(self):
+        return RUNNING[self.state] == 1
+
+    def drain(self, out):
+        """Append (time_ms, state_name) pairs not yet drained to list out (main loop only)."""
+        while self._hist_tail < self._hist_head:
+            i = self._hist_tail % _HISTORY
+            out.append((self._hist_ms[i], NAMES[self._hist_state[i]]))
+            self._hist_tail += 1
+        return out
