@@ -19,6 +19,7 @@ def _simulate(argv):
     import json
 
     from tvns.board import simrun
+    from tvns.errors import TvnsError
 
     path = argv[argv.index("--simulate") + 1]
     duration_ms = None
@@ -32,7 +33,7 @@ def _simulate(argv):
         text = f.read()
     try:
         result = simrun.simulate(text, duration_ms, progress)
-    except simrun.E.TvnsError as exc:
+    except TvnsError as exc:
         result = simrun.error_result(exc)
     sys.stdout.write(json.dumps(result))
     sys.stdout.write("\n")

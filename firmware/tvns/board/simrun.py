@@ -3,7 +3,6 @@
 import time
 
 from tvns import VERSION
-from tvns import errors as E
 from tvns.app import LOOP_MS, App
 from tvns.board.sim import SimBoard
 

@@ -1,0 +1,1 @@
+# Board implementations (see docs/BOARD-INTERFACE.md). Only these modules touch hardware.

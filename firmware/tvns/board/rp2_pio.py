@@ -1,0 +1,122 @@
+# The PIO pulse program and its timing arithmetic (RP2040 / RP2350).
+#
+# Kept apart from board/rp2.py so the host can assemble and emulate the very same
+# program without `machine`: `assemble(rp2)` takes the rp2 module (the real one on the
+# board, the host fake in tests) and returns what rp2.asm_pio produced.
+#
+# One state machine drives three side-set pins: bit 0 phase A, bit 1 phase B, bit 2 SYNC
+# (SYNC is high for the whole pulse: phase A start to phase B end, gap included, so a
+# scope triggers on every pulse). Side-set is not optional: every instruction states
+# all three pins, so no instruction can leave a phase high by accident.
+#
+# Program (cycle costs; n_w, n_g, n_o are the words loaded through the TX FIFO):
+#   setup   pull; mov isr, osr        ISR = n_w  (phase width count)
+#           pull; mov y, osr          Y   = n_g  (gap count, 0 = no gap)
+#           pull                      OSR = n_o  (off-time count); never shifted again
+#   top:    wait 1 pin 0      side 0  gate (in_base); 1 cycle when the gate is high
+#           mov x, isr        side A  \
+#   a:      jmp x-- a         side A   > phase A = 1 + (n_w + 1) + 1 = n_w + 3
+#           jmp !y b          side A  /  (no gap: straight to phase B)
+#           mov x, y          side S  \  gap = 1 + (n_g + 1) = n_g + 2
+#   g:      jmp x-- g         side S  /
+#   b:      mov x, isr  [1]   side B  \  phase B = 2 + (n_w + 1) = n_w + 3
+#   bl:     jmp x-- bl        side B  /
+#           mov x, osr        side 0  \  off = 1 + (n_o + 1) + 1 (the wait) = n_o + 3
+#   o:      jmp x-- o         side 0  /
+#           (wrap to top)
+# So, in cycles: W = n_w + 3, G = 0 or n_g + 2 (n_g >= 1), O = n_o + 3, and the period
+# is 2W + G + O exactly: every segment is straight-line code, no branch depends on
+# anything but the counts. The gate is only sampled at `top`, between pulses: dropping
+# it mid-pulse lets the pulse and its off time finish, and no new pulse starts.
+# Phases A and B change on the same clock edge when G = 0 and are never both high in
+# any cycle (no instruction side-sets both).
+#
+# ruff: noqa: F821  (the program body uses the assembler's names, as rp2.asm_pio expects)
+
+from tvns.errors import OUT_OF_RANGE, RESOLUTION, TvnsError
+
+# Side-set bit values (bit 0 = sideset_base = phase A).
+SIDE_A = 1
+SIDE_B = 2
+SIDE_SYNC = 4
+SIDESET_COUNT = 3
+
+# Fixed cycle costs of each segment beyond its count (see the table above).
+WIDTH_EXTRA_CYCLES = 3
+GAP_EXTRA_CYCLES = 2
+OFF_EXTRA_CYCLES = 3
+# Shortest non-zero gap: a gap count of 0 means "no gap", so G = 1 or 2 is impossible.
+GAP_MIN_CYCLES = 3
+COUNT_MAX = 0xFFFFFFFF  # X is 32 bits
+
+# The safe-stop instruction: a nop that side-sets A, B and SYNC low.
+SAFE_INSTR = "nop() .side(0)"
+
+
+def assemble(rp2):
+    """Assemble the pulse program with the given rp2 module; returns the asm_pio program."""
+    # Locals, not module constants: asm_pio swaps this module's globals while it runs
+    # the body, so the body may only use closures and the assembler's names.
+    a = SIDE_A | SIDE_SYNC
+    b = SIDE_B | SIDE_SYNC
+    s = SIDE_SYNC
+    lo = rp2.PIO.OUT_LOW
+
+    @rp2.asm_pio(sideset_init=(lo, lo, lo))
+    def tvns_pulse():
+        pull(block).side(0)
+        mov(isr, osr).side(0)
+        pull(block).side(0)
+        mov(y, osr).side(0)
+        pull(block).side(0)
+        wrap_target()
+        wait(1, pin, 0).side(0)
+        mov(x, isr).side(a)
+        label("a")
+        jmp(x_dec, "a").side(a)
+        jmp(not_y, "b").side(a)
+        mov(x, y).side(s)
+        label("g")
+        jmp(x_dec, "g").side(s)
+        label("b")
+        mov(x, isr).side(b)[1]
+        label("bl")
+        jmp(x_dec, "bl").side(b)
+        mov(x, osr).side(0)
+        label("o")
+        jmp(x_dec, "o").side(0)
+        wrap()
+
+    return tvns_pulse
+
+
+def cycles_per_us(sys_hz):
+    """State-machine cycles per microsecond (clock divider 1); TvnsError if not whole."""
+    if sys_hz <= 0 or sys_hz % 1_000_000:
+        raise TvnsError(RESOLUTION, "system clock %d Hz is not a whole number of MHz" % sys_hz,
+                        "clock_hz")
+    return sys_hz // 1_000_000
+
+
+def counts_from_cycles(width_cyc, gap_cyc, period_cyc):
+    """(n_w, n_g, n_o) for the TX FIFO, or TvnsError when the program cannot express it."""
+    if width_cyc < WIDTH_EXTRA_CYCLES or width_cyc - WIDTH_EXTRA_CYCLES > COUNT_MAX:
+        raise TvnsError(OUT_OF_RANGE, "phase width %d cycles not expressible" % width_cyc,
+                        "width_us")
+    if gap_cyc == 0:
+        n_g = 0
+    elif GAP_MIN_CYCLES <= gap_cyc <= COUNT_MAX:
+        n_g = gap_cyc - GAP_EXTRA_CYCLES
+    else:
+        raise TvnsError(OUT_OF_RANGE, "gap %d cycles not expressible" % gap_cyc, "gap_us")
+    off_cyc = period_cyc - 2 * width_cyc - gap_cyc
+    if off_cyc < OFF_EXTRA_CYCLES or off_cyc - OFF_EXTRA_CYCLES > COUNT_MAX:
+        raise TvnsError(OUT_OF_RANGE, "off time %d cycles not expressible" % off_cyc,
+                        "period_us")
+    return width_cyc - WIDTH_EXTRA_CYCLES, n_g, off_cyc - OFF_EXTRA_CYCLES
+
+
+def counts(width_us, gap_us, period_us, sys_hz):
+    """(n_w, n_g, n_o) for microsecond timing at sys_hz (clock divider 1)."""
+    cpu = cycles_per_us(sys_hz)
+    return counts_from_cycles(width_us * cpu, gap_us * cpu, period_us * cpu)

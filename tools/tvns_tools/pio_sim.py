@@ -1,0 +1,186 @@
+"""Run the firmware's real PIO pulse program in the cycle-exact emulator (pioemu).
+
+The program is the one firmware/tvns/board/rp2.py loads: it is assembled here by the
+host fake of MicroPython's rp2.asm_pio (host_tests/fakes/rp2.py) from
+firmware/tvns/board/rp2_pio.py, then run by pioemu one PIO clock at a time.
+
+Time base: t = 0 is the cycle the state machine is enabled (sm.active(1) right after
+engine.load); times are exact rationals, `fractions.Fraction(cycle, cycles_per_us)`
+microseconds (at 125 MHz one cycle is 8 ns = Fraction(1, 125) us). A gate that rises at
+t is seen by the `wait` in that same cycle, so the first phase-A edge comes 1 cycle
+later (on silicon the GPIO input synchroniser adds 2 more cycles).
+
+Pure emulation costs one pioemu step per PIO cycle (about 40 k cycles/s here, see
+tools/bench_pio.py), too slow for 125 MHz periods; by default delay loops are
+fast-forwarded (see run()), which makes a period cost a few dozen steps.
+"""
+
+import importlib.util
+import pathlib
+import sys
+from collections import deque
+from fractions import Fraction
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+FIRMWARE = ROOT / "firmware"
+FAKE_RP2 = ROOT / "host_tests" / "fakes" / "rp2.py"
+
+# Emulator pin layout. pioemu ignores in_base (pin indexes are absolute), so the gate is
+# GPIO 0 here and the side-set pins follow it; on the board the same relative layout is
+# set by in_base / sideset_base.
+GATE_PIN = 0
+SIDE_BASE = 1
+PIN_A = SIDE_BASE
+PIN_B = SIDE_BASE + 1
+PIN_SYNC = SIDE_BASE + 2
+_OUT_MASK = 0b111 << SIDE_BASE
+
+_cache = {}
+
+
+def _load_module(name, path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def fake_rp2():
+    """The host rp2 fake, loaded under a private name (never as `rp2` in sys.modules)."""
+    if "rp2" not in _cache:
+        _cache["rp2"] = _load_module("_tvns_host_rp2", FAKE_RP2)
+    return _cache["rp2"]
+
+
+def pio_module():
+    """firmware tvns.board.rp2_pio (needs firmware/ on sys.path for tvns.errors)."""
+    if str(FIRMWARE) not in sys.path:
+        sys.path.insert(0, str(FIRMWARE))
+    from tvns.board import rp2_pio
+
+    return rp2_pio
+
+
+def program():
+    """(opcodes, wrap_target, wrap_top, sideset_count) of the firmware's pulse program."""
+    if "prog" not in _cache:
+        rp2 = fake_rp2()
+        _cache["prog"] = rp2.program_info(pio_module().assemble(rp2))
+    return _cache["prog"]
+
+
+def _is_self_loop(opcode, pc):
+    """`jmp x-- <itself>`: opcode kind 000, condition x-- (2), target = its own address."""
+    return opcode >> 13 == 0 and (opcode >> 5) & 7 == 2 and opcode & 0x1F == pc
+
+
+def run(words, gate, stop_cycle, fast=True):
+    """Emulate from reset until stop_cycle; yields (before, after) states of pioemu.
+
+    words: TX FIFO contents (n_w, n_g, n_o); gate(cycle) -> 0/1 is the gate pin level.
+    fast: fast-forward delay loops. Once a `jmp x-- <itself>` has run (so its side-set is
+    on the pins) every further iteration only does X -= 1 and clock += 1 + delay, and
+    reads no pin; we jump the state over all but the last iteration (X = 1) and resume
+    pioemu there, so the loop exit and everything else is still emulated. The tests
+    check that fast and pure emulation give identical edges.
+    """
+    from dataclasses import replace
+
+    from pioemu import State, emulate
+
+    opcodes, wrap_target, wrap_top, side_count = program()
+    delay_mask = (1 << (5 - side_count)) - 1
+    state = State(
+        transmit_fifo=deque(words),
+        pin_directions=_OUT_MASK,  # side-set pins are outputs (pioemu masks inputs by this)
+    )
+
+    def source(s: State) -> int:
+        return gate(s.clock) << GATE_PIN
+
+    while state.clock < stop_cycle:
+        gen = emulate(
+            opcodes,
+            stop_when=lambda _op, s: s.clock >= stop_cycle,
+            initial_state=state,
+            input_source=source,
+            side_set_base=SIDE_BASE,
+            side_set_count=side_count,
+            wrap_target=wrap_target,
+            wrap_top=wrap_top,
+        )
+        state = None
+        for before, after in gen:
+            yield before, after
+            pc = after.program_counter
+            op = opcodes[pc]
+            if fast and pc == before.program_counter and _is_self_loop(op, pc):
+                per_iter = 1 + ((op >> 8) & delay_mask)
+                skip = min(after.x_register - 1, (stop_cycle - after.clock) // per_iter)
+                if skip > 0:
+                    state = replace(
+                        after,
+                        x_register=after.x_register - skip,
+                        clock=after.clock + skip * per_iter,
+                    )
+                    break
+        if state is None:
+            return
+
+
+def edges_in_cycles(words, gate, stop_cycle, fast=True):
+    """[(cycle, a, b, sync)] for every change of the three output pins."""
+    out = []
+    last = 0
+    for before, after in run(words, gate, stop_cycle, fast):
+        pins = after.pin_values & _OUT_MASK
+        if pins != last:
+            # Side-set takes effect in the cycle the instruction issues (before.clock).
+            out.append((before.clock, pins >> PIN_A & 1, pins >> PIN_B & 1, pins >> PIN_SYNC & 1))
+            last = pins
+    return out
+
+
+def gate_function(gate_us, cycles_per_us):
+    """gate(cycle) from [(on_us, off_us or None), ...] intervals."""
+    spans = [
+        (on * cycles_per_us, None if off is None else off * cycles_per_us) for on, off in gate_us
+    ]
+
+    def gate(cycle):
+        for on, off in spans:
+            if cycle >= on and (off is None or cycle < off):
+                return 1
+        return 0
+
+    return gate
+
+
+def simulate(
+    width_us,
+    gap_us,
+    period_us,
+    gate_us=((0, None),),
+    duration_us=None,
+    clock_hz=125_000_000,
+    with_sync=False,
+    fast=True,
+):
+    """Edges of the emulated program: [(t_us, phase_a, phase_b)] (t_us a Fraction).
+
+    gate_us: gate-on intervals [(on_us, off_us)], off_us None = stays on.
+    duration_us: how long to emulate; default: the last gate edge plus two periods.
+    with_sync: add the SYNC pin as a fourth item.
+    fast: fast-forward delay loops (see run()); False = every cycle through pioemu.
+    Raises tvns.errors.TvnsError when the board could not express the timing.
+    """
+    pio = pio_module()
+    cpu = pio.cycles_per_us(clock_hz)
+    words = pio.counts(width_us, gap_us, period_us, clock_hz)
+    if duration_us is None:
+        ends = [t for span in gate_us for t in span if t is not None]
+        duration_us = max(ends, default=0) + 2 * period_us
+    edges = edges_in_cycles(words, gate_function(gate_us, cpu), duration_us * cpu, fast)
+    if with_sync:
+        return [(Fraction(c, cpu), a, b, s) for c, a, b, s in edges]
+    return [(Fraction(c, cpu), a, b) for c, a, b, _s in edges]

@@ -1,0 +1,170 @@
+"""`tvns simulate`: run the firmware on the sim board in virtual time, under CPython or the
+MicroPython runtime, and write its report, VCD trace and plot."""
+
+import json
+import pathlib
+import subprocess
+import threading
+import time
+
+from tvns_tools.firmware import (
+    FIRMWARE,
+    ToolError,
+    import_firmware,
+    micropython_binary,
+    micropython_env,
+)
+
+
+class InvalidProtocol(ToolError):
+    def __init__(self, errors):
+        lines = ["%s: %s (%s)" % (e["field"] or "protocol", e["message"], e["code"]) for e in errors]
+        super().__init__("invalid protocol\n  " + "\n  ".join(lines), exit_code=2)
+        self.errors = errors
+
+
+def run(path, runtime="micropython", duration_s=None, progress=None):
+    """Simulate the protocol file at path. progress(t_ms, total_ms) is called on the way."""
+    duration_ms = None if duration_s is None else int(round(duration_s * 1000))
+    if runtime == "cpython":
+        result = _run_cpython(path, duration_ms, progress)
+    elif runtime == "micropython":
+        result = _run_micropython(path, duration_ms, progress)
+    else:
+        raise ToolError("unknown runtime %r (cpython or micropython)" % runtime)
+    if "error" in result:
+        raise InvalidProtocol(result["error"])
+    result["runtime"] = runtime
+    return result
+
+
+def _read(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read(64 * 1024)
+    except OSError as exc:
+        raise ToolError("cannot read %s: %s" % (path, exc.strerror)) from exc
+
+
+def _run_cpython(path, duration_ms, progress):
+    import_firmware()
+    from tvns.board import simrun
+    from tvns.errors import TvnsError
+
+    text = _read(path)
+    try:
+        return simrun.simulate(text, duration_ms, progress)
+    except TvnsError as exc:
+        return simrun.error_result(exc)
+
+
+def _run_micropython(path, duration_ms, progress):
+    path = pathlib.Path(path).resolve()
+    cmd = [micropython_binary(), str(FIRMWARE / "main.py"), "--simulate", str(path)]
+    if duration_ms is not None:
+        cmd += ["--duration-ms", str(duration_ms)]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=micropython_env(),
+        cwd=str(FIRMWARE),
+    )
+    errors = []
+
+    def pump_stderr():
+        for raw in proc.stderr:
+            line = raw.decode("utf-8", "replace").strip()
+            if line.startswith('{"progress_ms"'):
+                if progress is not None:
+                    msg = json.loads(line)
+                    progress(msg["progress_ms"], msg["total_ms"])
+            elif line:
+                errors.append(line)
+
+    pump = threading.Thread(target=pump_stderr, daemon=True)
+    pump.start()
+    out = proc.stdout.read()
+    proc.wait()
+    pump.join()
+    if proc.returncode not in (0, 2) or not out.strip():
+        # The runtime prints uncaught exceptions on stdout.
+        text = out.decode("utf-8", "replace").strip().splitlines()
+        detail = "\n".join((errors + text)[-20:]) or "no output"
+        raise ToolError("firmware under MicroPython failed (exit %d):\n%s" % (proc.returncode, detail))
+    result = json.loads(out)
+    result["process_wall_s"] = time.perf_counter() - t0
+    return result
+
+
+def summary(result):
+    """The small JSON document of `tvns simulate --json` (segments included: the exact trace)."""
+    keys = (
+        "pulses",
+        "sim_s",
+        "wall_s",
+        "final_state",
+        "states",
+        "faults",
+        "runtime",
+        "board",
+        "firmware_version",
+        "derived",
+        "cut_short",
+        "segment_fields",
+        "segments",
+    )
+    return {k: result[k] for k in keys if k in result}
+
+
+def write_vcd(result, path):
+    import_firmware()
+    from tvns.board.simtrace import write_vcd as _write
+
+    with open(path, "w") as f:
+        _write(
+            f,
+            result["segments"],
+            int(result["sim_s"] * 1e6),
+            date=time.strftime("%Y-%m-%d %H:%M:%S"),
+            version=result.get("firmware_version", ""),
+        )
+
+
+def write_report(result, path_md):
+    d = result["derived"]
+    p = result["protocol"]
+    lines = [
+        "# Simulated session: %s" % p["name"],
+        "",
+        "Firmware %s on the %s board, %s runtime. Not a medical device."
+        % (result["firmware_version"], result["board"], result["runtime"]),
+        "",
+        "| item | value |",
+        "|---|---|",
+        "| current (mA, per phase) | %s%s |" % (p["amplitude_ma"], " (sham: 0 delivered)" if p["sham"] else ""),
+        "| pulse width per phase (us) | %s |" % p["pulse_width_us"],
+        "| interphase gap (us) | %s |" % p["interphase_gap_us"],
+        "| frequency (Hz) | %s (period %d us) |" % (p["frequency_hz"], d["period_us"]),
+        "| duty cycle (s on / s off) | %s / %s |" % (p["on_s"], p["off_s"]),
+        "| ramp up / down (s) | %s / %s |" % (p["ramp_up_s"], p["ramp_down_s"]),
+        "| waveform | symmetric biphasic, charge-balanced, constant current |",
+        "| electrode area (cm2) | %s |" % p["electrode_area_cm2"],
+        "| intended / simulated duration (s) | %s / %s |" % (p["session_s"], result["sim_s"]),
+        "| final state | %s |" % result["final_state"],
+        "| pulses delivered (expected) | %d (%d) |" % (result["pulses"], d["pulses_total"]),
+        "| charge per phase (uC) | %s |" % d["charge_per_phase_uc"],
+        "| r.m.s. current (mA) | %s |" % d["rms_current_ma"],
+        "| r.m.s. current density (mA/cm2) | %s |" % d["rms_current_density_ma_cm2"],
+        "| Shannon k | %s |" % d["shannon_k"],
+        "| wall time (s) | %.3f |" % result["wall_s"],
+        "",
+        "## State changes",
+        "",
+        "| t (s) | state |",
+        "|---|---|",
+    ]
+    lines += ["| %g | %s |" % (t, s) for t, s in result["states"]]
+    with open(path_md, "w") as f:
+        f.write("\n".join(lines) + "\n")
