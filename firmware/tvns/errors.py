@@ -30,6 +30,7 @@ SHANNON = "shannon"  # Shannon k at or above the limit
 DENSITY = "density"  # r.m.s. current density above the limit
 PULSE_FIT = "pulse_fit"  # the biphasic pulse does not fit in the period
 RAMP_FIT = "ramp_fit"  # ramps longer than the session
+RAMP_RATE = "ramp_rate"  # a ramp too short for one 0.1 mA step per pulse period
 ABOVE_CEILING = "above_ceiling"  # amplitude above the board's or investigator's ceiling
 
 VALIDATION_CODES = (
@@ -48,6 +49,7 @@ VALIDATION_CODES = (
     DENSITY,
     PULSE_FIT,
     RAMP_FIT,
+    RAMP_RATE,
     ABOVE_CEILING,
 )
 

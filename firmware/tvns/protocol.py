@@ -119,7 +119,7 @@ def parse(text, ceiling_ua=L.CURRENT_MAX_UA):
         return None, errs
     try:
         doc = json.loads(text)
-    except (ValueError, RecursionError) as exc:
+    except (ValueError, RuntimeError) as exc:  # RuntimeError: nesting too deep (both runtimes)
         _err(errs, None, E.JSON, "protocol is not valid JSON (%s)" % exc)
         return None, errs
     return validate(doc, ceiling_ua)
@@ -142,6 +142,7 @@ def validate(doc, ceiling_ua=L.CURRENT_MAX_UA):
             ok[name] = doc[name]
     _check_fields(errs, ok, ceiling_ua)
     _check_combined(errs, ok)
+    _check_ramp_rate(errs, ok)
     if errs:
         return None, errs
     return Protocol(doc), errs
@@ -294,6 +295,25 @@ def _check_combined(errs, ok):
                 ok["session_s"],
             )
             _err(errs, "session_s", E.RAMP_FIT, msg)
+
+
+def _check_ramp_rate(errs, ok):
+    """Each 0.1 mA ramp step must last at least one pulse period (+1 ms for the control
+    tick's grid), so consecutive pulses never differ by more than 0.1 mA."""
+    if not _have(ok, "amplitude_ma", "frequency_hz"):
+        return
+    steps = -(-_scaled(ok["amplitude_ma"], 1000) // L.RAMP_STEP_MAX_UA)
+    period_us = int(round(1000000 / ok["frequency_hz"]))
+    need_ms = steps * (period_us + 1000) // 1000 + 1
+    for name in ("ramp_up_s", "ramp_down_s"):
+        if name in ok and _scaled(ok[name], 1000) < need_ms:
+            msg = "%s must be at least %g s here: %d steps of 0.1 mA, one per %d us period" % (
+                name,
+                need_ms / 1000,
+                steps,
+                period_us,
+            )
+            _err(errs, name, E.RAMP_RATE, msg)
 
 
 def _have(ok, *names):

@@ -1,0 +1,361 @@
+# Raspberry Pi Pico (RP2040) board: implements docs/BOARD-INTERFACE.md.
+#
+# Importing this module touches nothing: `build(config)` constructs the parts from the
+# pin map (hardware/boards/pico.json). The machine/rp2/time modules are imported inside
+# build() (or injected, which is how CPython host tests pass the fakes without ever
+# registering a fake `machine` in sys.modules).
+#
+# Parts: PIO pulse engine (board/rp2_pio.py), amplitude DAC (PWM + RC filter or an
+# MCP4725 on I2C), current sense (ADC across the sense resistor, peak-held) and a
+# compliance comparator input, e-stop input, hardware watchdog, control-tick timer.
+# Everything the control tick may call (gate, set_ua, read_*, pressed, feed, stop) is
+# integer-only and allocates nothing on the success path.
+
+from tvns import limits
+from tvns.board import rp2_pio
+from tvns.errors import ABOVE_CEILING, MISSING, OUT_OF_RANGE, TYPE, TvnsError
+
+NAME = "pico"
+_PULSE_MAX_US = 2 * limits.WIDTH_MAX_US + limits.GAP_MAX_US  # longest pulse in flight
+_WDT_MIN_MS = 100
+_WDT_MAX_MS = 8388  # RP2040 hardware maximum
+
+
+def _get(cfg, key, field):
+    if key not in cfg:
+        raise TvnsError(MISSING, "board config needs " + field, field)
+    return cfg[key]
+
+
+def _num(cfg, key, field, lo, hi, default=None):
+    """A number from the board config within [lo, hi]; TvnsError names the field."""
+    if default is not None and key not in cfg:
+        return default
+    v = _get(cfg, key, field)
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise TvnsError(TYPE, field + " must be a number", field)
+    if not lo <= v <= hi:
+        raise TvnsError(OUT_OF_RANGE, "%s = %s outside %s..%s" % (field, v, lo, hi), field)
+    return v
+
+
+def _gpio(config, name):
+    pins = _get(config, "pins", "pins")
+    spec = _get(pins, name, "pins." + name)
+    return int(_num(spec, "gpio", "pins.%s.gpio" % name, 0, 29))
+
+
+class Clock:
+    """time.ticks_* (wrapping). CPython has no ticks_*: fall back to a 30-bit model."""
+
+    def __init__(self, time_mod):
+        self._time = time_mod
+        if hasattr(time_mod, "ticks_ms"):
+            self.ticks_ms = time_mod.ticks_ms
+            self.ticks_us = time_mod.ticks_us
+            self.ticks_diff = time_mod.ticks_diff
+            self.ticks_add = time_mod.ticks_add
+
+    # Fallbacks (host only), MicroPython semantics with a 2**30 period.
+    def ticks_ms(self):
+        return (self._time.monotonic_ns() // 1_000_000) & 0x3FFFFFFF
+
+    def ticks_us(self):
+        return (self._time.monotonic_ns() // 1_000) & 0x3FFFFFFF
+
+    def ticks_add(self, t, d):
+        return (t + d) & 0x3FFFFFFF
+
+    def ticks_diff(self, a, b):
+        return ((a - b + 0x20000000) & 0x3FFFFFFF) - 0x20000000
+
+
+class PioEngine:
+    """One PIO state machine; side-set pins A, B, SYNC must be consecutive GPIOs."""
+
+    def __init__(self, machine, rp2, config):
+        pio_cfg = config.get("pio", {})
+        self._machine = machine
+        a = _gpio(config, "phase_a")
+        if _gpio(config, "phase_b") != a + 1 or _gpio(config, "sync") != a + 2:
+            raise TvnsError(OUT_OF_RANGE, "phase_a, phase_b, sync must be consecutive GPIOs "
+                            "(one side-set group)", "pins.phase_b")
+        sm_id = int(_num(pio_cfg, "sm", "pio.sm", 0, 7, 0))
+        self._dead_ns = int(_num(pio_cfg, "dead_time_ns", "pio.dead_time_ns", 0, 10_000, 0))
+        Pin = machine.Pin
+        self._out = machine.Pin.OUT
+        # GPIO outputs driven low until load() hands them to the PIO.
+        self._pin_a = Pin(a, Pin.OUT, value=0)
+        self._pin_b = Pin(a + 1, Pin.OUT, value=0)
+        self._pin_sync = Pin(a + 2, Pin.OUT, value=0)
+        # The gate is a GPIO this code drives; the PIO reads it back through `wait 1 pin 0`.
+        self._gate = Pin(_gpio(config, "gate"), Pin.OUT, value=0)
+        self._prog = rp2_pio.assemble(rp2)
+        self._sm = rp2.StateMachine(sm_id)
+        # Encoded once, so the fault path neither parses text nor allocates.
+        self._safe_op = rp2.asm_pio_encode(rp2_pio.SAFE_INSTR, rp2_pio.SIDESET_COUNT)
+        self.loaded = False
+
+    def sync_high(self):
+        return self._pin_sync.value()
+
+    def load(self, width_us, gap_us, period_us):
+        if not limits.WIDTH_MIN_US <= width_us <= limits.WIDTH_MAX_US:
+            raise TvnsError(OUT_OF_RANGE, "width_us outside hard limits", "width_us")
+        if not limits.GAP_MIN_US <= gap_us <= limits.GAP_MAX_US:
+            raise TvnsError(OUT_OF_RANGE, "gap_us outside hard limits", "gap_us")
+        if not 1_000_000 // limits.FREQ_MAX_HZ <= period_us <= 1_000_000 // limits.FREQ_MIN_HZ:
+            raise TvnsError(OUT_OF_RANGE, "period_us outside hard limits", "period_us")
+        if gap_us * 1000 < self._dead_ns:
+            raise TvnsError(OUT_OF_RANGE, "gap_us below this board's dead time of %d ns"
+                            % self._dead_ns, "gap_us")
+        sys_hz = self._machine.freq()  # read now: the clock may have been changed
+        n_w, n_g, n_o = rp2_pio.counts(width_us, gap_us, period_us, sys_hz)
+        self._gate.value(0)
+        sm = self._sm
+        sm.active(0)
+        # freq = system clock: integer divider 1, no fractional-divider jitter.
+        # init() clears the FIFOs, restarts at the program start and gives A/B/SYNC to PIO.
+        sm.init(self._prog, freq=sys_hz, sideset_base=self._pin_a, in_base=self._gate)
+        sm.put(n_w)
+        sm.put(n_g)
+        sm.put(n_o)
+        sm.active(1)  # runs the setup, then waits (all low) for the gate
+        self.loaded = True
+
+    def gate(self, on):
+        # Sampled by the PIO only between pulses: a pulse in flight always finishes.
+        self._gate.value(1 if on else 0)
+
+    def stop(self):
+        # 1. Freeze the state machine so no later instruction can side-set a phase high
+        #    (an exec on a running machine is followed by the program's own side-set).
+        # 2. Exec `nop side 0` on the stopped machine: the PIO's pin latches go low.
+        # 3. Hand the pins back to GPIO, output low (value first, then mode: no glitch).
+        self._gate.value(0)
+        sm = self._sm
+        sm.active(0)
+        try:
+            sm.exec(self._safe_op)
+        except TypeError:  # MicroPython before int support in exec
+            sm.exec(rp2_pio.SAFE_INSTR)
+        out = self._out
+        self._pin_a.value(0)
+        self._pin_a.init(out)
+        self._pin_b.value(0)
+        self._pin_b.init(out)
+        self._pin_sync.value(0)
+        self._pin_sync.init(out)
+        self.loaded = False
+
+
+class _DacBase:
+    """Calibration: I = full_scale_ua * code / code_max + offset_ua (code 0 = 0 uA)."""
+
+    def __init__(self, cfg, ceiling_ua, code_max, engine, clock):
+        self._fs_ua = int(_num(cfg, "full_scale_ua", "dac.full_scale_ua", ceiling_ua, 100_000))
+        lim = self._fs_ua // 10
+        self._offset_ua = int(_num(cfg, "offset_ua", "dac.offset_ua", -lim, lim, 0))
+        self._code_max = code_max
+        self.ceiling_ua = ceiling_ua
+        self._engine = engine
+        self._clock = clock
+        self.code = 0
+
+    def code_for(self, ua):
+        """DAC code for ua, rounded down (never above the setpoint)."""
+        if ua <= 0:
+            return 0
+        code = (ua - self._offset_ua) * self._code_max // self._fs_ua
+        if code < 0:
+            return 0
+        return code if code < self._code_max else self._code_max
+
+    def set_ua(self, ua):
+        if ua < 0:
+            raise TvnsError(OUT_OF_RANGE, "current must be >= 0", "amplitude_ua")
+        if ua > self.ceiling_ua:
+            raise TvnsError(ABOVE_CEILING, "current above the board ceiling", "amplitude_ua")
+        code = self.code_for(ua)
+        # Apply between pulses: wait (bounded by the longest pulse) while SYNC is high.
+        clock = self._clock
+        t0 = clock.ticks_us()
+        while self._engine.sync_high() and clock.ticks_diff(clock.ticks_us(), t0) < _PULSE_MAX_US:
+            pass
+        self._write(code)
+        self.code = code
+
+
+class PwmDac(_DacBase):
+    """PWM duty into an RC filter; duty changes take effect at the PWM wrap (glitch-free)."""
+
+    def __init__(self, machine, config, ceiling_ua, engine, clock):
+        cfg = _get(config, "dac", "dac")
+        super().__init__(cfg, ceiling_ua, 65535, engine, clock)
+        freq_hz = int(_num(cfg, "pwm_freq_hz", "dac.pwm_freq_hz", 1000, 1_000_000, 30_000))
+        self._pwm = machine.PWM(machine.Pin(_gpio(config, "dac_pwm")), freq=freq_hz, duty_u16=0)
+
+    def _write(self, code):
+        self._pwm.duty_u16(code)
+
+
+class Mcp4725Dac(_DacBase):
+    """MCP4725 12-bit DAC, fast-write command (2 bytes, power-down bits 00)."""
+
+    def __init__(self, machine, config, ceiling_ua, engine, clock):
+        cfg = _get(config, "dac", "dac")
+        super().__init__(cfg, ceiling_ua, 4095, engine, clock)
+        self._addr = int(_num(cfg, "i2c_addr", "dac.i2c_addr", 0x60, 0x67, 0x60))
+        self._i2c = machine.I2C(
+            int(_num(cfg, "i2c_id", "dac.i2c_id", 0, 1, 0)),
+            scl=machine.Pin(_gpio(config, "i2c_scl")),
+            sda=machine.Pin(_gpio(config, "i2c_sda")),
+            freq=400_000,
+        )
+        self._buf = bytearray(2)  # preallocated: no allocation in the tick
+        self._write(0)
+
+    def _write(self, code):
+        self._buf[0] = (code >> 8) & 0x0F
+        self._buf[1] = code & 0xFF
+        self._i2c.writeto(self._addr, self._buf)
+
+
+class Sense:
+    """Sense resistor -> amplifier -> peak hold -> ADC. ua = raw12 * k_q12 >> 12 + offset."""
+
+    def __init__(self, machine, config, ceiling_ua):
+        cfg = _get(config, "sense", "sense")
+        r_ohms = _num(cfg, "r_ohms", "sense.r_ohms", 1, 100_000)
+        amp_gain = _num(cfg, "amp_gain", "sense.amp_gain", 0.1, 1000, 1)
+        vref_mv = _num(cfg, "vref_mv", "sense.vref_mv", 1000, 5000, 3300)
+        cal_gain = _num(cfg, "cal_gain", "sense.cal_gain", 0.5, 2.0, 1.0)
+        self._offset_ua = int(_num(cfg, "offset_ua", "sense.offset_ua", -500, 500, 0))
+        # Q12 fixed point keeps raw12 * k below 2**30 (a small int on the board: no alloc).
+        self._k_q12 = int(vref_mv * 1000 * cal_gain * 4096 / (4095 * r_ohms * amp_gain) + 0.5)
+        full_ua = (4095 * self._k_q12) >> 12
+        if full_ua * 10 < ceiling_ua * 11 or 4095 * self._k_q12 >= 1 << 30:
+            raise TvnsError(OUT_OF_RANGE, "sense range %d uA must cover 110%% of the ceiling "
+                            "and stay below 1 A" % full_ua, "sense.r_ohms")
+        self.full_scale_ua = full_ua
+        self._adc = machine.ADC(machine.Pin(_gpio(config, "sense_adc")))
+        # Compliance comparator: pulled up so a broken wire reads "at compliance" (fail safe).
+        self._comp = None
+        if "compliance" in config["pins"]:
+            self._comp_active = int(_num(cfg, "compliance_active", "sense.compliance_active",
+                                         0, 1, 1))
+            self._comp = machine.Pin(_gpio(config, "compliance"), machine.Pin.IN,
+                                     machine.Pin.PULL_UP)
+
+    def read_ua(self):
+        ua = ((self._adc.read_u16() >> 4) * self._k_q12 >> 12) + self._offset_ua
+        return ua if ua > 0 else 0
+
+    def read_compliance(self):
+        if self._comp is None:
+            return False  # board without the comparator: lead-off comes from read_ua()
+        return self._comp.value() == self._comp_active
+
+
+class Estop:
+    def __init__(self, machine, config):
+        cfg = config.get("estop", {})
+        self._active = int(_num(cfg, "active", "estop.active", 0, 1, 0))
+        self._pin = machine.Pin(_gpio(config, "estop"), machine.Pin.IN, machine.Pin.PULL_UP)
+
+    def pressed(self):
+        return self._pin.value() == self._active
+
+
+class Watchdog:
+    """machine.WDT made by start() (from ticker.start): an RP2040 WDT cannot be stopped."""
+
+    def __init__(self, machine, config):
+        self._machine = machine
+        self.timeout_ms = int(_num(config, "wdt_timeout_ms", "wdt_timeout_ms", _WDT_MIN_MS,
+                                   _WDT_MAX_MS, 300))
+        self._wdt = None
+
+    def start(self):
+        if self._wdt is None:
+            self._wdt = self._machine.WDT(timeout=self.timeout_ms)
+
+    def feed(self):
+        if self._wdt is not None:
+            self._wdt.feed()
+
+
+class Ticker:
+    def __init__(self, machine, config, wdt):
+        self._machine = machine
+        self.tick_ms = int(_num(config, "tick_ms", "tick_ms", 1, 100, 1))
+        self._wdt = wdt
+        self._timer = None
+
+    def start(self, scheduler):
+        self.stop()
+        try:
+            import micropython
+
+            micropython.alloc_emergency_exception_buf(100)
+        except (ImportError, AttributeError):  # unix port / CPython
+            pass
+        T = self._machine.Timer
+        period = getattr(scheduler, "tick_ms", self.tick_ms)
+        self._timer = T(period=period, mode=T.PERIODIC, callback=scheduler.tick_cb, hard=True)
+        self._wdt.start()  # the board is running from here on: the loop must feed it
+
+    def stop(self):
+        if self._timer is not None:
+            self._timer.deinit()
+            self._timer = None
+
+
+class Board:
+    def __init__(self, config, machine, rp2, time_mod):
+        self.name = config.get("name", NAME)
+        self.ceiling_ua = int(_num(config, "ceiling_ua", "ceiling_ua", 0, limits.CURRENT_MAX_UA))
+        self._time = time_mod
+        self.clock = Clock(time_mod)
+        self.engine = PioEngine(machine, rp2, config)
+        kind = _get(_get(config, "dac", "dac"), "kind", "dac.kind")
+        if kind == "pwm":
+            self.dac = PwmDac(machine, config, self.ceiling_ua, self.engine, self.clock)
+        elif kind == "mcp4725":
+            self.dac = Mcp4725Dac(machine, config, self.ceiling_ua, self.engine, self.clock)
+        else:
+            raise TvnsError(OUT_OF_RANGE, "dac.kind must be pwm or mcp4725", "dac.kind")
+        self.sense = Sense(machine, config, self.ceiling_ua)
+        self.estop = Estop(machine, config)
+        self.wdt = Watchdog(machine, config)
+        self.ticker = Ticker(machine, config, self.wdt)
+
+    def safe_off(self):
+        # The one abort path: no new pulse, both phases low now, amplitude 0.
+        self.engine.gate(False)
+        self.engine.stop()
+        self.dac.set_ua(0)
+
+    def idle_ms(self, ms):
+        if hasattr(self._time, "sleep_ms"):
+            self._time.sleep_ms(ms)
+        else:
+            self._time.sleep(ms / 1000)
+
+
+def build(config, machine=None, rp2=None, time_mod=None):
+    """Construct the board from a pin-map dict; modules default to the real ones."""
+    if machine is None:
+        import machine
+    if rp2 is None:
+        import rp2
+    if time_mod is None:
+        import time as time_mod
+    return Board(config, machine, rp2, time_mod)
+
+
+def build_from_file(path):
+    import json
+
+    with open(path) as f:
+        return build(json.load(f))

@@ -1,0 +1,85 @@
+"""Run by mp_runner.py under MicroPython only (heap_lock does not exist in CPython):
+prove that the control tick and the fault path allocate nothing."""
+
+import micropython
+
+from tvns import session as S
+from tvns.app import App
+from tvns.board.sim import SimBoard
+from test_firmware_core import doc
+
+
+def _locked(fn):
+    micropython.heap_lock()
+    try:
+        fn()
+    finally:
+        micropython.heap_unlock()
+
+
+def _session(d, start_us=0):
+    board = SimBoard(start_us=start_us)
+    app = App(board)
+    app.load(d)
+    app.arm()
+    app.start()
+    return board, app
+
+
+def _run_locked(board, app, until_ms, stop_at_ms=-1):
+    """Advance to each deadline; every tick runs with the heap locked. Returns ticks run."""
+    sch = app.scheduler
+    clock = board.clock
+    ticks = 0
+    origin_ms = clock.now_us // 1000
+    segs = []
+    while app.session.running():
+        wait = clock.ticks_diff(sch.due_ms, clock.ticks_ms())
+        clock.now_us += (wait if wait > 0 else 1) * 1000
+        if stop_at_ms >= 0 and clock.now_us // 1000 - origin_ms >= stop_at_ms:
+            app.stop()
+            stop_at_ms = -1
+        _locked(sch.tick_cb)
+        ticks += 1
+        board.engine.drain(segs)  # outside the lock, as the main loop does
+        app.service()
+        if clock.now_us // 1000 - origin_ms > until_ms:
+            break
+    return ticks
+
+
+def test_tick_allocates_nothing_over_a_whole_session():
+    d = doc(session_s=300, on_s=20, off_s=10, amplitude_ma=3.0, ramp_up_s=10, ramp_down_s=10)
+    board, app = _session(d)
+    ticks = _run_locked(board, app, 400000)
+    assert app.session.state == S.DONE, S.NAMES[app.session.state]
+    assert ticks > 60  # ramps (30 + 30 steps) and every train edge went through the tick
+
+
+def test_tick_allocates_nothing_across_the_ticks_wrap():
+    d = doc(session_s=30, on_s=5, off_s=5)
+    board, app = _session(d, start_us=((1 << 30) - 10000) * 1000)
+    _run_locked(board, app, 40000)
+    assert app.session.state == S.DONE
+
+
+def test_stop_ramp_allocates_nothing():
+    board, app = _session(doc(amplitude_ma=2.0))
+    _run_locked(board, app, 60000, stop_at_ms=20000)
+    assert app.session.state == S.STOPPED
+
+
+def test_fault_path_allocates_nothing():
+    board, app = _session(doc())
+    board.idle_ms(10000)
+    assert board.engine.gated
+    _locked(app.scheduler.fault)
+    assert app.session.state == S.FAULT and not board.engine.gated
+
+
+def test_idle_tick_allocates_nothing():
+    board, app = _session(doc())
+    board.idle_ms(6000)
+    _locked(app.scheduler.tick_cb)  # not due: returns at once
+    app.scheduler.fault()
+    _locked(app.scheduler.tick_cb)  # not running: returns at once
