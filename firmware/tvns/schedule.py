@@ -6,6 +6,8 @@
 # Ramps are staircases of n = ceil(target / 0.1 mA) equal-time steps, so no step
 # exceeds 0.1 mA; the ramp up starts at 0 uA and reaches the target exactly at `up`,
 # the ramp down leaves the target at `down_start` and reaches 0 uA one step before the end.
+# The gate closes one pulse length (rounded up to 1 ms) before the end, so that the last pulse
+# also finishes inside the session.
 # Trains after the ramp start at the set amplitude: gating never changes the amplitude.
 from tvns import limits as L
 from tvns.session import DONE, OFF, ON, RAMP_DOWN, RAMP_UP
@@ -23,6 +25,8 @@ class Schedule:
         self.down_ms = p.ramp_down_ms
         self.session_ms = p.session_ms
         self.down_start_ms = p.session_ms - p.ramp_down_ms
+        # The gate closes this early so that the last pulse also ends within the session.
+        self.gate_end_ms = gate_end_ms(p)
         self.on_ms = p.on_ms
         self.off_ms = p.off_ms
         self.cycle_ms = p.on_ms + p.off_ms
@@ -50,7 +54,13 @@ class Schedule:
                 self.next_ms = self.down_start_ms + _ceil_div(k * self.down_ms, n)
             self.phase = RAMP_DOWN
             self.amp_ua = self.target_ua * (n - k) // n
-            self.gate = self.output
+            if t_ms >= self.gate_end_ms:
+                self.gate = False
+                self.next_ms = self.session_ms
+            else:
+                self.gate = self.output
+                if self.next_ms > self.gate_end_ms:
+                    self.next_ms = self.gate_end_ms
         elif t_ms < self.up_ms:
             k = t_ms * n // self.up_ms
             self.phase = RAMP_UP
@@ -74,6 +84,11 @@ class Schedule:
             self.gate = self.output and self.phase == ON
 
 
+def gate_end_ms(p):
+    """The last ms at which a pulse may start: one whole pulse before the session ends."""
+    return p.session_ms - _ceil_div(2 * p.width_us + p.gap_us, 1000)
+
+
 def gate_windows_ms(p):
     """The [start, end) ms windows with the gate on, adjacent windows merged (host/load time)."""
     down_start = p.session_ms - p.ramp_down_ms
@@ -85,7 +100,7 @@ def gate_windows_ms(p):
         while c < down_start:
             raw.append((c, min(c + p.on_ms, down_start)))
             c += p.on_ms + p.off_ms
-    raw.append((down_start, p.session_ms))
+    raw.append((down_start, gate_end_ms(p)))
     out = []
     for a, b in raw:
         if b <= a:

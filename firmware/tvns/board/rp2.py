@@ -78,8 +78,11 @@ class PioEngine:
         self._machine = machine
         a = _gpio(config, "phase_a")
         if _gpio(config, "phase_b") != a + 1 or _gpio(config, "sync") != a + 2:
-            raise TvnsError(OUT_OF_RANGE, "phase_a, phase_b, sync must be consecutive GPIOs "
-                            "(one side-set group)", "pins.phase_b")
+            raise TvnsError(
+                OUT_OF_RANGE,
+                "phase_a, phase_b, sync must be consecutive GPIOs (one side-set group)",
+                "pins.phase_b",
+            )
         sm_id = int(_num(pio_cfg, "sm", "pio.sm", 0, 7, 0))
         self._dead_ns = int(_num(pio_cfg, "dead_time_ns", "pio.dead_time_ns", 0, 10_000, 0))
         Pin = machine.Pin
@@ -107,8 +110,11 @@ class PioEngine:
         if not 1_000_000 // limits.FREQ_MAX_HZ <= period_us <= 1_000_000 // limits.FREQ_MIN_HZ:
             raise TvnsError(OUT_OF_RANGE, "period_us outside hard limits", "period_us")
         if gap_us * 1000 < self._dead_ns:
-            raise TvnsError(OUT_OF_RANGE, "gap_us below this board's dead time of %d ns"
-                            % self._dead_ns, "gap_us")
+            raise TvnsError(
+                OUT_OF_RANGE,
+                "gap_us below this board's dead time of %d ns" % self._dead_ns,
+                "gap_us",
+            )
         sys_hz = self._machine.freq()  # read now: the clock may have been changed
         n_w, n_g, n_o = rp2_pio.counts(width_us, gap_us, period_us, sys_hz)
         self._gate.value(0)
@@ -235,17 +241,22 @@ class Sense:
         self._k_q12 = int(vref_mv * 1000 * cal_gain * 4096 / (4095 * r_ohms * amp_gain) + 0.5)
         full_ua = (4095 * self._k_q12) >> 12
         if full_ua * 10 < ceiling_ua * 11 or 4095 * self._k_q12 >= 1 << 30:
-            raise TvnsError(OUT_OF_RANGE, "sense range %d uA must cover 110%% of the ceiling "
-                            "and stay below 1 A" % full_ua, "sense.r_ohms")
+            raise TvnsError(
+                OUT_OF_RANGE,
+                "sense range %d uA must cover 110%% of the ceiling and stay below 1 A" % full_ua,
+                "sense.r_ohms",
+            )
         self.full_scale_ua = full_ua
         self._adc = machine.ADC(machine.Pin(_gpio(config, "sense_adc")))
         # Compliance comparator: pulled up so a broken wire reads "at compliance" (fail safe).
         self._comp = None
         if "compliance" in config["pins"]:
-            self._comp_active = int(_num(cfg, "compliance_active", "sense.compliance_active",
-                                         0, 1, 1))
-            self._comp = machine.Pin(_gpio(config, "compliance"), machine.Pin.IN,
-                                     machine.Pin.PULL_UP)
+            self._comp_active = int(
+                _num(cfg, "compliance_active", "sense.compliance_active", 0, 1, 1)
+            )
+            self._comp = machine.Pin(
+                _gpio(config, "compliance"), machine.Pin.IN, machine.Pin.PULL_UP
+            )
 
     def read_ua(self):
         ua = ((self._adc.read_u16() >> 4) * self._k_q12 >> 12) + self._offset_ua
@@ -272,8 +283,9 @@ class Watchdog:
 
     def __init__(self, machine, config):
         self._machine = machine
-        self.timeout_ms = int(_num(config, "wdt_timeout_ms", "wdt_timeout_ms", _WDT_MIN_MS,
-                                   _WDT_MAX_MS, 300))
+        self.timeout_ms = int(
+            _num(config, "wdt_timeout_ms", "wdt_timeout_ms", _WDT_MIN_MS, _WDT_MAX_MS, 300)
+        )
         self._wdt = None
 
     def start(self):

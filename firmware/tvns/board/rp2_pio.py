@@ -93,16 +93,18 @@ def assemble(rp2):
 def cycles_per_us(sys_hz):
     """State-machine cycles per microsecond (clock divider 1); TvnsError if not whole."""
     if sys_hz <= 0 or sys_hz % 1_000_000:
-        raise TvnsError(RESOLUTION, "system clock %d Hz is not a whole number of MHz" % sys_hz,
-                        "clock_hz")
+        raise TvnsError(
+            RESOLUTION, "system clock %d Hz is not a whole number of MHz" % sys_hz, "clock_hz"
+        )
     return sys_hz // 1_000_000
 
 
 def counts_from_cycles(width_cyc, gap_cyc, period_cyc):
     """(n_w, n_g, n_o) for the TX FIFO, or TvnsError when the program cannot express it."""
     if width_cyc < WIDTH_EXTRA_CYCLES or width_cyc - WIDTH_EXTRA_CYCLES > COUNT_MAX:
-        raise TvnsError(OUT_OF_RANGE, "phase width %d cycles not expressible" % width_cyc,
-                        "width_us")
+        raise TvnsError(
+            OUT_OF_RANGE, "phase width %d cycles not expressible" % width_cyc, "width_us"
+        )
     if gap_cyc == 0:
         n_g = 0
     elif GAP_MIN_CYCLES <= gap_cyc <= COUNT_MAX:
@@ -111,8 +113,7 @@ def counts_from_cycles(width_cyc, gap_cyc, period_cyc):
         raise TvnsError(OUT_OF_RANGE, "gap %d cycles not expressible" % gap_cyc, "gap_us")
     off_cyc = period_cyc - 2 * width_cyc - gap_cyc
     if off_cyc < OFF_EXTRA_CYCLES or off_cyc - OFF_EXTRA_CYCLES > COUNT_MAX:
-        raise TvnsError(OUT_OF_RANGE, "off time %d cycles not expressible" % off_cyc,
-                        "period_us")
+        raise TvnsError(OUT_OF_RANGE, "off time %d cycles not expressible" % off_cyc, "period_us")
     return width_cyc - WIDTH_EXTRA_CYCLES, n_g, off_cyc - OFF_EXTRA_CYCLES
 
 

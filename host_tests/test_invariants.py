@@ -1,0 +1,170 @@
+"""Invariants 1, 3, 4, 5 and 6 of ARCHITECTURE.md over many generated protocols (hypothesis),
+checked on the exact trace of the sim board."""
+
+import bisect
+import math
+
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from test_firmware_core import DEFAULT
+from tvns import errors as E
+from tvns import limits as L
+from tvns import protocol
+from tvns import session as S
+from tvns.app import App
+from tvns.board.sim import SimBoard
+from tvns.board.simrun import simulate
+from tvns.board.simtrace import iter_edges, iter_pulses
+
+OUTPUT_STATES = {"RAMP_UP", "ON", "RAMP_DOWN"}
+
+
+@st.composite
+def valid_protocols(draw):
+    freq_hz = draw(st.one_of(st.integers(1, 100), st.floats(1, 100, allow_nan=False)))
+    period_us = round(1e6 / freq_hz)
+    amp_ua = draw(st.integers(1, L.CURRENT_MAX_UA))
+    width_us = draw(st.integers(L.WIDTH_MIN_US, min(L.WIDTH_MAX_US, L.CHARGE_MAX_PC // amp_ua)))
+    steps = -(-amp_ua // L.RAMP_STEP_MAX_UA)
+    min_ramp_ms = max(1000, steps * (period_us + 1000) // 1000 + 1)
+    assume(2 * min_ramp_ms <= 300000)
+    ramp_up_ms = draw(st.integers(min_ramp_ms, min(300000, 2 * min_ramp_ms + 2000)))
+    ramp_down_ms = draw(st.integers(min_ramp_ms, min(300000, 2 * min_ramp_ms + 2000)))
+    session_min_ms = max(2000, ramp_up_ms + ramp_down_ms)
+    session_ms = draw(st.integers(session_min_ms, max(session_min_ms, 300000)))
+    on_ms = draw(st.integers(L.TRAIN_MIN_MS, 60000))
+    off_ms = draw(st.one_of(st.just(0), st.integers(L.TRAIN_MIN_MS, 60000)))
+    # an electrode big enough for the density and Shannon limits, with some margin
+    rms_ma = amp_ua / 1000 * math.sqrt(2 * width_us / period_us)
+    area_min = max(rms_ma / 1.99, 0.01)
+    area_x100 = draw(st.integers(math.ceil(area_min * 100) + 1, 10000))
+    doc = {
+        "schema": 1,
+        "name": "gen",
+        "amplitude_ma": amp_ua / 1000,
+        "pulse_width_us": width_us,
+        "interphase_gap_us": draw(st.integers(L.GAP_MIN_US, L.GAP_MAX_US)),
+        "frequency_hz": freq_hz,
+        "on_s": on_ms / 1000,
+        "off_s": off_ms / 1000,
+        "ramp_up_s": ramp_up_ms / 1000,
+        "ramp_down_s": ramp_down_ms / 1000,
+        "session_s": session_ms / 1000,
+        "electrode_area_cm2": area_x100 / 100,
+        "sham": draw(st.booleans()),
+    }
+    proto, errs = protocol.validate(doc)
+    assume(proto is not None)  # e.g. Shannon k on a small electrode
+    return doc
+
+
+def state_at(states, t_s):
+    times = [t for t, _ in states]
+    i = bisect.bisect_right(times, t_s) - 1
+    return states[i][1]
+
+
+def check_trace(doc, result, ceiling_ua):
+    pulses = list(iter_pulses(result["segments"]))
+    p = protocol.validate(doc)[0]
+    session_us = p.session_ms * 1000
+    # exact count, as derived independently from the schedule
+    assert result["pulses"] == len(pulses) == p.derived()["pulses_total"]
+    assert result["final_state"] == "DONE" and round(result["sim_s"] * 1000) == p.session_ms
+    prev_end = -1
+    for start, amp, width, gap in pulses:
+        end = start + 2 * width + gap
+        # invariant 1: one pulse at a time, phase B only after phase A ended
+        assert start >= prev_end
+        prev_end = end
+        # invariant 3: never above the setpoint or the active ceiling
+        assert 0 <= amp <= min(p.amplitude_ua, ceiling_ua)
+        # invariant 4: pulses start only where output is allowed
+        assert state_at(result["states"], start / 1e6) in OUTPUT_STATES
+        # invariant 5: nothing runs past the session
+        assert end <= session_us
+    # invariant 1 again, straight from the edges a scope would see
+    a = b = 0
+    for _t, a, b in iter_edges(result["segments"]):
+        assert not (a and b)
+    assert a == 0 and b == 0
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(valid_protocols(), st.integers(0, 4))
+def test_invariants_hold_for_generated_protocols(doc, ceiling_choice):
+    amp_ua = round(doc["amplitude_ma"] * 1000)
+    ceiling_ua = (amp_ua, 10000, (amp_ua + 10000) // 2, amp_ua + 1, 10000)[ceiling_choice]
+    result = simulate(doc, board=SimBoard(ceiling_ua=min(ceiling_ua, 10000)))
+    check_trace(doc, result, ceiling_ua)
+    if doc["sham"]:
+        assert result["pulses"] == 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(valid_protocols(), st.floats(0, 1))
+def test_stop_at_any_time_ends_stopped_and_quiet(doc, frac):
+    board = SimBoard()
+    app = App(board)
+    p = app.load(doc)
+    app.arm()
+    app.start()
+    stop_at_ms = int(p.session_ms * frac * 0.95)
+    while (board.clock.now_us // 1000) < stop_at_ms:
+        board.idle_ms(min(100, stop_at_ms - board.clock.now_us // 1000) or 1)
+    if not app.session.running():
+        return
+    segs = board.engine.drain([])
+    amp_at_stop = app.scheduler.amp_ua
+    t_stop = board.clock.now_us
+    app.stop()
+    for _ in range(30):
+        board.idle_ms(100)
+    assert app.session.state == S.STOPPED
+    assert not board.engine.gated and board.dac.value_ua == 0
+    after = [q for q in iter_pulses(board.engine.drain(segs, flush=True)) if q[0] >= t_stop]
+    amps = [q[1] for q in after]
+    assert amps == sorted(amps, reverse=True)
+    assert all(a <= amp_at_stop for a in amps)
+    # fast ramp: one 0.1 mA step per 10 ms, plus the pulse in flight
+    bound_us = (amp_at_stop // 100 + 2) * 10000 + p.period_us
+    assert all(q[0] < t_stop + bound_us for q in after)
+
+
+INVALID_VALUES = {
+    "amplitude_ma": (0, 10.5, "1", True, None, float("nan")),
+    "pulse_width_us": (19, 1001, 100.5, "250"),
+    "interphase_gap_us": (-1, 101, [0]),
+    "frequency_hz": (0, 101, float("inf"), False),
+    "on_s": (0, 3601, "30"),
+    "off_s": (-1, 0.05, {}),
+    "ramp_up_s": (0.5, 601, None),
+    "ramp_down_s": (0, 601, "x"),
+    "session_s": (0, 3601, 1e400),
+    "electrode_area_cm2": (0, 101, -1),
+    "sham": (1, "yes", None),
+    "schema": (0, 2, "1"),
+    "name": ("", "n" * 65, 7),
+}
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(sorted(INVALID_VALUES)), st.data())
+def test_any_bad_field_is_named_and_changes_nothing(field, data):
+    """Invariant 6 over every field and a range of bad values."""
+    value = data.draw(st.sampled_from(INVALID_VALUES[field]))
+    board = SimBoard()
+    app = App(board)
+    good = app.load(dict(DEFAULT))
+    app.arm()
+    bad = dict(DEFAULT)
+    bad[field] = value
+    try:
+        app.load(bad)
+        raise AssertionError("accepted %s=%r" % (field, value))
+    except E.TvnsError as exc:
+        assert field in [e.field for e in exc.errors]
+        for e in exc.errors:
+            assert e.code in E.VALIDATION_CODES and e.message
+    assert app.protocol is good and app.session.state == S.ARMED
+    assert not board.engine.gated and board.dac.value_ua == 0
