@@ -7,6 +7,9 @@
 
 _FREQ_HZ = [125_000_000]
 log = []
+# Set recording[0] = False to stop appending to `log` (e.g. under micropython.heap_lock(),
+# where the fake's own bookkeeping must not be what allocates).
+recording = [True]
 pins = {}  # pin id -> {"mode", "pull", "value"}; the last state the code left it in
 inputs = {}  # pin id -> level an external circuit drives (e-stop button, comparator)
 
@@ -17,6 +20,7 @@ def reset():
     pins.clear()
     inputs.clear()
     ADC.values.clear()
+    recording[0] = True
     Timer.instances = []
     WDT.instances = []
     I2C.instances = []
@@ -75,7 +79,8 @@ class Pin:
                 return inputs[self.id]
             return 1 if st["pull"] == Pin.PULL_UP else 0
         st["value"] = 1 if v else 0
-        log.append(("pin_value", self.id, st["value"]))
+        if recording[0]:
+            log.append(("pin_value", self.id, st["value"]))
         return None
 
     def __call__(self, v=None):

@@ -77,11 +77,13 @@ def _is_self_loop(opcode, pc):
 def run(words, gate, stop_cycle, fast=True):
     """Emulate from reset until stop_cycle; yields (before, after) states of pioemu.
 
-    words: TX FIFO contents (n_w, n_g, n_o); gate(cycle) -> 0/1 is the gate pin level.
-    fast: fast-forward delay loops. Once a `jmp x-- <itself>` has run (so its side-set is
+    words: TX FIFO contents (n_w, n_g, n_o); gate(cycle) -> 0/1 is the gate pin level
+    (a Gate, or any function; only a Gate lets `wait` stalls be fast-forwarded).
+    fast: fast-forward delay loops and `wait` stalls. Once a `jmp x-- <itself>` has run (so its side-set is
     on the pins) every further iteration only does X -= 1 and clock += 1 + delay, and
     reads no pin; we jump the state over all but the last iteration (X = 1) and resume
-    pioemu there, so the loop exit and everything else is still emulated. The tests
+    pioemu there, so the loop exit and everything else is still emulated. A `wait` that
+    stalls reads only the gate, so it is skipped to the gate's next change. The tests
     check that fast and pure emulation give identical edges.
     """
     from dataclasses import replace
@@ -114,6 +116,18 @@ def run(words, gate, stop_cycle, fast=True):
             yield before, after
             pc = after.program_counter
             op = opcodes[pc]
+            if (
+                fast
+                and pc == before.program_counter
+                and op >> 13 == 1
+                and hasattr(gate, "next_change")
+            ):
+                # Stalled on `wait`: nothing changes until the gate does.
+                nxt = gate.next_change(after.clock)
+                nxt = stop_cycle if nxt is None else min(nxt, stop_cycle)
+                if nxt > after.clock:
+                    state = replace(after, clock=nxt)
+                    break
             if fast and pc == before.program_counter and _is_self_loop(op, pc):
                 per_iter = 1 + ((op >> 8) & delay_mask)
                 skip = min(after.x_register - 1, (stop_cycle - after.clock) // per_iter)
@@ -141,19 +155,31 @@ def edges_in_cycles(words, gate, stop_cycle, fast=True):
     return out
 
 
-def gate_function(gate_us, cycles_per_us):
-    """gate(cycle) from [(on_us, off_us or None), ...] intervals."""
-    spans = [
-        (on * cycles_per_us, None if off is None else off * cycles_per_us) for on, off in gate_us
-    ]
+class Gate:
+    """Gate level from on-intervals in cycles [(on, off or None)]; knows its next change."""
 
-    def gate(cycle):
-        for on, off in spans:
+    def __init__(self, spans):
+        self.spans = list(spans)
+        self._changes = sorted({t for span in self.spans for t in span if t is not None})
+
+    def __call__(self, cycle):
+        for on, off in self.spans:
             if cycle >= on and (off is None or cycle < off):
                 return 1
         return 0
 
-    return gate
+    def next_change(self, cycle):
+        for t in self._changes:
+            if t > cycle:
+                return t
+        return None
+
+
+def gate_function(gate_us, cycles_per_us):
+    """Gate from [(on_us, off_us or None), ...] intervals."""
+    return Gate(
+        (on * cycles_per_us, None if off is None else off * cycles_per_us) for on, off in gate_us
+    )
 
 
 def simulate(

@@ -1,0 +1,133 @@
+"""The `tvns` CLI: validate exit codes and JSON, simulate outputs (JSON, VCD, plot, report)."""
+
+import json
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+DEFAULT = ROOT / "firmware" / "protocols" / "default.json"
+
+
+def tvns(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "tvns_tools.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_validate_default_json():
+    r = tvns("validate", DEFAULT, "--json")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["valid"] is True and doc["errors"] == []
+    assert set(doc["derived"]) >= {
+        "charge_per_phase_uc",
+        "rms_current_ma",
+        "rms_current_density_ma_cm2",
+        "shannon_k",
+        "pulses_total",
+        "stim_s",
+    }
+
+
+def test_validate_invalid_exits_2_with_every_error(tmp_path):
+    d = json.loads(DEFAULT.read_text())
+    d["pulse_width_us"] = 5000
+    d["frequency_hz"] = "25"
+    d["typo_field"] = 1
+    p = tmp_path / "bad.json"
+    p.write_text(json.dumps(d))
+    r = tvns("validate", p, "--json")
+    assert r.returncode == 2
+    doc = json.loads(r.stdout)
+    assert doc["valid"] is False and doc["derived"] is None
+    got = {(e["field"], e["code"]) for e in doc["errors"]}
+    assert got == {
+        ("pulse_width_us", "out_of_range"),
+        ("frequency_hz", "type"),
+        ("typo_field", "unknown_field"),
+    }
+    # the readable form names the fields too
+    r = tvns("validate", p)
+    assert r.returncode == 2 and "pulse_width_us" in r.stdout and "INVALID" in r.stdout
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"\x00\xff\xfe binary", b"[1,2,3]", b"{" * 10, b" " * 100000, b"NaN"],
+)
+def test_validate_hostile_files_never_traceback(tmp_path, content):
+    p = tmp_path / "x.json"
+    p.write_bytes(content)
+    r = tvns("validate", p, "--json")
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr
+    assert json.loads(r.stdout)["errors"]
+
+
+def test_missing_file_is_a_clear_error(tmp_path):
+    r = tvns("validate", tmp_path / "nope.json")
+    assert r.returncode == 1
+    assert r.stderr.startswith("tvns: cannot read")
+
+
+def test_simulate_invalid_protocol_exits_2(tmp_path):
+    p = tmp_path / "bad.json"
+    p.write_text('{"schema": 1}')
+    for runtime in ("cpython", "micropython"):
+        r = tvns("simulate", p, "--runtime", runtime)
+        assert r.returncode == 2, r.stderr
+        assert r.stderr.startswith("tvns: invalid protocol") and "amplitude_ma" in r.stderr
+
+
+def _parse_vcd(text):
+    ids, edges, t = {}, [], 0
+    header, body = text.split("$enddefinitions $end", 1)
+    for line in header.splitlines():
+        parts = line.split()
+        if parts[:1] == ["$var"]:
+            ids[parts[3]] = parts[4]
+        if parts[:1] == ["$timescale"]:
+            assert parts[1] == "1us"
+    levels = {"phase_a": 0, "phase_b": 0}
+    for line in body.split():
+        if line.startswith("#"):
+            t = int(line[1:])
+        elif line[0] in "01" and line[1:] in ids:
+            levels[ids[line[1:]]] = int(line[0])
+            edges.append((t, levels["phase_a"], levels["phase_b"]))
+    return ids, edges
+
+
+def test_simulate_writes_vcd_plot_and_report(tmp_path):
+    out = tmp_path / "run"
+    r = tvns("simulate", DEFAULT, "--runtime", "cpython", "--duration", "40", "--out", out, "--json")
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
+    assert res["sim_s"] == 40 and res["final_state"] == "OFF" and res["pulses"] == 875
+    for key in ("pulses", "sim_s", "wall_s", "final_state", "states", "faults"):
+        assert key in res
+    assert (out / "session.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "| pulses delivered (expected) | 875" in (out / "report.md").read_text()
+    ids, edges = _parse_vcd((out / "trace.vcd").read_text())
+    assert set(ids.values()) >= {"phase_a", "phase_b"}
+    rises_a = [t for (t, a, b), prev in zip(edges[1:], edges) if a and not prev[1]]
+    rises_a = [edges[0][0]] + rises_a if edges[0][1] else rises_a
+    assert len(rises_a) == 875
+    assert {b - a for a, b in zip(rises_a, rises_a[1:])} == {40000}
+    # widths and gap straight from the file: A high 250 us, 20 us gap, B high 250 us
+    t0 = rises_a[100]
+    seq = [e for e in edges if t0 <= e[0] <= t0 + 600]
+    assert seq == [(t0, 1, 0), (t0 + 250, 0, 0), (t0 + 270, 0, 1), (t0 + 520, 0, 0)]
+    assert not any(a and b for _t, a, b in edges)
+
+
+def test_simulate_text_summary_line():
+    r = tvns("simulate", DEFAULT, "--runtime", "cpython")
+    assert r.returncode == 0
+    assert "7750 pulses in 600.0 s simulated" in r.stdout and "DONE" in r.stdout

@@ -1,0 +1,35 @@
+"""The documents are contracts: the protocol format and the error codes in
+docs/PROTOCOL-FORMAT.md must agree with the code; the README's first screen stays true."""
+
+import pathlib
+import re
+
+from tvns import errors as E
+from tvns import protocol
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+def _table_first_column(text, heading):
+    section = text.split(heading, 1)[1].split("\n## ", 1)[0]
+    return [m.group(1) for m in re.finditer(r"^\| `([a-z0-9_]+)` \|", section, re.M)]
+
+
+def test_protocol_format_lists_every_field():
+    doc = (ROOT / "docs" / "PROTOCOL-FORMAT.md").read_text()
+    assert _table_first_column(doc, "## Fields") == [name for name, _ in protocol.FIELDS]
+
+
+def test_protocol_format_lists_every_error_code_once():
+    doc = (ROOT / "docs" / "PROTOCOL-FORMAT.md").read_text()
+    listed = _table_first_column(doc, "## Error codes")
+    assert listed == list(E.VALIDATION_CODES) + list(E.SESSION_CODES)
+
+
+def test_readme_first_screen():
+    readme = (ROOT / "README.md").read_text()
+    first = "\n".join(readme.splitlines()[:40])
+    assert "make run" in first and "make test" in first
+    assert "not a medical device" in first.lower()
+    pics = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", first)
+    assert pics and all((ROOT / p).exists() for p in pics)
