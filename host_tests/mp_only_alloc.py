@@ -2,11 +2,10 @@
 prove that the control tick and the fault path allocate nothing."""
 
 import micropython
-
+from test_firmware_core import doc
 from tvns import session as S
 from tvns.app import App
 from tvns.board.sim import SimBoard
-from test_firmware_core import doc
 
 
 def _locked(fn):

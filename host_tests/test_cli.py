@@ -106,7 +106,9 @@ def _parse_vcd(text):
 
 def test_simulate_writes_vcd_plot_and_report(tmp_path):
     out = tmp_path / "run"
-    r = tvns("simulate", DEFAULT, "--runtime", "cpython", "--duration", "40", "--out", out, "--json")
+    r = tvns(
+        "simulate", DEFAULT, "--runtime", "cpython", "--duration", "40", "--out", out, "--json"
+    )
     assert r.returncode == 0, r.stderr
     res = json.loads(r.stdout)
     assert res["sim_s"] == 40 and res["final_state"] == "OFF" and res["pulses"] == 875

@@ -217,7 +217,9 @@ def test_pulse_fit_is_guaranteed_by_the_limits_and_still_checked():
     from tvns import protocol
 
     errs = []
-    protocol._check_combined(errs, {"pulse_width_us": 1000, "interphase_gap_us": 100, "frequency_hz": 500})
+    protocol._check_combined(
+        errs, {"pulse_width_us": 1000, "interphase_gap_us": 100, "frequency_hz": 500}
+    )
     assert [(e.field, e.code) for e in errs] == [("frequency_hz", E.PULSE_FIT)]
 
 
@@ -263,7 +265,9 @@ def test_derived_figures_of_the_default():
     # by hand: ramp 5 s + first train 30 s merged = 35 s -> 875 pulses; 9 more trains of 30 s
     # -> 9 * 750; ramp down 5 s -> 125 pulses.
     assert d["pulses_total"] == 875 + 9 * 750 + 125
-    assert d["stim_s"] == 35 + 9 * 30 + 5 - 0.001  # the gate closes 1 ms early: last pulse ends in time
+    assert (
+        d["stim_s"] == 35 + 9 * 30 + 5 - 0.001
+    )  # the gate closes 1 ms early: last pulse ends in time
 
 
 # ---- timing from the sim trace ----
@@ -311,7 +315,16 @@ def test_state_timeline_of_the_default():
 
 def test_ramp_starts_at_zero_and_steps_at_most_100ua():
     for amp_ma, freq_hz in ((0.05, 25), (1.0, 100), (2.55, 25), (10.0, 25), (3.0, 7)):
-        r = run(doc(amplitude_ma=amp_ma, frequency_hz=freq_hz, ramp_up_s=9, ramp_down_s=9, session_s=20, off_s=0))
+        r = run(
+            doc(
+                amplitude_ma=amp_ma,
+                frequency_hz=freq_hz,
+                ramp_up_s=9,
+                ramp_down_s=9,
+                session_s=20,
+                off_s=0,
+            )
+        )
         amps = [p[1] for p in iter_pulses(r["segments"])]
         assert amps[0] == 0
         assert max(amps) == int(round(amp_ma * 1000))

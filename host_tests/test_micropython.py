@@ -42,7 +42,17 @@ def test_core_checks_and_heap_lock_proofs_pass_under_micropython():
 
 def _simulate_json(runtime, protocol, *extra):
     proc = subprocess.run(
-        [sys.executable, "-m", "tvns_tools.cli", "simulate", str(protocol), "--runtime", runtime, "--json", *extra],
+        [
+            sys.executable,
+            "-m",
+            "tvns_tools.cli",
+            "simulate",
+            str(protocol),
+            "--runtime",
+            runtime,
+            "--json",
+            *extra,
+        ],
         capture_output=True,
         text=True,
         timeout=300,

@@ -99,9 +99,7 @@ def mpy_size(arch):
             if src.name.startswith("sim") and src.parent.name == "board":
                 continue  # host-only, never deployed
             out = pathlib.Path(tmp) / (src.stem + ".mpy")
-            subprocess.run(
-                [str(mpy_cross), "-march=" + arch, "-o", str(out), str(src)], check=True
-            )
+            subprocess.run([str(mpy_cross), "-march=" + arch, "-o", str(out), str(src)], check=True)
             total += out.stat().st_size
     return total
 

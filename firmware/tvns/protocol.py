@@ -160,7 +160,9 @@ def _type_ok(errs, name, kind, value):
     else:
         good = t is int or t is float
     if not good:
-        _err(errs, name, E.TYPE, "%s must be %s (got %s)" % (name, _TYPE_WORDS[kind], _jtype(value)))
+        _err(
+            errs, name, E.TYPE, "%s must be %s (got %s)" % (name, _TYPE_WORDS[kind], _jtype(value))
+        )
         return False
     if t is float and (value != value or value in (math.inf, -math.inf)):
         _err(errs, name, E.NOT_FINITE, "%s must be a finite number (got %s)" % (name, value))
@@ -194,7 +196,12 @@ def _range(errs, ok, name, lo, hi, unit, scale=1):
     scaled = value * scale
     whole = int(round(scaled))
     if abs(scaled - whole) > 1e-6:
-        _err(errs, name, E.RESOLUTION, "%s=%s is finer than the 1 %s resolution" % (name, value, unit))
+        _err(
+            errs,
+            name,
+            E.RESOLUTION,
+            "%s=%s is finer than the 1 %s resolution" % (name, value, unit),
+        )
         return None
     if whole < lo or whole > hi:
         msg = "%s must be %s..%s (got %s)" % (name, _show(lo, scale), _show(hi, scale), value)

@@ -145,7 +145,9 @@ def build_parser():
     p.add_argument("--duration", type=float, metavar="S", help="stop after S virtual seconds")
     p.add_argument("--vcd", metavar="FILE", help="write phase_a/phase_b edges as VCD")
     p.add_argument("--plot", metavar="FILE", help="write a PNG of the envelope and pulses")
-    p.add_argument("--out", metavar="DIR", help="write result.json, report.md, trace.vcd, session.png")
+    p.add_argument(
+        "--out", metavar="DIR", help="write result.json, report.md, trace.vcd, session.png"
+    )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     return parser
 

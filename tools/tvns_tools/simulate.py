@@ -18,7 +18,9 @@ from tvns_tools.firmware import (
 
 class InvalidProtocol(ToolError):
     def __init__(self, errors):
-        lines = ["%s: %s (%s)" % (e["field"] or "protocol", e["message"], e["code"]) for e in errors]
+        lines = [
+            "%s: %s (%s)" % (e["field"] or "protocol", e["message"], e["code"]) for e in errors
+        ]
         super().__init__("invalid protocol\n  " + "\n  ".join(lines), exit_code=2)
         self.errors = errors
 
@@ -92,7 +94,9 @@ def _run_micropython(path, duration_ms, progress):
         # The runtime prints uncaught exceptions on stdout.
         text = out.decode("utf-8", "replace").strip().splitlines()
         detail = "\n".join((errors + text)[-20:]) or "no output"
-        raise ToolError("firmware under MicroPython failed (exit %d):\n%s" % (proc.returncode, detail))
+        raise ToolError(
+            "firmware under MicroPython failed (exit %d):\n%s" % (proc.returncode, detail)
+        )
     result = json.loads(out)
     result["process_wall_s"] = time.perf_counter() - t0
     return result
@@ -143,7 +147,8 @@ def write_report(result, path_md):
         "",
         "| item | value |",
         "|---|---|",
-        "| current (mA, per phase) | %s%s |" % (p["amplitude_ma"], " (sham: 0 delivered)" if p["sham"] else ""),
+        "| current (mA, per phase) | %s%s |"
+        % (p["amplitude_ma"], " (sham: 0 delivered)" if p["sham"] else ""),
         "| pulse width per phase (us) | %s |" % p["pulse_width_us"],
         "| interphase gap (us) | %s |" % p["interphase_gap_us"],
         "| frequency (Hz) | %s (period %d us) |" % (p["frequency_hz"], d["period_us"]),

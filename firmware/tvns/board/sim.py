@@ -226,7 +226,10 @@ class SimBoard:
                     clock.now_us = due_us
                     self.tick_calls += 1
                     sch.tick()
-                    if sch.session.running() and clock.ticks_diff(sch.due_ms, clock.ticks_ms()) <= 0:
+                    if (
+                        sch.session.running()
+                        and clock.ticks_diff(sch.due_ms, clock.ticks_ms()) <= 0
+                    ):
                         clock.now_us = (clock.now_us // 1000 + 1) * 1000  # never spin
                     continue
             break

@@ -83,4 +83,3 @@ def simulate(source, duration_ms=None, progress=None, board=None):
 def error_result(exc):
     errs = getattr(exc, "errors", None) or [exc]
     return {"error": [e.as_dict() for e in errs]}
-
