@@ -12,7 +12,6 @@ import pytest
 from pioemu import emulate
 from tvns.board import rp2_pio
 from tvns.errors import TvnsError
-
 from tvns_tools import pio_sim
 
 CLOCK_HZ = 125_000_000
@@ -82,7 +81,7 @@ def pulses(edges):
         b_rise = c
         c, a, b, s = edges[i + 2]
         assert (a, b, s) == (0, 0, 0), edges[i + 2]
-        out.append((a_rise, a_fall, b_rise, b_fall := c))
+        out.append((a_rise, a_fall, b_rise, c))
         i += 3
     return out
 
@@ -138,6 +137,12 @@ def test_fast_forward_matches_pure_emulation():
         assert pio_sim.edges_in_cycles(words, always_on, stop, fast=False) == (
             pio_sim.edges_in_cycles(words, always_on, stop, fast=True)
         )
+    # ... and with the gate toggling (stalls on `wait` fast-forwarded to the gate's edges).
+    words = rp2_pio.counts(250, 10, 10_000, 1_000_000)
+    gate = pio_sim.Gate([(0, 1500), (12_000, 25_000), (33_333, None)])
+    pure = pio_sim.edges_in_cycles(words, gate, 45_000, fast=False)
+    assert pure == pio_sim.edges_in_cycles(words, gate, 45_000, fast=True)
+    assert [p[0] for p in pulses(pure)] == [6, 12_001, 22_001, 33_334, 43_334]
 
 
 @pytest.mark.parametrize("width_us,gap_us", [(20, 0), (20, 100), (250, 0), (1000, 100)])
@@ -302,7 +307,9 @@ def test_pio_sim_edges_shape():
 def test_bench_rows():
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("_tvns_bench_pio", pio_sim.ROOT / "tools" / "bench_pio.py")
+    spec = importlib.util.spec_from_file_location(
+        "_tvns_bench_pio", pio_sim.ROOT / "tools" / "bench_pio.py"
+    )
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     rows = dict(bench.rows())

@@ -74,17 +74,28 @@ def rows():
     ns = 1e9 / CLOCK_HZ
     pure, fast = _emulator_speed()
     return [
-        ("PIO timing error (emulated, %d periods x %d protocols)" % (PERIODS, len(CASES)),
-         "%d cycles" % _max_error_cycles()),
+        (
+            "PIO timing error (emulated, %d periods x %d protocols)" % (PERIODS, len(CASES)),
+            "%d cycles" % _max_error_cycles(),
+        ),
         ("PIO resolution @ 125 MHz (clock divider 1)", "%g ns" % ns),
-        ("PIO shortest / longest phase", "%d cycles (%g ns) / %d cycles (%.1f s)"
-         % (w_min, w_min * ns, w_max, w_max / CLOCK_HZ)),
-        ("PIO shortest period (no gap) / longest off time", "%d cycles (%g ns) / %.1f s"
-         % (p_min, p_min * ns, (max_count + pio.OFF_EXTRA_CYCLES) / CLOCK_HZ)),
-        ("PIO shortest non-zero gap", "%d cycles (%g ns)" % (pio.GAP_MIN_CYCLES,
-                                                            pio.GAP_MIN_CYCLES * ns)),
-        ("PIO gate-to-first-edge latency", "%d cycle(s) emulated (+2 input sync on silicon)"
-         % _latency_cycles()),
+        (
+            "PIO shortest / longest phase",
+            "%d cycles (%g ns) / %d cycles (%.1f s)" % (w_min, w_min * ns, w_max, w_max / CLOCK_HZ),
+        ),
+        (
+            "PIO shortest period (no gap) / longest off time",
+            "%d cycles (%g ns) / %.1f s"
+            % (p_min, p_min * ns, (max_count + pio.OFF_EXTRA_CYCLES) / CLOCK_HZ),
+        ),
+        (
+            "PIO shortest non-zero gap",
+            "%d cycles (%g ns)" % (pio.GAP_MIN_CYCLES, pio.GAP_MIN_CYCLES * ns),
+        ),
+        (
+            "PIO gate-to-first-edge latency",
+            "%d cycle(s) emulated (+2 input sync on silicon)" % _latency_cycles(),
+        ),
         ("pioemu speed, every cycle", "%.0f cycles/s" % pure),
         ("pioemu speed, delay loops fast-forwarded", "%.0f periods/s at 25 Hz" % fast),
     ]

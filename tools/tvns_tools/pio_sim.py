@@ -79,12 +79,12 @@ def run(words, gate, stop_cycle, fast=True):
 
     words: TX FIFO contents (n_w, n_g, n_o); gate(cycle) -> 0/1 is the gate pin level
     (a Gate, or any function; only a Gate lets `wait` stalls be fast-forwarded).
-    fast: fast-forward delay loops and `wait` stalls. Once a `jmp x-- <itself>` has run (so its side-set is
-    on the pins) every further iteration only does X -= 1 and clock += 1 + delay, and
-    reads no pin; we jump the state over all but the last iteration (X = 1) and resume
-    pioemu there, so the loop exit and everything else is still emulated. A `wait` that
-    stalls reads only the gate, so it is skipped to the gate's next change. The tests
-    check that fast and pure emulation give identical edges.
+    fast: fast-forward delay loops and `wait` stalls. Once a `jmp x-- <itself>` has run
+    (so its side-set is on the pins) every further iteration only does X -= 1 and
+    clock += 1 + delay, and reads no pin; we jump the state over all but the last
+    iteration (X = 1) and resume pioemu there, so the loop exit and everything else is
+    still emulated. A `wait` that stalls reads only the gate, so it is skipped to the
+    gate's next change. The tests check that fast and pure emulation give identical edges.
     """
     from dataclasses import replace
 
