@@ -2,7 +2,7 @@
 prove that the control tick and the fault path allocate nothing."""
 
 import micropython
-from test_firmware_core import doc
+from test_firmware_core import doc, loop
 from tvns import session as S
 from tvns.app import App
 from tvns.board.sim import SimBoard
@@ -70,15 +70,20 @@ def test_stop_ramp_allocates_nothing():
 
 def test_fault_path_allocates_nothing():
     board, app = _session(doc())
-    board.idle_ms(10000)
+    loop(app, 10000)
     assert board.engine.gated
-    _locked(app.scheduler.fault)
+    sch = app.scheduler
+
+    def overcurrent():
+        sch.fault(1)
+
+    _locked(overcurrent)
     assert app.session.state == S.FAULT and not board.engine.gated
 
 
 def test_idle_tick_allocates_nothing():
     board, app = _session(doc())
-    board.idle_ms(6000)
+    loop(app, 6000)
     _locked(app.scheduler.tick_cb)  # not due: returns at once
-    app.scheduler.fault()
+    app.scheduler.fault(8)  # EXCEPTION
     _locked(app.scheduler.tick_cb)  # not running: returns at once

@@ -132,4 +132,4 @@ def test_simulate_writes_vcd_plot_and_report(tmp_path):
 def test_simulate_text_summary_line():
     r = tvns("simulate", DEFAULT, "--runtime", "cpython")
     assert r.returncode == 0
-    assert "7750 pulses in 600.0 s simulated" in r.stdout and "DONE" in r.stdout
+    assert "7749 pulses in 600.0 s simulated" in r.stdout and "DONE" in r.stdout

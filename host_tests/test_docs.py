@@ -18,6 +18,9 @@ def _table_first_column(text, heading):
 def test_protocol_format_lists_every_field():
     doc = (ROOT / "docs" / "PROTOCOL-FORMAT.md").read_text()
     assert _table_first_column(doc, "## Fields") == [name for name, _ in protocol.FIELDS]
+    assert _table_first_column(doc, "## Optional fields") == [
+        name for name, _ in protocol.OPTIONAL_FIELDS
+    ]
 
 
 def test_protocol_format_lists_every_error_code_once():

@@ -6,6 +6,7 @@ import json
 
 from tvns import errors as E
 from tvns import limits as L
+from tvns import safety as F
 from tvns import session as S
 from tvns.app import App
 from tvns.board.sim import SimBoard
@@ -34,6 +35,16 @@ def doc(**changes):
     for k in changes:
         d[k] = changes[k]
     return d
+
+
+def loop(app, ms):
+    """Run the main loop (as main.py does) for ms of virtual time: idle, then service, which
+    feeds the watchdog. Driving the board without it lets the watchdog reset the board."""
+    board = app.board
+    end_us = board.clock.now_us + ms * 1000
+    while board.clock.now_us < end_us:
+        board.idle_ms(min(100, (end_us - board.clock.now_us + 999) // 1000))
+        app.service()
 
 
 def errors_of(d):
@@ -261,13 +272,11 @@ def test_derived_figures_of_the_default():
     # 1 mA * sqrt(2 * 250e-6 * 25) = 0.111803 mA
     assert abs(d["rms_current_ma"] - 0.111803) < 1e-6
     assert abs(d["shannon_k"] - (-1.20412)) < 1e-5
-    # 5 s ramp up + 10 trains of 30 s (the last cut to 20 s by the ramp down at 595 s)... counted
-    # by hand: ramp 5 s + first train 30 s merged = 35 s -> 875 pulses; 9 more trains of 30 s
-    # -> 9 * 750; ramp down 5 s -> 125 pulses.
-    assert d["pulses_total"] == 875 + 9 * 750 + 125
-    assert (
-        d["stim_s"] == 35 + 9 * 30 + 5 - 0.001
-    )  # the gate closes 1 ms early: last pulse ends in time
+    # Counted by hand: ramp 5 s + first train 30 s merged = 35 s -> 875 pulses; 9 more trains
+    # of 30 s -> 9 * 750; ramp down from 595 s until the gate closes one pulse plus the 50 ms
+    # late-tick guard before the end (599.949 s) -> 124 pulses.
+    assert d["pulses_total"] == 875 + 9 * 750 + 124
+    assert abs(d["stim_s"] - (35 + 9 * 30 + 5 - 0.051)) < 1e-9
 
 
 # ---- timing from the sim trace ----
@@ -278,7 +287,7 @@ def run(d, **board_kw):
 def test_default_session_timing_exact():
     r = run(doc())
     pulses = list(iter_pulses(r["segments"]))
-    assert r["pulses"] == len(pulses) == r["derived"]["pulses_total"] == 7750
+    assert r["pulses"] == len(pulses) == r["derived"]["pulses_total"] == 7749
     assert r["final_state"] == "DONE" and not r["cut_short"]
     assert r["sim_s"] == 600
     starts = [p[0] for p in pulses]
@@ -296,9 +305,9 @@ def test_default_session_timing_exact():
         off1 = off0 + 30000000
         if off1 <= 595000000:
             assert not [s for s in starts if off0 <= s < off1]
-    # session end: no pulse starts at or after 600 s, and the last one ends before it
-    assert starts[-1] < 600000000
-    assert starts[-1] + 520 <= 600000000
+    # session end: the last pulse starts before the gate closes at 599.949 s and ends in time
+    assert starts[-1] < 599949000
+    assert starts[-1] + 520 <= 600000000 - 50000
     # widths and gap from the edges
     edges = list(iter_edges(r["segments"][:1]))
     assert edges[:4] == [(0, 1, 0), (250, 0, 0), (270, 0, 1), (520, 0, 0)]
@@ -343,7 +352,7 @@ def test_ramp_reaches_target_exactly_at_ramp_end():
 
 def test_continuous_and_short_trains():
     r = run(doc(off_s=0, session_s=60, on_s=10))
-    assert r["pulses"] == r["derived"]["pulses_total"] == 60 * 25
+    assert r["pulses"] == r["derived"]["pulses_total"] == 60 * 25 - 1  # minus the end guard
     # 0.1 s on / 0.1 s off at 25 Hz: trains shorter than... still exact vs derived
     r = run(doc(on_s=0.1, off_s=0.1, session_s=30, frequency_hz=7))
     assert r["pulses"] == r["derived"]["pulses_total"]
@@ -397,12 +406,12 @@ def test_stop_mid_train_ramps_down_fast_and_ends_stopped():
     app.arm()
     app.start()
     while app.session.state != S.ON:
-        board.idle_ms(100)
-    board.idle_ms(1000)
+        loop(app, 100)
+    loop(app, 1000)
     app.stop()
     t_stop_us = board.clock.now_us
     for _ in range(50):
-        board.idle_ms(100)
+        loop(app, 100)
         app.service()
     assert app.session.state == S.STOPPED
     segs = board.engine.drain([], flush=True)
@@ -422,10 +431,10 @@ def test_stop_in_off_phase_ends_stopped_without_output():
     app.arm()
     app.start()
     while app.session.state != S.OFF:
-        board.idle_ms(100)
+        loop(app, 100)
     t = board.clock.now_us
     app.stop()
-    board.idle_ms(100)
+    loop(app, 100)
     assert app.session.state == S.STOPPED
     assert not [p for p in iter_pulses(board.engine.drain([], flush=True)) if p[0] >= t]
 
@@ -445,7 +454,7 @@ def test_nothing_starts_without_arm_and_estop_blocks_arm():
         app.arm()
         raise AssertionError("armed with e-stop asserted")
     except E.TvnsError as exc:
-        assert exc.code == E.BAD_STATE
+        assert exc.code == E.SELF_TEST
     assert app.session.state == S.IDLE
 
 
@@ -455,13 +464,13 @@ def test_fault_turns_output_off_at_once_and_latches():
     app.load(doc())
     app.arm()
     app.start()
-    board.idle_ms(10000)
+    loop(app, 10000)
     assert board.engine.gated
-    app.scheduler.fault()
+    app.scheduler.fault(F.ESTOP)
     assert not board.engine.gated and board.dac.value_ua == 0
     assert app.session.state == S.FAULT
     t = board.clock.now_us
-    board.idle_ms(60000)
+    loop(app, 60000)
     assert not [p for p in iter_pulses(board.engine.drain([], flush=True)) if p[0] > t]
     try:
         app.arm()
@@ -480,6 +489,6 @@ def test_watchdog_fed_only_while_the_tick_is_alive():
     fed = board.wdt.feeds
     app.service()  # no tick since the last service: no feed
     assert board.wdt.feeds == fed
-    board.idle_ms(100)
+    loop(app, 100)
     app.service()
     assert board.wdt.feeds == fed + 1

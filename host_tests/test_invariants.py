@@ -6,7 +6,7 @@ import math
 
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from test_firmware_core import DEFAULT
+from test_firmware_core import DEFAULT, loop
 from tvns import errors as E
 from tvns import limits as L
 from tvns import protocol
@@ -111,15 +111,14 @@ def test_stop_at_any_time_ends_stopped_and_quiet(doc, frac):
     app.start()
     stop_at_ms = int(p.session_ms * frac * 0.95)
     while (board.clock.now_us // 1000) < stop_at_ms:
-        board.idle_ms(min(100, stop_at_ms - board.clock.now_us // 1000) or 1)
+        loop(app, min(100, stop_at_ms - board.clock.now_us // 1000) or 1)
     if not app.session.running():
         return
     segs = board.engine.drain([])
     amp_at_stop = app.scheduler.amp_ua
     t_stop = board.clock.now_us
     app.stop()
-    for _ in range(30):
-        board.idle_ms(100)
+    loop(app, 3000)
     assert app.session.state == S.STOPPED
     assert not board.engine.gated and board.dac.value_ua == 0
     after = [q for q in iter_pulses(board.engine.drain(segs, flush=True)) if q[0] >= t_stop]

@@ -68,7 +68,7 @@ def test_micropython_and_cpython_give_the_same_session():
     assert mp["runtime"] == "micropython" and cp["runtime"] == "cpython"
     for key in ("pulses", "sim_s", "final_state", "states", "faults", "segments"):
         assert mp[key] == cp[key], key
-    assert mp["pulses"] == mp["derived"]["pulses_total"] == 7750
+    assert mp["pulses"] == mp["derived"]["pulses_total"] == 7749
     assert mp["final_state"] == "DONE"
 
 

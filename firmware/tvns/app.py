@@ -1,22 +1,57 @@
 # The application: one protocol, one session, one scheduler on one board.
 # Every command goes through here; the board is injected, never created.
+#
+# Persistent state (board.store, a tiny key-value store that survives resets):
+#   "active":   set before output starts, cleared when the session ends. Found at boot, it
+#               means a reset or power loss cut the session: FAULT latched, never resumed.
+#   "exposure": [day, used_ms], the daily exposure (4 h cap) across sessions and reboots.
+#               day is from the host's set_time; -1 = unknown, and then it never resets by
+#               itself (the conservative side).
 from tvns import errors as E
+from tvns import limits as L
 from tvns import protocol as P
+from tvns import safety as F
 from tvns import session as S
 from tvns.scheduler import Scheduler
 
-LOOP_MS = 100  # main-loop period: WDT feed, draining the state history, (later) the console
+LOOP_MS = 100  # main-loop period: WDT feed, history, console
+_EVENTS_MAX = 256  # pending events kept for the console; the oldest go first
 
 
 class App:
     def __init__(self, board):
         self.board = board
+        self.store = board.store
         self.session = S.Session()
         self.scheduler = Scheduler(board, self.session)
         self.protocol = None
         self.states = []  # (elapsed_ms, state name) drained from the session ring
+        self.faults = []  # dicts: every fault with its time, kept for reports
+        self.events = []  # pending event dicts for the console
+        self.events_dropped = 0
+        self.day = -1  # days since 1970 from set_time; -1 unknown
         self._last_beats = -1
+        self._was_running = False
+        self._fault_seen = F.NONE
+        self._boot_check()
 
+    # ---- start-up ----
+    def _boot_check(self):
+        cause = self.board.reset_cause() if hasattr(self.board, "reset_cause") else None
+        active = self.store.get("active")
+        if active is None:
+            if cause == "watchdog":
+                self._record_fault(F.WATCHDOG, 0, latched=False)
+            return
+        # A session was cut by a reset: count it as fully delivered, latch, never resume.
+        self._add_exposure(active.get("session_ms", 0), active.get("day", -1))
+        self.store.put("active", None)
+        code = F.WATCHDOG if cause == "watchdog" else F.INTERRUPTED
+        self.scheduler.fault(code)
+        self._fault_seen = code
+        self._record_fault(code, 0, latched=True, session=active.get("name"))
+
+    # ---- commands ----
     @property
     def state_name(self):
         return S.NAMES[self.session.state]
@@ -44,22 +79,148 @@ class App:
     def arm(self):
         if self.protocol is None:
             raise E.TvnsError(E.NO_PROTOCOL, "arm needs a valid protocol loaded")
-        if self.board.estop.pressed():
-            raise E.TvnsError(E.BAD_STATE, "e-stop is asserted; release it before arming")
-        if not self.session.fire(S.EV_ARM, 0):
+        if not self.session.allowed(S.EV_ARM):
             raise E.TvnsError(E.BAD_STATE, "cannot arm in state %s" % self.state_name)
+        problem = self._self_test()
+        if problem:
+            raise E.TvnsError(E.SELF_TEST, "arm refused: %s" % problem)
+        used = self.exposure_used_ms()
+        if used + self.protocol.session_ms > L.DAILY_EXPOSURE_MAX_S * 1000:
+            msg = "session_s=%g would exceed the daily exposure cap: %g of %g s used" % (
+                self.protocol.session_ms / 1000,
+                used / 1000,
+                L.DAILY_EXPOSURE_MAX_S,
+            )
+            raise E.TvnsError(E.EXPOSURE_CAP, msg, "session_s")
+        self.session.fire(S.EV_ARM, 0)
 
     def start(self):
+        if self.session.state != S.ARMED:
+            raise E.TvnsError(E.BAD_STATE, "start needs an ARMED session")
+        # Written before any output: a reset from here on is found at the next boot.
+        self.store.put(
+            "active",
+            {"name": self.protocol.name, "session_ms": self.protocol.session_ms, "day": self.day},
+        )
+        self._was_running = True
         self.scheduler.start()
         self.board.ticker.start(self.scheduler)
 
     def stop(self):
         self.scheduler.stop()
 
+    def clear(self):
+        if self.session.state != S.FAULT:
+            raise E.TvnsError(E.BAD_STATE, "clear: no fault latched (state %s)" % self.state_name)
+        problem = self._self_test()
+        if problem:
+            raise E.TvnsError(E.FAULT_PRESENT, "clear refused: %s" % problem)
+        self.session.fire(S.EV_CLEAR, self.scheduler.elapsed_ms)
+        self.scheduler.fault_code = F.NONE
+        self._fault_seen = F.NONE
+
+    def set_time(self, unix_s):
+        if type(unix_s) not in (int, float) or not 1e9 <= unix_s < 1e10:
+            raise E.TvnsError(E.OUT_OF_RANGE, "unix_s must be seconds since 1970", "unix_s")
+        self.day = int(unix_s // 86400)
+
+    def host_seen(self):
+        self.scheduler.host_ms = self.board.clock.ticks_ms()
+
+    # ---- checks and bookkeeping (main loop only) ----
+    def _self_test(self):
+        """'' when the output stage may run, else what is wrong."""
+        if self.board.estop.pressed():
+            return "the e-stop is asserted"
+        test = getattr(self.board.sense, "self_test", None)
+        code = test() if test is not None else F.NONE
+        if code != F.NONE:
+            return "output stage self-test found %s" % F.name(code)
+        return ""
+
+    def exposure_used_ms(self):
+        rec = self.store.get("exposure") or [-1, 0]
+        day, used = rec[0], rec[1]
+        if day >= 0 and self.day >= 0 and day != self.day:
+            return 0  # a new day
+        return used
+
+    def _add_exposure(self, ms, day=None):
+        day = self.day if day is None else day
+        used = self.exposure_used_ms()
+        self.store.put("exposure", [day if day >= 0 else self.day, used + ms])
+
+    def _record_fault(self, code, t_ms, latched=True, session=None):
+        rec = {"fault": F.name(code), "t_s": t_ms / 1000, "latched": latched}
+        if session:
+            rec["session"] = session
+        self.faults.append(rec)
+        self._event(dict(rec, event="fault"))
+
+    def _event(self, ev):
+        if len(self.events) >= _EVENTS_MAX:
+            self.events.pop(0)
+            self.events_dropped += 1
+        self.events.append(ev)
+
     def service(self):
-        """One main-loop pass: feed the watchdog only if the tick is alive, drain history."""
-        beats = self.scheduler.beats
-        if beats != self._last_beats:
+        """One main-loop pass: feed the watchdog only if the tick is alive, drain history,
+        turn state changes and faults into events, close a finished session's books."""
+        sch = self.scheduler
+        # Outside a session the tick has nothing to do (and a board may not run it).
+        if sch.beats != self._last_beats or not self.session.running():
             self.board.wdt.feed()
-            self._last_beats = beats
+            self._last_beats = sch.beats
+        n = len(self.states)
         self.session.drain(self.states)
+        for t_ms, name in self.states[n:]:
+            self._event({"event": "state", "state": name, "t_s": t_ms / 1000})
+        if sch.fault_code != F.NONE and sch.fault_code != self._fault_seen:
+            self._fault_seen = sch.fault_code
+            self._record_fault(sch.fault_code, sch.fault_ms)
+        if self._was_running and not self.session.running():
+            self._was_running = False
+            self._add_exposure(sch.elapsed_ms)
+            self.store.put("active", None)
+            reason = F.name(sch.stop_reason) if sch.stop_reason else None
+            if reason:
+                self.faults.append({"fault": reason, "t_s": sch.elapsed_ms / 1000, "latched": False})
+            self._event(
+                {
+                    "event": "session_end",
+                    "state": self.state_name,
+                    "t_s": sch.elapsed_ms / 1000,
+                    "reason": reason or self.state_name.lower(),
+                }
+            )
+
+    def pop_events(self):
+        out = self.events
+        self.events = []
+        return out
+
+    def status(self):
+        sch = self.scheduler
+        pulses = getattr(self.board.engine, "pulses", None)
+        return {
+            "state": self.state_name,
+            "elapsed_s": sch.elapsed_ms / 1000 if self.session.state > S.ARMED else 0,
+            "session_s": self.protocol.session_ms / 1000 if self.protocol else None,
+            "amplitude_ma": sch.amp_ua / 1000,
+            "pulses": pulses() if pulses is not None else None,
+            "fault": F.name(sch.fault_code) if sch.fault_code else None,
+            "protocol": self.protocol.name if self.protocol else None,
+        }
+
+    def run_forever(self, poll=None):
+        """The board's main loop: output stays off until a command starts a session.
+        Any exception (Ctrl-C included) latches a fault with output off, then propagates."""
+        try:
+            while True:
+                self.service()
+                if poll is not None:
+                    poll()
+                self.board.idle_ms(LOOP_MS)
+        except BaseException:
+            self.scheduler.fault(F.EXCEPTION)
+            raise

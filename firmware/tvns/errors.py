@@ -57,5 +57,19 @@ VALIDATION_CODES = (
 BUSY = "busy"  # refused while stimulating (policy: stop and status are always served)
 BAD_STATE = "bad_state"  # the command makes no sense in the current state
 NO_PROTOCOL = "no_protocol"  # arm or start without a valid protocol loaded
+EXPOSURE_CAP = "exposure_cap"  # the session would exceed the daily exposure cap
+SELF_TEST = "self_test"  # arm refused: e-stop asserted or the output stage self-test failed
+FAULT_PRESENT = "fault_present"  # clear refused: the cause of the fault is still there
 
-SESSION_CODES = (BUSY, BAD_STATE, NO_PROTOCOL)
+SESSION_CODES = (BUSY, BAD_STATE, NO_PROTOCOL, EXPOSURE_CAP, SELF_TEST, FAULT_PRESENT)
+
+# Console (command link) error codes (stable), see PROTOCOL.md.
+BAD_JSON = "bad_json"  # a request line that is not JSON
+BAD_UTF8 = "bad_utf8"  # a request line that is not valid UTF-8
+NOT_OBJECT = "not_object"  # JSON, but not an object
+LINE_TOO_LONG = "line_too_long"  # over the line cap; the rest up to the newline is discarded
+UNKNOWN_CMD = "unknown_cmd"  # cmd missing or not a command the console knows
+BAD_FIELD = "bad_field"  # a request field missing or of the wrong type (the field is named)
+INTERNAL = "internal"  # a bug caught by the console; it keeps serving
+
+CONSOLE_CODES = (BAD_JSON, BAD_UTF8, NOT_OBJECT, LINE_TOO_LONG, UNKNOWN_CMD, BAD_FIELD, INTERNAL)

@@ -43,6 +43,9 @@ STOP_RAMP_STEP_MS = const(10)
 # Duty cycle (engineering choice): trains of 0.1 s to 1 h; off_s = 0 means continuous.
 TRAIN_MIN_MS = const(100)
 TRAIN_MAX_MS = const(3600000)
+# Host keep-alive (optional protocol field): off, or this range (engineering choice).
+KEEPALIVE_MIN_MS = const(500)
+KEEPALIVE_MAX_MS = const(60000)
 # The pulse (phase A + gap + phase B) must leave at least this much off time in the period.
 OFF_MIN_US = const(100)
 # Protocol files larger than this are refused before parsing.

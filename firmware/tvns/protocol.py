@@ -25,7 +25,12 @@ FIELDS = (
     ("electrode_area_cm2", "num"),
     ("sham", "bool"),
 )
-_KINDS = {name: kind for name, kind in FIELDS}
+# Optional fields: absent means the default in the comment.
+OPTIONAL_FIELDS = (
+    ("keepalive_s", "num"),  # 0 (default): no keep-alive; else stop if the host is silent
+)
+_OPTIONAL = {name: kind for name, kind in OPTIONAL_FIELDS}
+_KINDS = {name: kind for name, kind in FIELDS + OPTIONAL_FIELDS}
 _TYPE_WORDS = {
     "int": "an integer",
     "num": "a number",
@@ -52,6 +57,7 @@ class Protocol:
         self.session_ms = _scaled(doc["session_s"], 1000)
         self.area_cm2 = float(doc["electrode_area_cm2"])
         self.sham = doc["sham"]
+        self.keepalive_ms = _scaled(doc.get("keepalive_s", 0), 1000)
 
     def charge_per_phase_uc(self):
         return self.amplitude_ua * self.width_us / 1e6
@@ -135,9 +141,10 @@ def validate(doc, ceiling_ua=L.CURRENT_MAX_UA):
         shown = key if isinstance(key, str) else repr(key)
         _err(errs, shown, E.UNKNOWN_FIELD, "unknown field %r (check the spelling)" % (shown,))
     ok = {}
-    for name, kind in FIELDS:
+    for name, kind in FIELDS + OPTIONAL_FIELDS:
         if name not in doc:
-            _err(errs, name, E.MISSING, "%s is required" % name)
+            if name not in _OPTIONAL:
+                _err(errs, name, E.MISSING, "%s is required" % name)
         elif _type_ok(errs, name, kind, doc[name]):
             ok[name] = doc[name]
     _check_fields(errs, ok, ceiling_ua)
@@ -250,6 +257,14 @@ def _check_fields(errs, ok, ceiling_ua):
     _range(errs, ok, "ramp_up_s", L.RAMP_UP_MIN_MS, L.RAMP_MAX_MS, "ms", 1000)
     _range(errs, ok, "ramp_down_s", L.RAMP_DOWN_MIN_MS, L.RAMP_MAX_MS, "ms", 1000)
     _range(errs, ok, "session_s", L.SESSION_MIN_S * 1000, L.SESSION_MAX_S * 1000, "ms", 1000)
+    off = _range(errs, ok, "keepalive_s", 0, L.KEEPALIVE_MAX_MS, "ms", 1000)
+    if off is not None and 0 < off < L.KEEPALIVE_MIN_MS:
+        msg = "keepalive_s must be 0 (off) or %g..%g s (got %s)" % (
+            L.KEEPALIVE_MIN_MS / 1000,
+            L.KEEPALIVE_MAX_MS / 1000,
+            ok.pop("keepalive_s"),
+        )
+        _err(errs, "keepalive_s", E.OUT_OF_RANGE, msg)
     _range(errs, ok, "electrode_area_cm2", L.AREA_MIN_CM2_X100, L.AREA_MAX_CM2_X100, "cm2/100", 100)
 
 

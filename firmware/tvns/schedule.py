@@ -6,10 +6,11 @@
 # Ramps are staircases of n = ceil(target / 0.1 mA) equal-time steps, so no step
 # exceeds 0.1 mA; the ramp up starts at 0 uA and reaches the target exactly at `up`,
 # the ramp down leaves the target at `down_start` and reaches 0 uA one step before the end.
-# The gate closes one pulse length (rounded up to 1 ms) before the end, so that the last pulse
-# also finishes inside the session.
+# The gate closes one pulse length (rounded up to 1 ms) plus END_GUARD_MS (50 ms) before the
+# end, so that the last pulse finishes inside the session even if the tick runs late.
 # Trains after the ramp start at the set amplitude: gating never changes the amplitude.
 from tvns import limits as L
+from tvns.safety import END_GUARD_MS
 from tvns.session import DONE, OFF, ON, RAMP_DOWN, RAMP_UP
 
 
@@ -85,8 +86,9 @@ class Schedule:
 
 
 def gate_end_ms(p):
-    """The last ms at which a pulse may start: one whole pulse before the session ends."""
-    return p.session_ms - _ceil_div(2 * p.width_us + p.gap_us, 1000)
+    """The gate closes here: one whole pulse plus the late-tick guard before the end, so the
+    last pulse ends inside the session even when the tick runs up to END_GUARD_MS late."""
+    return p.session_ms - _ceil_div(2 * p.width_us + p.gap_us, 1000) - END_GUARD_MS
 
 
 def gate_windows_ms(p):

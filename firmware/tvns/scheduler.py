@@ -14,11 +14,15 @@ except ImportError:  # CPython on the host
 
 from tvns import errors as E
 from tvns import limits as L
+from tvns import safety as F
 from tvns import session as S
 from tvns.schedule import Schedule
 
 _STEP_UA = const(100)  # limits.RAMP_STEP_MAX_UA, inlined for the hot path
 _STOP_STEP_MS = const(10)  # limits.STOP_RAMP_STEP_MS
+_FLOOR_UA = const(50)  # safety.SENSE_FLOOR_UA
+_LEAD_OFF_MIN_UA = const(200)  # safety.LEAD_OFF_MIN_SETPOINT_UA
+_GUARD_MS = const(50)  # safety.END_GUARD_MS
 _NO_EVENT = const(255)
 # The event that moves the session into each schedule phase (indexed by state).
 _EVENT_FOR_PHASE = bytes(
@@ -38,17 +42,36 @@ _EVENT_FOR_PHASE = bytes(
 
 class Scheduler:
     def __init__(self, board, session):
-        if _STEP_UA != L.RAMP_STEP_MAX_UA or _STOP_STEP_MS != L.STOP_RAMP_STEP_MS:
-            raise ValueError("scheduler constants out of step with limits.py")
+        if (
+            _STEP_UA != L.RAMP_STEP_MAX_UA
+            or _STOP_STEP_MS != L.STOP_RAMP_STEP_MS
+            or _FLOOR_UA != F.SENSE_FLOOR_UA
+            or _LEAD_OFF_MIN_UA != F.LEAD_OFF_MIN_SETPOINT_UA
+            or _GUARD_MS != F.END_GUARD_MS
+        ):
+            raise ValueError("scheduler constants out of step with limits.py / safety.py")
         self.board = board
         self.session = session
         self._clock = board.clock
         self._engine = board.engine
         self._dac = board.dac
+        self._sense = board.sense
+        self._estop = board.estop
         self.ceiling_ua = min(L.CURRENT_MAX_UA, board.ceiling_ua)
         self.protocol = None
         self.sched = None
         self.amp_ua = 0  # last amplitude commanded to the DAC
+        self.prev_amp_ua = 0  # the one before: a peak-hold sense may still show it
+        self.last_up_ms = 0  # session time of the last upward amplitude step
+        self.up_gap_ms = 0  # upward steps at least one pulse period apart (jitter-proof)
+        self.gate_on_ms = 0  # ticks_ms when the gate last opened
+        self.period_ms = 0
+        self.cap_ms = 0  # session time beyond which the session-cap monitor faults
+        self.keepalive_ms = 0  # 0: off
+        self.host_ms = 0  # ticks_ms of the last host message
+        self.fault_code = F.NONE  # the first cause of the present FAULT latch
+        self.fault_ms = 0  # session time of the fault
+        self.stop_reason = F.NONE  # HOST_LOSS when a keep-alive miss caused the stop
         self.gate_on = False  # last gate state commanded to the engine
         self.t0_ms = 0  # clock ticks_ms at start
         self.due_ms = 0  # clock ticks_ms at which the next tick has work
@@ -66,6 +89,12 @@ class Scheduler:
         self._engine.load(protocol.width_us, protocol.gap_us, protocol.period_us)
         self.protocol = protocol
         self.sched = Schedule(protocol)
+        self.period_ms = (protocol.period_us + 999) // 1000
+        self.up_gap_ms = self.period_ms
+        cap = protocol.session_ms + _GUARD_MS
+        hard = L.SESSION_MAX_S * 1000 + _GUARD_MS
+        self.cap_ms = cap if cap < hard else hard
+        self.keepalive_ms = protocol.keepalive_ms
 
     def start(self):
         if self.sched is None:
@@ -76,6 +105,10 @@ class Scheduler:
         self.elapsed_ms = 0
         self.stop_requested = False
         self.stopping = False
+        self.stop_reason = F.NONE
+        self.host_ms = now
+        self.last_up_ms = -self.up_gap_ms
+        self.prev_amp_ua = 0
         if not self.session.fire(S.EV_START, 0):
             raise E.TvnsError(E.BAD_STATE, "start needs an ARMED session")
         self.tick()
@@ -88,12 +121,49 @@ class Scheduler:
         else:
             self.session.fire(S.EV_STOP, self.elapsed_ms)
 
-    def fault(self):
-        """Output off at once (the pulse in flight is cut), then the FAULT latch."""
+    def fault(self, code):
+        """The one abort path: output off at once (a pulse in flight is cut), then the
+        FAULT latch with its first cause. Allocation-free; safe to call again."""
         self.board.safe_off()
         self.amp_ua = 0
         self.gate_on = False
-        self.session.fire(S.EV_FAULT, self.elapsed_ms)
+        if self.session.state != S.FAULT:
+            self.fault_code = code
+            self.fault_ms = self.elapsed_ms
+            self.session.fire(S.EV_FAULT, self.elapsed_ms)
+
+    def _monitor(self, now, t):
+        """Runs on every tick while a session runs. Returns True after a fault."""
+        code = F.NONE
+        if self._estop.pressed():
+            code = F.ESTOP
+        elif t > self.cap_ms:
+            code = F.SESSION_CAP
+        elif self.gate_on:
+            ua = self._sense.read_ua()
+            hi = self.amp_ua if self.amp_ua > self.prev_amp_ua else self.prev_amp_ua
+            if ua > hi + hi // 10 + _FLOOR_UA or ua > self.ceiling_ua:
+                code = F.OVERCURRENT
+            elif self._sense.read_compliance():
+                code = F.LEAD_OFF
+            elif (
+                self.amp_ua >= _LEAD_OFF_MIN_UA
+                and ua < self.amp_ua // 2
+                and self._clock.ticks_diff(now, self.gate_on_ms) > self.period_ms
+            ):
+                code = F.LEAD_OFF  # the source cannot drive the setpoint into this load
+        if code != F.NONE:
+            self.fault(code)
+            return True
+        if (
+            self.keepalive_ms
+            and not self.stop_requested
+            and self._clock.ticks_diff(now, self.host_ms) > self.keepalive_ms
+        ):
+            self.stop_requested = True  # host silent: ramp down fast, end STOPPED
+            self.stop_reason = F.HOST_LOSS
+            self.due_ms = now
+        return False
 
     # ---- the control tick ----
     def tick(self, _timer=None):
@@ -104,12 +174,15 @@ class Scheduler:
             return
         clock = self._clock
         now = clock.ticks_ms()
-        # 2. Deadline-driven: nothing can change before due_ms.
-        if clock.ticks_diff(now, self.due_ms) < 0:
-            return
         t = clock.ticks_diff(now, self.t0_ms)
         self.elapsed_ms = t
-        # 3. A stop request: ramp down one 0.1 mA step per _STOP_STEP_MS, then STOPPED.
+        # 2. Monitors on every tick: e-stop, session cap, overcurrent, lead-off, keep-alive.
+        if self._monitor(now, t):
+            return
+        # 3. Deadline-driven: nothing else can change before due_ms.
+        if clock.ticks_diff(now, self.due_ms) < 0:
+            return
+        # 4. A stop request: ramp down one 0.1 mA step per _STOP_STEP_MS, then STOPPED.
         if self.stop_requested and not self.stopping:
             self.stopping = True
             s.fire(S.EV_STOP, t)
@@ -119,11 +192,10 @@ class Scheduler:
                 self._output_off()
                 s.fire(S.EV_STOPPED, t)
                 return
-            self._dac.set_ua(amp)
-            self.amp_ua = amp
+            self._set_amp(amp)
             self.due_ms = clock.ticks_add(now, _STOP_STEP_MS)
             return
-        # 4. Where the schedule says the session is now.
+        # 5. Where the schedule says the session is now.
         sc = self.sched
         sc.eval(t)
         phase = sc.phase
@@ -132,16 +204,24 @@ class Scheduler:
         if phase == S.DONE:
             self._output_off()
             return
-        # 5. Amplitude: at most one 0.1 mA step up per tick (a late tick catches up step by
-        #    step rather than jumping), never above the ceiling. Decreases apply at once.
+        # 6. Amplitude: at most one 0.1 mA step up, and upward steps at least one pulse
+        #    period apart, so late ticks delay the ramp but never steepen it. Never above
+        #    the ceiling. Decreases apply at once.
         amp = sc.amp_ua
         due = clock.ticks_add(self.t0_ms, sc.next_ms)
-        if amp > self.amp_ua + _STEP_UA:
-            amp = self.amp_ua + _STEP_UA
-            due = clock.ticks_add(now, _STOP_STEP_MS)
+        if amp > self.amp_ua:
+            wait = self.last_up_ms + self.up_gap_ms - t
+            if wait > 0:
+                amp = self.amp_ua
+                due = clock.ticks_add(now, wait)
+            else:
+                if amp > self.amp_ua + _STEP_UA:
+                    amp = self.amp_ua + _STEP_UA
+                    due = clock.ticks_add(now, self.up_gap_ms)
+                self.last_up_ms = t
         if amp > self.ceiling_ua:
             amp = self.ceiling_ua
-        # 6. Order matters: amplitude before gate-on, gate-off before amplitude changes.
+        # 7. Order matters: amplitude before gate-on, gate-off before amplitude changes.
         gate = sc.gate and S.OUTPUT_ALLOWED[s.state] == 1
         if gate:
             self._set_amp(amp)
@@ -154,12 +234,15 @@ class Scheduler:
     def _set_amp(self, amp):
         if amp != self.amp_ua:
             self._dac.set_ua(amp)
+            self.prev_amp_ua = self.amp_ua
             self.amp_ua = amp
 
     def _set_gate(self, on):
         if on != self.gate_on:
             self._engine.gate(on)
             self.gate_on = on
+            if on:
+                self.gate_on_ms = self._clock.ticks_ms()
 
     def _output_off(self):
         # Normal end: close the gate (the pulse in flight finishes balanced), then 0 uA.

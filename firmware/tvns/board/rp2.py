@@ -14,6 +14,7 @@
 from tvns import limits
 from tvns.board import rp2_pio
 from tvns.errors import ABOVE_CEILING, MISSING, OUT_OF_RANGE, TYPE, TvnsError
+from tvns.store import FileStore
 
 NAME = "pico"
 _PULSE_MAX_US = 2 * limits.WIDTH_MAX_US + limits.GAP_MAX_US  # longest pulse in flight
@@ -341,6 +342,17 @@ class Board:
         self.estop = Estop(machine, config)
         self.wdt = Watchdog(machine, config)
         self.ticker = Ticker(machine, config, self.wdt)
+        # Session marker and daily exposure, on the board's flash (tvns/store.py).
+        self.store = FileStore(config.get("state_file", "state.json"))
+        self._machine = machine
+
+    def reset_cause(self):
+        """'watchdog' after a machine.WDT reset, else None (power-on, button, soft)."""
+        cause = getattr(self._machine, "reset_cause", None)
+        wdt = getattr(self._machine, "WDT_RESET", None)
+        if cause is not None and wdt is not None and cause() == wdt:
+            return "watchdog"
+        return None
 
     def safe_off(self):
         # The one abort path: no new pulse, both phases low now, amplitude 0.

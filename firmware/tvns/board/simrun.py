@@ -1,5 +1,7 @@
 # Host-only harness: run one protocol on the sim board in virtual time, under CPython or
 # the MicroPython unix runtime, and return a JSON-ready result. Never deployed.
+# It plays the main loop of main.py (service every LOOP_MS) and the host (keep-alive), and
+# boots the firmware again after a simulated chip reset, as a board would.
 import time
 
 from tvns import VERSION
@@ -20,29 +22,44 @@ def _wall_start():
     return time.ticks_us() if hasattr(time, "ticks_us") else time.perf_counter()
 
 
-def simulate(source, duration_ms=None, progress=None, board=None):
+def simulate(source, duration_ms=None, progress=None, board=None, inject=(), jitter_ms=0):
     """source: protocol text or dict. duration_ms cuts the run short (None: the whole
     session). progress(t_ms, total_ms) is called every PROGRESS_EVERY_MS of virtual time.
-    Raises TvnsError (with .errors) for an invalid protocol."""
-    board = board or SimBoard()
+    inject: (kind, at_ms) pairs, kind in sim.INJECT_KINDS. Raises TvnsError (with .errors)
+    for an invalid protocol."""
+    board = board or SimBoard(jitter_ms=jitter_ms)
     app = App(board)
     proto = app.load(source)
     origin_us = board.clock.now_us
+    for kind, at_ms in inject:
+        board.inject(kind, at_ms)
     total_ms = proto.session_ms if duration_ms is None else min(duration_ms, proto.session_ms)
-    segments = []
+    segments, states, faults = [], [], []
     wall0 = _wall_start()
     app.arm()
-    app.service()
     app.start()
+    offset_ms = 0  # where the present boot's times start (0 for the first)
+    seen = 0
+    resets = board.resets
     next_progress = PROGRESS_EVERY_MS
-    elapsed_ms = 0
-    while app.session.running():
+    while True:
         elapsed_ms = (board.clock.now_us - origin_us) // 1000
-        if elapsed_ms >= total_ms:
+        if elapsed_ms >= total_ms or not (app.session.running() or board.stalled):
             break
         step = LOOP_MS if total_ms - elapsed_ms > LOOP_MS else total_ms - elapsed_ms
         board.idle_ms(step)
+        if board.resets != resets:  # the chip reset: the firmware boots again
+            resets = board.resets
+            _collect(app, offset_ms, states, faults, seen, board, origin_us)
+            offset_ms = (board.reset_log[-1][0] - origin_us) // 1000
+            app = App(board)
+            seen = 0
+        if board.stalled:
+            continue  # the main loop is hung too: no service, no host traffic
+        if not board.host_lost:
+            app.host_seen()
         app.service()
+        seen = _collect(app, offset_ms, states, faults, seen, board, origin_us)
         board.engine.drain(segments)
         if progress is not None and elapsed_ms >= next_progress:
             progress(elapsed_ms, total_ms)
@@ -52,12 +69,12 @@ def simulate(source, duration_ms=None, progress=None, board=None):
     if cut_short:
         board.safe_off()  # the run was cut short: output off, as at any end
     app.service()
+    _collect(app, offset_ms, states, faults, seen, board, origin_us)
     wall_s = _wall_s_since(wall0)
     sim_ms = (board.clock.now_us - origin_us) // 1000
-    for seg in segments:
-        seg[0] -= origin_us
     pulses = 0
     for seg in segments:
+        seg[0] -= origin_us
         pulses += seg[2]
     return {
         "firmware_version": VERSION,
@@ -69,15 +86,37 @@ def simulate(source, duration_ms=None, progress=None, board=None):
         "wall_s": wall_s,
         "final_state": app.state_name,
         "cut_short": cut_short,
-        "states": [[t / 1000, name] for t, name in app.states],
-        "faults": [],
+        "states": states,
+        "faults": faults,
+        "injected": [[(t - origin_us) / 1e6, k] for t, k in board.injected],
+        "resets": [[(t - origin_us) / 1e6, c] for t, c in board.reset_log],
+        "cut_pulses": board.engine.cut_pulses,
         "segments": segments,
         "segment_fields": ["start_us", "period_us", "count", "amp_ua", "width_us", "gap_us"],
         "engine_lost_segments": board.engine.lost,
         "history_lost": app.session.history_lost,
         "wdt_feeds": board.wdt.feeds,
         "tick_calls": board.tick_calls,
+        "jitter_ms": board.jitter_ms,
     }
+
+
+def _collect(app, offset_ms, states, faults, seen, board, origin_us):
+    """Move the app's new states and faults into the run's timeline (times from the first
+    start). Returns how many of app.faults are now collected."""
+    for t_ms, name in app.states:
+        states.append([(offset_ms + t_ms) / 1000, name])
+    app.states = []
+    for rec in app.faults[seen:]:
+        rec = dict(rec)
+        rec["t_s"] = offset_ms / 1000 + rec["t_s"]
+        off_us = board.engine.last_off_us
+        if board.engine.gated or off_us < 0:
+            rec["output_off_s"] = None
+        else:
+            rec["output_off_s"] = (off_us - origin_us) / 1e6
+        faults.append(rec)
+    return len(app.faults)
 
 
 def error_result(exc):
