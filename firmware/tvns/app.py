@@ -184,7 +184,7 @@ class App:
             self.store.put("active", None)
             reason = F.name(sch.stop_reason) if sch.stop_reason else None
             if reason:
-                self.faults.append({"fault": reason, "t_s": sch.elapsed_ms / 1000, "latched": False})
+                self._record_fault(sch.stop_reason, sch.stop_ms, latched=False)
             self._event(
                 {
                     "event": "session_end",

@@ -72,6 +72,7 @@ class Scheduler:
         self.fault_code = F.NONE  # the first cause of the present FAULT latch
         self.fault_ms = 0  # session time of the fault
         self.stop_reason = F.NONE  # HOST_LOSS when a keep-alive miss caused the stop
+        self.stop_ms = 0  # session time the stop reason was detected
         self.gate_on = False  # last gate state commanded to the engine
         self.t0_ms = 0  # clock ticks_ms at start
         self.due_ms = 0  # clock ticks_ms at which the next tick has work
@@ -162,6 +163,7 @@ class Scheduler:
         ):
             self.stop_requested = True  # host silent: ramp down fast, end STOPPED
             self.stop_reason = F.HOST_LOSS
+            self.stop_ms = t
             self.due_ms = now
         return False
 

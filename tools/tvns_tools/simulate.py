@@ -25,13 +25,35 @@ class InvalidProtocol(ToolError):
         self.errors = errors
 
 
-def run(path, runtime="micropython", duration_s=None, progress=None):
-    """Simulate the protocol file at path. progress(t_ms, total_ms) is called on the way."""
+INJECT_KINDS = ("overcurrent", "lead_off", "estop", "stall", "reset", "host_loss")
+
+
+def parse_inject(spec):
+    """'KIND@SECONDS' -> (kind, at_ms); ToolError naming the problem otherwise."""
+    kind, sep, at = spec.partition("@")
+    if not sep or kind not in INJECT_KINDS:
+        raise ToolError(
+            "--inject %r: expected KIND@SECONDS with KIND one of %s" % (spec, ", ".join(INJECT_KINDS))
+        )
+    try:
+        at_s = float(at)
+    except ValueError:
+        raise ToolError("--inject %r: SECONDS must be a number" % spec) from None
+    if not 0 <= at_s <= 3600:
+        raise ToolError("--inject %r: SECONDS must be 0..3600" % spec)
+    return kind, int(round(at_s * 1000))
+
+
+def run(path, runtime="micropython", duration_s=None, progress=None, inject=(), jitter_ms=0):
+    """Simulate the protocol file at path. progress(t_ms, total_ms) is called on the way.
+    inject: (kind, at_ms) pairs; jitter_ms: control-tick lateness up to this many ms."""
     duration_ms = None if duration_s is None else int(round(duration_s * 1000))
+    if not 0 <= jitter_ms <= 100:
+        raise ToolError("--jitter-ms must be 0..100")
     if runtime == "cpython":
-        result = _run_cpython(path, duration_ms, progress)
+        result = _run_cpython(path, duration_ms, progress, inject, jitter_ms)
     elif runtime == "micropython":
-        result = _run_micropython(path, duration_ms, progress)
+        result = _run_micropython(path, duration_ms, progress, inject, jitter_ms)
     else:
         raise ToolError("unknown runtime %r (cpython or micropython)" % runtime)
     if "error" in result:
@@ -48,23 +70,27 @@ def _read(path):
         raise ToolError("cannot read %s: %s" % (path, exc.strerror)) from exc
 
 
-def _run_cpython(path, duration_ms, progress):
+def _run_cpython(path, duration_ms, progress, inject, jitter_ms):
     import_firmware()
     from tvns.board import simrun
     from tvns.errors import TvnsError
 
     text = _read(path)
     try:
-        return simrun.simulate(text, duration_ms, progress)
+        return simrun.simulate(text, duration_ms, progress, inject=inject, jitter_ms=jitter_ms)
     except TvnsError as exc:
         return simrun.error_result(exc)
 
 
-def _run_micropython(path, duration_ms, progress):
+def _run_micropython(path, duration_ms, progress, inject, jitter_ms):
     path = pathlib.Path(path).resolve()
     cmd = [micropython_binary(), str(FIRMWARE / "main.py"), "--simulate", str(path)]
     if duration_ms is not None:
         cmd += ["--duration-ms", str(duration_ms)]
+    for kind, at_ms in inject:
+        cmd += ["--inject", "%s@%d" % (kind, at_ms)]
+    if jitter_ms:
+        cmd += ["--jitter-ms", str(jitter_ms)]
     t0 = time.perf_counter()
     proc = subprocess.Popen(
         cmd,
@@ -116,6 +142,10 @@ def summary(result):
         "firmware_version",
         "derived",
         "cut_short",
+        "injected",
+        "resets",
+        "cut_pulses",
+        "jitter_ms",
         "segment_fields",
         "segments",
     )

@@ -359,6 +359,8 @@ class SimBoard:
                     self._tick(self.ticker.scheduler)
             else:
                 self.reset("watchdog")
+        # With jitter the main loop is late too (GC pauses delay everything).
+        end_us += self._jitter() * 1000
         if end_us > clock.now_us:
             clock.now_us = end_us
         sch = self.ticker.scheduler

@@ -1,0 +1,265 @@
+"""Every fault kind on the sim board: output off within one control period of detection
+(a stall within the watchdog bound), no pulse afterwards, the documented end state, the
+reason logged, clear refused while the cause persists and accepted after. Also the caps,
+reboot mid-session, exceptions, and invariants under control-tick jitter."""
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_firmware_core import DEFAULT, doc, loop
+from test_invariants import OUTPUT_STATES, state_at, valid_protocols
+from tvns import errors as E
+from tvns import limits as L
+from tvns import safety as F
+from tvns import session as S
+from tvns.app import App
+from tvns.board.sim import OPEN_OHM, SimBoard
+from tvns.board.simrun import simulate
+from tvns.board.simtrace import iter_pulses
+
+TICK_S = 0.001  # the control period: the board's periodic timer runs the tick every 1 ms
+AT_MS = 12346  # mid-train of the default protocol
+
+
+def pulses_after(result, t_s):
+    return [p for p in iter_pulses(result["segments"]) if p[0] >= t_s * 1e6]
+
+
+@pytest.mark.parametrize(
+    "kind, fault", [("overcurrent", "overcurrent"), ("lead_off", "lead_off"), ("estop", "estop")]
+)
+def test_monitor_faults_cut_output_within_one_tick(kind, fault):
+    r = simulate(doc(), inject=[(kind, AT_MS)])
+    assert r["final_state"] == "FAULT"
+    (f,) = r["faults"]
+    assert f["fault"] == fault and f["latched"]
+    assert AT_MS / 1000 <= f["t_s"] <= AT_MS / 1000 + TICK_S
+    assert f["output_off_s"] is not None and f["output_off_s"] - f["t_s"] <= TICK_S
+    assert not pulses_after(r, f["output_off_s"])
+    assert r["states"][-1] == [f["t_s"], "FAULT"]
+    # the pulse in flight may be cut: a fault stops at once rather than finishing it
+    assert r["cut_pulses"] in (0, 1)
+
+
+def test_stall_stops_output_within_the_watchdog_bound_and_next_boot_records_it():
+    r = simulate(doc(), inject=[("stall", AT_MS)])
+    assert r["resets"] and r["resets"][0][1] == "watchdog"
+    (f,) = r["faults"]
+    assert f["fault"] == "watchdog" and f["latched"]
+    # main loop feeds every 100 ms, watchdog 300 ms: off within 400 ms, bound 500 ms
+    assert f["output_off_s"] - AT_MS / 1000 <= 0.5
+    assert not pulses_after(r, f["output_off_s"])
+    assert r["final_state"] == "FAULT"
+
+
+def test_reset_mid_session_is_recorded_and_never_resumed():
+    board = SimBoard()
+    r = simulate(doc(), inject=[("reset", AT_MS)], board=board)
+    (f,) = r["faults"]
+    assert f["fault"] == "interrupted" and f["session"] == DEFAULT["name"]
+    assert f["output_off_s"] == AT_MS / 1000
+    assert r["final_state"] == "FAULT"
+    # the rebooted firmware stays off however long it runs
+    app = App(board)  # and a second boot does not invent another interruption
+    assert app.faults == [] and app.session.state == S.IDLE
+    loop(app, 60000)
+    assert not board.engine.gated and board.engine.pulses() == r["pulses"]
+
+
+def test_host_loss_ramps_down_fast_and_ends_stopped():
+    d = doc(keepalive_s=2)
+    r = simulate(d, inject=[("host_loss", AT_MS)])
+    (f,) = r["faults"]
+    assert f["fault"] == "host_loss" and not f["latched"]
+    assert r["final_state"] == "STOPPED"
+    last_seen = AT_MS // 100 * 100 / 1000  # the host spoke every main-loop pass until then
+    assert last_seen + 2 < f["t_s"] <= last_seen + 2 + 0.1 + TICK_S
+    # 1 mA down in 0.1 mA steps every 10 ms
+    assert f["output_off_s"] - f["t_s"] <= 0.1 + TICK_S
+    amps = [p[1] for p in pulses_after(r, f["t_s"])]
+    assert amps == sorted(amps, reverse=True)
+    assert not pulses_after(r, f["output_off_s"])
+
+
+def test_host_loss_without_keepalive_changes_nothing():
+    r = simulate(doc(), inject=[("host_loss", AT_MS)])
+    assert r["final_state"] == "DONE" and r["faults"] == []
+
+
+def _fault_then(kind):
+    board = SimBoard()
+    app = App(board)
+    app.load(doc())
+    app.arm()
+    app.start()
+    board.inject(kind, 10000)
+    loop(app, 11000)
+    assert app.session.state == S.FAULT
+    return board, app
+
+
+@pytest.mark.parametrize(
+    "kind, remove",
+    [
+        ("estop", lambda b: setattr(b.estop, "asserted", False)),
+        ("overcurrent", lambda b: setattr(b.sense, "short", False)),
+        ("lead_off", lambda b: setattr(b.sense, "load_ohm", 1000)),
+    ],
+)
+def test_clear_refused_while_the_cause_persists(kind, remove):
+    board, app = _fault_then(kind)
+    for _ in range(3):
+        with pytest.raises(E.TvnsError) as exc:
+            app.clear()
+        assert exc.value.code == E.FAULT_PRESENT
+        assert app.session.state == S.FAULT and not board.engine.gated
+    with pytest.raises(E.TvnsError) as exc:
+        app.arm()
+    assert app.session.state == S.FAULT
+    remove(board)
+    app.clear()
+    assert app.session.state == S.IDLE and app.status()["fault"] is None
+    # nothing restarts by itself: an explicit arm and start are needed
+    loop(app, 5000)
+    assert not board.engine.gated
+    app.arm()
+    app.start()
+    loop(app, 1000)
+    assert board.engine.gated
+
+
+def test_clear_after_a_watchdog_reset_is_accepted():
+    board = SimBoard()
+    simulate(doc(), inject=[("stall", AT_MS)], board=board)
+    app = App.__new__(App)  # the app the harness booted is gone; boot again, marker is cleared
+    app = App(board)
+    assert app.session.state == S.IDLE  # the marker was consumed by the first boot
+
+
+def test_lead_off_by_undercurrent_at_high_impedance():
+    # 5 mA into 10 kohm needs 50 V; the 30 V source tops out at 3 mA: lead-off
+    board = SimBoard(load_ohm=10000)
+    app = App(board)
+    app.load(doc(amplitude_ma=5))
+    app.arm()
+    app.start()
+    loop(app, 20000)
+    assert app.session.state == S.FAULT and app.status()["fault"] == "lead_off"
+    assert board.engine.pulses() > 0  # it ran until the source could not keep up
+
+
+def test_session_cap_monitor_is_defence_in_depth():
+    board = SimBoard()
+    app = App(board)
+    app.load(doc(session_s=60))
+    app.arm()
+    app.start()
+    loop(app, 10000)
+    app.scheduler.sched.session_ms = 10**7  # a broken schedule that would never end
+    app.scheduler.sched.down_start_ms = 10**7
+    app.scheduler.sched.gate_end_ms = 10**7
+    loop(app, 60000)
+    assert app.session.state == S.FAULT and app.status()["fault"] == "session_cap"
+    t_off = board.engine.last_off_us / 1e6
+    assert t_off <= 60 + F.END_GUARD_MS / 1000 + TICK_S + 0.1
+
+
+def test_daily_exposure_cap_survives_reboots_and_resets_with_a_new_day():
+    board = SimBoard()
+    hour = doc(session_s=3600, on_s=30, off_s=30)
+    app = App(board)
+    app.set_time(1_779_930_000)
+    for _ in range(L.DAILY_EXPOSURE_MAX_S // 3600):
+        app.load(hour)
+        app.arm()
+        app.start()
+        loop(app, 3_601_000)
+        assert app.session.state == S.DONE
+    app = App(board)  # reboot: the store remembers
+    app.set_time(1_779_930_000 + 3600 * 4)
+    app.load(doc(session_s=10, ramp_up_s=1, ramp_down_s=1))
+    with pytest.raises(E.TvnsError) as exc:
+        app.arm()
+    assert exc.value.code == E.EXPOSURE_CAP and exc.value.field == "session_s"
+    assert app.session.state == S.IDLE
+    app.set_time(1_779_930_000 + 86400 * 2)  # another day
+    app.arm()
+    assert app.session.state == S.ARMED
+
+
+def test_unknown_day_never_forgets_exposure():
+    board = SimBoard()
+    app = App(board)  # no set_time: the day is unknown
+    app.store.put("exposure", [-1, L.DAILY_EXPOSURE_MAX_S * 1000 - 5000])
+    app.load(doc(session_s=10, ramp_up_s=1, ramp_down_s=1))
+    with pytest.raises(E.TvnsError) as exc:
+        app.arm()
+    assert exc.value.code == E.EXPOSURE_CAP
+
+
+def test_exception_in_the_main_loop_turns_output_off_and_latches():
+    board = SimBoard()
+    app = App(board)
+    app.load(doc())
+    app.arm()
+    app.start()
+    loop(app, 10000)
+    assert board.engine.gated
+    calls = []
+
+    def poll():
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        app.run_forever(poll)
+    assert not board.engine.gated and board.dac.value_ua == 0
+    assert app.session.state == S.FAULT and app.status()["fault"] == "exception"
+    app.service()
+    assert app.faults[-1]["fault"] == "exception"
+
+
+def test_fault_codes_are_stable():
+    assert F.NAMES == (
+        None,
+        "overcurrent",
+        "lead_off",
+        "estop",
+        "watchdog",
+        "host_loss",
+        "session_cap",
+        "interrupted",
+        "exception",
+    )
+    for i, name in enumerate(F.NAMES[1:], 1):
+        assert F.code_of(name) == i and F.name(i) == name
+
+
+def test_open_load_injection_reads_as_compliance():
+    board = SimBoard()
+    board.sense.load_ohm = OPEN_OHM
+    assert board.sense.self_test() == F.LEAD_OFF
+
+
+@settings(max_examples=80, deadline=None)
+@given(valid_protocols(), st.integers(1, F.END_GUARD_MS), st.integers(1, 1000))
+def test_invariants_hold_under_tick_jitter(d, jitter_ms, seed):
+    """Late ticks (soft timers, GC) delay transitions; they never extend output past the
+    session, raise the amplitude by more than 0.1 mA between pulses, or pass the ceiling."""
+    board = SimBoard(jitter_ms=jitter_ms, seed=seed)
+    r = simulate(d, board=board)
+    assert r["final_state"] == "DONE", r["faults"]
+    p_amp = round(d["amplitude_ma"] * 1000)
+    session_us = round(d["session_s"] * 1e6)
+    prev_end, prev_amp = -1, 0
+    for start, amp, width, gap in iter_pulses(r["segments"]):
+        assert start >= prev_end  # invariant 1
+        prev_end = start + 2 * width + gap
+        assert amp <= p_amp  # invariant 3
+        assert amp - prev_amp <= L.RAMP_STEP_MAX_UA  # no upward step above 0.1 mA
+        prev_amp = amp
+        assert state_at(r["states"], start / 1e6) in OUTPUT_STATES  # invariant 4
+        assert prev_end <= session_us  # invariant 5
+    assert r["states"][-1][1] == "DONE"
+    assert r["states"][-1][0] <= d["session_s"] + (jitter_ms + 1) / 1000
