@@ -36,3 +36,33 @@ def test_readme_first_screen():
     assert "not a medical device" in first.lower()
     pics = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", first)
     assert pics and all((ROOT / p).exists() for p in pics)
+
+
+def _tests_in(path):
+    import ast
+
+    tree = ast.parse(path.read_text())
+    return {n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef))} | {
+        t.id for n in tree.body if isinstance(n, ast.Assign) for t in n.targets if hasattr(t, "id")
+    }
+
+
+def test_safety_table_names_only_tests_that_exist():
+    text = (ROOT / "SAFETY.md").read_text()
+    refs = re.findall(r"`(host_tests/[a-z0-9_]+\.py)::([A-Za-z0-9_]+)`", text)
+    assert len(refs) >= 30
+    for path, name in refs:
+        assert (ROOT / path).exists(), path
+        assert name in _tests_in(ROOT / path), "%s::%s does not exist" % (path, name)
+    rows = [r for r in text.splitlines() if re.match(r"^\| H\d+ \|", r)]
+    assert len(rows) >= 20
+    for row in rows:
+        assert "host_tests/" in row or "bench:" in row, row
+
+
+def test_safety_fault_table_matches_the_code():
+    from tvns import safety
+
+    text = (ROOT / "SAFETY.md").read_text()
+    listed = re.findall(r"^\| (\d+) \| `([a-z_]+)` \|", text, re.M)
+    assert [(int(c), n) for c, n in listed] == list(enumerate(safety.NAMES))[1:]
