@@ -6,7 +6,7 @@ STAMP   := $(VENV)/.installed
 OUT     ?= out/run
 PROTOCOL ?= firmware/protocols/default.json
 
-.PHONY: setup run test bench lint format clean
+.PHONY: setup run test bench lint format clean deploy fuzz mutation
 
 setup: $(STAMP)
 
@@ -22,6 +22,20 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+# make deploy PORT=/dev/ttyACM0 BOARD=rp2|esp32: mpy-cross, mpremote copy, board.json, hello check
+deploy: $(STAMP)
+	@test -n "$(PORT)" -a -n "$(BOARD)" || { echo "usage: make deploy PORT=/dev/ttyACM0 BOARD=rp2|esp32"; exit 2; }
+	$(BIN)/tvns deploy --port $(PORT) --board $(BOARD)
+
+# the stateful test at 2000 runs (about 190,000 steps) instead of 120
+fuzz: $(STAMP)
+	TVNS_FUZZ=1 $(BIN)/python -m pytest host_tests/test_stateful.py
+
+# mutmut over limits, protocol, session, safety, schedule, scheduler (results in build/mutation)
+mutation: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[mutation]'
+	tools/mutation.sh
+
 bench: $(STAMP)
 	$(BIN)/python tools/bench.py
 
@@ -34,4 +48,4 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) out .pytest_cache .hypothesis
+	rm -rf $(VENV) out build .pytest_cache .hypothesis
