@@ -100,6 +100,12 @@ class Scheduler:
     def start(self):
         if self.sched is None:
             raise E.TvnsError(E.NO_PROTOCOL, "no valid protocol loaded")
+        if self.session.state != S.ARMED:
+            raise E.TvnsError(E.BAD_STATE, "start needs an ARMED session")
+        # Load the engine again: a safe stop since the last load (fault, clear) leaves the
+        # PIO stopped and its pins handed back to GPIO.
+        p = self.protocol
+        self._engine.load(p.width_us, p.gap_us, p.period_us)
         now = self._clock.ticks_ms()
         self.t0_ms = now
         self.due_ms = now

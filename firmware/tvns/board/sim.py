@@ -325,7 +325,9 @@ class SimBoard:
         jitter), injected faults (each followed by a tick: the sample point where a board's
         periodic timer would see it), the watchdog; and a tick at the end."""
         clock = self.clock
-        end_us = clock.now_us + ms * 1000
+        # With jitter the main loop is late too (GC pauses delay everything); drawn first so
+        # that no deadline waits past its own jitter for the end-of-idle tick.
+        end_us = clock.now_us + (ms + self._jitter()) * 1000
         while True:
             nxt, what = end_us, 0
             sch = self.ticker.scheduler
@@ -359,8 +361,6 @@ class SimBoard:
                     self._tick(self.ticker.scheduler)
             else:
                 self.reset("watchdog")
-        # With jitter the main loop is late too (GC pauses delay everything).
-        end_us += self._jitter() * 1000
         if end_us > clock.now_us:
             clock.now_us = end_us
         sch = self.ticker.scheduler
