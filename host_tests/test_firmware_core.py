@@ -492,3 +492,52 @@ def test_watchdog_fed_only_while_the_tick_is_alive():
     loop(app, 100)
     app.service()
     assert board.wdt.feeds == fed + 1
+
+
+def test_every_error_message_is_a_sentence_naming_its_field():
+    from tvns import protocol
+
+    cases = [doc(**{f: v}) for f, v, _c in BAD_TYPES] + [doc(**c) for c, e in EDGES if e]
+    cases.append({"bogus": 1})
+    for d in cases:
+        proto, errs = protocol.validate(d)
+        assert proto is None and errs
+        for e in errs:
+            assert type(e.message) is str and len(e.message) > 10, e.message
+            if e.field is not None:
+                assert e.field in e.message, (e.field, e.message)
+            assert e.as_dict() == {"field": e.field, "code": e.code, "message": e.message}
+    for text in (b"", "{", "[1]", "x" * 5000, b"\xff"):
+        for e in protocol.parse(text)[1]:
+            assert type(e.message) is str and len(e.message) > 10
+    # wrong types say what they got
+    msgs = {}
+    for value in ("1", True, None, [1], {"a": 1}):
+        msgs[protocol.validate(doc(amplitude_ma=value))[1][0].message] = value
+    words = ("a string", "a boolean", "null", "an array", "an object")
+    for word in words:
+        assert [m for m in msgs if word in m], word
+
+
+def test_derived_figures_exact_for_many_protocols():
+    import math
+
+    from tvns import protocol
+
+    for amp, width, freq, area in ((1.0, 250, 25, 1.0), (3.3, 500, 7, 2.5), (10, 100, 100, 4)):
+        p = protocol.validate(
+            doc(amplitude_ma=amp, pulse_width_us=width, frequency_hz=freq, electrode_area_cm2=area)
+        )[0]
+        period_s = round(1e6 / freq) / 1e6
+        q_uc = amp * width / 1000
+        rms = amp * math.sqrt(2 * width / 1e6 / period_s)
+        assert abs(p.charge_per_phase_uc() - q_uc) < 1e-12
+        assert abs(p.rms_current_ma() - rms) < 1e-12
+        assert abs(p.rms_density_ma_cm2() - rms / area) < 1e-12
+        assert abs(p.shannon_k() - (math.log10(q_uc) + math.log10(q_uc / area))) < 1e-12
+        d = p.derived()
+        assert d["charge_per_phase_uc"] == round(q_uc, 6)
+        assert d["rms_current_ma"] == round(rms, 6)
+        assert d["rms_current_density_ma_cm2"] == round(rms / area, 6)
+        assert d["period_us"] == round(1e6 / freq)
+        assert d["frequency_hz_actual"] == round(1e6 / round(1e6 / freq), 6)

@@ -282,7 +282,7 @@ def _check_combined(errs, ok):
         q_uc = ok["amplitude_ma"] * ok["pulse_width_us"] / 1000
         k = math.log10(q_uc) + math.log10(q_uc / ok["electrode_area_cm2"])
         if k * 1000 >= L.SHANNON_K_MAX_X1000:
-            msg = "Shannon k=%.3f for %g uC on %g cm2 must stay below %g" % (
+            msg = "Shannon k=%.3f for %g uC on electrode_area_cm2=%g must stay below %g" % (
                 k,
                 q_uc,
                 ok["electrode_area_cm2"],
@@ -294,9 +294,12 @@ def _check_combined(errs, ok):
         rms_ma = ok["amplitude_ma"] * math.sqrt(2 * ok["pulse_width_us"] / period_us)
         density = rms_ma / ok["electrode_area_cm2"]
         if density * 1000 > L.RMS_DENSITY_MAX_UA_CM2:
-            msg = "r.m.s. current density %.3f mA/cm2 exceeds %g mA/cm2" % (
-                density,
-                L.RMS_DENSITY_MAX_UA_CM2 / 1000,
+            msg = (
+                "r.m.s. current density %.3f mA/cm2 on this electrode_area_cm2 exceeds %g mA/cm2"
+                % (
+                    density,
+                    L.RMS_DENSITY_MAX_UA_CM2 / 1000,
+                )
             )
             _err(errs, "electrode_area_cm2", E.DENSITY, msg)
     if _have(ok, "pulse_width_us", "interphase_gap_us", "frequency_hz"):
