@@ -6,6 +6,7 @@ import json
 import pathlib
 import sys
 
+from tvns_tools import devcmds
 from tvns_tools.firmware import ToolError, import_firmware
 
 
@@ -74,7 +75,17 @@ def cmd_simulate(args):
 
     progress_cb, bar = _progress(args)
     try:
-        result = simulate.run(args.protocol, args.runtime, args.duration, progress_cb)
+        inject = [simulate.parse_inject(spec) for spec in args.inject]
+        if args.engine == "pio" and (
+            inject or args.jitter_ms or args.duration is None or args.duration > simulate.PIO_MAX_S
+        ):
+            raise ToolError(
+                "--engine pio replays a short clean stretch: give --duration S (at most %d s) "
+                "and no --inject / --jitter-ms" % simulate.PIO_MAX_S
+            )
+        result = simulate.run(
+            args.protocol, args.runtime, args.duration, progress_cb, inject, args.jitter_ms
+        )
     finally:
         if bar is not None:
             bar.stop()
@@ -87,7 +98,12 @@ def cmd_simulate(args):
         with open(out / "result.json", "w") as f:
             json.dump(simulate.summary(result) | {"protocol": result["protocol"]}, f, indent=1)
         simulate.write_report(result, out / "report.md")
-    if vcd:
+    if args.engine == "pio":
+        edges = simulate.pio_edges(result, result["sim_s"])
+        result["pio_edges"] = len(edges)
+        if vcd:
+            simulate.write_vcd_edges(edges, vcd, result["sim_s"] * 1e6, result["firmware_version"])
+    elif vcd:
         simulate.write_vcd(result, vcd)
     if plot_png:
         from tvns_tools.plot import plot
@@ -107,6 +123,12 @@ def cmd_simulate(args):
                 result["final_state"],
             )
         )
+        for f in result["faults"]:
+            off = f.get("output_off_s")
+            print(
+                "fault %s at %.3f s, output off at %s"
+                % (f["fault"], f["t_s"], "%.3f s" % off if off is not None else "?")
+            )
         if args.out:
             print("report, trace and plot written to %s/" % args.out)
     return 0
@@ -130,6 +152,7 @@ def _progress(args):
 COMMANDS = {
     "validate": cmd_validate,
     "simulate": cmd_simulate,
+    **devcmds.COMMANDS,  # run, console, status, stop, logs, sim-device, deploy
 }
 
 
@@ -149,6 +172,25 @@ def build_parser():
         "--out", metavar="DIR", help="write result.json, report.md, trace.vcd, session.png"
     )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument(
+        "--inject",
+        action="append",
+        default=[],
+        metavar="KIND@S",
+        help="inject a fault at S virtual seconds: overcurrent, lead_off, estop, stall, reset, "
+        "host_loss (repeatable)",
+    )
+    p.add_argument(
+        "--jitter-ms", type=int, default=0, metavar="N", help="control-tick lateness 0..N ms"
+    )
+    p.add_argument(
+        "--engine",
+        choices=("model", "pio"),
+        default="model",
+        help="pulse engine for the trace: the sim board's exact model, or the real RP2040 PIO "
+        "program in the cycle-exact emulator (short stretches)",
+    )
+    devcmds.add_parsers(sub)
     return parser
 
 

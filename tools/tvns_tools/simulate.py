@@ -33,7 +33,8 @@ def parse_inject(spec):
     kind, sep, at = spec.partition("@")
     if not sep or kind not in INJECT_KINDS:
         raise ToolError(
-            "--inject %r: expected KIND@SECONDS with KIND one of %s" % (spec, ", ".join(INJECT_KINDS))
+            "--inject %r: expected KIND@SECONDS with KIND one of %s"
+            % (spec, ", ".join(INJECT_KINDS))
         )
     try:
         at_s = float(at)
@@ -203,3 +204,53 @@ def write_report(result, path_md):
     lines += ["| %g | %s |" % (t, s) for t, s in result["states"]]
     with open(path_md, "w") as f:
         f.write("\n".join(lines) + "\n")
+
+
+PIO_MAX_S = 120  # the emulator runs ~3,000 periods/s: keep --engine pio to short stretches
+
+
+def pio_edges(result, duration_s):
+    """The same stretch through the real PIO program (the one rp2.py loads) in the
+    cycle-exact emulator, gated by the windows the schedule opens. Returns
+    [(t_us Fraction, phase_a, phase_b)]; PIO edges trail the model's by the documented
+    gate-to-first-edge latency of 1 PIO cycle (8 ns at 125 MHz)."""
+    import_firmware()
+    from tvns import protocol, schedule
+
+    from tvns_tools import pio_sim
+
+    proto, _ = protocol.validate(result["protocol"])
+    end_us = int(round(duration_s * 1e6))
+    gate = []
+    if not proto.sham:
+        for a_ms, b_ms in schedule.gate_windows_ms(proto):
+            if a_ms * 1000 < end_us:
+                gate.append((a_ms * 1000, min(b_ms * 1000, end_us)))
+    return pio_sim.simulate(
+        proto.width_us,
+        proto.gap_us,
+        proto.period_us,
+        gate_us=gate or [(end_us, end_us)],
+        duration_us=end_us,
+    )
+
+
+def write_vcd_edges(edges, path, end_us, version=""):
+    """VCD of (t_us, a, b) edges at 1 ns resolution (the PIO runs on an 8 ns grid)."""
+    with open(path, "w") as f:
+        w = f.write
+        w("$date %s $end\n" % time.strftime("%Y-%m-%d %H:%M:%S"))
+        w("$version tvns firmware %s, RP2040 PIO program in pioemu $end\n" % version)
+        w("$timescale 1ns $end\n$scope module stimulator $end\n")
+        w("$var wire 1 a phase_a $end\n$var wire 1 b phase_b $end\n")
+        w("$upscope $end\n$enddefinitions $end\n#0\n$dumpvars\n0a\n0b\n$end\n")
+        a_now = b_now = 0
+        for t_us, a, b in edges:
+            w("#%d\n" % int(t_us * 1000))
+            if a != a_now:
+                w("%da\n" % a)
+                a_now = a
+            if b != b_now:
+                w("%db\n" % b)
+                b_now = b
+        w("#%d\n" % int(end_us * 1000))

@@ -1,0 +1,210 @@
+"""The console in-process: bytes in, reply lines out. Plain asserts, no pytest imports, so
+mp_runner.py runs this same file under the MicroPython unix runtime (test_console.py)."""
+
+import json
+
+from tvns import errors as E
+from tvns.app import LOOP_MS, App
+from tvns.board.sim import SimBoard
+from tvns.console import LINE_MAX_BYTES, LOG_REPLY_MAX, Console, limits_digest
+
+
+def _protocol():
+    with open(_firmware() + "/protocols/default.json") as f:
+        return json.load(f)
+
+
+def _firmware():
+    try:
+        import os
+
+        here = os.path.dirname(__file__)  # CPython
+    except (ImportError, AttributeError):
+        here = __file__.rsplit("/", 1)[0]
+    return (here or ".") + "/../firmware"
+
+
+def make():
+    app = App(SimBoard())
+    out = []
+    con = Console(app, out.append)
+    return con, app, out
+
+
+def replies(out):
+    return [json.loads(x) for x in out if "event" not in json.loads(x)]
+
+
+def ask(con, out, **req):
+    n = len(out)
+    con.feed((json.dumps(req) + "\n").encode())
+    got = [json.loads(x) for x in out[n:]]
+    got = [r for r in got if "event" not in r]
+    assert len(got) == 1, got
+    return got[0]
+
+
+def state_of(app):
+    st = app.status()
+    return (st["state"], st["amplitude_ma"], st["protocol"], st["pulses"], st["fault"])
+
+
+def start_session(con, out):
+    assert ask(con, out, id=1, cmd="load", protocol=_protocol())["ok"]
+    assert ask(con, out, id=2, cmd="arm")["ok"]
+    assert ask(con, out, id=3, cmd="start")["state"] == "RAMP_UP"
+
+
+def advance(con, app, ms):
+    board = app.board
+    for _ in range(ms // LOOP_MS):
+        board.idle_ms(LOOP_MS)
+        app.service()
+        con.service()
+
+
+def test_hello_and_limits():
+    con, app, out = make()
+    r = ask(con, out, id="a", cmd="hello")
+    assert r["ok"] and r["id"] == "a" and r["board"] == "sim" and r["version"]
+    assert r["limits_crc"] == limits_digest() and len(r["limits_crc"]) == 8
+    r = ask(con, out, id=2, cmd="limits")
+    assert r["limits"]["CURRENT_MAX_UA"] == 10000 and r["limits_crc"] == limits_digest()
+
+
+def test_lines_split_anywhere_each_answered_once():
+    con, app, out = make()
+    data = b'{"id": 1, "cmd": "status"}\n{"id": 2, "cmd": "hello"}\r\n\n{"id": 3, "cmd": "log"}\n'
+    for i in range(len(data)):  # one byte at a time: partial lines wait for their newline
+        con.feed(data[i : i + 1])
+    assert [r["id"] for r in replies(out)] == [1, 2, 3]
+    assert con.counts["blank"] == 1
+    out.clear()
+    con.feed(data)  # and all at once
+    assert [r["id"] for r in replies(out)] == [1, 2, 3]
+
+
+def _noise():
+    # Deterministic binary noise without newline and Ctrl-C (the interrupt character)
+    return bytes(b for b in ((i * 73 + 41) % 256 for i in range(600)) if b not in (3, 10))
+
+
+HOSTILE = (
+    (b"\xff\xfe\x80garbage\n", E.BAD_UTF8),
+    (_noise() + b"\n", E.BAD_UTF8),
+    (b"{not json\n", E.BAD_JSON),
+    (b'{"id": 1, "cmd": "status"\n', E.BAD_JSON),
+    (b"[1, 2, 3]\n", E.NOT_OBJECT),
+    (b'"status"\n', E.NOT_OBJECT),
+    (b'{"cmd": "status"}\n', E.BAD_FIELD),
+    (b'{"id": true, "cmd": "status"}\n', E.BAD_FIELD),
+    (b'{"id": [1], "cmd": "status"}\n', E.BAD_FIELD),
+    (b'{"id": 7, "cmd": "reboot"}\n', E.UNKNOWN_CMD),
+    (b'{"id": 7, "cmd": 5}\n', E.UNKNOWN_CMD),
+    (b'{"id": 7}\n', E.UNKNOWN_CMD),
+    (b'{"id": 7, "cmd": "log", "since": "0"}\n', E.BAD_FIELD),
+    (b'{"id": 7, "cmd": "log", "since": -1}\n', E.BAD_FIELD),
+    (b'{"id": 7, "cmd": "set_time", "unix_s": "now"}\n', E.BAD_FIELD),
+    (b"x" * (LINE_MAX_BYTES + 1) + b"\n", E.LINE_TOO_LONG),
+)
+
+
+def _check_hostile(con, app, out, expect_busy_load):
+    before = state_of(app)
+    for data, code in HOSTILE:
+        n = len(out)
+        con.feed(data)
+        got = [json.loads(x) for x in out[n:]]
+        assert len(got) == 1, (data[:40], got)
+        assert got[0]["ok"] is False and got[0]["error"]["code"] == code, (data[:40], got)
+        assert state_of(app) == before, data[:40]
+    r = ask(con, out, id=9, cmd="load", protocol=5)
+    assert r["error"]["code"] == (E.BUSY if expect_busy_load else E.BAD_FIELD)
+    assert state_of(app) == before
+    assert ask(con, out, id=10, cmd="status")["ok"]
+
+
+def test_hostile_input_idle():
+    con, app, out = make()
+    _check_hostile(con, app, out, False)
+
+
+def test_hostile_input_while_stimulating():
+    con, app, out = make()
+    start_session(con, out)
+    advance(con, app, 6000)
+    assert app.status()["state"] == "ON"
+    _check_hostile(con, app, out, True)
+
+
+def test_overlong_line_in_chunks_replies_once_then_resyncs():
+    con, app, out = make()
+    for _ in range(100):
+        con.feed(b"y" * 100)  # 10 KB, no newline yet
+    assert len(out) == 1 and json.loads(out[0])["error"]["code"] == E.LINE_TOO_LONG
+    con.feed(b'tail of the long line\n{"id": 5, "cmd": "hello"}\n')
+    assert len(out) == 2 and json.loads(out[1])["ok"] and con.counts["overlong"] == 1
+
+
+def test_policy_while_stimulating():
+    con, app, out = make()
+    start_session(con, out)
+    advance(con, app, 6000)
+    for cmd in ("load", "arm", "start", "clear"):
+        r = ask(con, out, id=cmd, cmd=cmd, protocol=_protocol())
+        assert r["error"]["code"] == E.BUSY, r
+    for cmd in ("status", "hello", "limits", "log"):
+        assert ask(con, out, id=cmd, cmd=cmd)["ok"]
+    assert app.status()["state"] == "ON"
+    assert ask(con, out, id="s", cmd="stop")["ok"]
+    advance(con, app, 2000)
+    assert app.status()["state"] == "STOPPED" and app.status()["amplitude_ma"] == 0
+
+
+def test_invalid_protocol_names_every_field_and_changes_nothing():
+    con, app, out = make()
+    p = _protocol()
+    p["pulse_width_us"] = 5000
+    p["typo"] = 1
+    r = ask(con, out, id=1, cmd="load", protocol=p)
+    assert r["ok"] is False and r["error"]["field"] in ("pulse_width_us", "typo")
+    assert {(e["field"], e["code"]) for e in r["errors"]} >= {
+        ("pulse_width_us", "out_of_range"),
+        ("typo", "unknown_field"),
+    }
+    assert app.status()["protocol"] is None
+    assert ask(con, out, id=2, cmd="arm")["error"]["code"] == E.NO_PROTOCOL
+
+
+def test_ctrl_c_byte_raises_keyboard_interrupt():
+    con, app, out = make()
+    start_session(con, out)
+    try:
+        con.feed(b'{"id": 1, "cmd": "sta\x03')
+        raised = False
+    except KeyboardInterrupt:
+        raised = True
+    assert raised
+
+
+def test_whole_session_events_and_log():
+    con, app, out = make()
+    start_session(con, out)
+    total = app.protocol.derived()["pulses_total"]
+    advance(con, app, 601000)
+    events = [json.loads(x) for x in out if "event" in json.loads(x)]
+    states = [e["state"] for e in events if e["event"] == "state"]
+    assert states[:3] == ["ARMED", "RAMP_UP", "ON"] and states[-1] == "DONE"
+    end = [e for e in events if e["event"] == "session_end"]
+    assert len(end) == 1 and end[0]["pulses"] == total and end[0]["state"] == "DONE"
+    assert [e["seq"] for e in events] == list(range(len(events)))
+    # the log hands the same records back in pages, following `next`
+    since, got = 0, []
+    while True:
+        r = ask(con, out, id=1, cmd="log", since=since)
+        assert len(r["records"]) <= LOG_REPLY_MAX
+        if not r["records"]:
+            break
+        got += r["records"]
+        since = r["next"]
+    assert got == events[-len(got) :] and r["end"] == len(events)

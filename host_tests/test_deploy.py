@@ -1,0 +1,128 @@
+"""`tvns deploy` for real: the MicroPython unix runtime on a pty stands in for a board (its
+raw REPL is what mpremote drives on a Pico), with a temp dir as the device's filesystem.
+Then the deployed tree itself, plus the host-only sim board, answers `hello`."""
+
+import ast
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+from tvns_tools import deploy
+from tvns_tools.device import Device
+from tvns_tools.firmware import micropython_binary
+from tvns_tools.transport import LocalTransport, pty_pair
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+FIRMWARE = ROOT / "firmware"
+
+
+def _expected_names():
+    names = set()
+    for rel in deploy.firmware_files():
+        names.add(
+            rel if rel in ("main.py", "boot.py") or rel.endswith(".json") else rel[:-3] + ".mpy"
+        )
+    return names | {"board.json"}
+
+
+def _tree(root):
+    return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
+
+
+def test_stage_compiles_everything_but_main_and_boot(tmp_path):
+    names = deploy.stage("rp2", tmp_path)
+    tree = _tree(tmp_path)
+    assert set(names) == tree == _expected_names()
+    assert {"main.py", "boot.py", "board.json", "tvns/app.mpy", "tvns/console.mpy"} <= tree
+    assert "tvns/board/rp2.mpy" in tree and "protocols/default.json" in tree
+    assert not [n for n in tree if "/sim" in n or n.endswith(".py") and "/" in n]
+    assert json.loads((tmp_path / "board.json").read_text()) == json.loads(
+        (ROOT / "hardware" / "boards" / "pico.json").read_text()
+    )
+    # .mpy files really are mpy-cross output (header byte 'M')
+    assert (tmp_path / "tvns" / "app.mpy").read_bytes()[:1] == b"M"
+
+
+@pytest.fixture
+def pty_board(tmp_path):
+    """The unix runtime's REPL on a pty master, cwd = an empty 'device filesystem'."""
+    fs = tmp_path / "device"
+    fs.mkdir()
+    master, slave_path, slave = pty_pair()
+    proc = subprocess.Popen(
+        [micropython_binary(), "-i"],
+        stdin=master,
+        stdout=master,
+        stderr=master,
+        cwd=str(fs),
+        start_new_session=True,
+    )
+    time.sleep(0.3)
+    yield slave_path, fs, proc
+    proc.kill()
+    proc.wait()
+    os.close(master)
+    os.close(slave)
+
+
+def test_deploy_over_mpremote_to_a_pty_board(pty_board, tmp_path):
+    port, fs, proc = pty_board
+    (fs / "tvns").mkdir()
+    (fs / "tvns" / "app.py").write_text("raise Exception('stale')\n")  # must be removed
+    r = subprocess.run(
+        [sys.executable, "-m", "tvns_tools.cli", "deploy", "--port", port, "--board", "rp2"]
+        + ["--resume", "--no-check"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stderr + r.stdout
+    assert proc.poll() is None  # resume: no soft reset, the stand-in board lives on
+    tree = _tree(fs)
+    assert tree == _expected_names()
+    assert "main.py" in tree and "boot.py" in tree and "tvns/console.mpy" in tree
+    assert not [n for n in tree if n.startswith("tvns/") and n.endswith(".py")]
+    assert not [n for n in tree if "sim" in n.rsplit("/", 1)[-1]]
+    for name in ("main.py", "boot.py"):
+        assert (fs / name).read_bytes() == (FIRMWARE / name).read_bytes()
+
+    # The hello check, host side: no board here to reset, so run the deployed tree on the
+    # unix runtime with the sim board (host-only, copied in beside it for this check only).
+    run = tmp_path / "run"
+    shutil.copytree(fs, run)
+    for p in (FIRMWARE / "tvns" / "board").glob("sim*.py"):
+        shutil.copy(p, run / "tvns" / "board" / p.name)
+    dev = Device(LocalTransport(speed=1000, firmware=run))
+    try:
+        hello = dev.wait_boot()
+    finally:
+        dev.close()
+    assert hello["version"] == deploy.firmware_version() and hello["board"] == "sim"
+    assert not [line for line in dev.noise if "Traceback" in line]
+
+
+def test_package_json_and_manifest_list_what_deploy_ships(monkeypatch):
+    files = deploy.firmware_files()
+    pkg = json.loads((FIRMWARE / "package.json").read_text())
+    fix = "firmware/package.json is stale: run `.venv/bin/python -m tvns_tools.deploy`"
+    assert sorted(t for t, _ in pkg["urls"]) == sorted(files), fix
+    assert all(url == t for t, url in pkg["urls"])  # relative to package.json
+    assert pkg["version"] == deploy.firmware_version()
+    # manifest.py: run it with stand-ins for the manifest functions, collect what it freezes
+    frozen = []
+    api = {
+        "package": lambda name, files=(), base_path=".", opt=None: frozen.extend(
+            name + "/" + f for f in files
+        ),
+        "module": lambda name, base_path=".", opt=None: frozen.append(name),
+        "include": lambda path, **kw: None,
+    }
+    src = (FIRMWARE / "manifest.py").read_text()
+    monkeypatch.chdir(FIRMWARE)  # MicroPython's makemanifest runs a manifest from its dir
+    exec(compile(ast.parse(src), "manifest.py", "exec"), api)
+    assert sorted(frozen) == sorted(f for f in files if f.startswith("tvns/"))

@@ -1,0 +1,239 @@
+"""`tvns` commands that talk to a device (a board on --port, or the sim board with --sim):
+run, console, status, stop, logs, sim-device, deploy. One handler each; cli.py holds the
+command table."""
+
+import json
+import subprocess
+import sys
+import threading
+import time
+
+from tvns_tools import device as D
+from tvns_tools.firmware import FIRMWARE, ToolError, micropython_binary, micropython_env
+from tvns_tools.transport import open_transport
+
+
+def _link_args(p):
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--port", help="serial port of a board, e.g. /dev/ttyACM0")
+    g.add_argument("--sim", action="store_true", help="the firmware on the simulated board")
+    p.add_argument(
+        "--speed", type=float, default=1.0, metavar="N", help="sim: virtual time at N x real"
+    )
+
+
+def add_parsers(sub):
+    p = sub.add_parser("run", help="load, arm and start a protocol; follow it to the end")
+    p.add_argument("protocol")
+    _link_args(p)
+    p.add_argument("--json", action="store_true", help="print the final status as JSON")
+    p = sub.add_parser("console", help="interactive: type commands, see replies and events")
+    _link_args(p)
+    for name, text in (("status", "print the device status"), ("stop", "stop the session")):
+        _link_args(sub.add_parser(name, help=text))
+    p = sub.add_parser("logs", help="print the device's event log (JSON lines)")
+    _link_args(p)
+    p.add_argument("--since", type=int, default=0, metavar="SEQ")
+    p = sub.add_parser("sim-device", help="the firmware on the sim board, console on stdio")
+    p.add_argument("--speed", type=float, default=1.0, metavar="N")
+    p = sub.add_parser("deploy", help="compile and copy the firmware to a board")
+    p.add_argument("--port", required=True)
+    p.add_argument("--board", required=True, choices=("rp2", "esp32"))
+    p.add_argument("--config", help="board pin map JSON (default: hardware/boards/<board>)")
+    p.add_argument("--resume", action="store_true", help="mpremote resume: no soft reset")
+    p.add_argument("--no-check", action="store_true", help="skip the reset + hello check")
+    p.add_argument("--stage", metavar="DIR", help="keep the compiled tree in DIR")
+
+
+def _open(args):
+    if not args.port and not args.sim:
+        raise ToolError("no device: give --port PORT (a board) or --sim (the simulated board)")
+    dev = D.Device(open_transport(args.port, args.sim, args.speed))
+    try:
+        dev.wait_boot()
+    except BaseException:
+        dev.close()
+        raise
+    return dev
+
+
+def cmd_run(args):
+    try:
+        with open(args.protocol, "rb") as f:
+            protocol = json.loads(f.read(64 * 1024))
+    except (OSError, ValueError) as exc:
+        raise ToolError("cannot read %s: %s" % (args.protocol, exc), D.EXIT_REFUSED) from exc
+    dev = _open(args)
+    view = _View(json_out=args.json)
+    dev.on_event = view.event
+    try:
+        with view:
+            code, st = D.run_session(dev, protocol, view.show)
+    finally:
+        dev.close()
+    if args.json:
+        print(json.dumps(dict(st, exit_code=code)))
+    else:
+        print(
+            "%s: %s after %.1f of %.1f s, %s pulses"
+            % (st["protocol"], st["state"], st["elapsed_s"], st["session_s"], st["pulses"])
+        )
+    return code
+
+
+class _View:
+    """rich live line on a terminal; plain `state X t=..` lines on stderr otherwise."""
+
+    def __init__(self, json_out):
+        self.live = None
+        self.progress = None
+        if sys.stderr.isatty() and not json_out:
+            from rich.progress import BarColumn, Progress, TextColumn
+
+            self.progress = Progress(
+                TextColumn("{task.fields[state]:<9}"),
+                BarColumn(),
+                TextColumn("{task.completed:>7.1f}/{task.total:.0f} s"),
+                TextColumn("{task.fields[amp]:.3f} mA  {task.fields[pulses]} pulses"),
+            )
+            self.task = self.progress.add_task("session", total=1, state="", amp=0.0, pulses=0)
+
+    def __enter__(self):
+        if self.progress is not None:
+            self.progress.start()
+        return self
+
+    def __exit__(self, *exc):
+        if self.progress is not None:
+            self.progress.stop()
+
+    def show(self, st):
+        if self.progress is not None:
+            self.progress.update(
+                self.task,
+                completed=st["elapsed_s"],
+                total=st["session_s"] or 1,
+                state=st["state"],
+                amp=st["amplitude_ma"],
+                pulses=st["pulses"],
+            )
+
+    def event(self, ev):
+        if self.progress is None and ev.get("event") in ("state", "fault", "session_end"):
+            what = ev.get("state") or ev.get("fault")
+            print("%s %s t=%s" % (ev["event"], what, ev.get("t_s")), file=sys.stderr, flush=True)
+
+
+def cmd_status(args):
+    dev = _open(args)
+    try:
+        print(json.dumps(dev.request("status")))
+    finally:
+        dev.close()
+    return 0
+
+
+def cmd_stop(args):
+    dev = _open(args)
+    try:
+        dev.request("stop")
+        st = dev.wait_end(30.0)
+        print(json.dumps(st))
+    finally:
+        dev.close()
+    return 0
+
+
+def cmd_logs(args):
+    dev = _open(args)
+    try:
+        records, last = dev.logs(args.since)
+        for r in records:
+            print(json.dumps(r))
+        if last["lost"]:
+            print("tvns: %d older records were dropped" % last["lost"], file=sys.stderr)
+    finally:
+        dev.close()
+    return 0
+
+
+def cmd_console(args):
+    """Each input line: a JSON request (an id is added when missing), or `cmd` /
+    `cmd {json fields}`. Replies and events are printed as JSON lines as they arrive."""
+    dev = _open(args)
+    t = dev.t
+    done = threading.Event()
+    pending = set()  # ids sent and not answered yet: wait for them at end of input
+
+    def printer():
+        while not done.is_set():
+            try:
+                line = t.read_line(0.1)
+            except ToolError as exc:
+                print("tvns: %s" % exc, file=sys.stderr)
+                done.set()
+                return
+            if line is not None:
+                print(line.decode(errors="replace").rstrip(), flush=True)
+                try:
+                    pending.discard(json.loads(line).get("id"))
+                except (ValueError, AttributeError, TypeError):
+                    pass
+
+    threading.Thread(target=printer, daemon=True).start()
+    n = 1000
+    try:
+        for text in sys.stdin:
+            text = text.strip()
+            if done.is_set():
+                break
+            if not text:
+                continue
+            n += 1
+            if text.startswith("{"):
+                req = json.loads(text)
+                req.setdefault("id", n)
+            else:
+                cmd, _, rest = text.partition(" ")
+                req = dict(json.loads(rest) if rest.strip() else {}, id=n, cmd=cmd)
+            pending.add(req["id"])
+            dev.send_raw(json.dumps(req).encode())
+        deadline = time.monotonic() + D.REPLY_TIMEOUT_S
+        while pending and not done.is_set() and time.monotonic() < deadline:
+            time.sleep(0.02)
+    except ValueError as exc:
+        raise ToolError("not JSON: %s" % exc) from exc
+    finally:
+        done.set()
+        dev.close()
+    return 0
+
+
+def cmd_sim_device(args):
+    import signal
+
+    env = micropython_env()
+    argv = [micropython_binary(), str(FIRMWARE / "main.py"), "--console"]
+    argv += ["--speed", repr(args.speed)]
+    proc = subprocess.Popen(argv, env=env, cwd=str(FIRMWARE))
+    # A terminal Ctrl-C reaches the firmware too: let it turn the output off and exit
+    # by itself rather than being killed from here.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    return proc.wait()
+
+
+def cmd_deploy(args):
+    from tvns_tools import deploy
+
+    return deploy.deploy(args)
+
+
+COMMANDS = {
+    "run": cmd_run,
+    "console": cmd_console,
+    "status": cmd_status,
+    "stop": cmd_stop,
+    "logs": cmd_logs,
+    "sim-device": cmd_sim_device,
+    "deploy": cmd_deploy,
+}

@@ -1,0 +1,170 @@
+"""Links to a device speaking the console protocol (PROTOCOL.md): a serial port (a board on
+USB), or a local process running the firmware on the sim board under the MicroPython unix
+runtime. Both deliver received lines through a queue filled by a reader thread, so the host
+never blocks on the link and timeouts are exact."""
+
+import os
+import queue
+import subprocess
+import threading
+import time
+
+from tvns_tools.firmware import FIRMWARE, ToolError, micropython_binary, micropython_env
+
+BAUD = 115200  # ignored by USB CDC, needed by pyserial
+NOISE_KEEP = 200  # non-JSON lines (a traceback, REPL banner) kept for error messages
+
+
+class Transport:
+    """Base: send_line(bytes), read_line(timeout_s) -> bytes | None (None: timeout),
+    close(). Subclasses start a reader that calls self._rx(line) for every line."""
+
+    def __init__(self):
+        self._lines = queue.Queue()
+        self.closed = False
+
+    def _rx(self, line):
+        self._lines.put(line)
+
+    def read_line(self, timeout_s):
+        try:
+            line = self._lines.get(timeout=max(0.0, timeout_s))
+        except queue.Empty:
+            return None
+        if line is EOFError:
+            self._lines.put(EOFError)  # stays closed for every later reader
+            raise ToolError("the device closed the link%s" % self.why_closed())
+        return line
+
+    def why_closed(self):
+        return ""
+
+    def send_line(self, data):
+        raise NotImplementedError
+
+    def close(self):
+        self.closed = True
+
+
+class LocalTransport(Transport):
+    """The firmware on the sim board under MicroPython, console on its stdin/stdout:
+    `micropython firmware/main.py --console --speed N` with MICROPYPATH=firmware."""
+
+    def __init__(self, speed=1.0, firmware=FIRMWARE, extra_env=None):
+        super().__init__()
+        env = micropython_env()
+        env["MICROPYPATH"] = str(firmware)
+        env.update(extra_env or {})
+        argv = [micropython_binary(), str(firmware / "main.py"), "--console"]
+        argv += ["--speed", repr(float(speed))]
+        # Own session: a Ctrl-C at the terminal reaches tvns only, which then sends `stop`
+        # (the orderly ramp down) instead of the device dying mid-pulse.
+        self.proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            cwd=str(firmware),
+            start_new_session=True,
+        )
+        self.stderr = []
+        threading.Thread(target=self._read_out, daemon=True).start()
+        threading.Thread(target=self._read_err, daemon=True).start()
+
+    def _read_out(self):
+        for line in self.proc.stdout:
+            self._rx(line)
+        self._rx(EOFError)
+
+    def _read_err(self):
+        for line in self.proc.stderr:
+            self.stderr = (self.stderr + [line.decode(errors="replace")])[-NOISE_KEEP:]
+
+    def why_closed(self):
+        rc = self.proc.poll()
+        return " (exit status %s)%s" % (rc, (": " + self.stderr[-1].strip()) if self.stderr else "")
+
+    def send_line(self, data):
+        try:
+            self.proc.stdin.write(data)
+            self.proc.stdin.flush()
+        except (BrokenPipeError, ValueError) as exc:
+            raise ToolError("the device closed the link%s" % self.why_closed()) from exc
+
+    def close(self, timeout_s=5.0):
+        """Close stdin (the firmware turns the output off and exits), then wait."""
+        if self.closed:
+            return self.proc.returncode
+        super().close()
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            return self.proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait()
+
+
+class SerialTransport(Transport):
+    """A board on a serial port (USB CDC). Lines end in "\\n"; a "\\r" before it is dropped."""
+
+    def __init__(self, port, baud=BAUD):
+        super().__init__()
+        import serial  # pyserial: imported here so the sim path does not need it
+
+        try:
+            self.ser = serial.Serial(port, baud, timeout=0.05)
+        except (serial.SerialException, OSError) as exc:
+            raise ToolError("cannot open %s: %s" % (port, exc)) from exc
+        self._stop = False
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        buf = b""
+        while not self._stop:
+            try:
+                chunk = self.ser.read(4096)
+            except (OSError, TypeError):  # port gone (unplugged) or closed under us
+                break
+            buf += chunk
+            while b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                self._rx(line + b"\n")
+        self._rx(EOFError)
+
+    def send_line(self, data):
+        try:
+            self.ser.write(data)
+            self.ser.flush()
+        except OSError as exc:
+            raise ToolError("serial write failed: %s" % exc) from exc
+
+    def close(self):
+        super().close()
+        self._stop = True
+        time.sleep(0.06)  # let the reader leave its read() before the port goes
+        self.ser.close()
+
+
+def open_transport(port=None, sim=False, speed=1.0):
+    if port and sim:
+        raise ToolError("give either --port or --sim, not both")
+    if port:
+        return SerialTransport(port)
+    if sim:
+        return LocalTransport(speed)
+    raise ToolError("no device: give --port PORT (a board) or --sim (the simulated board)")
+
+
+def pty_pair():
+    """(master_fd, slave_path) of a raw pty: the unix runtime on the master stands in for a
+    board's USB serial, mpremote and pyserial open the slave like a /dev/ttyACM0."""
+    import pty
+    import tty
+
+    master, slave = pty.openpty()
+    tty.setraw(slave)
+    return master, os.ttyname(slave), slave
