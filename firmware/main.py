@@ -2,7 +2,7 @@
 # On a board this waits, output off, for an explicit operator command on the console
 # (JSON lines on the USB serial link, PROTOCOL.md). On the host (MicroPython unix port):
 #   micropython main.py --simulate PROTOCOL.json [--duration-ms N] [--inject KIND@MS]...
-#                       [--jitter-ms N]                 one session, JSON result
+#                       [--jitter-ms N] [--log FILE]    one session, JSON result
 #   micropython main.py --console [--speed N]  the console on stdin/stdout, sim board,
 #                                              virtual time paced at N x real time
 import sys
@@ -47,7 +47,14 @@ def _simulate(argv):
     with open(path, "rb") as f:
         text = f.read()
     try:
-        result = simrun.simulate(text, duration_ms, progress, inject=inject, jitter_ms=jitter_ms)
+        result = simrun.simulate(
+            text,
+            duration_ms,
+            progress,
+            inject=inject,
+            jitter_ms=jitter_ms,
+            log_path=_arg(argv, "--log", None),
+        )
     except TvnsError as exc:
         result = simrun.error_result(exc)
     sys.stdout.write(json.dumps(result))

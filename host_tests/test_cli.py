@@ -133,3 +133,36 @@ def test_simulate_text_summary_line():
     r = tvns("simulate", DEFAULT, "--runtime", "cpython")
     assert r.returncode == 0
     assert "7749 pulses in 600.0 s simulated" in r.stdout and "DONE" in r.stdout
+
+
+def test_simulate_out_writes_a_valid_session_log_and_report(tmp_path):
+    out = tmp_path / "run"
+    r = tvns("simulate", DEFAULT, "--runtime", "micropython", "--duration", "70", "--out", out)
+    assert r.returncode == 0, r.stderr
+    log = out / "session.log.jsonl"
+    check = tvns("logs", "check", log, "--json")
+    assert check.returncode == 0, check.stdout + check.stderr
+    doc = json.loads(check.stdout)
+    assert doc["sessions"] == 1 and doc["valid"] == doc["records"] > 5
+    assert doc["torn_tail_bytes"] == 0
+    kinds = [json.loads(line)["kind"] for line in log.read_text().splitlines()]
+    assert kinds[0] == "session_start" and kinds[-1] == "session_end" and "state" in kinds
+    md = (out / "session-report.md").read_text()
+    assert "tragus-25hz-250us-30on30off" in md and "not recorded" in md
+    assert (out / "session-report.html").exists()
+
+
+def test_fault_and_reset_reach_the_session_log(tmp_path):
+    import sys as _sys
+
+    _sys.path.insert(0, str(ROOT / "firmware"))
+    from tvns.log import read_file
+
+    out = tmp_path / "run"
+    r = tvns("simulate", DEFAULT, "--runtime", "cpython", "--inject", "reset@20", "--out", out)
+    assert r.returncode == 0, r.stderr
+    recs = list(read_file(str(out / "session.log.jsonl")))
+    faults = [x for x in recs if x["kind"] == "fault"]
+    ends = [x for x in recs if x["kind"] == "session_end"]
+    assert faults and faults[-1]["fault"] == "interrupted"
+    assert ends and ends[-1]["reason"] == "interrupted"

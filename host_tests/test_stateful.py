@@ -10,7 +10,7 @@ import os
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from test_firmware_core import DEFAULT
 from tvns import errors as E
 from tvns import limits as L

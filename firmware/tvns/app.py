@@ -7,6 +7,7 @@
 #   "exposure": [day, used_ms], the daily exposure (4 h cap) across sessions and reboots.
 #               day is from the host's set_time; -1 = unknown, and then it never resets by
 #               itself (the conservative side).
+from tvns import VERSION
 from tvns import errors as E
 from tvns import limits as L
 from tvns import protocol as P
@@ -19,8 +20,11 @@ _EVENTS_MAX = 256  # pending events kept for the console; the oldest go first
 
 
 class App:
-    def __init__(self, board):
+    def __init__(self, board, log=None):
+        """log: a tvns.log.Log for the power-cut-safe session log (None: no log). Written
+        here, from commands and the main loop only, never from the control tick."""
         self.board = board
+        self.log = log
         self.store = board.store
         self.session = S.Session()
         self.scheduler = Scheduler(board, self.session)
@@ -50,6 +54,8 @@ class App:
         self.scheduler.fault(code)
         self._fault_seen = code
         self._record_fault(code, 0, latched=True, session=active.get("name"))
+        # The session's end was never written: close it in the log, duration unknown.
+        self._log("session_end", {"t_s": None, "state": "FAULT", "reason": F.name(code)})
 
     # ---- commands ----
     @property
@@ -103,6 +109,19 @@ class App:
             {"name": self.protocol.name, "session_ms": self.protocol.session_ms, "day": self.day},
         )
         self._was_running = True
+        self._log(
+            "session_start",
+            {
+                "protocol": self.protocol.doc,
+                "derived": self.protocol.derived(),
+                "firmware_version": VERSION,
+                "board": self.board.name,
+                "calibration": getattr(self.board, "calibration", None),
+                "unix_day": self.day if self.day >= 0 else None,
+                "output_mode": "constant_current",
+                "exposure_before_s": self.exposure_used_ms() / 1000,
+            },
+        )
         self.scheduler.start()
         self.board.ticker.start(self.scheduler)
 
@@ -118,6 +137,22 @@ class App:
         self.session.fire(S.EV_CLEAR, self.scheduler.elapsed_ms)
         self.scheduler.fault_code = F.NONE
         self._fault_seen = F.NONE
+
+    def abandon(self, reason):
+        """End a running session where it stands (the simulator's --duration): output off
+        at once, the books closed, the reason logged. Not a fault."""
+        if not self.session.running():
+            return
+        self.board.safe_off()
+        self._was_running = False
+        sch = self.scheduler
+        self._add_exposure(sch.elapsed_ms)
+        self.store.put("active", None)
+        pulses = getattr(self.board.engine, "pulses", None)
+        end = {"state": self.state_name, "t_s": sch.elapsed_ms / 1000, "reason": reason}
+        end["duration_s"] = sch.elapsed_ms / 1000
+        end["pulses"] = pulses() if pulses is not None else None
+        self._log("session_end", end)
 
     def set_time(self, unix_s):
         if type(unix_s) not in (int, float) or not 1e9 <= unix_s < 1e10:
@@ -156,6 +191,11 @@ class App:
             rec["session"] = session
         self.faults.append(rec)
         self._event(dict(rec, event="fault"))
+        self._log("fault", rec)
+
+    def _log(self, kind, fields):
+        if self.log is not None:
+            self.log.try_append(kind, fields)  # a full or failing flash must not stop us
 
     def _event(self, ev):
         if len(self.events) >= _EVENTS_MAX:
@@ -175,6 +215,7 @@ class App:
         self.session.drain(self.states)
         for t_ms, name in self.states[n:]:
             self._event({"event": "state", "state": name, "t_s": t_ms / 1000})
+            self._log("state", {"t_s": t_ms / 1000, "state": name})
         if sch.fault_code != F.NONE and sch.fault_code != self._fault_seen:
             self._fault_seen = sch.fault_code
             self._record_fault(sch.fault_code, sch.fault_ms)
@@ -185,14 +226,16 @@ class App:
             reason = F.name(sch.stop_reason) if sch.stop_reason else None
             if reason:
                 self._record_fault(sch.stop_reason, sch.stop_ms, latched=False)
-            self._event(
-                {
-                    "event": "session_end",
-                    "state": self.state_name,
-                    "t_s": sch.elapsed_ms / 1000,
-                    "reason": reason or self.state_name.lower(),
-                }
-            )
+            end = {
+                "state": self.state_name,
+                "t_s": sch.elapsed_ms / 1000,
+                "reason": reason or self.state_name.lower(),
+            }
+            self._event(dict(end, event="session_end"))
+            pulses = getattr(self.board.engine, "pulses", None)
+            end["duration_s"] = sch.elapsed_ms / 1000
+            end["pulses"] = pulses() if pulses is not None else None
+            self._log("session_end", end)
 
     def pop_events(self):
         out = self.events

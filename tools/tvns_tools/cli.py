@@ -6,7 +6,7 @@ import json
 import pathlib
 import sys
 
-from tvns_tools import devcmds
+from tvns_tools import devcmds, logs, report
 from tvns_tools.firmware import ToolError, import_firmware
 
 
@@ -83,8 +83,20 @@ def cmd_simulate(args):
                 "--engine pio replays a short clean stretch: give --duration S (at most %d s) "
                 "and no --inject / --jitter-ms" % simulate.PIO_MAX_S
             )
+        log_path = None
+        if args.out:
+            pathlib.Path(args.out).mkdir(parents=True, exist_ok=True)
+            log_path = pathlib.Path(args.out) / "session.log.jsonl"
+            for old in pathlib.Path(args.out).glob("session.log*.jsonl"):
+                old.unlink()  # one run, one log
         result = simulate.run(
-            args.protocol, args.runtime, args.duration, progress_cb, inject, args.jitter_ms
+            args.protocol,
+            args.runtime,
+            args.duration,
+            progress_cb,
+            inject,
+            args.jitter_ms,
+            log_path,
         )
     finally:
         if bar is not None:
@@ -98,6 +110,7 @@ def cmd_simulate(args):
         with open(out / "result.json", "w") as f:
             json.dump(simulate.summary(result) | {"protocol": result["protocol"]}, f, indent=1)
         simulate.write_report(result, out / "report.md")
+        report.report(log_path, -1, out / "session-report")
     if args.engine == "pio":
         edges = simulate.pio_edges(result, result["sim_s"])
         result["pio_edges"] = len(edges)
@@ -152,7 +165,9 @@ def _progress(args):
 COMMANDS = {
     "validate": cmd_validate,
     "simulate": cmd_simulate,
-    **devcmds.COMMANDS,  # run, console, status, stop, logs, sim-device, deploy
+    **devcmds.COMMANDS,  # run, console, status, stop, sim-device, deploy
+    **logs.COMMANDS,  # logs pull | check | export
+    **report.COMMANDS,
 }
 
 
@@ -191,6 +206,8 @@ def build_parser():
         "program in the cycle-exact emulator (short stretches)",
     )
     devcmds.add_parsers(sub)
+    logs.add_parsers(sub)
+    report.add_parsers(sub)
     return parser
 
 

@@ -1,6 +1,6 @@
 """`tvns` commands that talk to a device (a board on --port, or the sim board with --sim):
-run, console, status, stop, logs, sim-device, deploy. One handler each; cli.py holds the
-command table."""
+run, console, status, stop, sim-device, deploy (and `logs pull`, registered by logs.py).
+One handler each; cli.py holds the command table."""
 
 import json
 import subprocess
@@ -31,9 +31,6 @@ def add_parsers(sub):
     _link_args(p)
     for name, text in (("status", "print the device status"), ("stop", "stop the session")):
         _link_args(sub.add_parser(name, help=text))
-    p = sub.add_parser("logs", help="print the device's event log (JSON lines)")
-    _link_args(p)
-    p.add_argument("--since", type=int, default=0, metavar="SEQ")
     p = sub.add_parser("sim-device", help="the firmware on the sim board, console on stdio")
     p.add_argument("--speed", type=float, default=1.0, metavar="N")
     p = sub.add_parser("deploy", help="compile and copy the firmware to a board")
@@ -233,7 +230,6 @@ COMMANDS = {
     "console": cmd_console,
     "status": cmd_status,
     "stop": cmd_stop,
-    "logs": cmd_logs,
     "sim-device": cmd_sim_device,
     "deploy": cmd_deploy,
 }

@@ -45,16 +45,25 @@ def parse_inject(spec):
     return kind, int(round(at_s * 1000))
 
 
-def run(path, runtime="micropython", duration_s=None, progress=None, inject=(), jitter_ms=0):
+def run(
+    path,
+    runtime="micropython",
+    duration_s=None,
+    progress=None,
+    inject=(),
+    jitter_ms=0,
+    log_path=None,
+):
     """Simulate the protocol file at path. progress(t_ms, total_ms) is called on the way.
-    inject: (kind, at_ms) pairs; jitter_ms: control-tick lateness up to this many ms."""
+    inject: (kind, at_ms) pairs; jitter_ms: control-tick lateness up to this many ms;
+    log_path: where the firmware writes its session log (tvns.log)."""
     duration_ms = None if duration_s is None else int(round(duration_s * 1000))
     if not 0 <= jitter_ms <= 100:
         raise ToolError("--jitter-ms must be 0..100")
     if runtime == "cpython":
-        result = _run_cpython(path, duration_ms, progress, inject, jitter_ms)
+        result = _run_cpython(path, duration_ms, progress, inject, jitter_ms, log_path)
     elif runtime == "micropython":
-        result = _run_micropython(path, duration_ms, progress, inject, jitter_ms)
+        result = _run_micropython(path, duration_ms, progress, inject, jitter_ms, log_path)
     else:
         raise ToolError("unknown runtime %r (cpython or micropython)" % runtime)
     if "error" in result:
@@ -71,19 +80,26 @@ def _read(path):
         raise ToolError("cannot read %s: %s" % (path, exc.strerror)) from exc
 
 
-def _run_cpython(path, duration_ms, progress, inject, jitter_ms):
+def _run_cpython(path, duration_ms, progress, inject, jitter_ms, log_path):
     import_firmware()
     from tvns.board import simrun
     from tvns.errors import TvnsError
 
     text = _read(path)
     try:
-        return simrun.simulate(text, duration_ms, progress, inject=inject, jitter_ms=jitter_ms)
+        return simrun.simulate(
+            text,
+            duration_ms,
+            progress,
+            inject=inject,
+            jitter_ms=jitter_ms,
+            log_path=None if log_path is None else str(log_path),
+        )
     except TvnsError as exc:
         return simrun.error_result(exc)
 
 
-def _run_micropython(path, duration_ms, progress, inject, jitter_ms):
+def _run_micropython(path, duration_ms, progress, inject, jitter_ms, log_path):
     path = pathlib.Path(path).resolve()
     cmd = [micropython_binary(), str(FIRMWARE / "main.py"), "--simulate", str(path)]
     if duration_ms is not None:
@@ -92,6 +108,8 @@ def _run_micropython(path, duration_ms, progress, inject, jitter_ms):
         cmd += ["--inject", "%s@%d" % (kind, at_ms)]
     if jitter_ms:
         cmd += ["--jitter-ms", str(jitter_ms)]
+    if log_path is not None:
+        cmd += ["--log", str(pathlib.Path(log_path).resolve())]
     t0 = time.perf_counter()
     proc = subprocess.Popen(
         cmd,

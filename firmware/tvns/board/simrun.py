@@ -22,13 +22,20 @@ def _wall_start():
     return time.ticks_us() if hasattr(time, "ticks_us") else time.perf_counter()
 
 
-def simulate(source, duration_ms=None, progress=None, board=None, inject=(), jitter_ms=0):
+def simulate(
+    source, duration_ms=None, progress=None, board=None, inject=(), jitter_ms=0, log_path=None
+):
     """source: protocol text or dict. duration_ms cuts the run short (None: the whole
     session). progress(t_ms, total_ms) is called every PROGRESS_EVERY_MS of virtual time.
-    inject: (kind, at_ms) pairs, kind in sim.INJECT_KINDS. Raises TvnsError (with .errors)
-    for an invalid protocol."""
+    inject: (kind, at_ms) pairs, kind in sim.INJECT_KINDS. log_path: write the session log
+    (tvns.log) there. Raises TvnsError (with .errors) for an invalid protocol."""
     board = board or SimBoard(jitter_ms=jitter_ms)
-    app = App(board)
+    log = None
+    if log_path is not None:
+        from tvns.log import Log
+
+        log = Log(log_path, sync=False)  # a host file: no flash to protect, keep it fast
+    app = App(board, log)
     proto = app.load(source)
     origin_us = board.clock.now_us
     for kind, at_ms in inject:
@@ -52,7 +59,7 @@ def simulate(source, duration_ms=None, progress=None, board=None, inject=(), jit
             resets = board.resets
             _collect(app, offset_ms, states, faults, seen, board, origin_us)
             offset_ms = (board.reset_log[-1][0] - origin_us) // 1000
-            app = App(board)
+            app = App(board, log)
             seen = 0
         if board.stalled:
             continue  # the main loop is hung too: no service, no host traffic
@@ -67,9 +74,11 @@ def simulate(source, duration_ms=None, progress=None, board=None, inject=(), jit
     cut_short = app.session.running()
     board.engine.drain(segments, flush=True)
     if cut_short:
-        board.safe_off()  # the run was cut short: output off, as at any end
+        app.abandon("duration")  # the run was cut short: output off, as at any end
     app.service()
     _collect(app, offset_ms, states, faults, seen, board, origin_us)
+    if log is not None:
+        log.close()
     wall_s = _wall_s_since(wall0)
     sim_ms = (board.clock.now_us - origin_us) // 1000
     pulses = 0

@@ -1,0 +1,193 @@
+"""Session logs on the host: check a log copied off the board, export it as JSON and CSV,
+group it into sessions. The line format is the firmware's own (firmware/tvns/log.py, one
+source of truth); docs/LOG-FORMAT.md is the contract. Nothing here writes to the log."""
+
+import csv
+import json
+import pathlib
+
+from tvns_tools.firmware import ToolError, import_firmware
+
+import_firmware()
+from tvns import log as fwlog  # noqa: E402
+
+# CSV columns that come first, in this order; any other scalar field follows, sorted.
+FIRST_COLUMNS = ("seq", "kind", "t_s", "state", "amplitude_ma", "fault", "reason")
+
+
+def _need(path):
+    p = pathlib.Path(path)
+    if not p.is_file():
+        raise ToolError("no such log file: %s" % path)
+    return p
+
+
+def records(path):
+    """Every valid record of one log file, oldest first (bad lines skipped)."""
+    try:
+        return list(fwlog.read_file(str(_need(path))))
+    except OSError as exc:
+        raise ToolError("cannot read %s: %s" % (path, exc.strerror)) from exc
+
+
+def sessions(recs):
+    """Group records into sessions: [{"start": rec, "end": rec or None, "events": [recs
+    between]}]. A session_start with no session_end before the next one (or the end of the
+    log) was cut short: end is None, nothing is made up for it."""
+    out = []
+    cur = None
+    for rec in recs:
+        if rec["kind"] == "session_start":
+            cur = {"start": rec, "end": None, "events": []}
+            out.append(cur)
+        elif cur is not None and cur["end"] is None:
+            if rec["kind"] == "session_end":
+                cur["end"] = rec
+            else:
+                cur["events"].append(rec)
+    return out
+
+
+def check(path):
+    """{"records" (lines), "valid", "bad_records", "torn_tail_bytes", "sessions",
+    "first_seq", "last_seq", "power_loss", "open_session"} for one log file."""
+    s = fwlog.scan(str(_need(path)))
+    recs = records(path)
+    return {
+        "records": s["records"],
+        "valid": s["valid"],
+        "bad_records": s["bad_records"],
+        "torn_tail_bytes": s["torn_tail_bytes"],
+        "sessions": len(sessions(recs)),
+        "first_seq": recs[0]["seq"] if recs else None,
+        "last_seq": s["last_seq"],
+        "power_loss": sum(1 for r in recs if r["kind"] == "power_loss"),
+        "open_session": s["open_session"],
+    }
+
+
+def _cell(value):
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, sort_keys=True)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
+
+
+def to_csv(path, out):
+    """One row per record: the FIRST_COLUMNS, then every other field; nested values (the
+    protocol in session_start) as JSON text in their cell."""
+    recs = records(path)
+    keys = set()
+    for rec in recs:
+        keys.update(rec)
+    cols = [k for k in FIRST_COLUMNS if k in keys or k in ("seq", "kind")]
+    cols += sorted(keys - set(cols))
+    with open(out, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(cols)
+        for rec in recs:
+            w.writerow([_cell(rec.get(k)) for k in cols])
+    return len(recs)
+
+
+def to_json(path, out):
+    """{"check": check(path), "records": [...]} as one JSON document."""
+    doc = {"check": check(path), "records": records(path)}
+    with open(out, "w") as f:
+        json.dump(doc, f, indent=1)
+        f.write("\n")
+    return len(doc["records"])
+
+
+# ---- a log from a simulated run (demos and tests; the board logs through App) ----
+def log_simulation(log, result, unix_s=None, meta=None, calibration=None):
+    """Append one session to a tvns.log.Log from a tvns.board.simrun.simulate() result,
+    with the records App writes on a board."""
+    start = {
+        "protocol": result["protocol"],
+        "firmware_version": result["firmware_version"],
+        "board": result["board"],
+        "calibration": calibration,
+        "unix_s": unix_s,
+        "output_mode": "constant_current",
+    }
+    if meta:
+        start["meta"] = meta
+    log.append("session_start", start)
+    for t_s, state in result["states"]:
+        log.append("state", {"t_s": t_s, "state": state})
+    for f in result["faults"]:
+        log.append("fault", {"t_s": f["t_s"], "fault": f["fault"], "latched": f["latched"]})
+    # Per-direction charge: each pulse puts its phase charge in and takes it back out.
+    charge_pc = sum(count * amp * width for _s, _p, count, amp, width, _g in result["segments"])
+    end = {
+        "t_s": result["sim_s"],
+        "duration_s": result["sim_s"],
+        "pulses": result["pulses"],
+        "charge_uc": round(charge_pc / 1e6, 6),
+        "state": result["final_state"],
+        "reason": result["final_state"].lower(),
+    }
+    return log.append("session_end", end)
+
+
+# ---- command line: `tvns logs check FILE [--json]`, `tvns logs export FILE --out DIR` ----
+def cmd_logs_check(args):
+    doc = check(args.file)
+    if args.json:
+        print(json.dumps(doc, indent=2))
+    else:
+        for key, value in doc.items():
+            print("%-16s %s" % (key, "-" if value is None else value))
+    # Exit 0 for a clean log, 3 when something was damaged (torn tail or bad lines).
+    return 0 if not doc["torn_tail_bytes"] and not doc["bad_records"] else 3
+
+
+def cmd_logs_export(args):
+    out = pathlib.Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = pathlib.Path(args.file).stem
+    n = to_json(args.file, out / (stem + ".json"))
+    to_csv(args.file, out / (stem + ".csv"))
+    print("%d records -> %s, %s" % (n, out / (stem + ".json"), out / (stem + ".csv")))
+    return 0
+
+
+def cmd_logs(args):
+    """The one handler for the cli's command table: dispatches on the subcommand."""
+    return _SUBCOMMANDS[args.logs_cmd](args)
+
+
+def cmd_logs_pull(args):
+    from tvns_tools import devcmds
+
+    return devcmds.cmd_logs(args)
+
+
+_SUBCOMMANDS = {"check": cmd_logs_check, "export": cmd_logs_export, "pull": cmd_logs_pull}
+
+
+def add_parsers(subparsers, name="logs"):
+    """Wire `tvns logs check|export` into the CLI's subparsers. The handler is
+    COMMANDS[name] (cmd_logs), also set as args.func. `name` is there because devcmds already
+    registers a device-side `logs` command: one of the two has to move."""
+    p = subparsers.add_parser(name, help="check or export a session log file")
+    sub = p.add_subparsers(dest="logs_cmd", required=True)
+    c = sub.add_parser("check", help="count records, torn tail, bad lines, sessions")
+    c.add_argument("file")
+    c.add_argument("--json", action="store_true")
+    e = sub.add_parser("export", help="write FILE.json and FILE.csv into DIR")
+    e.add_argument("file")
+    e.add_argument("--out", required=True, metavar="DIR")
+    from tvns_tools import devcmds
+
+    pull = sub.add_parser("pull", help="print the device's event records (JSON lines)")
+    devcmds._link_args(pull)
+    pull.add_argument("--since", type=int, default=0, metavar="SEQ")
+    p.set_defaults(func=cmd_logs)
+
+
+COMMANDS = {"logs": cmd_logs}
