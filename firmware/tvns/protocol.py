@@ -222,6 +222,20 @@ def _show(x, scale):
     return ("%g" % (x / scale)) if scale != 1 else str(x)
 
 
+def _zero_or_range_s(errs, ok, name, lo_ms, hi_ms, zero_means):
+    """A seconds field that is either 0 (zero_means) or within lo_ms..hi_ms."""
+    ms = _range(errs, ok, name, 0, hi_ms, "ms", 1000)
+    if ms is not None and 0 < ms < lo_ms:
+        msg = "%s must be 0 (%s) or %g..%g s (got %s)" % (
+            name,
+            zero_means,
+            lo_ms / 1000,
+            hi_ms / 1000,
+            ok.pop(name),
+        )
+        _err(errs, name, E.OUT_OF_RANGE, msg)
+
+
 def _check_fields(errs, ok, ceiling_ua):
     if "schema" in ok and ok["schema"] != SCHEMA:
         _err(errs, "schema", E.SCHEMA, "schema must be %d (got %s)" % (SCHEMA, ok.pop("schema")))
@@ -246,25 +260,11 @@ def _check_fields(errs, ok, ceiling_ua):
             _err(errs, "frequency_hz", E.OUT_OF_RANGE, msg)
             ok.pop("frequency_hz")
     _range(errs, ok, "on_s", L.TRAIN_MIN_MS, L.TRAIN_MAX_MS, "ms", 1000)
-    off = _range(errs, ok, "off_s", 0, L.TRAIN_MAX_MS, "ms", 1000)
-    if off is not None and 0 < off < L.TRAIN_MIN_MS:
-        msg = "off_s must be 0 (continuous) or %g..%g s (got %s)" % (
-            L.TRAIN_MIN_MS / 1000,
-            L.TRAIN_MAX_MS / 1000,
-            ok.pop("off_s"),
-        )
-        _err(errs, "off_s", E.OUT_OF_RANGE, msg)
+    _zero_or_range_s(errs, ok, "off_s", L.TRAIN_MIN_MS, L.TRAIN_MAX_MS, "continuous")
     _range(errs, ok, "ramp_up_s", L.RAMP_UP_MIN_MS, L.RAMP_MAX_MS, "ms", 1000)
     _range(errs, ok, "ramp_down_s", L.RAMP_DOWN_MIN_MS, L.RAMP_MAX_MS, "ms", 1000)
     _range(errs, ok, "session_s", L.SESSION_MIN_S * 1000, L.SESSION_MAX_S * 1000, "ms", 1000)
-    off = _range(errs, ok, "keepalive_s", 0, L.KEEPALIVE_MAX_MS, "ms", 1000)
-    if off is not None and 0 < off < L.KEEPALIVE_MIN_MS:
-        msg = "keepalive_s must be 0 (off) or %g..%g s (got %s)" % (
-            L.KEEPALIVE_MIN_MS / 1000,
-            L.KEEPALIVE_MAX_MS / 1000,
-            ok.pop("keepalive_s"),
-        )
-        _err(errs, "keepalive_s", E.OUT_OF_RANGE, msg)
+    _zero_or_range_s(errs, ok, "keepalive_s", L.KEEPALIVE_MIN_MS, L.KEEPALIVE_MAX_MS, "off")
     _range(errs, ok, "electrode_area_cm2", L.AREA_MIN_CM2_X100, L.AREA_MAX_CM2_X100, "cm2/100", 100)
 
 

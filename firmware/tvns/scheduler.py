@@ -212,14 +212,16 @@ class Scheduler:
         if phase == S.DONE:
             self._output_off()
             return
-        # 6. Amplitude: at most one 0.1 mA step up, and upward steps at least one pulse
-        #    period apart, so late ticks delay the ramp but never steepen it. Never above
-        #    the ceiling. Decreases apply at once.
+        # 6. Amplitude: at most one 0.1 mA step up, upward steps at least one pulse period
+        #    apart and only while pulses run, so late ticks delay a ramp but never steepen
+        #    it. Never above the ceiling. Decreases apply at once.
         amp = sc.amp_ua
         due = clock.ticks_add(self.t0_ms, sc.next_ms)
         if amp > self.amp_ua:
             wait = self.last_up_ms + self.up_gap_ms - t
-            if wait > 0:
+            if not sc.gate:
+                amp = self.amp_ua  # no pulses now: steps taken here would add up unseen
+            elif wait > 0:
                 amp = self.amp_ua
                 due = clock.ticks_add(now, wait)
             else:
