@@ -16,8 +16,10 @@ def _locked(fn):
         micropython.heap_unlock()
 
 
-def _session(d, start_us=0):
+def _session(d, start_us=0, arm=None):
     board = SimBoard(start_us=start_us)
+    if arm is not None:
+        board.store.put("allocation", arm)  # what the investigator's `allocate` stores
     app = App(board)
     app.load(d)
     app.arm()
@@ -53,6 +55,18 @@ def test_tick_allocates_nothing_over_a_whole_session():
     ticks = _run_locked(board, app, 400000)
     assert app.session.state == S.DONE, S.NAMES[app.session.state]
     assert ticks > 60  # ramps (30 + 30 steps) and every train edge went through the tick
+
+
+def test_blinded_sham_tick_allocates_nothing():
+    # the sham's ramp down crosses OFF phases (train time), then nothing; then a stop
+    d = doc(blinded=True, session_s=120, on_s=3, off_s=2, amplitude_ma=2.0, ramp_up_s=8)
+    board, app = _session(d, arm="sham")
+    ticks = _run_locked(board, app, 200000)
+    assert app.session.state == S.DONE, S.NAMES[app.session.state]
+    assert ticks > 40
+    board, app = _session(d, arm="sham")
+    _run_locked(board, app, 200000, stop_at_ms=30000)
+    assert app.session.state == S.STOPPED
 
 
 def test_tick_allocates_nothing_across_the_ticks_wrap():

@@ -7,12 +7,17 @@
 #   "exposure": [day, used_ms], the daily exposure (4 h cap) across sessions and reboots.
 #               day is from the host's set_time; -1 = unknown, and then it never resets by
 #               itself (the conservative side).
+#   "allocation": "active" | "sham", the investigator's arm for blinded protocols; never
+#               written to the log, told only by `unblind` (docs/BLINDING.md).
+#   "ceiling_ua": the investigator's per-participant ceiling (tvns/investigator.py).
+#   "pin", "pin_fails": the investigator lock (tvns/lock.py).
 from tvns import VERSION
 from tvns import errors as E
 from tvns import limits as L
 from tvns import protocol as P
 from tvns import safety as F
 from tvns import session as S
+from tvns.lock import PinLock
 from tvns.scheduler import Scheduler
 
 LOOP_MS = 100  # main-loop period: WDT feed, history, console
@@ -28,6 +33,11 @@ class App:
         self.store = board.store
         self.session = S.Session()
         self.scheduler = Scheduler(board, self.session)
+        self.lock = PinLock(self.store, board.clock)
+        self.board_ceiling_ua = self.scheduler.ceiling_ua  # the investigator's may be lower
+        mine = self.store.get("ceiling_ua")
+        if mine is not None and mine < self.board_ceiling_ua:
+            self.scheduler.ceiling_ua = mine
         self.protocol = None
         self.states = []  # (elapsed_ms, state name) drained from the session ring
         self.faults = []  # dicts: every fault with its time, kept for reports
@@ -62,11 +72,17 @@ class App:
     def state_name(self):
         return S.NAMES[self.session.state]
 
-    def load(self, source):
+    @property
+    def blinded(self):
+        return self.protocol is not None and self.protocol.blinded
+
+    def load(self, source, pin=None):
         """source: protocol text/bytes or a decoded dict. Raises TvnsError (the first problem)
-        with .errors holding all of them; nothing changes unless the protocol is valid."""
+        with .errors holding all of them; nothing changes unless the protocol is valid.
+        With an investigator PIN set, pin must be it."""
         if self.session.running():
             raise E.TvnsError(E.BUSY, "load refused while stimulating; stop first")
+        self.lock.check(pin)
         ceiling = self.scheduler.ceiling_ua
         if isinstance(source, dict):
             proto, errs = P.validate(source, ceiling)
@@ -87,6 +103,14 @@ class App:
             raise E.TvnsError(E.NO_PROTOCOL, "arm needs a valid protocol loaded")
         if not self.session.allowed(S.EV_ARM):
             raise E.TvnsError(E.BAD_STATE, "cannot arm in state %s" % self.state_name)
+        if self.protocol.amplitude_ua > self.scheduler.ceiling_ua:
+            msg = "amplitude_ma=%g is above the ceiling of %g mA" % (
+                self.protocol.amplitude_ua / 1000,
+                self.scheduler.ceiling_ua / 1000,
+            )
+            raise E.TvnsError(E.ABOVE_CEILING, msg, "amplitude_ma")
+        if self.protocol.blinded and self.store.get("allocation") is None:
+            raise E.TvnsError(E.NO_ALLOCATION, "blinded protocol: no arm allocated on this device")
         problem = self._self_test()
         if problem:
             raise E.TvnsError(E.SELF_TEST, "arm refused: %s" % problem)
@@ -103,6 +127,11 @@ class App:
     def start(self):
         if self.session.state != S.ARMED:
             raise E.TvnsError(E.BAD_STATE, "start needs an ARMED session")
+        if self.protocol.blinded:
+            arm = self.store.get("allocation")
+            if arm is None:
+                raise E.TvnsError(E.NO_ALLOCATION, "blinded protocol: no arm allocated")
+            self.scheduler.load(self.protocol, arm == "sham")  # the arm, known from here on
         # Written before any output: a reset from here on is found at the next boot.
         self.store.put(
             "active",
@@ -148,10 +177,9 @@ class App:
         sch = self.scheduler
         self._add_exposure(sch.elapsed_ms)
         self.store.put("active", None)
-        pulses = getattr(self.board.engine, "pulses", None)
         end = {"state": self.state_name, "t_s": sch.elapsed_ms / 1000, "reason": reason}
         end["duration_s"] = sch.elapsed_ms / 1000
-        end["pulses"] = pulses() if pulses is not None else None
+        end["pulses"] = self._pulses()
         self._log("session_end", end)
 
     def set_time(self, unix_s):
@@ -232,9 +260,8 @@ class App:
                 "reason": reason or self.state_name.lower(),
             }
             self._event(dict(end, event="session_end"))
-            pulses = getattr(self.board.engine, "pulses", None)
             end["duration_s"] = sch.elapsed_ms / 1000
-            end["pulses"] = pulses() if pulses is not None else None
+            end["pulses"] = self._pulses()
             self._log("session_end", end)
 
     def pop_events(self):
@@ -242,17 +269,24 @@ class App:
         self.events = []
         return out
 
+    def _pulses(self):
+        """Pulses delivered so far; None when blinded (the count would tell the arm)."""
+        pulses = getattr(self.board.engine, "pulses", None)
+        return pulses() if pulses is not None and not self.blinded else None
+
     def status(self):
         sch = self.scheduler
-        pulses = getattr(self.board.engine, "pulses", None)
+        # Blinded: the nominal (active arm's) amplitude, whatever the arm delivers.
+        amp_ua = sch.nom_ua if self.blinded else sch.amp_ua
         return {
             "state": self.state_name,
             "elapsed_s": sch.elapsed_ms / 1000 if self.session.state > S.ARMED else 0,
             "session_s": self.protocol.session_ms / 1000 if self.protocol else None,
-            "amplitude_ma": sch.amp_ua / 1000,
-            "pulses": pulses() if pulses is not None else None,
+            "amplitude_ma": amp_ua / 1000,
+            "pulses": self._pulses(),
             "fault": F.name(sch.fault_code) if sch.fault_code else None,
             "protocol": self.protocol.name if self.protocol else None,
+            "blinded": self.blinded,
         }
 
     def run_forever(self, poll=None):

@@ -7,6 +7,7 @@ import json
 
 from tvns import VERSION
 from tvns import errors as E
+from tvns import investigator as I
 from tvns import limits as L
 
 try:
@@ -26,7 +27,15 @@ _INTR_BYTE = b"\x03"  # Ctrl-C
 
 # Policy while a session is stimulating (PROTOCOL.md "While stimulating"): a new stimulus
 # or configuration is refused; stop, status and the read-only commands are always served.
-REFUSED_WHILE_RUNNING = ("load", "arm", "start", "clear")
+REFUSED_WHILE_RUNNING = (
+    "load",
+    "arm",
+    "start",
+    "clear",
+    "allocate",
+    "set_ceiling",
+    "clear_exposure",
+)
 
 
 def limits_table():
@@ -194,12 +203,50 @@ def _limits(con, req):
     return {"limits": limits_table(), "ceiling_ua": ceiling_ua, "limits_crc": con.digest()}
 
 
+def _pin(req, name="pin"):
+    """The PIN field: None when absent. Never echoed, logged or put in a message."""
+    pin = req.get(name)
+    if pin is not None and not isinstance(pin, str):
+        raise E.TvnsError(E.BAD_FIELD, "%s must be a string" % name, name)
+    return pin
+
+
 def _load(con, req):
     src = req.get("protocol")
     if not isinstance(src, (dict, str)):
         raise E.TvnsError(E.BAD_FIELD, "protocol must be a JSON object", "protocol")
-    proto = con.app.load(src)
+    proto = con.app.load(src, _pin(req))
     return {"protocol": proto.name, "derived": proto.derived()}
+
+
+def _set_pin(con, req):
+    I.set_pin(con.app, _pin(req, "new_pin"), _pin(req))
+    return {}
+
+
+def _allocate(con, req):
+    I.allocate(con.app, req.get("arm"), _pin(req))
+    return {}
+
+
+def _unblind(con, req):
+    return {"arm": I.unblind(con.app, _pin(req))}
+
+
+def _set_ceiling(con, req):
+    ma = req.get("ceiling_ma")
+    if isinstance(ma, bool) or not isinstance(ma, (int, float)) or not 0 <= ma <= 1e3:
+        raise E.TvnsError(E.BAD_FIELD, "ceiling_ma must be a number of mA", "ceiling_ma")
+    ua = int(round(ma * 1000))
+    if abs(ma * 1000 - ua) > 1e-6:
+        raise E.TvnsError(E.BAD_FIELD, "ceiling_ma: 0.001 mA resolution", "ceiling_ma")
+    I.set_ceiling(con.app, ua, _pin(req))
+    return {"ceiling_ua": con.app.scheduler.ceiling_ua}
+
+
+def _clear_exposure(con, req):
+    I.clear_exposure(con.app, _pin(req))
+    return {}
 
 
 def _session_cmd(name):
@@ -246,4 +293,9 @@ COMMANDS = {
     "status": _status,
     "log": _log,
     "set_time": _set_time,
+    "set_pin": _set_pin,
+    "allocate": _allocate,
+    "unblind": _unblind,
+    "set_ceiling": _set_ceiling,
+    "clear_exposure": _clear_exposure,
 }

@@ -32,6 +32,7 @@ PULSE_FIT = "pulse_fit"  # the biphasic pulse does not fit in the period
 RAMP_FIT = "ramp_fit"  # ramps longer than the session
 RAMP_RATE = "ramp_rate"  # a ramp too short for one 0.1 mA step per pulse period
 ABOVE_CEILING = "above_ceiling"  # amplitude above the board's or investigator's ceiling
+BLINDED_SHAM = "blinded_sham"  # blinded and sham together: a blinded arm comes from the device
 
 VALIDATION_CODES = (
     JSON,
@@ -51,6 +52,7 @@ VALIDATION_CODES = (
     RAMP_FIT,
     RAMP_RATE,
     ABOVE_CEILING,
+    BLINDED_SHAM,
 )
 
 # Session command error codes (stable).
@@ -60,8 +62,23 @@ NO_PROTOCOL = "no_protocol"  # arm or start without a valid protocol loaded
 EXPOSURE_CAP = "exposure_cap"  # the session would exceed the daily exposure cap
 SELF_TEST = "self_test"  # arm refused: e-stop asserted or the output stage self-test failed
 FAULT_PRESENT = "fault_present"  # clear refused: the cause of the fault is still there
+NO_ALLOCATION = "no_allocation"  # arm of a blinded protocol before the investigator allocated
+PIN_REQUIRED = "pin_required"  # needs the investigator PIN (or a PIN to be set first)
+BAD_PIN = "bad_pin"  # wrong investigator PIN (counts towards the lock-out)
+PIN_LOCKED_OUT = "pin_locked_out"  # too many wrong PINs: every PIN check refused for a while
 
-SESSION_CODES = (BUSY, BAD_STATE, NO_PROTOCOL, EXPOSURE_CAP, SELF_TEST, FAULT_PRESENT)
+SESSION_CODES = (
+    BUSY,
+    BAD_STATE,
+    NO_PROTOCOL,
+    EXPOSURE_CAP,
+    SELF_TEST,
+    FAULT_PRESENT,
+    NO_ALLOCATION,
+    PIN_REQUIRED,
+    BAD_PIN,
+    PIN_LOCKED_OUT,
+)
 
 # Console (command link) error codes (stable), see PROTOCOL.md.
 BAD_JSON = "bad_json"  # a request line that is not JSON

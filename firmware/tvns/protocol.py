@@ -28,6 +28,7 @@ FIELDS = (
 # Optional fields: absent means the default in the comment.
 OPTIONAL_FIELDS = (
     ("keepalive_s", "num"),  # 0 (default): no keep-alive; else stop if the host is silent
+    ("blinded", "bool"),  # false (default); true: the arm (active/sham) is set on the device
 )
 _OPTIONAL = {name: kind for name, kind in OPTIONAL_FIELDS}
 _KINDS = {name: kind for name, kind in FIELDS + OPTIONAL_FIELDS}
@@ -58,6 +59,9 @@ class Protocol:
         self.area_cm2 = float(doc["electrode_area_cm2"])
         self.sham = doc["sham"]
         self.keepalive_ms = _scaled(doc.get("keepalive_s", 0), 1000)
+        # Blinded: the investigator's allocation (board store) decides active or sham at
+        # start; everything derived here is the active arm's (what the operator may see).
+        self.blinded = doc.get("blinded", False)
 
     def charge_per_phase_uc(self):
         return self.amplitude_ua * self.width_us / 1e6
@@ -150,6 +154,9 @@ def validate(doc, ceiling_ua=L.CURRENT_MAX_UA):
     _check_fields(errs, ok, ceiling_ua)
     _check_combined(errs, ok)
     _check_ramp_rate(errs, ok)
+    if ok.get("blinded") is True and ok.get("sham") is True:
+        msg = "blinded protocols take the arm from the device: sham must be false"
+        _err(errs, "sham", E.BLINDED_SHAM, msg)
     if errs:
         return None, errs
     return Protocol(doc), errs

@@ -9,6 +9,12 @@
 # The gate closes one pulse length (rounded up to 1 ms) plus END_GUARD_MS (50 ms) before the
 # end, so that the last pulse finishes inside the session even if the tick runs late.
 # Trains after the ramp start at the set amplitude: gating never changes the amplitude.
+#
+# Two answers per eval(): the nominal one (phase, amp_ua, gate: the active arm, which the
+# session states and everything the operator sees follow) and the delivered one (out_ua,
+# out_gate). They differ only for the blinded sham arm (docs/BLINDING.md): the same ramp
+# up, then straight back down over ramp_down_ms of train time in the same staircase (the
+# peak held for one step), then 0 uA and the gate closed. Delivered never exceeds nominal.
 from tvns import limits as L
 from tvns.safety import END_GUARD_MS
 from tvns.session import DONE, OFF, ON, RAMP_DOWN, RAMP_UP
@@ -19,7 +25,9 @@ def _ceil_div(a, b):
 
 
 class Schedule:
-    def __init__(self, p):
+    def __init__(self, p, blind_sham=False):
+        """blind_sham: the blinded sham arm (p.blinded with the investigator's allocation
+        "sham"). The visible `sham: true` protocol is a different thing: 0 uA throughout."""
         self.output = not p.sham  # sham: the same states and timing, no pulses, 0 uA
         self.target_ua = 0 if p.sham else p.amplitude_ua
         self.up_ms = p.ramp_up_ms
@@ -37,8 +45,41 @@ class Schedule:
         self.amp_ua = 0
         self.gate = False
         self.next_ms = 0  # elapsed ms at which eval() can next give a different answer
+        self.out_ua = 0  # delivered amplitude and gate (== amp_ua, gate unless blind sham)
+        self.out_gate = False
+        self.blind_sham = blind_sham
 
     def eval(self, t_ms):
+        self._nominal(t_ms)
+        self.out_ua = self.amp_ua
+        self.out_gate = self.gate
+        if not self.blind_sham or t_ms < self.up_ms:
+            return  # the active arm; or the sham's ramp up, which is the active one
+        # The sham's ramp down runs on train time g (ms with the duty cycle ON since the
+        # ramp up ended): it pauses through OFF phases, as the pulses do, so consecutive
+        # pulses never differ by more than one step. Output ends when g reaches down_ms.
+        on = self.on_ms
+        c = self.cycle_ms
+        u = t_ms - self.up_ms
+        p = u % c
+        g = (u // c) * on + (p if p < on else on)
+        if g >= self.down_ms:
+            self.out_ua = 0
+            self.out_gate = False
+            return
+        n = self.n_steps
+        k = g * n // self.down_ms  # step k of n from the peak, each down_ms / n of train time
+        amp = self.target_ua * (n - k) // n
+        if amp < self.amp_ua:
+            self.out_ua = amp
+        g_next = _ceil_div((k + 1) * self.down_ms, n)  # train time of the next step
+        f = g_next // on
+        r = g_next - f * on
+        nxt = self.up_ms + (f * c + r if r or f == 0 else (f - 1) * c + on)
+        if nxt < self.next_ms:
+            self.next_ms = nxt
+
+    def _nominal(self, t_ms):
         n = self.n_steps
         if t_ms >= self.session_ms:
             self.phase = DONE

@@ -4,6 +4,11 @@
 #
 # Concurrency rule: while a session runs, only the tick changes the session state.
 # Commands from the main loop (stop) leave a request that the next tick carries out.
+#
+# Nominal and delivered: nom_ua/nom_gate are what the active arm commands; amp_ua/gate_on
+# what goes to the DAC and the engine. They differ only in the blinded sham arm, where the
+# states, the stop ramp's length and the status the operator sees follow the nominal
+# values (docs/BLINDING.md) and the monitors the delivered ones.
 try:
     from micropython import const
 except ImportError:  # CPython on the host
@@ -61,6 +66,8 @@ class Scheduler:
         self.protocol = None
         self.sched = None
         self.amp_ua = 0  # last amplitude commanded to the DAC
+        self.nom_ua = 0  # the active arm's amplitude (== amp_ua unless blinded sham)
+        self.nom_gate = False  # the active arm's gate (== gate_on unless blinded sham)
         self.prev_amp_ua = 0  # the one before: a peak-hold sense may still show it
         self.last_up_ms = 0  # session time of the last upward amplitude step
         self.up_gap_ms = 0  # upward steps at least one pulse period apart (jitter-proof)
@@ -84,12 +91,12 @@ class Scheduler:
         self.tick_cb = self.tick
 
     # ---- commands (main loop, never from an IRQ) ----
-    def load(self, protocol):
+    def load(self, protocol, blind_sham=False):
         if self.session.running():
             raise E.TvnsError(E.BUSY, "load refused while stimulating; stop first")
         self._engine.load(protocol.width_us, protocol.gap_us, protocol.period_us)
         self.protocol = protocol
-        self.sched = Schedule(protocol)
+        self.sched = Schedule(protocol, blind_sham)
         self.period_ms = (protocol.period_us + 999) // 1000
         self.up_gap_ms = self.period_ms
         cap = protocol.session_ms + _GUARD_MS
@@ -134,6 +141,8 @@ class Scheduler:
         self.board.safe_off()
         self.amp_ua = 0
         self.gate_on = False
+        self.nom_ua = 0
+        self.nom_gate = False
         if self.session.state != S.FAULT:
             self.fault_code = code
             self.fault_ms = self.elapsed_ms
@@ -191,16 +200,18 @@ class Scheduler:
         if clock.ticks_diff(now, self.due_ms) < 0:
             return
         # 4. A stop request: ramp down one 0.1 mA step per _STOP_STEP_MS, then STOPPED.
+        #    Timed on the nominal amplitude, so a blinded sham's stop lasts as long.
         if self.stop_requested and not self.stopping:
             self.stopping = True
             s.fire(S.EV_STOP, t)
         if self.stopping:
-            amp = self.amp_ua - _STEP_UA
-            if amp <= 0 or not self.gate_on or S.OUTPUT_ALLOWED[s.state] == 0:
+            nom = self.nom_ua - _STEP_UA
+            if nom <= 0 or not self.nom_gate or S.OUTPUT_ALLOWED[s.state] == 0:
                 self._output_off()
                 s.fire(S.EV_STOPPED, t)
                 return
-            self._set_amp(amp)
+            self.nom_ua = nom
+            self._set_amp(self.amp_ua if self.amp_ua < nom else nom)
             self.due_ms = clock.ticks_add(now, _STOP_STEP_MS)
             return
         # 5. Where the schedule says the session is now.
@@ -214,25 +225,32 @@ class Scheduler:
             return
         # 6. Amplitude: at most one 0.1 mA step up, upward steps at least one pulse period
         #    apart and only while pulses run, so late ticks delay a ramp but never steepen
-        #    it. Never above the ceiling. Decreases apply at once.
+        #    it. Never above the ceiling. Decreases apply at once. Worked out on the
+        #    nominal amplitude; the delivered one is never above it.
         amp = sc.amp_ua
+        nom = self.nom_ua
         due = clock.ticks_add(self.t0_ms, sc.next_ms)
-        if amp > self.amp_ua:
+        if amp > nom:
             wait = self.last_up_ms + self.up_gap_ms - t
             if not sc.gate:
-                amp = self.amp_ua  # no pulses now: steps taken here would add up unseen
+                amp = nom  # no pulses now: steps taken here would add up unseen
             elif wait > 0:
-                amp = self.amp_ua
+                amp = nom
                 due = clock.ticks_add(now, wait)
             else:
-                if amp > self.amp_ua + _STEP_UA:
-                    amp = self.amp_ua + _STEP_UA
+                if amp > nom + _STEP_UA:
+                    amp = nom + _STEP_UA
                     due = clock.ticks_add(now, self.up_gap_ms)
                 self.last_up_ms = t
         if amp > self.ceiling_ua:
             amp = self.ceiling_ua
+        allowed = S.OUTPUT_ALLOWED[s.state] == 1
+        self.nom_ua = amp
+        self.nom_gate = sc.gate and allowed
+        if sc.out_ua < amp:
+            amp = sc.out_ua
         # 7. Order matters: amplitude before gate-on, gate-off before amplitude changes.
-        gate = sc.gate and S.OUTPUT_ALLOWED[s.state] == 1
+        gate = sc.out_gate and allowed
         if gate:
             self._set_amp(amp)
             self._set_gate(True)
@@ -258,3 +276,5 @@ class Scheduler:
         # Normal end: close the gate (the pulse in flight finishes balanced), then 0 uA.
         self._set_gate(False)
         self._set_amp(0)
+        self.nom_ua = 0
+        self.nom_gate = False

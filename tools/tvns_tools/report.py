@@ -139,7 +139,13 @@ def items(session, all_sessions):
     out["Firmware version"] = start.get("firmware_version") or NOT_RECORDED
     cal = start.get("calibration")
     out["Calibration"] = json.dumps(cal, sort_keys=True) if cal else NOT_RECORDED
-    if doc["sham"]:
+    if doc.get("blinded"):
+        # The allocation is not in the log (docs/BLINDING.md): only `unblind` tells it.
+        out["Sham"] = "blinded (arm allocated on the device, not logged; unblind with the PIN)"
+        out["Sham type"] = meta.get(
+            "sham_type", "blinded sham: ramp up and straight back down, then no output"
+        )
+    elif doc["sham"]:
         out["Sham"] = "yes (sham protocol: same states and timing, 0 mA, no pulses)"
         out["Sham type"] = meta.get("sham_type", "0 mA at the stimulation electrodes")
     else:
