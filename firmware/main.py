@@ -2,7 +2,8 @@
 # On a board this waits, output off, for an explicit operator command on the console
 # (JSON lines on the USB serial link, PROTOCOL.md). On the host (MicroPython unix port):
 #   micropython main.py --simulate PROTOCOL.json [--duration-ms N] [--inject KIND@MS]...
-#                       [--jitter-ms N] [--log FILE]    one session, JSON result
+#                       [--jitter-ms N] [--log FILE] [--arm active|sham]
+#                                                       one session, JSON result
 #   micropython main.py --console [--speed N]  the console on stdin/stdout, sim board,
 #                                              virtual time paced at N x real time
 import sys
@@ -54,6 +55,7 @@ def _simulate(argv):
             inject=inject,
             jitter_ms=jitter_ms,
             log_path=_arg(argv, "--log", None),
+            allocation=_arg(argv, "--arm", None),
         )
     except TvnsError as exc:
         result = simrun.error_result(exc)

@@ -166,3 +166,46 @@ def test_fault_and_reset_reach_the_session_log(tmp_path):
     ends = [x for x in recs if x["kind"] == "session_end"]
     assert faults and faults[-1]["fault"] == "interrupted"
     assert ends and ends[-1]["reason"] == "interrupted"
+
+
+def test_simulate_blinded_protocol_needs_an_arm_and_runs_both(tmp_path):
+    d = json.loads(DEFAULT.read_text())
+    d["blinded"] = True
+    p = tmp_path / "blinded.json"
+    p.write_text(json.dumps(d))
+    r = tvns("simulate", p, "--runtime", "cpython", "--json")
+    assert r.returncode == 2 and "no_allocation" in r.stderr
+    runs = {}
+    for arm in ("active", "sham"):
+        r = tvns("simulate", p, "--runtime", "cpython", "--arm", arm, "--json")
+        assert r.returncode == 0, r.stderr
+        runs[arm] = json.loads(r.stdout)
+    assert runs["active"]["pulses"] == 7749
+    assert 0 < runs["sham"]["pulses"] < 7749 / 10  # the short ramp up and down only
+    assert runs["active"]["states"] == runs["sham"]["states"]
+
+
+def test_run_session_sends_the_pin_with_load():
+    from tvns_tools import device
+
+    class FakeDevice:
+        def __init__(self):
+            self.sent = []
+            self.events = [{"event": "session_end", "state": "DONE"}]
+
+        def request(self, cmd, **fields):
+            self.sent.append((cmd, fields))
+            if cmd == "status":
+                return {"state": "DONE", "elapsed_s": 1, "session_s": 1}
+            return {}
+
+        def pump(self, _s):
+            pass
+
+    dev = FakeDevice()
+    device.run_session(dev, {"name": "x"}, pin="4321")
+    loads = [f for c, f in dev.sent if c == "load"]
+    assert loads == [{"protocol": {"name": "x"}, "pin": "4321"}]
+    dev = FakeDevice()
+    device.run_session(dev, {"name": "x"})
+    assert [f for c, f in dev.sent if c == "load"] == [{"protocol": {"name": "x"}}]

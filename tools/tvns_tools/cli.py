@@ -97,6 +97,7 @@ def cmd_simulate(args):
             inject,
             args.jitter_ms,
             log_path,
+            args.arm,
         )
     finally:
         if bar is not None:
@@ -197,6 +198,11 @@ def build_parser():
     )
     p.add_argument(
         "--jitter-ms", type=int, default=0, metavar="N", help="control-tick lateness 0..N ms"
+    )
+    p.add_argument(
+        "--arm",
+        choices=("active", "sham"),
+        help="the allocation for a blinded protocol (set by the investigator on a board)",
     )
     p.add_argument(
         "--engine",

@@ -25,6 +25,7 @@ def _link_args(p):
 def add_parsers(sub):
     p = sub.add_parser("run", help="load, arm and start a protocol; follow it to the end")
     p.add_argument("protocol")
+    p.add_argument("--pin", help="investigator PIN, when the device is locked")
     _link_args(p)
     p.add_argument("--json", action="store_true", help="print the final status as JSON")
     p = sub.add_parser("console", help="interactive: type commands, see replies and events")
@@ -65,7 +66,7 @@ def cmd_run(args):
     dev.on_event = view.event
     try:
         with view:
-            code, st = D.run_session(dev, protocol, view.show)
+            code, st = D.run_session(dev, protocol, view.show, pin=args.pin)
     finally:
         dev.close()
     if args.json:

@@ -128,12 +128,16 @@ class Device:
             self.pump(0.05)
 
 
-def run_session(dev, protocol, show=None, poll_s=0.2, stop_timeout_s=30.0):
+def run_session(dev, protocol, show=None, poll_s=0.2, stop_timeout_s=30.0, pin=None):
     """load, arm, start, then follow the session to its end. show(status) is called after
-    every poll. Ctrl-C sends stop and waits for the ramp down. Returns (exit_code, status)."""
+    every poll. Ctrl-C sends stop and waits for the ramp down. Returns (exit_code, status).
+    pin: the investigator PIN, needed to load once a PIN is set on the device."""
     dev.request("set_time", unix_s=int(time.time()))
     try:
-        dev.request("load", protocol=protocol)
+        if pin is None:
+            dev.request("load", protocol=protocol)
+        else:
+            dev.request("load", protocol=protocol, pin=pin)
     except DeviceError as exc:
         exc.exit_code = EXIT_REFUSED
         raise

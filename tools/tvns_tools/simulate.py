@@ -53,6 +53,7 @@ def run(
     inject=(),
     jitter_ms=0,
     log_path=None,
+    allocation=None,
 ):
     """Simulate the protocol file at path. progress(t_ms, total_ms) is called on the way.
     inject: (kind, at_ms) pairs; jitter_ms: control-tick lateness up to this many ms;
@@ -61,9 +62,11 @@ def run(
     if not 0 <= jitter_ms <= 100:
         raise ToolError("--jitter-ms must be 0..100")
     if runtime == "cpython":
-        result = _run_cpython(path, duration_ms, progress, inject, jitter_ms, log_path)
+        result = _run_cpython(path, duration_ms, progress, inject, jitter_ms, log_path, allocation)
     elif runtime == "micropython":
-        result = _run_micropython(path, duration_ms, progress, inject, jitter_ms, log_path)
+        result = _run_micropython(
+            path, duration_ms, progress, inject, jitter_ms, log_path, allocation
+        )
     else:
         raise ToolError("unknown runtime %r (cpython or micropython)" % runtime)
     if "error" in result:
@@ -80,7 +83,7 @@ def _read(path):
         raise ToolError("cannot read %s: %s" % (path, exc.strerror)) from exc
 
 
-def _run_cpython(path, duration_ms, progress, inject, jitter_ms, log_path):
+def _run_cpython(path, duration_ms, progress, inject, jitter_ms, log_path, allocation):
     import_firmware()
     from tvns.board import simrun
     from tvns.errors import TvnsError
@@ -94,12 +97,13 @@ def _run_cpython(path, duration_ms, progress, inject, jitter_ms, log_path):
             inject=inject,
             jitter_ms=jitter_ms,
             log_path=None if log_path is None else str(log_path),
+            allocation=allocation,
         )
     except TvnsError as exc:
         return simrun.error_result(exc)
 
 
-def _run_micropython(path, duration_ms, progress, inject, jitter_ms, log_path):
+def _run_micropython(path, duration_ms, progress, inject, jitter_ms, log_path, allocation):
     path = pathlib.Path(path).resolve()
     cmd = [micropython_binary(), str(FIRMWARE / "main.py"), "--simulate", str(path)]
     if duration_ms is not None:
@@ -110,6 +114,8 @@ def _run_micropython(path, duration_ms, progress, inject, jitter_ms, log_path):
         cmd += ["--jitter-ms", str(jitter_ms)]
     if log_path is not None:
         cmd += ["--log", str(pathlib.Path(log_path).resolve())]
+    if allocation is not None:
+        cmd += ["--arm", allocation]
     t0 = time.perf_counter()
     proc = subprocess.Popen(
         cmd,

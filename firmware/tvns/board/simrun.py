@@ -23,13 +23,24 @@ def _wall_start():
 
 
 def simulate(
-    source, duration_ms=None, progress=None, board=None, inject=(), jitter_ms=0, log_path=None
+    source,
+    duration_ms=None,
+    progress=None,
+    board=None,
+    inject=(),
+    jitter_ms=0,
+    log_path=None,
+    allocation=None,
 ):
     """source: protocol text or dict. duration_ms cuts the run short (None: the whole
     session). progress(t_ms, total_ms) is called every PROGRESS_EVERY_MS of virtual time.
     inject: (kind, at_ms) pairs, kind in sim.INJECT_KINDS. log_path: write the session log
-    (tvns.log) there. Raises TvnsError (with .errors) for an invalid protocol."""
+    (tvns.log) there. allocation: "active" or "sham" for a blinded protocol (what the
+    investigator's `allocate` stores on a board). Raises TvnsError (with .errors) for an
+    invalid protocol."""
     board = board or SimBoard(jitter_ms=jitter_ms)
+    if allocation is not None:
+        board.store.put("allocation", allocation)
     log = None
     if log_path is not None:
         from tvns.log import Log
