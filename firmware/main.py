@@ -4,11 +4,12 @@
 #   micropython main.py --simulate PROTOCOL.json [--duration-ms N] [--inject KIND@MS]...
 #                       [--jitter-ms N] [--log FILE] [--arm active|sham]
 #                                                       one session, JSON result
-#   micropython main.py --console [--speed N]  the console on stdin/stdout, sim board,
+#   micropython main.py --console [--speed N] [--log FILE]  the console on stdin/stdout, sim board,
 #                                              virtual time paced at N x real time
 import sys
 
 BOARD_CONFIG = "board.json"  # written next to main.py by `tvns deploy`
+LOG_FILE = "log.jsonl"  # the session log on the board's flash (`tvns logs pull`)
 HOST_PLATFORMS = ("linux", "darwin", "win32")
 
 
@@ -117,7 +118,15 @@ def main(argv):
     con = app = None
     reason = "exception"
     try:
-        app = App(board)
+        # The power-cut-safe session log: on a board always (log.jsonl on its flash); on the
+        # sim board where --log says (tvns_tools' local transport passes one).
+        log_path = _arg(argv, "--log", None if board.name == "sim" else LOG_FILE)
+        log = None
+        if log_path is not None:
+            from tvns.log import Log
+
+            log = Log(log_path)
+        app = App(board, log)
         stdin = getattr(sys.stdin, "buffer", sys.stdin)
         reader = PollReader(getattr(stdin, "raw", stdin))  # CPython: unbuffered
         con = Console(app, _write)

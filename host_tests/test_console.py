@@ -193,7 +193,7 @@ def test_status_stop_logs_commands_on_the_sim():
     assert st["state"] == "IDLE" and st["ok"]
     (st,) = _cli("stop", "--sim")
     assert st["state"] == "IDLE"
-    records = _cli("logs", "pull", "--sim")
+    records = _cli("logs", "events", "--sim")
     assert records[0]["event"] == "boot" and records[0]["seq"] == 0
 
 

@@ -161,19 +161,76 @@ def cmd_logs(args):
     return _SUBCOMMANDS[args.logs_cmd](args)
 
 
+LOG_FILE = "log.jsonl"  # firmware/main.py LOG_FILE: the live log on the board
+KEEP = 3  # rotated files the firmware keeps (tvns.log.Log keep)
+
+
+def pull_files(dest, port=None, sim=False):
+    """Copy the session log and its rotated files from the device into dest; returns the
+    local paths, oldest first. A board's flash is read with mpremote (`resume`: no reset)."""
+    import shutil
+    import subprocess
+    import sys
+
+    dest.mkdir(parents=True, exist_ok=True)
+    got = []
+    for n in range(KEEP, -1, -1):
+        name = fwlog.rotated_name(LOG_FILE, n)
+        target = dest / name
+        if sim:
+            from tvns_tools.transport import SIM_LOG
+
+            src = SIM_LOG.parent / fwlog.rotated_name(SIM_LOG.name, n)
+            if src.exists():
+                shutil.copyfile(src, target)
+                got.append(target)
+        else:
+            mpremote = [sys.executable, "-m", "mpremote", "connect", port, "resume"]
+            r = subprocess.run(mpremote + ["cp", ":" + name, str(target)], capture_output=True)
+            if r.returncode == 0 and target.exists():
+                got.append(target)
+    if not got:
+        raise ToolError("no session log (%s) on the device" % LOG_FILE)
+    return got
+
+
 def cmd_logs_pull(args):
+    """tvns logs pull (--port P | --sim) [--out DIR]: fetch the session log, then write it as
+    JSON and CSV (all files joined, oldest first) and print its check."""
+    if not args.port and not args.sim:
+        raise ToolError("logs pull needs --port PORT or --sim")
+    out = pathlib.Path(args.out or "out/logs")
+    files = pull_files(out / "device", args.port, args.sim)
+    joined = out / "session-log.jsonl"
+    with open(joined, "wb") as f:
+        for path in files:
+            f.write(path.read_bytes())
+    n = to_json(joined, out / "session-log.json")
+    to_csv(joined, out / "session-log.csv")
+    doc = check(joined)
+    print(
+        "%d records in %d sessions -> %s (%s, .json, .csv)" % (n, doc["sessions"], out, joined.name)
+    )
+    return 0
+
+
+def cmd_logs_events(args):
     from tvns_tools import devcmds
 
     return devcmds.cmd_logs(args)
 
 
-_SUBCOMMANDS = {"check": cmd_logs_check, "export": cmd_logs_export, "pull": cmd_logs_pull}
+_SUBCOMMANDS = {
+    "check": cmd_logs_check,
+    "export": cmd_logs_export,
+    "pull": cmd_logs_pull,
+    "events": cmd_logs_events,
+}
 
 
 def add_parsers(subparsers, name="logs"):
-    """Wire `tvns logs check|export` into the CLI's subparsers. The handler is
-    COMMANDS[name] (cmd_logs), also set as args.func. `name` is there because devcmds already
-    registers a device-side `logs` command: one of the two has to move."""
+    """Wire `tvns logs check|export|pull|events` into the CLI's subparsers. The handler is
+    COMMANDS[name] (cmd_logs), also set as args.func."""
     p = subparsers.add_parser(name, help="check or export a session log file")
     sub = p.add_subparsers(dest="logs_cmd", required=True)
     c = sub.add_parser("check", help="count records, torn tail, bad lines, sessions")
@@ -184,9 +241,12 @@ def add_parsers(subparsers, name="logs"):
     e.add_argument("--out", required=True, metavar="DIR")
     from tvns_tools import devcmds
 
-    pull = sub.add_parser("pull", help="print the device's event records (JSON lines)")
+    pull = sub.add_parser("pull", help="fetch the device's session log; write JSON and CSV")
     devcmds._link_args(pull)
-    pull.add_argument("--since", type=int, default=0, metavar="SEQ")
+    pull.add_argument("--out", metavar="DIR", help="default out/logs")
+    ev = sub.add_parser("events", help="print the device's recent event records (JSON lines)")
+    devcmds._link_args(ev)
+    ev.add_argument("--since", type=int, default=0, metavar="SEQ")
     p.set_defaults(func=cmd_logs)
 
 

@@ -9,7 +9,7 @@ import subprocess
 import threading
 import time
 
-from tvns_tools.firmware import FIRMWARE, ToolError, micropython_binary, micropython_env
+from tvns_tools.firmware import FIRMWARE, ROOT, ToolError, micropython_binary, micropython_env
 
 BAUD = 115200  # ignored by USB CDC, needed by pyserial
 NOISE_KEEP = 200  # non-JSON lines (a traceback, REPL banner) kept for error messages
@@ -46,6 +46,10 @@ class Transport:
         self.closed = True
 
 
+# The sim device's session log: one file for every --sim command, as a board keeps one.
+SIM_LOG = ROOT / "out" / "sim-device" / "log.jsonl"
+
+
 class LocalTransport(Transport):
     """The firmware on the sim board under MicroPython, console on its stdin/stdout:
     `micropython firmware/main.py --console --speed N` with MICROPYPATH=firmware."""
@@ -57,6 +61,8 @@ class LocalTransport(Transport):
         env.update(extra_env or {})
         argv = [micropython_binary(), str(firmware / "main.py"), "--console"]
         argv += ["--speed", repr(float(speed))]
+        SIM_LOG.parent.mkdir(parents=True, exist_ok=True)
+        argv += ["--log", str(SIM_LOG)]
         # Own session: a Ctrl-C at the terminal reaches tvns only, which then sends `stop`
         # (the orderly ramp down) instead of the device dying mid-pulse.
         self.proc = subprocess.Popen(
