@@ -110,7 +110,7 @@ def _write(text):
 def main(argv):
     if "--simulate" in argv:
         return _simulate(argv)
-    from tvns.app import LOOP_MS, App
+    from tvns.app import App
     from tvns.console import Console
     from tvns.console_io import PollReader
 
@@ -135,19 +135,18 @@ def main(argv):
         else:
             pacer = _RealPacer(reader)
         con.event(_boot(con))
-        while not reader.eof:  # output stays off until a command arrives
-            app.service()
+
+        def poll():
             con.service()  # events first: what happened before a reply is sent before it
             con.feed(reader.read())
-            pacer.wait(LOOP_MS)
+            return not reader.eof
+
+        # Output stays off until a command arrives; an exception latches FAULT (App).
+        app.run_forever(poll, pacer.wait)
         reason = "eof"
         return 0
     except BaseException as exc:
         reason = "interrupt" if isinstance(exc, KeyboardInterrupt) else "exception"
-        if app is not None:
-            from tvns import safety
-
-            app.scheduler.fault(safety.EXCEPTION)  # latched: no automatic resume
         raise
     finally:
         board.safe_off()  # the one abort path, whatever ended the loop

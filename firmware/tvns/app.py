@@ -289,15 +289,18 @@ class App:
             "blinded": self.blinded,
         }
 
-    def run_forever(self, poll=None):
-        """The board's main loop: output stays off until a command starts a session.
-        Any exception (Ctrl-C included) latches a fault with output off, then propagates."""
+    def run_forever(self, poll=None, wait=None):
+        """The main loop (main.py runs it): output stays off until a command starts a
+        session. poll() serves the console and returns False to end the loop (link closed);
+        wait(ms) paces it (default board.idle_ms). Any exception, Ctrl-C included, latches a
+        fault with output off, then propagates."""
+        wait = wait or self.board.idle_ms
         try:
             while True:
                 self.service()
-                if poll is not None:
-                    poll()
-                self.board.idle_ms(LOOP_MS)
+                if poll is not None and poll() is False:
+                    return
+                wait(LOOP_MS)
         except BaseException:
             self.scheduler.fault(F.EXCEPTION)
             raise
