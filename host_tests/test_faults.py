@@ -148,6 +148,45 @@ def test_lead_off_by_undercurrent_at_high_impedance():
     assert board.engine.pulses() > 0  # it ran until the source could not keep up
 
 
+def test_lead_off_by_undercurrent_without_a_comparator():
+    # A board without the compliance comparator: the source tops out at 3 mA into 10 kohm,
+    # the sense reads 3 mA for a 7 mA setpoint (< 50%): lead-off, one period after gate-on.
+    board = SimBoard(load_ohm=10000)
+    board.sense.has_comparator = False
+    app = App(board)
+    app.load(doc(amplitude_ma=7, ramp_up_s=5))
+    app.arm()
+    app.start()
+    loop(app, 20000)
+    assert app.session.state == S.FAULT and app.status()["fault"] == "lead_off"
+    # it tripped when the setpoint passed twice what the load can take (6 mA), not before
+    assert 6000 < max(p[1] for p in iter_pulses(board.engine.drain([], flush=True))) <= 6100 + 100
+    # and at 1 kohm the same protocol runs clean
+    board = SimBoard()
+    board.sense.has_comparator = False
+    app = App(board)
+    app.load(doc(amplitude_ma=7, ramp_up_s=5, session_s=20))
+    app.arm()
+    app.start()
+    loop(app, 21000)
+    assert app.session.state == S.DONE
+
+
+def test_scheduler_refuses_out_of_order_calls_itself():
+    # Defence in depth below App: the scheduler checks too.
+    board = SimBoard()
+    app = App(board)
+    proto = app.load(doc())
+    with pytest.raises(E.TvnsError) as exc:
+        app.scheduler.start()
+    assert exc.value.code == E.BAD_STATE
+    app.arm()
+    app.start()
+    with pytest.raises(E.TvnsError) as exc:
+        app.scheduler.load(proto)
+    assert exc.value.code == E.BUSY
+
+
 def test_session_cap_monitor_is_defence_in_depth():
     board = SimBoard()
     app = App(board)
@@ -263,3 +302,6 @@ def test_invariants_hold_under_tick_jitter(d, jitter_ms, seed):
         assert prev_end <= session_us  # invariant 5
     assert r["states"][-1][1] == "DONE"
     assert r["states"][-1][0] <= d["session_s"] + (jitter_ms + 1) / 1000
+    # late ticks delay the ramp, never shorten its reach: the target is delivered
+    if not d["sham"] and d["on_s"] >= 1 and d["session_s"] - d["ramp_up_s"] - d["ramp_down_s"] > 2:
+        assert max(p[1] for p in iter_pulses(r["segments"])) == p_amp

@@ -165,6 +165,7 @@ class SimSense:
         self.load_ohm = load_ohm
         self.compliance_mv = compliance_mv
         self.short = False
+        self.has_comparator = True  # False: a board without the compliance comparator
 
     def self_test(self):
         """Idle output-stage check at arm and clear: a short, or a load above the lead-off
@@ -188,6 +189,8 @@ class SimSense:
         return amp if amp < lim else lim
 
     def read_compliance(self):
+        if not self.has_comparator:
+            return False  # lead-off must then come from the under-current check
         return self._engine.gated and self._engine.amp_ua > self.max_ua()
 
 
