@@ -541,3 +541,28 @@ def test_derived_figures_exact_for_many_protocols():
         assert d["rms_current_density_ma_cm2"] == round(rms / area, 6)
         assert d["period_us"] == round(1e6 / freq)
         assert d["frequency_hz_actual"] == round(1e6 / round(1e6 / freq), 6)
+
+
+def test_state_history_ring_keeps_the_newest_and_counts_the_lost():
+    s = S.Session()
+    for i in range(100):  # 200 changes, never drained: the ring holds the newest 64
+        s.fire(S.EV_ARM, 2 * i)
+        s.fire(S.EV_DISARM, 2 * i + 1)
+    out = s.drain([])
+    assert len(out) == 64 and s.history_lost == 200 - 64
+    assert out[-1] == (199, "IDLE") and out[0] == (136, "ARMED")
+    assert s.drain([]) == []  # drained once
+    s.fire(S.EV_ARM, 500)
+    assert s.drain([]) == [(500, "ARMED")]
+
+
+def test_shannon_limit_edge_is_exact():
+    # 5 uC on A cm2: k = 2*log10(5) - log10(A) = 1.85 at A = 25 / 10**1.85 = 0.3531 cm2
+    from tvns import protocol
+
+    base = dict(SLOW, amplitude_ma=5, pulse_width_us=1000, frequency_hz=1)
+    assert protocol.validate(doc(**dict(base, electrode_area_cm2=0.36)))[0] is not None
+    _, errs = protocol.validate(doc(**dict(base, electrode_area_cm2=0.35)))
+    assert [(e.field, e.code) for e in errs] == [("electrode_area_cm2", E.SHANNON)]
+    k = protocol.validate(doc(**dict(base, electrode_area_cm2=0.36)))[0].shannon_k()
+    assert 1.84 < k < 1.85
