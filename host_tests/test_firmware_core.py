@@ -566,3 +566,47 @@ def test_shannon_limit_edge_is_exact():
     assert [(e.field, e.code) for e in errs] == [("electrode_area_cm2", E.SHANNON)]
     k = protocol.validate(doc(**dict(base, electrode_area_cm2=0.36)))[0].shannon_k()
     assert 1.84 < k < 1.85
+
+
+def test_size_limit_is_exact_and_text_loads_respect_the_ceiling():
+    from tvns import protocol
+
+    text = json.dumps(DEFAULT)
+    exact = text + " " * (L.PROTOCOL_MAX_BYTES - len(text))
+    assert len(exact) == L.PROTOCOL_MAX_BYTES
+    assert protocol.parse(exact)[0] is not None
+    assert protocol.parse(exact + " ")[1][0].code == E.TOO_LARGE
+    # the ceiling reaches validation on the text path too
+    proto, errs = protocol.parse(json.dumps(doc(amplitude_ma=3)), 2000)
+    assert proto is None and [(e.field, e.code) for e in errs] == [
+        ("amplitude_ma", E.ABOVE_CEILING)
+    ]
+    app = App(SimBoard(ceiling_ua=2000))
+    try:
+        app.load(json.dumps(doc(amplitude_ma=3)))
+        raise AssertionError("text protocol above the ceiling accepted")
+    except E.TvnsError as exc:
+        assert exc.code == E.ABOVE_CEILING
+    p = protocol.parse(text)[0]
+    assert p.doc == DEFAULT and p.keepalive_ms == 0 and p.blinded is False
+
+
+def test_pulse_fit_boundary():
+    from tvns import protocol
+
+    # 2 x 900 + 100 us pulse + 100 us off time = 2000 us: fits a 500 Hz period exactly
+    errs = []
+    protocol._check_combined(
+        errs, {"pulse_width_us": 900, "interphase_gap_us": 100, "frequency_hz": 500}
+    )
+    assert errs == []
+    protocol._check_combined(
+        errs, {"pulse_width_us": 901, "interphase_gap_us": 100, "frequency_hz": 500}
+    )
+    assert [e.code for e in errs] == [E.PULSE_FIT]
+
+
+def test_fault_names_are_total():
+    assert F.name(0) is None and F.name(1) == "overcurrent"
+    assert F.name(len(F.NAMES)) == "unknown" and F.name(-1) == "unknown"
+    assert F.code_of(None) == F.NONE and F.code_of("nope") == F.NONE

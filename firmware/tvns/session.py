@@ -107,9 +107,6 @@ class Session:
                 self.history_lost += 1
         return True
 
-    def output_allowed(self):
-        return OUTPUT_ALLOWED[self.state] == 1
-
     def running(self):
         return RUNNING[self.state] == 1
 
