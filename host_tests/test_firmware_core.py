@@ -610,3 +610,17 @@ def test_fault_names_are_total():
     assert F.name(0) is None and F.name(1) == "overcurrent"
     assert F.name(len(F.NAMES)) == "unknown" and F.name(-1) == "unknown"
     assert F.code_of(None) == F.NONE and F.code_of("nope") == F.NONE
+
+
+def test_density_and_shannon_limits_within_a_tenth_of_a_percent():
+    from tvns import protocol
+
+    # r.m.s. density 1.9990 mA/cm2 passes, 2.0001 fails (1.788 / 1.789 mA, 250 us, 25 Hz, 0.1 cm2)
+    assert protocol.validate(doc(amplitude_ma=1.788, electrode_area_cm2=0.1))[0] is not None
+    _, errs = protocol.validate(doc(amplitude_ma=1.789, electrode_area_cm2=0.1))
+    assert [(e.field, e.code) for e in errs] == [("electrode_area_cm2", E.DENSITY)]
+    # Shannon k 1.8487 passes, 1.8504 fails (4.97 / 4.98 uC on 0.35 cm2)
+    base = dict(SLOW, pulse_width_us=1000, frequency_hz=1, electrode_area_cm2=0.35)
+    assert protocol.validate(doc(**dict(base, amplitude_ma=4.97)))[0] is not None
+    _, errs = protocol.validate(doc(**dict(base, amplitude_ma=4.98)))
+    assert [(e.field, e.code) for e in errs] == [("electrode_area_cm2", E.SHANNON)]
