@@ -101,3 +101,14 @@ def test_idle_tick_allocates_nothing():
     _locked(app.scheduler.tick_cb)  # not due: returns at once
     app.scheduler.fault(8)  # EXCEPTION
     _locked(app.scheduler.tick_cb)  # not running: returns at once
+
+
+def test_main_loop_pass_without_changes_allocates_nothing():
+    # The main loop runs every 100 ms for hours: a pass with nothing new must not feed the GC.
+    board, app = _session(doc(off_s=0, session_s=600))
+    loop(app, 20000)  # well into ON, no state change due for minutes
+    app.service()
+    _locked(app.service)
+    board.idle_ms(100)
+    _locked(app.service)
+    assert app.session.state == S.ON

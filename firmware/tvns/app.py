@@ -39,7 +39,7 @@ class App:
         if mine is not None and mine < self.board_ceiling_ua:
             self.scheduler.ceiling_ua = mine
         self.protocol = None
-        self.states = []  # (elapsed_ms, state name) drained from the session ring
+        self.states = []  # (elapsed_ms, state name) drained from the ring by the last pass
         self.faults = []  # dicts: every fault with its time, kept for reports
         self.events = []  # pending event dicts for the console
         self.events_dropped = 0
@@ -239,11 +239,16 @@ class App:
         if sch.beats != self._last_beats or not self.session.running():
             self.board.wdt.feed()
             self._last_beats = sch.beats
-        n = len(self.states)
-        self.session.drain(self.states)
-        for t_ms, name in self.states[n:]:
-            self._event({"event": "state", "state": name, "t_s": t_ms / 1000})
-            self._log("state", {"t_s": t_ms / 1000, "state": name})
+        # states holds this pass's changes only (bounded; the simulator reads it after each
+        # pass). Nothing is allocated on a pass without changes: the loop runs every 100 ms.
+        buf = self.states
+        if buf:
+            buf.clear()
+        self.session.drain(buf)
+        if buf:
+            for t_ms, name in buf:
+                self._event({"event": "state", "state": name, "t_s": t_ms / 1000})
+                self._log("state", {"t_s": t_ms / 1000, "state": name})
         if sch.fault_code != F.NONE and sch.fault_code != self._fault_seen:
             self._fault_seen = sch.fault_code
             self._record_fault(sch.fault_code, sch.fault_ms)

@@ -124,9 +124,12 @@ def simulate(
 def _collect(app, offset_ms, states, faults, seen, board, origin_us):
     """Move the app's new states and faults into the run's timeline (times from the first
     start). Returns how many of app.faults are now collected."""
-    for t_ms, name in app.states:
-        states.append([(offset_ms + t_ms) / 1000, name])
-    app.states = []
+    if app.states:
+        for t_ms, name in app.states:
+            states.append([(offset_ms + t_ms) / 1000, name])
+        app.states.clear()  # collected: the next pass must not hand them over again
+    if len(app.faults) <= seen:
+        return seen
     for rec in app.faults[seen:]:
         rec = dict(rec)
         rec["t_s"] = offset_ms / 1000 + rec["t_s"]
