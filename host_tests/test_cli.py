@@ -147,6 +147,13 @@ def test_simulate_out_writes_a_valid_session_log_and_report(tmp_path):
     assert doc["torn_tail_bytes"] == 0
     kinds = [json.loads(line)["kind"] for line in log.read_text().splitlines()]
     assert kinds[0] == "session_start" and kinds[-1] == "session_end" and "state" in kinds
+    # the charge delivered, as logged by the firmware, equals the trace's sum over pulses
+    end = json.loads(log.read_text().splitlines()[-1])
+    res = json.loads((out / "result.json").read_text())
+    expected_uc = sum(n * amp * width for _s, _p, n, amp, width, _g in res["segments"]) / 1e6
+    assert end["pulses"] == res["pulses"] == 1000  # 35 s of ramp + train, 5 s of the next
+    assert abs(end["charge_uc"] - expected_uc) < 1e-9
+    assert end["charge_uc"] > 0
     md = (out / "session-report.md").read_text()
     assert "tragus-25hz-250us-30on30off" in md and "not recorded" in md
     assert (out / "session-report.html").exists()

@@ -180,6 +180,7 @@ class App:
         end = {"state": self.state_name, "t_s": sch.elapsed_ms / 1000, "reason": reason}
         end["duration_s"] = sch.elapsed_ms / 1000
         end["pulses"] = self._pulses()
+        end["charge_uc"] = self._charge_uc()
         self._log("session_end", end)
 
     def set_time(self, unix_s):
@@ -267,6 +268,7 @@ class App:
             self._event(dict(end, event="session_end"))
             end["duration_s"] = sch.elapsed_ms / 1000
             end["pulses"] = self._pulses()
+            end["charge_uc"] = self._charge_uc()
             self._log("session_end", end)
 
     def pop_events(self):
@@ -278,6 +280,12 @@ class App:
         """Pulses delivered so far; None when blinded (the count would tell the arm)."""
         pulses = getattr(self.board.engine, "pulses", None)
         return pulses() if pulses is not None and not self.blinded else None
+
+    def _charge_uc(self):
+        """Phase charge delivered (uC) where the engine counts it (the sim board; a board
+        engine does not yet); None when blinded."""
+        charge = getattr(self.board.engine, "charge_uc", None)
+        return charge() if charge is not None and not self.blinded else None
 
     def status(self):
         sch = self.scheduler

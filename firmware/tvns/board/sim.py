@@ -55,6 +55,7 @@ class SimEngine:
         self.last_off_us = -1  # last time the output went off (gate closed or stop)
         self.cut_pulses = 0  # pulses cut short by stop()
         self.pulses_recorded = 0
+        self.charge_pc_recorded = 0  # phase charge of the recorded pulses, uA x us = pC
         self._ring = [0] * (_RING * _SEG)
         self._head = 0
         self._tail = 0
@@ -87,6 +88,15 @@ class SimEngine:
         if self.gated and self._clock.now_us > self.seg_start_us:
             n += (self._clock.now_us - self.seg_start_us + self.period_us - 1) // self.period_us
         return n
+
+    def charge_uc(self):
+        """Charge delivered per phase, summed over the pulses started so far (uC). Each
+        pulse delivers it twice, once each way: the net charge is 0 by construction."""
+        n = self.pulses_recorded
+        pc = self.charge_pc_recorded
+        if self.gated and self._clock.now_us > self.seg_start_us:
+            pc += (self.pulses() - n) * self.amp_ua * self.width_us
+        return pc / 1e6
 
     def set_amp(self, ua):
         # Pulses that started before now keep the old amplitude; a new segment begins
@@ -124,6 +134,7 @@ class SimEngine:
         r[i + 5] = self.gap_us
         self._head += 1
         self.pulses_recorded += count
+        self.charge_pc_recorded += count * self.amp_ua * self.width_us
         if self._head - self._tail > _RING:
             self._tail += 1
             self.lost += 1
