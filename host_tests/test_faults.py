@@ -305,3 +305,17 @@ def test_invariants_hold_under_tick_jitter(d, jitter_ms, seed):
     # late ticks delay the ramp, never shorten its reach: the target is delivered
     if not d["sham"] and d["on_s"] >= 1 and d["session_s"] - d["ramp_up_s"] - d["ramp_down_s"] > 2:
         assert max(p[1] for p in iter_pulses(r["segments"])) == p_amp
+
+
+def test_tick_clamps_to_the_ceiling_even_if_the_schedule_asks_for_more():
+    # Defence in depth below validation: a broken schedule target never reaches the DAC.
+    board = SimBoard(ceiling_ua=2000)
+    app = App(board)
+    app.load(doc(amplitude_ma=2, off_s=0, session_s=60))
+    app.arm()
+    app.start()
+    loop(app, 10000)
+    app.scheduler.sched.target_ua = 9000  # as if validation had been bypassed
+    loop(app, 10000)
+    amps = [p[1] for p in iter_pulses(board.engine.drain([], flush=True))]
+    assert max(amps) == 2000 and board.dac.value_ua <= 2000
