@@ -6,25 +6,12 @@ mp_log_checks"""
 
 import os
 
+from test_firmware_core import doc
 from tvns import log as L
 
 SRC = "mpl_src.jsonl"
 CUT = "mpl_cut.jsonl"
-PROTOCOL = {
-    "schema": 1,
-    "name": "synthetic",
-    "amplitude_ma": 1.5,
-    "pulse_width_us": 250,
-    "interphase_gap_us": 20,
-    "frequency_hz": 25,
-    "on_s": 30,
-    "off_s": 30,
-    "ramp_up_s": 5,
-    "ramp_down_s": 5,
-    "session_s": 120,
-    "electrode_area_cm2": 1.0,
-    "sham": False,
-}
+PROTOCOL = doc(name="synthetic", amplitude_ma=1.5, session_s=120)
 
 
 def _rm(path):

@@ -6,7 +6,7 @@ reboot mid-session, exceptions, and invariants under control-tick jitter."""
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_firmware_core import DEFAULT, doc, loop
+from test_firmware_core import DEFAULT, doc, loop, started
 from test_invariants import OUTPUT_STATES, state_at, valid_protocols
 from tvns import errors as E
 from tvns import limits as L
@@ -87,11 +87,7 @@ def test_host_loss_without_keepalive_changes_nothing():
 
 
 def _fault_then(kind):
-    board = SimBoard()
-    app = App(board)
-    app.load(doc())
-    app.arm()
-    app.start()
+    board, app = started(doc())
     board.inject(kind, 10000)
     loop(app, 11000)
     assert app.session.state == S.FAULT
@@ -138,11 +134,7 @@ def test_clear_after_a_watchdog_reset_is_accepted():
 
 def test_lead_off_by_undercurrent_at_high_impedance():
     # 5 mA into 10 kohm needs 50 V; the 30 V source tops out at 3 mA: lead-off
-    board = SimBoard(load_ohm=10000)
-    app = App(board)
-    app.load(doc(amplitude_ma=5))
-    app.arm()
-    app.start()
+    board, app = started(doc(amplitude_ma=5), load_ohm=10000)
     loop(app, 20000)
     assert app.session.state == S.FAULT and app.status()["fault"] == "lead_off"
     assert board.engine.pulses() > 0  # it ran until the source could not keep up
@@ -188,11 +180,7 @@ def test_scheduler_refuses_out_of_order_calls_itself():
 
 
 def test_session_cap_monitor_is_defence_in_depth():
-    board = SimBoard()
-    app = App(board)
-    app.load(doc(session_s=60))
-    app.arm()
-    app.start()
+    board, app = started(doc(session_s=60))
     loop(app, 10000)
     app.scheduler.sched.session_ms = 10**7  # a broken schedule that would never end
     app.scheduler.sched.down_start_ms = 10**7
@@ -237,11 +225,7 @@ def test_unknown_day_never_forgets_exposure():
 
 
 def test_exception_in_the_main_loop_turns_output_off_and_latches():
-    board = SimBoard()
-    app = App(board)
-    app.load(doc())
-    app.arm()
-    app.start()
+    board, app = started(doc())
     loop(app, 10000)
     assert board.engine.gated
     calls = []
@@ -309,11 +293,7 @@ def test_invariants_hold_under_tick_jitter(d, jitter_ms, seed):
 
 def test_tick_clamps_to_the_ceiling_even_if_the_schedule_asks_for_more():
     # Defence in depth below validation: a broken schedule target never reaches the DAC.
-    board = SimBoard(ceiling_ua=2000)
-    app = App(board)
-    app.load(doc(amplitude_ma=2, off_s=0, session_s=60))
-    app.arm()
-    app.start()
+    board, app = started(doc(amplitude_ma=2, off_s=0, session_s=60), ceiling_ua=2000)
     loop(app, 10000)
     app.scheduler.sched.target_ua = 9000  # as if validation had been bypassed
     loop(app, 10000)

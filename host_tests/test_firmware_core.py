@@ -47,6 +47,16 @@ def loop(app, ms):
         app.service()
 
 
+def started(d, **board_kw):
+    """A sim board with the protocol d loaded, armed and started: (board, app)."""
+    board = SimBoard(**board_kw)
+    app = App(board)
+    app.load(d)
+    app.arm()
+    app.start()
+    return board, app
+
+
 def errors_of(d):
     from tvns import protocol
 
@@ -400,11 +410,7 @@ def test_transition_table_refuses_what_it_must():
 
 
 def test_stop_mid_train_ramps_down_fast_and_ends_stopped():
-    board = SimBoard()
-    app = App(board)
-    app.load(doc(amplitude_ma=2.0))
-    app.arm()
-    app.start()
+    board, app = started(doc(amplitude_ma=2.0))
     while app.session.state != S.ON:
         loop(app, 100)
     loop(app, 1000)
@@ -425,11 +431,7 @@ def test_stop_mid_train_ramps_down_fast_and_ends_stopped():
 
 
 def test_stop_in_off_phase_ends_stopped_without_output():
-    board = SimBoard()
-    app = App(board)
-    app.load(doc())
-    app.arm()
-    app.start()
+    board, app = started(doc())
     while app.session.state != S.OFF:
         loop(app, 100)
     t = board.clock.now_us
@@ -459,11 +461,7 @@ def test_nothing_starts_without_arm_and_estop_blocks_arm():
 
 
 def test_fault_turns_output_off_at_once_and_latches():
-    board = SimBoard()
-    app = App(board)
-    app.load(doc())
-    app.arm()
-    app.start()
+    board, app = started(doc())
     loop(app, 10000)
     assert board.engine.gated
     app.scheduler.fault(F.ESTOP)
@@ -480,11 +478,7 @@ def test_fault_turns_output_off_at_once_and_latches():
 
 
 def test_watchdog_fed_only_while_the_tick_is_alive():
-    board = SimBoard()
-    app = App(board)
-    app.load(doc())
-    app.arm()
-    app.start()
+    board, app = started(doc())
     app.service()
     fed = board.wdt.feeds
     app.service()  # no tick since the last service: no feed

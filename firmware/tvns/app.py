@@ -131,7 +131,7 @@ class App:
             arm = self.store.get("allocation")
             if arm is None:
                 raise E.TvnsError(E.NO_ALLOCATION, "blinded protocol: no arm allocated")
-            self.scheduler.load(self.protocol, arm == "sham")  # the arm, known from here on
+            self.scheduler.use_arm(arm == "sham")  # the arm, known from here on
         # Written before any output: a reset from here on is found at the next boot.
         self.store.put(
             "active",
@@ -173,15 +173,7 @@ class App:
         if not self.session.running():
             return
         self.board.safe_off()
-        self._was_running = False
-        sch = self.scheduler
-        self._add_exposure(sch.elapsed_ms)
-        self.store.put("active", None)
-        end = {"state": self.state_name, "t_s": sch.elapsed_ms / 1000, "reason": reason}
-        end["duration_s"] = sch.elapsed_ms / 1000
-        end["pulses"] = self._pulses()
-        end["charge_uc"] = self._charge_uc()
-        self._log("session_end", end)
+        self._close_books(reason)
 
     def set_time(self, unix_s):
         if type(unix_s) not in (int, float) or not 1e9 <= unix_s < 1e10:
@@ -254,22 +246,25 @@ class App:
             self._fault_seen = sch.fault_code
             self._record_fault(sch.fault_code, sch.fault_ms)
         if self._was_running and not self.session.running():
-            self._was_running = False
-            self._add_exposure(sch.elapsed_ms)
-            self.store.put("active", None)
             reason = F.name(sch.stop_reason) if sch.stop_reason else None
             if reason:
                 self._record_fault(sch.stop_reason, sch.stop_ms, latched=False)
-            end = {
-                "state": self.state_name,
-                "t_s": sch.elapsed_ms / 1000,
-                "reason": reason or self.state_name.lower(),
-            }
+            self._close_books(reason or self.state_name.lower(), event=True)
+
+    def _close_books(self, reason, event=False):
+        """A session is over: its exposure counted, the marker cleared, its end logged (and,
+        for the console, announced)."""
+        self._was_running = False
+        sch = self.scheduler
+        self._add_exposure(sch.elapsed_ms)
+        self.store.put("active", None)
+        end = {"state": self.state_name, "t_s": sch.elapsed_ms / 1000, "reason": reason}
+        if event:
             self._event(dict(end, event="session_end"))
-            end["duration_s"] = sch.elapsed_ms / 1000
-            end["pulses"] = self._pulses()
-            end["charge_uc"] = self._charge_uc()
-            self._log("session_end", end)
+        end["duration_s"] = sch.elapsed_ms / 1000
+        end["pulses"] = self._pulses()
+        end["charge_uc"] = self._charge_uc()
+        self._log("session_end", end)
 
     def pop_events(self):
         out = self.events

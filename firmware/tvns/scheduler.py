@@ -104,6 +104,12 @@ class Scheduler:
         self.cap_ms = cap if cap < hard else hard
         self.keepalive_ms = protocol.keepalive_ms
 
+    def use_arm(self, blind_sham):
+        """Blinded protocols: the schedule of the allocated arm (start reloads the engine)."""
+        if self.session.running():
+            raise E.TvnsError(E.BUSY, "the arm cannot change while stimulating")
+        self.sched = Schedule(self.protocol, blind_sham)
+
     def start(self):
         if self.sched is None:
             raise E.TvnsError(E.NO_PROTOCOL, "no valid protocol loaded")
