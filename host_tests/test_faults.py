@@ -299,3 +299,21 @@ def test_tick_clamps_to_the_ceiling_even_if_the_schedule_asks_for_more():
     loop(app, 10000)
     amps = [p[1] for p in iter_pulses(board.engine.drain([], flush=True))]
     assert max(amps) == 2000 and board.dac.value_ua <= 2000
+
+
+def test_boot_after_a_watchdog_reset_outside_a_session_records_but_does_not_latch():
+    board = SimBoard()
+    App(board)
+    board.reset("watchdog")  # e.g. the main loop hung while idle
+    app = App(board)
+    assert app.faults == [{"fault": "watchdog", "t_s": 0.0, "latched": False}]
+    assert app.session.state == S.IDLE and not board.engine.gated
+
+
+def test_an_interrupted_session_counts_in_full_against_the_daily_cap():
+    board, app = started(doc(session_s=600))
+    loop(app, 30000)
+    board.reset("power")  # 30 s in: the boot cannot know how much was delivered
+    app = App(board)
+    assert app.session.state == S.FAULT and app.faults[0]["fault"] == "interrupted"
+    assert app.exposure_used_ms() == 600000
