@@ -6,7 +6,7 @@ STAMP   := $(VENV)/.installed
 OUT     ?= out/run
 PROTOCOL ?= firmware/protocols/default.json
 
-.PHONY: setup run test bench lint format clean deploy fuzz mutation
+.PHONY: setup system-deps run test bench lint format clean deploy fuzz mutation
 
 setup: $(STAMP)
 
@@ -19,7 +19,11 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/tvns simulate $(PROTOCOL) --runtime micropython --out $(OUT)
 
-test: $(STAMP)
+# Debian packages for the tiers that need them (as root: installed; else listed, tiers skip)
+system-deps:
+	@tools/system_deps.sh
+
+test: $(STAMP) system-deps
 	$(BIN)/python -m pytest
 
 # make deploy PORT=/dev/ttyACM0 BOARD=rp2|esp32: mpy-cross, mpremote copy, board.json, hello check
