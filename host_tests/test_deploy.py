@@ -126,3 +126,20 @@ def test_package_json_and_manifest_list_what_deploy_ships(monkeypatch):
     monkeypatch.chdir(FIRMWARE)  # MicroPython's makemanifest runs a manifest from its dir
     exec(compile(ast.parse(src), "manifest.py", "exec"), api)
     assert sorted(frozen) == sorted(f for f in files if f.startswith("tvns/"))
+
+
+def test_micropython_shim_is_the_hosts_own_and_never_ships(tmp_path):
+    import micropython
+
+    shim = ROOT / "tools" / "tvns_tools" / "shim" / "micropython.py"
+    # CPython's `const` is the shim, not whatever `micropython` a dependency pulls in
+    assert pathlib.Path(micropython.__file__).resolve() == shim and micropython.const(7) == 7
+    assert FIRMWARE not in shim.parents
+    assert not [f for f in deploy.firmware_files() if "micropython" in f]
+    pkg = json.loads((FIRMWARE / "package.json").read_text())
+    assert not [t for t, _ in pkg["urls"] if "micropython" in t]
+    # every firmware module takes const from micropython, none defines its own
+    for src in FIRMWARE.rglob("*.py"):
+        assert "def const" not in src.read_text(), src
+    names = deploy.stage("rp2", tmp_path)
+    assert not [n for n in names if "micropython" in n]

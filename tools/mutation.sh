@@ -16,6 +16,8 @@ for t in test_firmware_core test_invariants test_faults test_blinding; do
   cp "host_tests/$t.py" "$WS/tests/"
 done
 : > "$WS/tests/conftest.py"  # mutmut puts mutants/ first on sys.path: `tvns` comes from there
+# CPython's `const` (the host-only micropython shim): pytest puts tests/ on sys.path
+cp tools/tvns_tools/shim/micropython.py "$WS/tests/"
 ONLY=""
 for m in limits protocol session safety ${MODULES:-}; do ONLY="$ONLY\"tvns/$m.py\", "; done
 cat > "$WS/pyproject.toml" <<TOML

@@ -5,18 +5,12 @@
 # tick runs on its own timer (board) or at deadlines (sim) and never waits for us.
 import json
 
+from micropython import const
+
 from tvns import VERSION
 from tvns import errors as E
 from tvns import investigator as I
 from tvns import limits as L
-
-try:
-    from micropython import const
-except ImportError:  # CPython on the host
-
-    def const(x):
-        return x
-
 
 PROTOCOL_VERSION = 1  # of the console protocol; bumped only for incompatible changes
 LINE_MAX_BYTES = const(4096)  # a protocol is at most 4096 bytes; a request carries one

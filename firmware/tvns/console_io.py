@@ -3,13 +3,7 @@
 # the one way to read the serial link without ever waiting in the main loop.
 import select
 
-try:
-    from micropython import const
-except ImportError:  # CPython on the host
-
-    def const(x):
-        return x
-
+from micropython import const
 
 READ_MAX_BYTES = const(1024)  # per main-loop pass: a flood cannot starve the loop
 

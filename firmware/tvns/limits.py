@@ -1,13 +1,7 @@
 # Hard limits: the one source of truth (see REFERENCE.md "Hard limits").
 # Public names so other modules (and the host tools) can read them; on the
 # board const() still inlines them inside this module.
-try:
-    from micropython import const
-except ImportError:  # CPython on the host
-
-    def const(x):
-        return x
-
+from micropython import const
 
 # Peak current per phase: absolute ceiling. A board or investigator ceiling may only be lower.
 CURRENT_MAX_UA = const(10000)

@@ -11,13 +11,7 @@ try:
 except ImportError:  # pragma: no cover - every MicroPython port with a filesystem has os
     import uos as os
 
-try:
-    from micropython import const
-except ImportError:  # CPython on the host
-
-    def const(x):
-        return x
-
+from micropython import const
 
 try:
     from binascii import crc32 as _crc32

@@ -2,13 +2,7 @@
 # tick (scheduler.py) so that detection and "output off" happen in the same tick; this
 # module holds what they compare against and the stable names. Codes are never renumbered
 # (SAFETY.md lists them with their hazards and tests).
-try:
-    from micropython import const
-except ImportError:  # CPython on the host
-
-    def const(x):
-        return x
-
+from micropython import const
 
 NONE = const(0)
 OVERCURRENT = const(1)  # measured > 110% of setpoint (+ sense floor) or > ceiling

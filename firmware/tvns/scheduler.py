@@ -9,13 +9,7 @@
 # what goes to the DAC and the engine. They differ only in the blinded sham arm, where the
 # states, the stop ramp's length and the status the operator sees follow the nominal
 # values (docs/BLINDING.md) and the monitors the delivered ones.
-try:
-    from micropython import const
-except ImportError:  # CPython on the host
-
-    def const(x):
-        return x
-
+from micropython import const
 
 from tvns import errors as E
 from tvns import limits as L

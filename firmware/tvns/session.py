@@ -3,13 +3,7 @@
 # history is a preallocated ring that the main loop drains (never the tick).
 from array import array
 
-try:
-    from micropython import const
-except ImportError:  # CPython on the host
-
-    def const(x):
-        return x
-
+from micropython import const
 
 IDLE = const(0)
 ARMED = const(1)

@@ -9,6 +9,8 @@ import sys
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 FIRMWARE = pathlib.Path(os.environ.get("TVNS_FIRMWARE", ROOT / "firmware"))
 DEFAULT_PROTOCOL = FIRMWARE / "protocols" / "default.json"
+# CPython's `micropython` (just `const`): host only, never deployed (shim/micropython.py)
+SHIM = pathlib.Path(__file__).resolve().parent / "shim"
 
 
 class ToolError(Exception):
@@ -20,10 +22,11 @@ class ToolError(Exception):
 
 
 def import_firmware():
-    """Make the firmware package `tvns` importable in this CPython process."""
-    path = str(FIRMWARE)
-    if path not in sys.path:
-        sys.path.insert(0, path)
+    """Make the firmware package `tvns` (and the `micropython` shim its modules import
+    const from) importable in this CPython process."""
+    for path in (str(SHIM), str(FIRMWARE)):
+        if path not in sys.path:
+            sys.path.insert(0, path)
 
 
 def micropython_binary():

@@ -17,12 +17,10 @@ fast-forwarded (see run()), which makes a period cost a few dozen steps.
 
 import importlib.util
 import pathlib
-import sys
 from collections import deque
 from fractions import Fraction
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-FIRMWARE = ROOT / "firmware"
 FAKE_RP2 = ROOT / "host_tests" / "fakes" / "rp2.py"
 
 # Emulator pin layout. pioemu ignores in_base (pin indexes are absolute), so the gate is
@@ -54,8 +52,9 @@ def fake_rp2():
 
 def pio_module():
     """firmware tvns.board.rp2_pio (needs firmware/ on sys.path for tvns.errors)."""
-    if str(FIRMWARE) not in sys.path:
-        sys.path.insert(0, str(FIRMWARE))
+    from tvns_tools.firmware import import_firmware
+
+    import_firmware()
     from tvns.board import rp2_pio
 
     return rp2_pio

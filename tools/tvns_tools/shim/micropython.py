@@ -1,0 +1,13 @@
+"""CPython stand-in for MicroPython's builtin `micropython` module, so every firmware module
+writes `from micropython import const` exactly as micropython-lib does (Blinka's idea).
+
+Only `const` is here: the firmware uses nothing else from `micropython` at import time, and a
+missing attribute must fail loudly rather than be faked. It is put on sys.path, ahead of
+everything else, by tvns_tools.firmware.import_firmware() and host_tests/conftest.py, so
+CPython never depends on Blinka's `micropython` package that a dependency happens to pull
+in. It never leaves the host: it lives outside firmware/ (deploy, package.json and
+manifest.py read firmware/ only), and MicroPython never sees it (its builtin module wins)."""
+
+
+def const(x):
+    return x
