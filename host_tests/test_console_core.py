@@ -6,7 +6,8 @@ import json
 from tvns import errors as E
 from tvns.app import LOOP_MS, App
 from tvns.board.sim import SimBoard
-from tvns.console import LINE_MAX_BYTES, LOG_REPLY_MAX, Console, limits_digest
+from tvns.commands import LOG_REPLY_MAX, limits_digest
+from tvns.console import LINE_MAX_BYTES, Console
 
 
 def _protocol():

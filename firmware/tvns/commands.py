@@ -1,0 +1,139 @@
+# The console's commands: one handler per command name (PROTOCOL.md "Commands"), the hard
+# limits table and its digest. console.py owns the line framing, the one-reply rule and the
+# busy policy, then calls COMMANDS[cmd](console, request); a handler returns the reply's
+# fields or raises TvnsError to refuse. Nothing here blocks or touches hardware.
+from micropython import const
+
+from tvns import errors as E
+from tvns import investigator as I
+from tvns import limits as L
+from tvns.log import crc32  # the firmware's one CRC-32 (binascii.crc32 on every port we run)
+
+LOG_REPLY_MAX = const(16)  # records per `log` reply, so a reply line stays short
+
+
+def limits_table():
+    """{NAME: value} of every hard limit in tvns.limits."""
+    out = {}
+    for name in dir(L):
+        if name[:1].isupper():
+            v = getattr(L, name)
+            if isinstance(v, int):
+                out[name] = v
+    return out
+
+
+def limits_digest():
+    """CRC-32 of 'NAME=value\\n' for the sorted limits, as 8 hex digits: the host compares
+    it with its own copy of limits.py to know the device enforces the same limits."""
+    t = limits_table()
+    text = "".join("%s=%d\n" % (k, t[k]) for k in sorted(t))
+    return "%08x" % (crc32(text.encode()) & 0xFFFFFFFF)
+
+
+# ---- command handlers: (console, request) -> reply fields; raise TvnsError to refuse ----
+def _hello(con, req):
+    return con.hello()
+
+
+def _limits(con, req):
+    ceiling_ua = con.app.scheduler.ceiling_ua
+    return {"limits": limits_table(), "ceiling_ua": ceiling_ua, "limits_crc": con.digest()}
+
+
+def _pin(req, name="pin"):
+    """The PIN field: None when absent. Never echoed, logged or put in a message."""
+    pin = req.get(name)
+    if pin is not None and not isinstance(pin, str):
+        raise E.TvnsError(E.BAD_FIELD, "%s must be a string" % name, name)
+    return pin
+
+
+def _load(con, req):
+    src = req.get("protocol")
+    if not isinstance(src, (dict, str)):
+        raise E.TvnsError(E.BAD_FIELD, "protocol must be a JSON object", "protocol")
+    proto = con.app.load(src, _pin(req))
+    return {"protocol": proto.name, "derived": proto.derived()}
+
+
+def _set_pin(con, req):
+    I.set_pin(con.app, _pin(req, "new_pin"), _pin(req))
+    return {}
+
+
+def _allocate(con, req):
+    I.allocate(con.app, req.get("arm"), _pin(req))
+    return {}
+
+
+def _unblind(con, req):
+    return {"arm": I.unblind(con.app, _pin(req))}
+
+
+def _set_ceiling(con, req):
+    ma = req.get("ceiling_ma")
+    if isinstance(ma, bool) or not isinstance(ma, (int, float)) or not 0 <= ma <= 1e3:
+        raise E.TvnsError(E.BAD_FIELD, "ceiling_ma must be a number of mA", "ceiling_ma")
+    ua = int(round(ma * 1000))
+    if abs(ma * 1000 - ua) > 1e-6:
+        raise E.TvnsError(E.BAD_FIELD, "ceiling_ma: 0.001 mA resolution", "ceiling_ma")
+    I.set_ceiling(con.app, ua, _pin(req))
+    return {"ceiling_ua": con.app.scheduler.ceiling_ua}
+
+
+def _clear_exposure(con, req):
+    I.clear_exposure(con.app, _pin(req))
+    return {}
+
+
+def _session_cmd(name):
+    def handler(con, req):
+        getattr(con.app, name)()
+        return {"state": con.app.status()["state"]}
+
+    return handler
+
+
+def _status(con, req):
+    st = con.app.status()
+    st["console"] = dict(con.counts)
+    return st
+
+
+def _log(con, req):
+    since = req.get("since", 0)
+    if isinstance(since, bool) or not isinstance(since, int) or since < 0:
+        raise E.TvnsError(E.BAD_FIELD, "since must be an integer >= 0", "since")
+    log = con.log
+    first = log[0]["seq"] if log else con.next_seq
+    out = [r for r in log if r["seq"] >= since][:LOG_REPLY_MAX]
+    nxt = out[-1]["seq"] + 1 if out else max(since, first)
+    return {"records": out, "next": nxt, "lost": max(0, first - since), "end": con.next_seq}
+
+
+def _set_time(con, req):
+    t = req.get("unix_s")
+    if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 <= t < 2**40:
+        raise E.TvnsError(E.BAD_FIELD, "unix_s must be a number of seconds >= 0", "unix_s")
+    con.app.set_time(int(t))
+    return {}
+
+
+COMMANDS = {
+    "hello": _hello,
+    "limits": _limits,
+    "load": _load,
+    "arm": _session_cmd("arm"),
+    "start": _session_cmd("start"),
+    "stop": _session_cmd("stop"),
+    "clear": _session_cmd("clear"),
+    "status": _status,
+    "log": _log,
+    "set_time": _set_time,
+    "set_pin": _set_pin,
+    "allocate": _allocate,
+    "unblind": _unblind,
+    "set_ceiling": _set_ceiling,
+    "clear_exposure": _clear_exposure,
+}
