@@ -235,10 +235,10 @@ def test_pulse_fit_is_guaranteed_by_the_limits_and_still_checked():
     worst = 2 * L.WIDTH_MAX_US + L.GAP_MAX_US + L.OFF_MIN_US
     assert worst <= 1000000 // L.FREQ_MAX_HZ
     # ...and the check itself fires if the ranges were ever widened.
-    from tvns import protocol
+    from tvns import checks
 
     errs = []
-    protocol._check_combined(
+    checks.check_combined(
         errs, {"pulse_width_us": 1000, "interphase_gap_us": 100, "frequency_hz": 500}
     )
     assert [(e.field, e.code) for e in errs] == [("frequency_hz", E.PULSE_FIT)]
@@ -586,15 +586,15 @@ def test_size_limit_is_exact_and_text_loads_respect_the_ceiling():
 
 
 def test_pulse_fit_boundary():
-    from tvns import protocol
+    from tvns import checks
 
     # 2 x 900 + 100 us pulse + 100 us off time = 2000 us: fits a 500 Hz period exactly
     errs = []
-    protocol._check_combined(
+    checks.check_combined(
         errs, {"pulse_width_us": 900, "interphase_gap_us": 100, "frequency_hz": 500}
     )
     assert errs == []
-    protocol._check_combined(
+    checks.check_combined(
         errs, {"pulse_width_us": 901, "interphase_gap_us": 100, "frequency_hz": 500}
     )
     assert [e.code for e in errs] == [E.PULSE_FIT]
@@ -618,3 +618,19 @@ def test_density_and_shannon_limits_within_a_tenth_of_a_percent():
     assert protocol.validate(doc(**dict(base, amplitude_ma=4.97)))[0] is not None
     _, errs = protocol.validate(doc(**dict(base, amplitude_ma=4.98)))
     assert [(e.field, e.code) for e in errs] == [("electrode_area_cm2", E.SHANNON)]
+
+
+def test_validator_and_derived_figures_come_from_one_place():
+    from tvns import figures as G
+    from tvns import protocol
+
+    # 8.855 mA x 977 us = 8.651335 uC: the charge and the Shannon refusals quote one figure
+    bad = dict(SLOW, amplitude_ma=8.855, pulse_width_us=977, frequency_hz=16)
+    msgs = {e.code: e.message for e in protocol.validate(doc(**bad))[1]}
+    q = "%g uC" % G.charge_uc(8855, 977)
+    assert q in msgs[E.CHARGE] and q in msgs[E.SHANNON], msgs
+    # a valid protocol's derived figures are the validator's, from the same integers
+    p = protocol.validate(doc(amplitude_ma=2.5, frequency_hz=33.3))[0]
+    assert p.period_us == G.period_us(33.3) == 30030
+    assert p.shannon_k() == G.shannon_k(2500, 250, 1.0)
+    assert p.rms_density_ma_cm2() == G.rms_density_ma_cm2(2500, 250, 30030, 1.0)

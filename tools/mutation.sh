@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# make mutation: mutmut over the limits, protocol validation, session and safety modules with
-# the fast CPython tests. MODULES="schedule scheduler" adds more (slow: about 1 mutant/s).
+# make mutation: mutmut over the limits, protocol validation (protocol, checks, figures),
+# session and safety modules with the fast CPython tests. MODULES="schedule scheduler" adds
+# more (slow: about 1 mutant/s).
 # mutmut names mutants by module path from the directory it runs in, and the tests import
 # `tvns.*`, so it runs in a scratch workspace laid out as tvns/ + tests/.
 set -euo pipefail
@@ -19,7 +20,7 @@ done
 # CPython's `const` (the host-only micropython shim): pytest puts tests/ on sys.path
 cp tools/tvns_tools/shim/micropython.py "$WS/tests/"
 ONLY=""
-for m in limits protocol session safety ${MODULES:-}; do ONLY="$ONLY\"tvns/$m.py\", "; done
+for m in limits protocol checks figures session safety ${MODULES:-}; do ONLY="$ONLY\"tvns/$m.py\", "; done
 cat > "$WS/pyproject.toml" <<TOML
 [tool.mutmut]
 source_paths = ["tvns/"]
