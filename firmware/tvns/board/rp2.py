@@ -5,45 +5,26 @@
 # build() (or injected, which is how CPython host tests pass the fakes without ever
 # registering a fake `machine` in sys.modules).
 #
-# Parts: PIO pulse engine (board/rp2_pio.py), amplitude DAC (PWM + RC filter or an
-# MCP4725 on I2C), current sense (ADC across the sense resistor, peak-held) and a
+# Parts: PIO pulse engine (board/rp2_pio.py), amplitude DAC (board/rp2_dac.py: PWM + RC
+# filter or an MCP4725 on I2C), current sense (ADC across the sense resistor, peak-held) and a
 # compliance comparator input, e-stop input, hardware watchdog, control-tick timer.
 # Everything the control tick may call (gate, set_ua, read_*, pressed, feed, stop) is
 # integer-only and allocates nothing on the success path.
 
 from tvns import limits
 from tvns.board import rp2_pio
-from tvns.errors import ABOVE_CEILING, MISSING, OUT_OF_RANGE, TYPE, TvnsError
+from tvns.board.config import gpio, need, num
+from tvns.board.rp2_dac import GPIO_MAX, Mcp4725Dac, PwmDac
+from tvns.errors import OUT_OF_RANGE, TvnsError
 from tvns.store import FileStore
 
 NAME = "pico"
-_PULSE_MAX_US = 2 * limits.WIDTH_MAX_US + limits.GAP_MAX_US  # longest pulse in flight
 _WDT_MIN_MS = 100
 _WDT_MAX_MS = 8388  # RP2040 hardware maximum
 
 
-def _get(cfg, key, field):
-    if key not in cfg:
-        raise TvnsError(MISSING, "board config needs " + field, field)
-    return cfg[key]
-
-
-def _num(cfg, key, field, lo, hi, default=None):
-    """A number from the board config within [lo, hi]; TvnsError names the field."""
-    if default is not None and key not in cfg:
-        return default
-    v = _get(cfg, key, field)
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise TvnsError(TYPE, field + " must be a number", field)
-    if not lo <= v <= hi:
-        raise TvnsError(OUT_OF_RANGE, "%s = %s outside %s..%s" % (field, v, lo, hi), field)
-    return v
-
-
 def _gpio(config, name):
-    pins = _get(config, "pins", "pins")
-    spec = _get(pins, name, "pins." + name)
-    return int(_num(spec, "gpio", "pins.%s.gpio" % name, 0, 29))
+    return gpio(config, name, GPIO_MAX)
 
 
 class Clock:
@@ -84,8 +65,8 @@ class PioEngine:
                 "phase_a, phase_b, sync must be consecutive GPIOs (one side-set group)",
                 "pins.phase_b",
             )
-        sm_id = int(_num(pio_cfg, "sm", "pio.sm", 0, 7, 0))
-        self._dead_ns = int(_num(pio_cfg, "dead_time_ns", "pio.dead_time_ns", 0, 10_000, 0))
+        sm_id = int(num(pio_cfg, "sm", "pio.sm", 0, 7, 0))
+        self._dead_ns = int(num(pio_cfg, "dead_time_ns", "pio.dead_time_ns", 0, 10_000, 0))
         Pin = machine.Pin
         self._out = machine.Pin.OUT
         # GPIO outputs driven low until load() hands them to the PIO.
@@ -156,88 +137,16 @@ class PioEngine:
         self.loaded = False
 
 
-class _DacBase:
-    """Calibration: I = full_scale_ua * code / code_max + offset_ua (code 0 = 0 uA)."""
-
-    def __init__(self, cfg, ceiling_ua, code_max, engine, clock):
-        self._fs_ua = int(_num(cfg, "full_scale_ua", "dac.full_scale_ua", ceiling_ua, 100_000))
-        lim = self._fs_ua // 10
-        self._offset_ua = int(_num(cfg, "offset_ua", "dac.offset_ua", -lim, lim, 0))
-        self._code_max = code_max
-        self.ceiling_ua = ceiling_ua
-        self._engine = engine
-        self._clock = clock
-        self.code = 0
-
-    def code_for(self, ua):
-        """DAC code for ua, rounded down (never above the setpoint)."""
-        if ua <= 0:
-            return 0
-        code = (ua - self._offset_ua) * self._code_max // self._fs_ua
-        if code < 0:
-            return 0
-        return code if code < self._code_max else self._code_max
-
-    def set_ua(self, ua):
-        if ua < 0:
-            raise TvnsError(OUT_OF_RANGE, "current must be >= 0", "amplitude_ua")
-        if ua > self.ceiling_ua:
-            raise TvnsError(ABOVE_CEILING, "current above the board ceiling", "amplitude_ua")
-        code = self.code_for(ua)
-        # Apply between pulses: wait (bounded by the longest pulse) while SYNC is high.
-        clock = self._clock
-        t0 = clock.ticks_us()
-        while self._engine.sync_high() and clock.ticks_diff(clock.ticks_us(), t0) < _PULSE_MAX_US:
-            pass
-        self._write(code)
-        self.code = code
-
-
-class PwmDac(_DacBase):
-    """PWM duty into an RC filter; duty changes take effect at the PWM wrap (glitch-free)."""
-
-    def __init__(self, machine, config, ceiling_ua, engine, clock):
-        cfg = _get(config, "dac", "dac")
-        super().__init__(cfg, ceiling_ua, 65535, engine, clock)
-        freq_hz = int(_num(cfg, "pwm_freq_hz", "dac.pwm_freq_hz", 1000, 1_000_000, 30_000))
-        self._pwm = machine.PWM(machine.Pin(_gpio(config, "dac_pwm")), freq=freq_hz, duty_u16=0)
-
-    def _write(self, code):
-        self._pwm.duty_u16(code)
-
-
-class Mcp4725Dac(_DacBase):
-    """MCP4725 12-bit DAC, fast-write command (2 bytes, power-down bits 00)."""
-
-    def __init__(self, machine, config, ceiling_ua, engine, clock):
-        cfg = _get(config, "dac", "dac")
-        super().__init__(cfg, ceiling_ua, 4095, engine, clock)
-        self._addr = int(_num(cfg, "i2c_addr", "dac.i2c_addr", 0x60, 0x67, 0x60))
-        self._i2c = machine.I2C(
-            int(_num(cfg, "i2c_id", "dac.i2c_id", 0, 1, 0)),
-            scl=machine.Pin(_gpio(config, "i2c_scl")),
-            sda=machine.Pin(_gpio(config, "i2c_sda")),
-            freq=400_000,
-        )
-        self._buf = bytearray(2)  # preallocated: no allocation in the tick
-        self._write(0)
-
-    def _write(self, code):
-        self._buf[0] = (code >> 8) & 0x0F
-        self._buf[1] = code & 0xFF
-        self._i2c.writeto(self._addr, self._buf)
-
-
 class Sense:
     """Sense resistor -> amplifier -> peak hold -> ADC. ua = raw12 * k_q12 >> 12 + offset."""
 
     def __init__(self, machine, config, ceiling_ua):
-        cfg = _get(config, "sense", "sense")
-        r_ohms = _num(cfg, "r_ohms", "sense.r_ohms", 1, 100_000)
-        amp_gain = _num(cfg, "amp_gain", "sense.amp_gain", 0.1, 1000, 1)
-        vref_mv = _num(cfg, "vref_mv", "sense.vref_mv", 1000, 5000, 3300)
-        cal_gain = _num(cfg, "cal_gain", "sense.cal_gain", 0.5, 2.0, 1.0)
-        self._offset_ua = int(_num(cfg, "offset_ua", "sense.offset_ua", -500, 500, 0))
+        cfg = need(config, "sense", "sense")
+        r_ohms = num(cfg, "r_ohms", "sense.r_ohms", 1, 100_000)
+        amp_gain = num(cfg, "amp_gain", "sense.amp_gain", 0.1, 1000, 1)
+        vref_mv = num(cfg, "vref_mv", "sense.vref_mv", 1000, 5000, 3300)
+        cal_gain = num(cfg, "cal_gain", "sense.cal_gain", 0.5, 2.0, 1.0)
+        self._offset_ua = int(num(cfg, "offset_ua", "sense.offset_ua", -500, 500, 0))
         # Q12 fixed point keeps raw12 * k below 2**30 (a small int on the board: no alloc).
         self._k_q12 = int(vref_mv * 1000 * cal_gain * 4096 / (4095 * r_ohms * amp_gain) + 0.5)
         full_ua = (4095 * self._k_q12) >> 12
@@ -253,7 +162,7 @@ class Sense:
         self._comp = None
         if "compliance" in config["pins"]:
             self._comp_active = int(
-                _num(cfg, "compliance_active", "sense.compliance_active", 0, 1, 1)
+                num(cfg, "compliance_active", "sense.compliance_active", 0, 1, 1)
             )
             self._comp = machine.Pin(
                 _gpio(config, "compliance"), machine.Pin.IN, machine.Pin.PULL_UP
@@ -272,7 +181,7 @@ class Sense:
 class Estop:
     def __init__(self, machine, config):
         cfg = config.get("estop", {})
-        self._active = int(_num(cfg, "active", "estop.active", 0, 1, 0))
+        self._active = int(num(cfg, "active", "estop.active", 0, 1, 0))
         self._pin = machine.Pin(_gpio(config, "estop"), machine.Pin.IN, machine.Pin.PULL_UP)
 
     def pressed(self):
@@ -285,7 +194,7 @@ class Watchdog:
     def __init__(self, machine, config):
         self._machine = machine
         self.timeout_ms = int(
-            _num(config, "wdt_timeout_ms", "wdt_timeout_ms", _WDT_MIN_MS, _WDT_MAX_MS, 300)
+            num(config, "wdt_timeout_ms", "wdt_timeout_ms", _WDT_MIN_MS, _WDT_MAX_MS, 300)
         )
         self._wdt = None
 
@@ -301,7 +210,7 @@ class Watchdog:
 class Ticker:
     def __init__(self, machine, config, wdt):
         self._machine = machine
-        self.tick_ms = int(_num(config, "tick_ms", "tick_ms", 1, 100, 1))
+        self.tick_ms = int(num(config, "tick_ms", "tick_ms", 1, 100, 1))
         self._wdt = wdt
         self._timer = None
 
@@ -327,11 +236,11 @@ class Ticker:
 class Board:
     def __init__(self, config, machine, rp2, time_mod):
         self.name = config.get("name", NAME)
-        self.ceiling_ua = int(_num(config, "ceiling_ua", "ceiling_ua", 0, limits.CURRENT_MAX_UA))
+        self.ceiling_ua = int(num(config, "ceiling_ua", "ceiling_ua", 0, limits.CURRENT_MAX_UA))
         self._time = time_mod
         self.clock = Clock(time_mod)
         self.engine = PioEngine(machine, rp2, config)
-        kind = _get(_get(config, "dac", "dac"), "kind", "dac.kind")
+        kind = need(need(config, "dac", "dac"), "kind", "dac.kind")
         if kind == "pwm":
             self.dac = PwmDac(machine, config, self.ceiling_ua, self.engine, self.clock)
         elif kind == "mcp4725":
