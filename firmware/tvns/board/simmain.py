@@ -1,0 +1,98 @@
+# The host side of main.py (MicroPython unix port or CPython; never deployed, like every
+# board/sim* module): the argv of the host simulator and the pacing of the sim board.
+#   micropython main.py --simulate PROTOCOL.json [--duration-ms N] [--inject KIND@MS]...
+#                       [--jitter-ms N] [--log FILE] [--arm active|sham]
+#                                                       one session, JSON result
+#   micropython main.py --console [--speed N] [--log FILE]  the console on stdin/stdout, sim board,
+#                                              virtual time paced at N x real time
+# main.py asks for it only when sys.platform is a host's, so a board never loads it.
+import sys
+
+
+def simulate(argv):
+    """--simulate: one session on the sim board, its JSON result on stdout (exit 0, or 2
+    for an invalid protocol)."""
+    import json
+
+    from tvns.board import simrun
+    from tvns.errors import TvnsError
+
+    path = argv[argv.index("--simulate") + 1]
+    duration_ms = None
+    if "--duration-ms" in argv:
+        duration_ms = int(argv[argv.index("--duration-ms") + 1])
+    # --inject KIND@MS (repeatable), --jitter-ms N: fault injection on the sim board
+    inject = [
+        (argv[i + 1].split("@")[0], int(argv[i + 1].split("@")[1]))
+        for i in range(len(argv) - 1)
+        if argv[i] == "--inject"
+    ]
+    jitter_ms = int(argv[argv.index("--jitter-ms") + 1]) if "--jitter-ms" in argv else 0
+
+    def progress(t_ms, total_ms):
+        sys.stderr.write('{"progress_ms": %d, "total_ms": %d}\n' % (t_ms, total_ms))
+
+    with open(path, "rb") as f:
+        text = f.read()
+    try:
+        result = simrun.simulate(
+            text,
+            duration_ms,
+            progress,
+            inject=inject,
+            jitter_ms=jitter_ms,
+            log_path=_arg(argv, "--log", None),
+            allocation=_arg(argv, "--arm", None),
+        )
+    except TvnsError as exc:
+        result = simrun.error_result(exc)
+    sys.stdout.write(json.dumps(result))
+    sys.stdout.write("\n")
+    return 0 if "error" not in result else 2
+
+
+def _arg(argv, name, default):
+    return argv[argv.index(name) + 1] if name in argv else default
+
+
+class Host:
+    """--console on the host: the sim board, the session log where --log says (tvns_tools'
+    local transport passes one; none without it) and a pacer at --speed N x real time."""
+
+    def __init__(self, argv):
+        from tvns.board.sim import SimBoard
+
+        self.board = SimBoard()
+        self._argv = argv
+
+    # Read when main() asks, inside its try: a bad value still ends in safe_off + abort.
+    @property
+    def log_path(self):
+        return _arg(self._argv, "--log", None)
+
+    def pacer(self, reader):
+        return SimPacer(self.board, reader, float(_arg(self._argv, "--speed", "1")))
+
+
+class SimPacer:
+    """Sim board: advance virtual time ms (the tick runs at its deadlines inside), then let
+    real time catch up to virtual / speed, waking early on input so replies stay prompt."""
+
+    def __init__(self, board, reader, speed):
+        import time
+
+        self._time = time
+        self._board = board
+        self._reader = reader
+        self._speed = speed
+        self._due_us = time.ticks_us()
+
+    def wait(self, ms):
+        t = self._time
+        self._board.idle_ms(ms)
+        self._due_us = t.ticks_add(self._due_us, int(ms * 1000 / self._speed))
+        lag_us = t.ticks_diff(self._due_us, t.ticks_us())
+        if lag_us < -1000000:
+            self._due_us = t.ticks_us()  # far behind: run flat out, do not build up debt
+        elif lag_us >= 1000:
+            self._reader.wait(lag_us // 1000)
