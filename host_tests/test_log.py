@@ -2,7 +2,6 @@
 a real multi-session log from the firmware on the sim board, cut at every byte offset and
 bit-flipped at every byte, must recover every complete record and invent nothing."""
 
-import argparse
 import csv
 import json
 import os
@@ -16,7 +15,7 @@ import pytest
 from tvns import log as L
 from tvns.board.simrun import simulate
 from tvns.errors import TvnsError
-from tvns_tools import logs
+from tvns_tools import cli, logs
 from tvns_tools.firmware import micropython_binary
 
 HERE = pathlib.Path(__file__).resolve().parent
@@ -225,11 +224,9 @@ def test_logs_cli_wiring(real_log, tmp_path, capsys):
     data, _table = real_log
     path = tmp_path / "log.jsonl"
     path.write_bytes(data)
-    parser = argparse.ArgumentParser(prog="tvns")
-    sub = parser.add_subparsers(dest="command", required=True)
-    logs.add_parsers(sub)
+    parser = cli.build_parser()
     args = parser.parse_args(["logs", "check", str(path), "--json"])
-    assert logs.COMMANDS[args.command](args) == 0
+    assert cli.COMMANDS[args.command][0](args) == 0
     assert json.loads(capsys.readouterr().out)["sessions"] == 3
     args = parser.parse_args(["logs", "export", str(path), "--out", str(tmp_path / "x")])
     assert args.func(args) == 0

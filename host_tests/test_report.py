@@ -1,7 +1,6 @@
 """`tvns report`: every minimum reporting item present, "not recorded" where the log does not
 say, and numbers equal to the firmware's own derived figures."""
 
-import argparse
 import pathlib
 
 import mp_log_checks as M
@@ -9,7 +8,7 @@ import pytest
 from tvns import log as L
 from tvns import protocol as P
 from tvns.board.simrun import simulate
-from tvns_tools import logs, report
+from tvns_tools import cli, logs, report
 
 META = {
     "device_maker": "Bench Lab",
@@ -111,12 +110,10 @@ def test_envelope_follows_the_logged_states(log_path):
 
 
 def test_cli_writes_markdown_html_and_plots(log_path, tmp_path, capsys):
-    parser = argparse.ArgumentParser(prog="tvns")
-    sub = parser.add_subparsers(dest="command", required=True)
-    report.add_parsers(sub)
+    parser = cli.build_parser()
     out = tmp_path / "r" / "rep.md"
     args = parser.parse_args(["report", str(log_path), "--out", str(out)])
-    assert report.COMMANDS[args.command](args) == 0
+    assert cli.COMMANDS[args.command][0](args) == 0
     html = (tmp_path / "r" / "rep.html").read_text()
     assert "<table>" in html and "Shannon k" in html and "rep-session2.png" in html
     for n in (1, 2):

@@ -2,183 +2,26 @@
 prints as `tvns: message` on stderr with a non-zero exit."""
 
 import argparse
-import json
-import pathlib
 import sys
 
-from tvns_tools import devcmds, logs, report
-from tvns_tools.firmware import ToolError, import_firmware
+from tvns_tools import devcmds, logs, report, simulate, validate
+from tvns_tools.firmware import ToolError
+from tvns_tools.link import add_link_args
+
+# The layout is mpremote's (its main.py `_COMMANDS`): this module parses arguments, one
+# builder per command; the handlers live in their own modules and never see argparse.
+# A builder is called with the subparsers and the command's name and adds its parser.
 
 
-def cmd_validate(args):
-    import_firmware()
-    from tvns import protocol
-
-    try:
-        with open(args.protocol, "rb") as f:
-            text = f.read(64 * 1024 + 1)
-    except OSError as exc:
-        raise ToolError("cannot read %s: %s" % (args.protocol, exc.strerror)) from exc
-    proto, errs = protocol.parse(text)
-    doc = {
-        "valid": proto is not None,
-        "errors": [e.as_dict() for e in errs],
-        "derived": proto.derived() if proto else None,
-    }
-    if args.json:
-        print(json.dumps(doc, indent=2))
-    else:
-        _print_validation(args.protocol, proto, doc)
-    return 0 if proto is not None else 2
-
-
-def _print_validation(path, proto, doc):
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console()
-    if proto is None:
-        table = Table(title="%s: INVALID" % path, title_style="bold red")
-        table.add_column("field")
-        table.add_column("code")
-        table.add_column("problem")
-        for e in doc["errors"]:
-            table.add_row(e["field"] or "-", e["code"], e["message"])
-    else:
-        table = Table(title="%s: valid (%s)" % (path, proto.name), title_style="bold green")
-        table.add_column("derived figure")
-        table.add_column("value", justify="right")
-        table.add_column("limit")
-        from tvns import limits as L
-
-        d = doc["derived"]
-        rows = (
-            ("charge per phase (uC)", d["charge_per_phase_uc"], "<= %g" % (L.CHARGE_MAX_PC / 1e6)),
-            ("r.m.s. current (mA)", d["rms_current_ma"], ""),
-            (
-                "r.m.s. density (mA/cm2)",
-                d["rms_current_density_ma_cm2"],
-                "<= %g" % (L.RMS_DENSITY_MAX_UA_CM2 / 1000),
-            ),
-            ("Shannon k", d["shannon_k"], "< %g" % (L.SHANNON_K_MAX_X1000 / 1000)),
-            ("pulses in session", d["pulses_total"], ""),
-            ("stimulation time (s)", d["stim_s"], ""),
-            ("period (us)", d["period_us"], ""),
-        )
-        for name, value, limit in rows:
-            table.add_row(name, str(value), limit)
-    console.print(table)
-
-
-def cmd_simulate(args):
-    from tvns_tools import simulate
-
-    progress_cb, bar = _progress(args)
-    try:
-        inject = [simulate.parse_inject(spec) for spec in args.inject]
-        if args.engine == "pio" and (
-            inject or args.jitter_ms or args.duration is None or args.duration > simulate.PIO_MAX_S
-        ):
-            raise ToolError(
-                "--engine pio replays a short clean stretch: give --duration S (at most %d s) "
-                "and no --inject / --jitter-ms" % simulate.PIO_MAX_S
-            )
-        log_path = None
-        if args.out:
-            pathlib.Path(args.out).mkdir(parents=True, exist_ok=True)
-            log_path = pathlib.Path(args.out) / "session.log.jsonl"
-            for old in pathlib.Path(args.out).glob("session.log*.jsonl"):
-                old.unlink()  # one run, one log
-        result = simulate.run(
-            args.protocol,
-            args.runtime,
-            args.duration,
-            progress_cb,
-            inject,
-            args.jitter_ms,
-            log_path,
-            args.arm,
-        )
-    finally:
-        if bar is not None:
-            bar.stop()
-    vcd, plot_png = args.vcd, args.plot
-    if args.out:
-        out = pathlib.Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        vcd = vcd or out / "trace.vcd"
-        plot_png = plot_png or out / "session.png"
-        with open(out / "result.json", "w") as f:
-            json.dump(simulate.summary(result) | {"protocol": result["protocol"]}, f, indent=1)
-        simulate.write_report(result, out / "report.md")
-        report.report(log_path, -1, out / "session-report")
-    if args.engine == "pio":
-        edges = simulate.pio_edges(result, result["sim_s"])
-        result["pio_edges"] = len(edges)
-        if vcd:
-            simulate.write_vcd_edges(edges, vcd, result["sim_s"] * 1e6, result["firmware_version"])
-    elif vcd:
-        simulate.write_vcd(result, vcd)
-    if plot_png:
-        from tvns_tools.plot import plot
-
-        plot(result, plot_png)
-    if args.json:
-        print(json.dumps(simulate.summary(result)))
-    else:
-        print(
-            "%s: %d pulses in %.1f s simulated (%.3f s wall, %s), final state %s"
-            % (
-                result["protocol"]["name"],
-                result["pulses"],
-                result["sim_s"],
-                result["wall_s"],
-                result["runtime"],
-                result["final_state"],
-            )
-        )
-        for f in result["faults"]:
-            off = f.get("output_off_s")
-            print(
-                "fault %s at %.3f s, output off at %s"
-                % (f["fault"], f["t_s"], "%.3f s" % off if off is not None else "?")
-            )
-        if args.out:
-            print("report, trace and plot written to %s/" % args.out)
-    return 0
-
-
-def _progress(args):
-    if args.json or not sys.stderr.isatty():
-        return None, None
-    from rich.progress import Progress
-
-    bar = Progress(transient=True)
-    bar.start()
-    task = bar.add_task("simulating (virtual s)", total=None)
-
-    def cb(t_ms, total_ms):
-        bar.update(task, completed=t_ms / 1000, total=total_ms / 1000)
-
-    return cb, bar
-
-
-COMMANDS = {
-    "validate": cmd_validate,
-    "simulate": cmd_simulate,
-    **devcmds.COMMANDS,  # run, console, status, stop, sim-device, deploy
-    **logs.COMMANDS,  # logs pull | check | export
-    **report.COMMANDS,
-}
-
-
-def build_parser():
-    parser = argparse.ArgumentParser(prog="tvns", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("validate", help="check a protocol file against the hard limits")
+def argparse_validate(sub, name):
+    p = sub.add_parser(name, help="check a protocol file against the hard limits")
     p.add_argument("protocol")
     p.add_argument("--json", action="store_true", help="machine-readable result")
-    p = sub.add_parser("simulate", help="run a protocol on the simulated board")
+    return p
+
+
+def argparse_simulate(sub, name):
+    p = sub.add_parser(name, help="run a protocol on the simulated board")
     p.add_argument("protocol")
     p.add_argument("--runtime", choices=("cpython", "micropython"), default="micropython")
     p.add_argument("--duration", type=float, metavar="S", help="stop after S virtual seconds")
@@ -211,16 +54,104 @@ def build_parser():
         help="pulse engine for the trace: the sim board's exact model, or the real RP2040 PIO "
         "program in the cycle-exact emulator (short stretches)",
     )
-    devcmds.add_parsers(sub)
-    logs.add_parsers(sub)
-    report.add_parsers(sub)
+    return p
+
+
+def argparse_run(sub, name):
+    p = sub.add_parser(name, help="load, arm and start a protocol; follow it to the end")
+    p.add_argument("protocol")
+    p.add_argument("--pin", help="investigator PIN, when the device is locked")
+    add_link_args(p)
+    p.add_argument("--json", action="store_true", help="print the final status as JSON")
+    return p
+
+
+def _argparse_link_only(help_text):
+    """The builder of a command whose only arguments are the link's (console, status, stop)."""
+
+    def builder(sub, name):
+        p = sub.add_parser(name, help=help_text)
+        add_link_args(p)
+        return p
+
+    return builder
+
+
+def argparse_sim_device(sub, name):
+    p = sub.add_parser(name, help="the firmware on the sim board, console on stdio")
+    p.add_argument("--speed", type=float, default=1.0, metavar="N")
+    return p
+
+
+def argparse_deploy(sub, name):
+    p = sub.add_parser(name, help="compile and copy the firmware to a board")
+    p.add_argument("--port", required=True)
+    p.add_argument("--board", required=True, choices=("rp2", "esp32"))
+    p.add_argument("--config", help="board pin map JSON (default: hardware/boards/<board>)")
+    p.add_argument("--resume", action="store_true", help="mpremote resume: no soft reset")
+    p.add_argument("--no-check", action="store_true", help="skip the reset + hello check")
+    p.add_argument("--stage", metavar="DIR", help="keep the compiled tree in DIR")
+    return p
+
+
+def argparse_logs(sub, name):
+    """`tvns logs check|export|pull|events`: one handler (logs.cmd_logs) dispatches on
+    args.logs_cmd."""
+    p = sub.add_parser(name, help="check or export a session log file")
+    sub = p.add_subparsers(dest="logs_cmd", required=True)
+    c = sub.add_parser("check", help="count records, torn tail, bad lines, sessions")
+    c.add_argument("file")
+    c.add_argument("--json", action="store_true")
+    e = sub.add_parser("export", help="write FILE.json and FILE.csv into DIR")
+    e.add_argument("file")
+    e.add_argument("--out", required=True, metavar="DIR")
+    pull = sub.add_parser("pull", help="fetch the device's session log; write JSON and CSV")
+    add_link_args(pull)
+    pull.add_argument("--out", metavar="DIR", help="default out/logs")
+    ev = sub.add_parser("events", help="print the device's recent event records (JSON lines)")
+    add_link_args(ev)
+    ev.add_argument("--since", type=int, default=0, metavar="SEQ")
+    return p
+
+
+def argparse_report(sub, name):
+    p = sub.add_parser(name, help="per-session report (Markdown, HTML, plot)")
+    p.add_argument("log")
+    p.add_argument("--session", type=int, metavar="N", help="1-based; -1 = the last")
+    p.add_argument("--out", metavar="FILE", help="write FILE.md, FILE.html, FILE-sessionN.png")
+    return p
+
+
+# name -> (handler, argparse builder); `tvns --help` lists them in this order.
+COMMANDS = {
+    "validate": (validate.cmd_validate, argparse_validate),
+    "simulate": (simulate.cmd_simulate, argparse_simulate),
+    "run": (devcmds.cmd_run, argparse_run),
+    "console": (
+        devcmds.cmd_console,
+        _argparse_link_only("interactive: type commands, see replies and events"),
+    ),
+    "status": (devcmds.cmd_status, _argparse_link_only("print the device status")),
+    "stop": (devcmds.cmd_stop, _argparse_link_only("stop the session")),
+    "sim-device": (devcmds.cmd_sim_device, argparse_sim_device),
+    "deploy": (devcmds.cmd_deploy, argparse_deploy),
+    "logs": (logs.cmd_logs, argparse_logs),
+    "report": (report.cmd_report, argparse_report),
+}
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="tvns", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, (handler, builder) in COMMANDS.items():
+        builder(sub, name).set_defaults(func=handler)
     return parser
 
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
+        return args.func(args)
     except ToolError as exc:
         print("tvns: %s" % exc, file=sys.stderr)
         return exc.exit_code

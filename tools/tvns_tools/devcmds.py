@@ -1,6 +1,6 @@
-"""`tvns` commands that talk to a device (a board on --port, or the sim board with --sim):
-run, console, status, stop, sim-device, deploy (and `logs pull`, registered by logs.py).
-One handler each; cli.py holds the command table."""
+"""Handlers of the `tvns` commands that talk to a device (a board on --port, or the sim
+board with --sim; link.py opens it): run, console, status, stop, sim-device, deploy.
+One handler each; cli.py holds the command table and the argument parsers."""
 
 import json
 import subprocess
@@ -10,49 +10,7 @@ import time
 
 from tvns_tools import device as D
 from tvns_tools.firmware import FIRMWARE, ToolError, micropython_binary, micropython_env
-from tvns_tools.transport import open_transport
-
-
-def _link_args(p):
-    g = p.add_mutually_exclusive_group()
-    g.add_argument("--port", help="serial port of a board, e.g. /dev/ttyACM0")
-    g.add_argument("--sim", action="store_true", help="the firmware on the simulated board")
-    p.add_argument(
-        "--speed", type=float, default=1.0, metavar="N", help="sim: virtual time at N x real"
-    )
-
-
-def add_parsers(sub):
-    p = sub.add_parser("run", help="load, arm and start a protocol; follow it to the end")
-    p.add_argument("protocol")
-    p.add_argument("--pin", help="investigator PIN, when the device is locked")
-    _link_args(p)
-    p.add_argument("--json", action="store_true", help="print the final status as JSON")
-    p = sub.add_parser("console", help="interactive: type commands, see replies and events")
-    _link_args(p)
-    for name, text in (("status", "print the device status"), ("stop", "stop the session")):
-        _link_args(sub.add_parser(name, help=text))
-    p = sub.add_parser("sim-device", help="the firmware on the sim board, console on stdio")
-    p.add_argument("--speed", type=float, default=1.0, metavar="N")
-    p = sub.add_parser("deploy", help="compile and copy the firmware to a board")
-    p.add_argument("--port", required=True)
-    p.add_argument("--board", required=True, choices=("rp2", "esp32"))
-    p.add_argument("--config", help="board pin map JSON (default: hardware/boards/<board>)")
-    p.add_argument("--resume", action="store_true", help="mpremote resume: no soft reset")
-    p.add_argument("--no-check", action="store_true", help="skip the reset + hello check")
-    p.add_argument("--stage", metavar="DIR", help="keep the compiled tree in DIR")
-
-
-def _open(args):
-    if not args.port and not args.sim:
-        raise ToolError("no device: give --port PORT (a board) or --sim (the simulated board)")
-    dev = D.Device(open_transport(args.port, args.sim, args.speed))
-    try:
-        dev.wait_boot()
-    except BaseException:
-        dev.close()
-        raise
-    return dev
+from tvns_tools.link import open_device
 
 
 def cmd_run(args):
@@ -61,7 +19,7 @@ def cmd_run(args):
             protocol = json.loads(f.read(64 * 1024))
     except (OSError, ValueError) as exc:
         raise ToolError("cannot read %s: %s" % (args.protocol, exc), D.EXIT_REFUSED) from exc
-    dev = _open(args)
+    dev = open_device(args)
     view = _View(json_out=args.json)
     dev.on_event = view.event
     try:
@@ -123,7 +81,7 @@ class _View:
 
 
 def cmd_status(args):
-    dev = _open(args)
+    dev = open_device(args)
     try:
         print(json.dumps(dev.request("status")))
     finally:
@@ -132,7 +90,7 @@ def cmd_status(args):
 
 
 def cmd_stop(args):
-    dev = _open(args)
+    dev = open_device(args)
     try:
         dev.request("stop")
         st = dev.wait_end(30.0)
@@ -142,23 +100,10 @@ def cmd_stop(args):
     return 0
 
 
-def cmd_logs(args):
-    dev = _open(args)
-    try:
-        records, last = dev.logs(args.since)
-        for r in records:
-            print(json.dumps(r))
-        if last["lost"]:
-            print("tvns: %d older records were dropped" % last["lost"], file=sys.stderr)
-    finally:
-        dev.close()
-    return 0
-
-
 def cmd_console(args):
     """Each input line: a JSON request (an id is added when missing), or `cmd` /
     `cmd {json fields}`. Replies and events are printed as JSON lines as they arrive."""
-    dev = _open(args)
+    dev = open_device(args)
     t = dev.t
     done = threading.Event()
     pending = set()  # ids sent and not answered yet: wait for them at end of input
@@ -224,13 +169,3 @@ def cmd_deploy(args):
     from tvns_tools import deploy
 
     return deploy.deploy(args)
-
-
-COMMANDS = {
-    "run": cmd_run,
-    "console": cmd_console,
-    "status": cmd_status,
-    "stop": cmd_stop,
-    "sim-device": cmd_sim_device,
-    "deploy": cmd_deploy,
-}

@@ -5,6 +5,7 @@ source of truth); docs/LOG-FORMAT.md is the contract. Nothing here writes to the
 import csv
 import json
 import pathlib
+import sys
 
 from tvns_tools.firmware import ToolError, import_firmware
 
@@ -157,7 +158,8 @@ def cmd_logs_export(args):
 
 
 def cmd_logs(args):
-    """The one handler for the cli's command table: dispatches on the subcommand."""
+    """The one handler for `tvns logs` in the cli's command table: dispatches on the
+    subcommand (check, export, pull, events)."""
     return _SUBCOMMANDS[args.logs_cmd](args)
 
 
@@ -170,7 +172,6 @@ def pull_files(dest, port=None, sim=False):
     local paths, oldest first. A board's flash is read with mpremote (`resume`: no reset)."""
     import shutil
     import subprocess
-    import sys
 
     dest.mkdir(parents=True, exist_ok=True)
     got = []
@@ -215,9 +216,20 @@ def cmd_logs_pull(args):
 
 
 def cmd_logs_events(args):
-    from tvns_tools import devcmds
+    """tvns logs events (--port P | --sim) [--since SEQ]: the device's recent event records
+    (its RAM ring, PROTOCOL.md `log`) as JSON lines."""
+    from tvns_tools.link import open_device
 
-    return devcmds.cmd_logs(args)
+    dev = open_device(args)
+    try:
+        records, last = dev.logs(args.since)
+        for r in records:
+            print(json.dumps(r))
+        if last["lost"]:
+            print("tvns: %d older records were dropped" % last["lost"], file=sys.stderr)
+    finally:
+        dev.close()
+    return 0
 
 
 _SUBCOMMANDS = {
@@ -226,28 +238,3 @@ _SUBCOMMANDS = {
     "pull": cmd_logs_pull,
     "events": cmd_logs_events,
 }
-
-
-def add_parsers(subparsers, name="logs"):
-    """Wire `tvns logs check|export|pull|events` into the CLI's subparsers. The handler is
-    COMMANDS[name] (cmd_logs), also set as args.func."""
-    p = subparsers.add_parser(name, help="check or export a session log file")
-    sub = p.add_subparsers(dest="logs_cmd", required=True)
-    c = sub.add_parser("check", help="count records, torn tail, bad lines, sessions")
-    c.add_argument("file")
-    c.add_argument("--json", action="store_true")
-    e = sub.add_parser("export", help="write FILE.json and FILE.csv into DIR")
-    e.add_argument("file")
-    e.add_argument("--out", required=True, metavar="DIR")
-    from tvns_tools import devcmds
-
-    pull = sub.add_parser("pull", help="fetch the device's session log; write JSON and CSV")
-    devcmds._link_args(pull)
-    pull.add_argument("--out", metavar="DIR", help="default out/logs")
-    ev = sub.add_parser("events", help="print the device's recent event records (JSON lines)")
-    devcmds._link_args(ev)
-    ev.add_argument("--since", type=int, default=0, metavar="SEQ")
-    p.set_defaults(func=cmd_logs)
-
-
-COMMANDS = {"logs": cmd_logs}

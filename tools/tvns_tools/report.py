@@ -349,14 +349,3 @@ def cmd_report(args):
         base = pathlib.Path(args.out)
         print("wrote %s, %s" % (base.with_suffix(".md"), base.with_suffix(".html")))
     return 0
-
-
-def add_parsers(subparsers):
-    p = subparsers.add_parser("report", help="per-session report (Markdown, HTML, plot)")
-    p.add_argument("log")
-    p.add_argument("--session", type=int, metavar="N", help="1-based; -1 = the last")
-    p.add_argument("--out", metavar="FILE", help="write FILE.md, FILE.html, FILE-sessionN.png")
-    p.set_defaults(func=cmd_report)
-
-
-COMMANDS = {"report": cmd_report}

@@ -1,9 +1,11 @@
 """`tvns simulate`: run the firmware on the sim board in virtual time, under CPython or the
-MicroPython runtime, and write its report, VCD trace and plot."""
+MicroPython runtime (or replay a stretch through the PIO emulator); simout.py writes its
+report, VCD trace and plot."""
 
 import json
 import pathlib
 import subprocess
+import sys
 import threading
 import time
 
@@ -153,83 +155,6 @@ def _run_micropython(path, duration_ms, progress, inject, jitter_ms, log_path, a
     return result
 
 
-def summary(result):
-    """The small JSON document of `tvns simulate --json` (segments included: the exact trace)."""
-    keys = (
-        "pulses",
-        "sim_s",
-        "wall_s",
-        "final_state",
-        "states",
-        "faults",
-        "runtime",
-        "board",
-        "firmware_version",
-        "derived",
-        "cut_short",
-        "injected",
-        "resets",
-        "cut_pulses",
-        "jitter_ms",
-        "segment_fields",
-        "segments",
-    )
-    return {k: result[k] for k in keys if k in result}
-
-
-def write_vcd(result, path):
-    import_firmware()
-    from tvns.board.simtrace import write_vcd as _write
-
-    with open(path, "w") as f:
-        _write(
-            f,
-            result["segments"],
-            int(result["sim_s"] * 1e6),
-            date=time.strftime("%Y-%m-%d %H:%M:%S"),
-            version=result.get("firmware_version", ""),
-        )
-
-
-def write_report(result, path_md):
-    d = result["derived"]
-    p = result["protocol"]
-    lines = [
-        "# Simulated session: %s" % p["name"],
-        "",
-        "Firmware %s on the %s board, %s runtime. Not a medical device."
-        % (result["firmware_version"], result["board"], result["runtime"]),
-        "",
-        "| item | value |",
-        "|---|---|",
-        "| current (mA, per phase) | %s%s |"
-        % (p["amplitude_ma"], " (sham: 0 delivered)" if p["sham"] else ""),
-        "| pulse width per phase (us) | %s |" % p["pulse_width_us"],
-        "| interphase gap (us) | %s |" % p["interphase_gap_us"],
-        "| frequency (Hz) | %s (period %d us) |" % (p["frequency_hz"], d["period_us"]),
-        "| duty cycle (s on / s off) | %s / %s |" % (p["on_s"], p["off_s"]),
-        "| ramp up / down (s) | %s / %s |" % (p["ramp_up_s"], p["ramp_down_s"]),
-        "| waveform | symmetric biphasic, charge-balanced, constant current |",
-        "| electrode area (cm2) | %s |" % p["electrode_area_cm2"],
-        "| intended / simulated duration (s) | %s / %s |" % (p["session_s"], result["sim_s"]),
-        "| final state | %s |" % result["final_state"],
-        "| pulses delivered (expected) | %d (%d) |" % (result["pulses"], d["pulses_total"]),
-        "| charge per phase (uC) | %s |" % d["charge_per_phase_uc"],
-        "| r.m.s. current (mA) | %s |" % d["rms_current_ma"],
-        "| r.m.s. current density (mA/cm2) | %s |" % d["rms_current_density_ma_cm2"],
-        "| Shannon k | %s |" % d["shannon_k"],
-        "| wall time (s) | %.3f |" % result["wall_s"],
-        "",
-        "## State changes",
-        "",
-        "| t (s) | state |",
-        "|---|---|",
-    ]
-    lines += ["| %g | %s |" % (t, s) for t, s in result["states"]]
-    with open(path_md, "w") as f:
-        f.write("\n".join(lines) + "\n")
-
-
 PIO_MAX_S = 120  # the emulator runs ~3,000 periods/s: keep --engine pio to short stretches
 
 
@@ -259,22 +184,53 @@ def pio_edges(result, duration_s):
     )
 
 
-def write_vcd_edges(edges, path, end_us, version=""):
-    """VCD of (t_us, a, b) edges at 1 ns resolution (the PIO runs on an 8 ns grid)."""
-    with open(path, "w") as f:
-        w = f.write
-        w("$date %s $end\n" % time.strftime("%Y-%m-%d %H:%M:%S"))
-        w("$version tvns firmware %s, RP2040 PIO program in pioemu $end\n" % version)
-        w("$timescale 1ns $end\n$scope module stimulator $end\n")
-        w("$var wire 1 a phase_a $end\n$var wire 1 b phase_b $end\n")
-        w("$upscope $end\n$enddefinitions $end\n#0\n$dumpvars\n0a\n0b\n$end\n")
-        a_now = b_now = 0
-        for t_us, a, b in edges:
-            w("#%d\n" % int(t_us * 1000))
-            if a != a_now:
-                w("%da\n" % a)
-                a_now = a
-            if b != b_now:
-                w("%db\n" % b)
-                b_now = b
-        w("#%d\n" % int(end_us * 1000))
+# ---- the command: `tvns simulate PROTOCOL [...]` (its arguments: cli.argparse_simulate) ----
+def cmd_simulate(args):
+    from tvns_tools import simout
+
+    progress_cb, bar = _progress(args)
+    try:
+        inject = [parse_inject(spec) for spec in args.inject]
+        if args.engine == "pio" and (
+            inject or args.jitter_ms or args.duration is None or args.duration > PIO_MAX_S
+        ):
+            raise ToolError(
+                "--engine pio replays a short clean stretch: give --duration S (at most %d s) "
+                "and no --inject / --jitter-ms" % PIO_MAX_S
+            )
+        log_path = simout.prepare_out(args.out)
+        result = run(
+            args.protocol,
+            args.runtime,
+            args.duration,
+            progress_cb,
+            inject,
+            args.jitter_ms,
+            log_path,
+            args.arm,
+        )
+    finally:
+        if bar is not None:
+            bar.stop()
+    edges = None
+    if args.engine == "pio":
+        edges = pio_edges(result, result["sim_s"])
+        result["pio_edges"] = len(edges)
+    simout.write_outputs(result, args, log_path, edges)
+    simout.print_result(result, args)
+    return 0
+
+
+def _progress(args):
+    if args.json or not sys.stderr.isatty():
+        return None, None
+    from rich.progress import Progress
+
+    bar = Progress(transient=True)
+    bar.start()
+    task = bar.add_task("simulating (virtual s)", total=None)
+
+    def cb(t_ms, total_ms):
+        bar.update(task, completed=t_ms / 1000, total=total_ms / 1000)
+
+    return cb, bar

@@ -1,0 +1,170 @@
+"""What `tvns simulate` writes: the JSON summary, the VCD trace (the sim board's model or
+the PIO emulator's edges), the plot, the Markdown report and the session log's report in
+--out DIR, and the line it prints. simulate.py runs the firmware; this only writes."""
+
+import json
+import pathlib
+import time
+
+from tvns_tools import report
+from tvns_tools.firmware import import_firmware
+
+
+def prepare_out(out):
+    """Make --out DIR; returns the path the firmware writes its session log to (one run,
+    one log: older session logs there are removed), or None without --out."""
+    if not out:
+        return None
+    out = pathlib.Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    for old in out.glob("session.log*.jsonl"):
+        old.unlink()
+    return out / "session.log.jsonl"
+
+
+def write_outputs(result, args, log_path, pio_edges=None):
+    """Every file the command line asked for. pio_edges: [(t_us, a, b)] with --engine pio
+    (the trace is then the PIO emulator's)."""
+    vcd, plot_png = args.vcd, args.plot
+    if args.out:
+        out = pathlib.Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        vcd = vcd or out / "trace.vcd"
+        plot_png = plot_png or out / "session.png"
+        with open(out / "result.json", "w") as f:
+            json.dump(summary(result) | {"protocol": result["protocol"]}, f, indent=1)
+        write_report(result, out / "report.md")
+        report.report(log_path, -1, out / "session-report")
+    if pio_edges is not None:
+        if vcd:
+            end_us = result["sim_s"] * 1e6
+            write_vcd_edges(pio_edges, vcd, end_us, result["firmware_version"])
+    elif vcd:
+        write_vcd(result, vcd)
+    if plot_png:
+        from tvns_tools.plot import plot
+
+        plot(result, plot_png)
+
+
+def print_result(result, args):
+    if args.json:
+        print(json.dumps(summary(result)))
+        return
+    print(
+        "%s: %d pulses in %.1f s simulated (%.3f s wall, %s), final state %s"
+        % (
+            result["protocol"]["name"],
+            result["pulses"],
+            result["sim_s"],
+            result["wall_s"],
+            result["runtime"],
+            result["final_state"],
+        )
+    )
+    for f in result["faults"]:
+        off = f.get("output_off_s")
+        print(
+            "fault %s at %.3f s, output off at %s"
+            % (f["fault"], f["t_s"], "%.3f s" % off if off is not None else "?")
+        )
+    if args.out:
+        print("report, trace and plot written to %s/" % args.out)
+
+
+def summary(result):
+    """The small JSON document of `tvns simulate --json` (segments included: the exact trace)."""
+    keys = (
+        "pulses",
+        "sim_s",
+        "wall_s",
+        "final_state",
+        "states",
+        "faults",
+        "runtime",
+        "board",
+        "firmware_version",
+        "derived",
+        "cut_short",
+        "injected",
+        "resets",
+        "cut_pulses",
+        "jitter_ms",
+        "segment_fields",
+        "segments",
+    )
+    return {k: result[k] for k in keys if k in result}
+
+
+def write_vcd(result, path):
+    import_firmware()
+    from tvns.board.simtrace import write_vcd as _write
+
+    with open(path, "w") as f:
+        _write(
+            f,
+            result["segments"],
+            int(result["sim_s"] * 1e6),
+            date=time.strftime("%Y-%m-%d %H:%M:%S"),
+            version=result.get("firmware_version", ""),
+        )
+
+
+def write_report(result, path_md):
+    d = result["derived"]
+    p = result["protocol"]
+    lines = [
+        "# Simulated session: %s" % p["name"],
+        "",
+        "Firmware %s on the %s board, %s runtime. Not a medical device."
+        % (result["firmware_version"], result["board"], result["runtime"]),
+        "",
+        "| item | value |",
+        "|---|---|",
+        "| current (mA, per phase) | %s%s |"
+        % (p["amplitude_ma"], " (sham: 0 delivered)" if p["sham"] else ""),
+        "| pulse width per phase (us) | %s |" % p["pulse_width_us"],
+        "| interphase gap (us) | %s |" % p["interphase_gap_us"],
+        "| frequency (Hz) | %s (period %d us) |" % (p["frequency_hz"], d["period_us"]),
+        "| duty cycle (s on / s off) | %s / %s |" % (p["on_s"], p["off_s"]),
+        "| ramp up / down (s) | %s / %s |" % (p["ramp_up_s"], p["ramp_down_s"]),
+        "| waveform | symmetric biphasic, charge-balanced, constant current |",
+        "| electrode area (cm2) | %s |" % p["electrode_area_cm2"],
+        "| intended / simulated duration (s) | %s / %s |" % (p["session_s"], result["sim_s"]),
+        "| final state | %s |" % result["final_state"],
+        "| pulses delivered (expected) | %d (%d) |" % (result["pulses"], d["pulses_total"]),
+        "| charge per phase (uC) | %s |" % d["charge_per_phase_uc"],
+        "| r.m.s. current (mA) | %s |" % d["rms_current_ma"],
+        "| r.m.s. current density (mA/cm2) | %s |" % d["rms_current_density_ma_cm2"],
+        "| Shannon k | %s |" % d["shannon_k"],
+        "| wall time (s) | %.3f |" % result["wall_s"],
+        "",
+        "## State changes",
+        "",
+        "| t (s) | state |",
+        "|---|---|",
+    ]
+    lines += ["| %g | %s |" % (t, s) for t, s in result["states"]]
+    with open(path_md, "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def write_vcd_edges(edges, path, end_us, version=""):
+    """VCD of (t_us, a, b) edges at 1 ns resolution (the PIO runs on an 8 ns grid)."""
+    with open(path, "w") as f:
+        w = f.write
+        w("$date %s $end\n" % time.strftime("%Y-%m-%d %H:%M:%S"))
+        w("$version tvns firmware %s, RP2040 PIO program in pioemu $end\n" % version)
+        w("$timescale 1ns $end\n$scope module stimulator $end\n")
+        w("$var wire 1 a phase_a $end\n$var wire 1 b phase_b $end\n")
+        w("$upscope $end\n$enddefinitions $end\n#0\n$dumpvars\n0a\n0b\n$end\n")
+        a_now = b_now = 0
+        for t_us, a, b in edges:
+            w("#%d\n" % int(t_us * 1000))
+            if a != a_now:
+                w("%da\n" % a)
+                a_now = a
+            if b != b_now:
+                w("%db\n" % b)
+                b_now = b
+        w("#%d\n" % int(end_us * 1000))
