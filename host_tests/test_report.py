@@ -8,7 +8,7 @@ import pytest
 from tvns import log as L
 from tvns import protocol as P
 from tvns.board.simrun import simulate
-from tvns_tools import cli, logs, report
+from tvns_tools import cli, logs, report, sessionplot
 
 META = {
     "device_maker": "Bench Lab",
@@ -98,7 +98,7 @@ def test_a_cut_sham_session_says_so_and_invents_nothing(log_path):
 
 def test_envelope_follows_the_logged_states(log_path):
     s = logs.sessions(logs.records(log_path))[0]
-    ts, amps = report.envelope(s)
+    ts, amps = sessionplot.envelope(s)
     assert max(amps) == 1.5 and amps[0] == 0 and amps[-1] == 0
     marks = [r for r in s["events"] if r["kind"] in ("state", "amplitude", "fault")]
     assert len(ts) == len(amps) == 2 * len(marks)  # (start, level) and (next mark, level)

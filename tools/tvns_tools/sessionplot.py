@@ -1,0 +1,56 @@
+"""The envelope plot of one logged session for `tvns report`: amplitude over session time
+drawn from the logged state changes (what the device recorded, not a re-simulation)."""
+
+
+def envelope(session):
+    """(t_s list, amplitude_ma list) from the logged state times: ramps drawn as straight
+    lines (the firmware steps by <= 0.1 mA), OFF and the end states at 0 mA."""
+    doc = session["start"]["protocol"]
+    amp = 0.0 if doc["sham"] else float(doc["amplitude_ma"])
+    end_s = (session["end"] or {}).get("duration_s")
+    kept = [r for r in session["events"] if r["kind"] in ("state", "amplitude", "fault")]
+    marks = [(r["t_s"], r) for r in sorted(kept, key=lambda r: (r["t_s"], r["seq"]))]
+    ts, amps = [], []
+    level, state, prev = 0.0, None, None
+    for i, (t, r) in enumerate(marks):
+        if r["kind"] == "amplitude" and not doc["sham"]:
+            amp = float(r["amplitude_ma"])
+        prev = state
+        if r["kind"] == "state":
+            state = r["state"]
+        elif r["kind"] == "fault":
+            state = "FAULT"
+        nxt = marks[i + 1][0] if i + 1 < len(marks) else (end_s if end_s is not None else t)
+        # The final ramp down leaves the set amplitude even after an OFF train (schedule.py);
+        # a stop ramps down from wherever the output was.
+        start_level = {"ON": amp, "RAMP_DOWN": amp if prev == "OFF" else level}.get(state, 0.0)
+        end_level = {"ON": amp}.get(state, 0.0)
+        if state == "RAMP_UP":  # cut short by a stop or fault: only part of the way up
+            end_level = amp * min(1.0, (nxt - t) / doc["ramp_up_s"])
+        ts += [t, nxt]
+        amps += [start_level, end_level]
+        level = end_level
+    return ts, amps
+
+
+def plot(session, index, path):
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only
+    import matplotlib.pyplot as plt
+
+    doc = session["start"]["protocol"]
+    ts, amps = envelope(session)
+    fig, ax = plt.subplots(figsize=(10, 3.5))
+    ax.plot(ts, amps, color="#1f4e9c", lw=1.0)
+    ax.set_xlabel("session time (s)")
+    ax.set_ylabel("peak current per phase (mA)")
+    ax.set_ylim(0, max(doc["amplitude_ma"] * 1.15, 0.1))
+    ax.set_title(
+        "session %d, %s: from the log (state times as logged, ramps drawn straight)%s"
+        % (index, doc["name"], " SHAM" if doc["sham"] else ""),
+        fontsize=9,
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
