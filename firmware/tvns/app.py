@@ -1,5 +1,8 @@
 # The application: one protocol, one session, one scheduler on one board.
 # Every command goes through here; the board is injected, never created.
+# Longer than ~300 lines on purpose: App is the one door every command and the main loop
+# go through (the busy policy and the abort path rely on that); what needs none of its
+# state already lives beside it (session, scheduler, investigator, lock).
 #
 # Persistent state (board.store, a tiny key-value store that survives resets):
 #   "active":   set before output starts, cleared when the session ends. Found at boot, it

@@ -4,6 +4,9 @@
 #   {"seq":12,"kind":"state","t_s":5.0,"state":"ON","crc":"1c291ca3"}
 # Written only from the main loop (never the control tick): appends allocate and may block
 # on flash. The path and the filesystem module are injected; importing this touches nothing.
+# Longer than ~300 lines on purpose: the line format's writer (encode, Log) and its readers
+# (check, scan, read_file) stay in one file so they cannot drift apart; the host reads logs
+# with this very module (tools/tvns_tools/logs.py).
 import json
 
 try:
@@ -48,6 +51,7 @@ def crc32_soft(data, crc=0):
     return crc ^ 0xFFFFFFFF
 
 
+# The firmware's one CRC-32: the log's lines and the console's limits digest (commands.py).
 crc32 = _crc32 if _crc32 is not None else crc32_soft
 
 

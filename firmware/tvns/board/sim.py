@@ -4,6 +4,9 @@
 # width_us, gap_us]: exact, and O(events) instead of O(pulses), so an hour simulates fast.
 # Recording goes through a preallocated ring (no allocation inside the tick); the main
 # loop drains it.
+# Longer than ~300 lines for now: the parts model one board around one virtual clock and
+# one engine. SimEngine, the largest, moves to its own module once the open work on it
+# (the gate wire of `tvns verify`) has landed, sparing that work a conflict.
 from tvns import errors as E
 from tvns import limits as L
 from tvns import safety as F
