@@ -1,8 +1,13 @@
 """Shared pytest set-up: the firmware package is imported straight from firmware/, with
 the host-only `micropython` shim (tools/tvns_tools/shim) that gives CPython `const`."""
 
+import os
 import pathlib
+import subprocess
 import sys
+import time
+
+import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 FIRMWARE = ROOT / "firmware"
@@ -12,3 +17,29 @@ FAKES = pathlib.Path(__file__).resolve().parent / "fakes"
 for _path in (SHIM, FIRMWARE):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
+
+
+# The stand-in board for `tvns deploy` and `tvns logs pull` (test_deploy, test_logs_pull).
+@pytest.fixture
+def pty_board(tmp_path):
+    """The unix runtime's REPL on a pty master, cwd = an empty 'device filesystem'."""
+    fs = tmp_path / "device"
+    fs.mkdir()
+    from tvns_tools.firmware import micropython_binary
+    from tvns_tools.transport import pty_pair
+
+    master, slave_path, slave = pty_pair()
+    proc = subprocess.Popen(
+        [micropython_binary(), "-i"],
+        stdin=master,
+        stdout=master,
+        stderr=master,
+        cwd=str(fs),
+        start_new_session=True,
+    )
+    time.sleep(0.3)
+    yield slave_path, fs, proc
+    proc.kill()
+    proc.wait()
+    os.close(master)
+    os.close(slave)

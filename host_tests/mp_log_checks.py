@@ -6,7 +6,7 @@ mp_log_checks"""
 
 import os
 
-from test_firmware_core import doc
+from sim_support import doc
 from tvns import log as L
 
 SRC = "mpl_src.jsonl"

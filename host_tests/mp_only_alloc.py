@@ -2,7 +2,7 @@
 prove that the control tick and the fault path allocate nothing."""
 
 import micropython
-from test_firmware_core import doc, loop
+from sim_support import doc, loop
 from tvns import session as S
 from tvns.app import App
 from tvns.board.sim import SimBoard

@@ -28,7 +28,7 @@ from tvns.log import Log
 
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from test_firmware_core import doc  # noqa: E402
+from sim_support import doc  # noqa: E402
 
 PIN = "4711-blue"
 BLIND = doc(

@@ -18,7 +18,7 @@ HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parent
 DEFAULT = json.loads((ROOT / "firmware" / "protocols" / "default.json").read_text())
 sys.path.insert(0, str(HERE))
-from test_console_core import HOSTILE  # noqa: E402 - the same hostile table, both runtimes
+from console_support import HOSTILE  # noqa: E402 - the same hostile table, both runtimes
 
 
 def test_console_core_under_micropython():

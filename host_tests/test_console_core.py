@@ -3,11 +3,12 @@ mp_runner.py runs this same file under the MicroPython unix runtime (test_consol
 
 import json
 
+from console_support import HOSTILE
 from tvns import errors as E
 from tvns.app import LOOP_MS, App
 from tvns.board.sim import SimBoard
 from tvns.commands import LOG_REPLY_MAX, limits_digest
-from tvns.console import LINE_MAX_BYTES, Console
+from tvns.console import Console
 
 
 def _protocol():
@@ -83,31 +84,6 @@ def test_lines_split_anywhere_each_answered_once():
     out.clear()
     con.feed(data)  # and all at once
     assert [r["id"] for r in replies(out)] == [1, 2, 3]
-
-
-def _noise():
-    # Deterministic binary noise without newline and Ctrl-C (the interrupt character)
-    return bytes(b for b in ((i * 73 + 41) % 256 for i in range(600)) if b not in (3, 10))
-
-
-HOSTILE = (
-    (b"\xff\xfe\x80garbage\n", E.BAD_UTF8),
-    (_noise() + b"\n", E.BAD_UTF8),
-    (b"{not json\n", E.BAD_JSON),
-    (b'{"id": 1, "cmd": "status"\n', E.BAD_JSON),
-    (b"[1, 2, 3]\n", E.NOT_OBJECT),
-    (b'"status"\n', E.NOT_OBJECT),
-    (b'{"cmd": "status"}\n', E.BAD_FIELD),
-    (b'{"id": true, "cmd": "status"}\n', E.BAD_FIELD),
-    (b'{"id": [1], "cmd": "status"}\n', E.BAD_FIELD),
-    (b'{"id": 7, "cmd": "reboot"}\n', E.UNKNOWN_CMD),
-    (b'{"id": 7, "cmd": 5}\n', E.UNKNOWN_CMD),
-    (b'{"id": 7}\n', E.UNKNOWN_CMD),
-    (b'{"id": 7, "cmd": "log", "since": "0"}\n', E.BAD_FIELD),
-    (b'{"id": 7, "cmd": "log", "since": -1}\n', E.BAD_FIELD),
-    (b'{"id": 7, "cmd": "set_time", "unix_s": "now"}\n', E.BAD_FIELD),
-    (b"x" * (LINE_MAX_BYTES + 1) + b"\n", E.LINE_TOO_LONG),
-)
 
 
 def _check_hostile(con, app, out, expect_busy_load):

@@ -4,18 +4,14 @@ Then the deployed tree itself, plus the host-only sim board, answers `hello`."""
 
 import ast
 import json
-import os
 import pathlib
 import shutil
 import subprocess
 import sys
-import time
 
-import pytest
 from tvns_tools import deploy
 from tvns_tools.device import Device
-from tvns_tools.firmware import micropython_binary
-from tvns_tools.transport import LocalTransport, pty_pair
+from tvns_tools.transport import LocalTransport
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 FIRMWARE = ROOT / "firmware"
@@ -46,28 +42,6 @@ def test_stage_compiles_everything_but_main_and_boot(tmp_path):
     )
     # .mpy files really are mpy-cross output (header byte 'M')
     assert (tmp_path / "tvns" / "app.mpy").read_bytes()[:1] == b"M"
-
-
-@pytest.fixture
-def pty_board(tmp_path):
-    """The unix runtime's REPL on a pty master, cwd = an empty 'device filesystem'."""
-    fs = tmp_path / "device"
-    fs.mkdir()
-    master, slave_path, slave = pty_pair()
-    proc = subprocess.Popen(
-        [micropython_binary(), "-i"],
-        stdin=master,
-        stdout=master,
-        stderr=master,
-        cwd=str(fs),
-        start_new_session=True,
-    )
-    time.sleep(0.3)
-    yield slave_path, fs, proc
-    proc.kill()
-    proc.wait()
-    os.close(master)
-    os.close(slave)
 
 
 def test_deploy_over_mpremote_to_a_pty_board(pty_board, tmp_path):

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from fractions import Fraction
 
-from test_firmware_core import doc
+from sim_support import doc
 from tvns.board.simrun import simulate
 from tvns.board.simtrace import iter_edges
 from tvns_tools.simulate import pio_edges

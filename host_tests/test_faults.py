@@ -4,10 +4,10 @@ reason logged, clear refused while the cause persists and accepted after. Also t
 reboot mid-session, exceptions, and invariants under control-tick jitter."""
 
 import pytest
+from gen_support import OUTPUT_STATES, state_at, valid_protocols
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_firmware_core import DEFAULT, doc, loop, started
-from test_invariants import OUTPUT_STATES, state_at, valid_protocols
+from sim_support import DEFAULT, doc, loop, started
 from tvns import errors as E
 from tvns import limits as L
 from tvns import safety as F

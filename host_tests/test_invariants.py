@@ -1,67 +1,17 @@
 """Invariants 1, 3, 4, 5 and 6 of ARCHITECTURE.md over many generated protocols (hypothesis),
 checked on the exact trace of the sim board."""
 
-import bisect
-import math
-
-from hypothesis import HealthCheck, assume, given, settings
+from gen_support import OUTPUT_STATES, state_at, valid_protocols
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_firmware_core import DEFAULT, loop
+from sim_support import DEFAULT, loop
 from tvns import errors as E
-from tvns import limits as L
 from tvns import protocol
 from tvns import session as S
 from tvns.app import App
 from tvns.board.sim import SimBoard
 from tvns.board.simrun import simulate
 from tvns.board.simtrace import iter_edges, iter_pulses
-
-OUTPUT_STATES = {"RAMP_UP", "ON", "RAMP_DOWN"}
-
-
-@st.composite
-def valid_protocols(draw):
-    freq_hz = draw(st.one_of(st.integers(1, 100), st.floats(1, 100, allow_nan=False)))
-    period_us = round(1e6 / freq_hz)
-    amp_ua = draw(st.integers(1, L.CURRENT_MAX_UA))
-    width_us = draw(st.integers(L.WIDTH_MIN_US, min(L.WIDTH_MAX_US, L.CHARGE_MAX_PC // amp_ua)))
-    steps = -(-amp_ua // L.RAMP_STEP_MAX_UA)
-    min_ramp_ms = max(1000, steps * (period_us + 1000) // 1000 + 1)
-    assume(2 * min_ramp_ms <= 300000)
-    ramp_up_ms = draw(st.integers(min_ramp_ms, min(300000, 2 * min_ramp_ms + 2000)))
-    ramp_down_ms = draw(st.integers(min_ramp_ms, min(300000, 2 * min_ramp_ms + 2000)))
-    session_min_ms = max(2000, ramp_up_ms + ramp_down_ms)
-    session_ms = draw(st.integers(session_min_ms, max(session_min_ms, 300000)))
-    on_ms = draw(st.integers(L.TRAIN_MIN_MS, 60000))
-    off_ms = draw(st.one_of(st.just(0), st.integers(L.TRAIN_MIN_MS, 60000)))
-    # an electrode big enough for the density and Shannon limits, with some margin
-    rms_ma = amp_ua / 1000 * math.sqrt(2 * width_us / period_us)
-    area_min = max(rms_ma / 1.99, 0.01)
-    area_x100 = draw(st.integers(math.ceil(area_min * 100) + 1, 10000))
-    doc = {
-        "schema": 1,
-        "name": "gen",
-        "amplitude_ma": amp_ua / 1000,
-        "pulse_width_us": width_us,
-        "interphase_gap_us": draw(st.integers(L.GAP_MIN_US, L.GAP_MAX_US)),
-        "frequency_hz": freq_hz,
-        "on_s": on_ms / 1000,
-        "off_s": off_ms / 1000,
-        "ramp_up_s": ramp_up_ms / 1000,
-        "ramp_down_s": ramp_down_ms / 1000,
-        "session_s": session_ms / 1000,
-        "electrode_area_cm2": area_x100 / 100,
-        "sham": draw(st.booleans()),
-    }
-    proto, errs = protocol.validate(doc)
-    assume(proto is not None)  # e.g. Shannon k on a small electrode
-    return doc
-
-
-def state_at(states, t_s):
-    times = [t for t, _ in states]
-    i = bisect.bisect_right(times, t_s) - 1
-    return states[i][1]
 
 
 def check_trace(doc, result, ceiling_ua):

@@ -5,7 +5,6 @@ import json
 import subprocess
 import sys
 
-from test_deploy import pty_board  # noqa: F401 - the fixture: a unix runtime on a pty
 from tvns.log import Log, read_file
 
 DEFAULT = "firmware/protocols/default.json"

@@ -11,7 +11,7 @@ import os
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
-from test_firmware_core import DEFAULT
+from sim_support import DEFAULT
 from tvns import errors as E
 from tvns import limits as L
 from tvns import session as S

@@ -13,7 +13,7 @@ mkdir -p "$WS/tests"
 cp -r firmware/tvns "$WS/tvns"
 rm -rf "$WS/tvns/board/rp2"*.py
 # The stateful test is left out: it takes seconds per mutant and adds little on these modules.
-for t in test_firmware_core test_invariants test_faults test_blinding; do
+for t in test_firmware_core test_invariants test_faults test_blinding sim_support gen_support; do
   cp "host_tests/$t.py" "$WS/tests/"
 done
 : > "$WS/tests/conftest.py"  # mutmut puts mutants/ first on sys.path: `tvns` comes from there
