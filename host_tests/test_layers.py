@@ -1,0 +1,76 @@
+"""The firmware's layering (ARCHITECTURE.md): board/ is the only room that touches hardware,
+the core never imports a board, and no import runs in a circle (lazy imports included)."""
+
+import ast
+import pathlib
+
+FIRMWARE = pathlib.Path(__file__).resolve().parent.parent / "firmware"
+HARDWARE = ("machine", "rp2", "esp32", "network", "bluetooth", "pyb")
+
+
+def _module_name(path):
+    rel = path.relative_to(FIRMWARE).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _imports(path):
+    """Every module name imported anywhere in the file (top level or inside a function)."""
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            out.add(node.module)
+            # `from tvns import protocol` / `from tvns.board import rp2`: submodules
+            for a in node.names:
+                candidate = node.module + "." + a.name
+                if (FIRMWARE / (candidate.replace(".", "/") + ".py")).exists():
+                    out.add(candidate)
+    return out
+
+
+def _graph():
+    mods = {}
+    for path in sorted(FIRMWARE.rglob("*.py")):
+        if path.name == "manifest.py":
+            continue
+        mods[_module_name(path)] = _imports(path)
+    return mods
+
+
+def test_only_board_modules_touch_hardware():
+    for name, deps in _graph().items():
+        hw = sorted(d for d in deps if d.split(".")[0] in HARDWARE)
+        if hw:
+            # boot.py drives every output pin low before anything else runs
+            assert name.startswith("tvns.board.") or name == "boot", (name, hw)
+
+
+def test_the_core_never_imports_a_board():
+    for name, deps in _graph().items():
+        if name.startswith("tvns.") and not name.startswith("tvns.board"):
+            assert not [d for d in deps if d.startswith("tvns.board")], name
+
+
+def test_no_import_cycles():
+    mods = _graph()
+    graph = {n: {d for d in deps if d in mods} for n, deps in mods.items()}
+    done, path = set(), []
+
+    def visit(n):
+        if n in path:
+            raise AssertionError("import cycle: " + " -> ".join(path[path.index(n) :] + [n]))
+        if n in done:
+            return
+        path.append(n)
+        for d in sorted(graph[n]):
+            visit(d)
+        path.pop()
+        done.add(n)
+
+    for n in sorted(graph):
+        visit(n)
+    assert len(done) >= 20  # every firmware module was visited
