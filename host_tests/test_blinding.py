@@ -8,6 +8,9 @@
 3. Every locked command is refused without the PIN and with a wrong one, accepted with the
    right one; wrong PINs lock out in virtual board time, doubling, across reboots.
 4. unblind tells the arm only with the PIN.
+
+Longer than ~300 lines on purpose: the four claims above in one file, the order
+docs/BLINDING.md makes them.
 """
 
 import json

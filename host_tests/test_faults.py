@@ -1,7 +1,8 @@
 """Every fault kind on the sim board: output off within one control period of detection
 (a stall within the watchdog bound), no pulse afterwards, the documented end state, the
 reason logged, clear refused while the cause persists and accepted after. Also the caps,
-reboot mid-session, exceptions, and invariants under control-tick jitter."""
+reboot mid-session, exceptions, and invariants under control-tick jitter. One file, a
+little over 300 lines: one fault table, checked the same way for every kind."""
 
 import pytest
 from gen_support import OUTPUT_STATES, state_at, valid_protocols

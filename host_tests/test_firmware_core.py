@@ -1,6 +1,7 @@
 """Firmware core checks in plain asserts: pytest collects them under CPython, and
 mp_runner.py runs the same file under the MicroPython unix runtime (test_micropython.py).
-Only firmware modules are imported here, so both runtimes can run it."""
+Only firmware modules are imported here, so both runtimes can run it. Long on purpose: one
+module is one MicroPython process in test_micropython.py, and SAFETY.md names these tests."""
 
 import json
 
