@@ -98,7 +98,7 @@ def _parse_vcd(text):
     for line in body.split():
         if line.startswith("#"):
             t = int(line[1:])
-        elif line[0] in "01" and line[1:] in ids:
+        elif line[0] in "01" and ids.get(line[1:]) in levels:  # the phase wires only
             levels[ids[line[1:]]] = int(line[0])
             edges.append((t, levels["phase_a"], levels["phase_b"]))
     return ids, edges
@@ -117,7 +117,7 @@ def test_simulate_writes_vcd_plot_and_report(tmp_path):
     assert (out / "session.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "| pulses delivered (expected) | 875" in (out / "report.md").read_text()
     ids, edges = _parse_vcd((out / "trace.vcd").read_text())
-    assert set(ids.values()) >= {"phase_a", "phase_b"}
+    assert set(ids.values()) >= {"phase_a", "phase_b", "sync", "gate"}
     rises_a = [t for (t, a, b), prev in zip(edges[1:], edges) if a and not prev[1]]
     rises_a = [edges[0][0]] + rises_a if edges[0][1] else rises_a
     assert len(rises_a) == 875

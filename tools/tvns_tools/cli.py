@@ -7,6 +7,7 @@ import sys
 from tvns_tools import devcmds, logs, report, simulate, validate
 from tvns_tools.firmware import ToolError
 from tvns_tools.link import add_link_args
+from tvns_tools.verify import command as verify_cmd
 
 # The layout is mpremote's (its main.py `_COMMANDS`): this module parses arguments, one
 # builder per command; the handlers live in their own modules and never see argparse.
@@ -137,6 +138,7 @@ COMMANDS = {
     "deploy": (devcmds.cmd_deploy, argparse_deploy),
     "logs": (logs.cmd_logs, argparse_logs),
     "report": (report.cmd_report, argparse_report),
+    "verify": (verify_cmd.cmd_verify, verify_cmd.argparse_verify),  # builder: verify/command.py
 }
 
 

@@ -23,8 +23,8 @@ def prepare_out(out):
 
 
 def write_outputs(result, args, log_path, pio_edges=None):
-    """Every file the command line asked for. pio_edges: [(t_us, a, b)] with --engine pio
-    (the trace is then the PIO emulator's)."""
+    """Every file the command line asked for. pio_edges: (edges [(t_us, a, b, sync)], gate
+    windows [(on_us, off_us)]) with --engine pio (the trace is then the PIO emulator's)."""
     vcd, plot_png = args.vcd, args.plot
     if args.out:
         out = pathlib.Path(args.out)
@@ -38,7 +38,8 @@ def write_outputs(result, args, log_path, pio_edges=None):
     if pio_edges is not None:
         if vcd:
             end_us = result["sim_s"] * 1e6
-            write_vcd_edges(pio_edges, vcd, end_us, result["firmware_version"])
+            edges, gate_us = pio_edges
+            write_vcd_edges(edges, vcd, end_us, result["firmware_version"], gate_us)
     elif vcd:
         write_vcd(result, vcd)
     if plot_png:
@@ -107,7 +108,19 @@ def write_vcd(result, path):
             int(result["sim_s"] * 1e6),
             date=time.strftime("%Y-%m-%d %H:%M:%S"),
             version=result.get("firmware_version", ""),
+            gate_edges=_gate_edges(result),
         )
+
+
+def _gate_edges(result):
+    """The gate wire's edges. A run cut short by --duration ends with the harness turning
+    the output off at the last instant: that edge is the harness's, not the firmware's, and
+    is left out (the trace simply ends there, as a capture would)."""
+    edges = result.get("gate_edges", ())
+    if result.get("cut_short"):
+        end_us = int(result["sim_s"] * 1e6)
+        edges = [e for e in edges if e[0] < end_us]
+    return edges
 
 
 def write_report(result, path_md):
@@ -149,22 +162,35 @@ def write_report(result, path_md):
         f.write("\n".join(lines) + "\n")
 
 
-def write_vcd_edges(edges, path, end_us, version=""):
-    """VCD of (t_us, a, b) edges at 1 ns resolution (the PIO runs on an 8 ns grid)."""
+def write_vcd_edges(edges, path, end_us, version="", gate_us=()):
+    """VCD of (t_us, a, b, sync) edges and the gate windows at 1 ns resolution (the PIO runs
+    on an 8 ns grid); change-only, with the Pico's pin names as wire names."""
+    events = [(t_us, 1, ("a", a), ("b", b), ("s", s)) for t_us, a, b, s in edges]
+    for on_us, off_us in gate_us:
+        if off_us > on_us:
+            events.append((on_us, 0, ("g", 1)))
+            if off_us < end_us:  # a window clipped by the stretch's end stays open
+                events.append((off_us, 0, ("g", 0)))
+    events.sort(key=lambda e: (e[0], e[1]))  # a gate edge before the pulse edge it starts
     with open(path, "w") as f:
         w = f.write
         w("$date %s $end\n" % time.strftime("%Y-%m-%d %H:%M:%S"))
         w("$version tvns firmware %s, RP2040 PIO program in pioemu $end\n" % version)
         w("$timescale 1ns $end\n$scope module stimulator $end\n")
         w("$var wire 1 a phase_a $end\n$var wire 1 b phase_b $end\n")
-        w("$upscope $end\n$enddefinitions $end\n#0\n$dumpvars\n0a\n0b\n$end\n")
-        a_now = b_now = 0
-        for t_us, a, b in edges:
-            w("#%d\n" % int(t_us * 1000))
-            if a != a_now:
-                w("%da\n" % a)
-                a_now = a
-            if b != b_now:
-                w("%db\n" % b)
-                b_now = b
-        w("#%d\n" % int(end_us * 1000))
+        w("$var wire 1 s sync $end\n$var wire 1 g gate $end\n")
+        w("$upscope $end\n$enddefinitions $end\n#0\n$dumpvars\n0a\n0b\n0s\n0g\n$end\n")
+        level = {"a": 0, "b": 0, "s": 0, "g": 0}
+        last_t = 0
+        for event in events:
+            t_ns = int(event[0] * 1000)
+            for wire, v in event[2:]:
+                if level[wire] == v:
+                    continue
+                level[wire] = v
+                if t_ns != last_t:
+                    w("#%d\n" % t_ns)
+                    last_t = t_ns
+                w("%d%s\n" % (v, wire))
+        if int(end_us * 1000) > last_t:
+            w("#%d\n" % int(end_us * 1000))

@@ -163,6 +163,12 @@ def pio_edges(result, duration_s):
     cycle-exact emulator, gated by the windows the schedule opens. Returns
     [(t_us Fraction, phase_a, phase_b)]; PIO edges trail the model's by the documented
     gate-to-first-edge latency of 1 PIO cycle (8 ns at 125 MHz)."""
+    return [(t, a, b) for t, a, b, _s in pio_trace(result, duration_s)[0]]
+
+
+def pio_trace(result, duration_s):
+    """pio_edges with the SYNC pin: ([(t_us, phase_a, phase_b, sync)], the gate windows
+    [(on_us, off_us)] that drove the emulated gate pin)."""
     import_firmware()
     from tvns import protocol, schedule
 
@@ -175,13 +181,15 @@ def pio_edges(result, duration_s):
         for a_ms, b_ms in schedule.gate_windows_ms(proto):
             if a_ms * 1000 < end_us:
                 gate.append((a_ms * 1000, min(b_ms * 1000, end_us)))
-    return pio_sim.simulate(
+    edges = pio_sim.simulate(
         proto.width_us,
         proto.gap_us,
         proto.period_us,
         gate_us=gate or [(end_us, end_us)],
         duration_us=end_us,
+        with_sync=True,
     )
+    return edges, gate
 
 
 # ---- the command: `tvns simulate PROTOCOL [...]` (its arguments: cli.argparse_simulate) ----
@@ -214,8 +222,8 @@ def cmd_simulate(args):
             bar.stop()
     edges = None
     if args.engine == "pio":
-        edges = pio_edges(result, result["sim_s"])
-        result["pio_edges"] = len(edges)
+        edges = pio_trace(result, result["sim_s"])  # (edges with SYNC, gate windows)
+        result["pio_edges"] = len(edges[0])
     simout.write_outputs(result, args, log_path, edges)
     simout.print_result(result, args)
     return 0

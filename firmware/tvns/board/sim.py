@@ -17,6 +17,7 @@ _MASK = _PERIOD - 1
 _HALF = _PERIOD // 2
 _RING = 256  # segments held between two drains
 _SEG = 6  # fields per segment
+_GATE_RING = 256  # gate edges (t_us, level) held between two drains: the trace's gate wire
 LEAD_OFF_OHM = 10000  # REFERENCE.md: lead-off above about 10 kohm
 OPEN_OHM = 1000000000  # what "lead_off" injection makes the load
 INJECT_KINDS = ("overcurrent", "lead_off", "estop", "stall", "reset", "host_loss")
@@ -63,6 +64,11 @@ class SimEngine:
         self._head = 0
         self._tail = 0
         self.lost = 0  # segments overwritten before they were drained
+        # Gate edges for the trace's gate wire (the GPIO the Pico drives and its PIO reads).
+        self._gate_ring = [0] * (2 * _GATE_RING)
+        self._gate_head = 0
+        self._gate_tail = 0
+        self.gate_lost = 0
 
     def load(self, width_us, gap_us, period_us):
         if self.gated:
@@ -84,6 +90,16 @@ class SimEngine:
             self._close(now)
             self.gated = False
             self.last_off_us = now
+        self._gate_edge(now, 1 if on else 0)
+
+    def _gate_edge(self, now, level):
+        i = (self._gate_head % _GATE_RING) * 2
+        self._gate_ring[i] = now
+        self._gate_ring[i + 1] = level
+        self._gate_head += 1
+        if self._gate_head - self._gate_tail > _GATE_RING:
+            self._gate_tail += 1
+            self.gate_lost += 1
 
     def pulses(self):
         """Pulses started so far (recorded and in the open segment)."""
@@ -118,6 +134,7 @@ class SimEngine:
                 self.cut_pulses += 1
             self.gated = False
             self.last_off_us = now
+            self._gate_edge(now, 0)
         self.stopped_at_us = now
 
     def _close(self, now):
@@ -154,6 +171,15 @@ class SimEngine:
             i = (self._tail % _RING) * _SEG
             out.append(r[i : i + _SEG])
             self._tail += 1
+        return out
+
+    def drain_gate(self, out):
+        """Move recorded gate edges [t_us, level] into list out (main loop only)."""
+        r = self._gate_ring
+        while self._gate_tail < self._gate_head:
+            i = (self._gate_tail % _GATE_RING) * 2
+            out.append(r[i : i + 2])
+            self._gate_tail += 1
         return out
 
 

@@ -52,7 +52,7 @@ def simulate(
     for kind, at_ms in inject:
         board.inject(kind, at_ms)
     total_ms = proto.session_ms if duration_ms is None else min(duration_ms, proto.session_ms)
-    segments, states, faults = [], [], []
+    segments, states, faults, gate_edges = [], [], [], []
     wall0 = _wall_start()
     app.arm()
     app.start()
@@ -79,6 +79,7 @@ def simulate(
         app.service()
         seen = _collect(app, offset_ms, states, faults, seen, board, origin_us)
         board.engine.drain(segments)
+        board.engine.drain_gate(gate_edges)
         if progress is not None and elapsed_ms >= next_progress:
             progress(elapsed_ms, total_ms)
             next_progress += PROGRESS_EVERY_MS
@@ -88,6 +89,7 @@ def simulate(
         app.abandon("duration")  # the run was cut short: output off, as at any end
     app.service()
     _collect(app, offset_ms, states, faults, seen, board, origin_us)
+    board.engine.drain_gate(gate_edges)
     if log is not None:
         log.close()
     wall_s = _wall_s_since(wall0)
@@ -96,6 +98,8 @@ def simulate(
     for seg in segments:
         seg[0] -= origin_us
         pulses += seg[2]
+    for edge in gate_edges:
+        edge[0] -= origin_us
     return {
         "firmware_version": VERSION,
         "board": board.name,
@@ -114,6 +118,8 @@ def simulate(
         "segments": segments,
         "segment_fields": ["start_us", "period_us", "count", "amp_ua", "width_us", "gap_us"],
         "engine_lost_segments": board.engine.lost,
+        "gate_edges": gate_edges,  # [t_us, level]: the gate wire (engine.gate and stops)
+        "gate_lost": board.engine.gate_lost,
         "history_lost": app.session.history_lost,
         "wdt_feeds": board.wdt.feeds,
         "tick_calls": board.tick_calls,

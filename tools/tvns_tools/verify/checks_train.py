@@ -1,0 +1,303 @@
+"""Checks of the trains, once the capture is placed in the session (align.py): pulses per
+train, train on and off durations, duty cycle, no pulse outside a train, gate-to-pulse
+latency and the session length. Train edges come from the control tick, so they get the
+board's tick slack; pulses within a train come from the PIO and get the sample tolerance."""
+
+import bisect
+import math
+
+from tvns_tools.verify.expect import GATE_LATENCY_NS
+from tvns_tools.verify.model import FAIL, PASS, ms_text, na, row, s_text, us
+
+NOT_PLACED = "could not place the capture in the session (no train start in view)"
+
+
+def run(ctx, m, e):
+    return [
+        _per_train(ctx, m, e),
+        *_on_off_duty(ctx, m, e),
+        _outside(ctx),
+        _latency(ctx),
+        _session(ctx, m, e),
+    ]
+
+
+def _window_end(ctx, t):
+    exp = ctx.exp
+    i = exp.window_of(t, 0)
+    return exp.windows[i][1] if i is not None else t + exp.period_ns
+
+
+def _per_train(ctx, m, e):
+    name, label = "pulses_per_train", "pulses/train"
+    if ctx.offset_ns is None:
+        return na(name, label, NOT_PLACED)
+    period, slack, off = ctx.exp.period_ns, ctx.slack_ns, ctx.offset_ns
+    bad, seen, checked = [], set(), []
+    for t in m:
+        if t.match is None:
+            if t.c_start:
+                bad.append(
+                    (t.first, "a train starts at %.6f s where none is due" % (t.first / 1e9))
+                )
+            continue
+        seen.add(t.match)
+        if not t.c_end:
+            continue
+        f = t.first - off
+        we = _window_end(ctx, e[t.match].last)
+        lo = max(1, math.ceil((we - slack - f) / period))
+        hi = max(lo, math.ceil((we + slack - f) / period))
+        checked.append((t.n, e[t.match].n))
+        if not lo <= t.n <= hi:
+            why = "train at %.6f s: %d pulses, expected %d" % (t.first / 1e9, t.n, e[t.match].n)
+            bad.append((t.first, why))
+    e_first = [x.first for x in e]
+    lo = bisect.bisect_left(e_first, ctx.cap.start_ns - off + period * 2)
+    hi = bisect.bisect_right(e_first, ctx.cap.end_ns - off - period * 2)
+    for j in range(lo, hi):
+        if j not in seen:
+            bad.append(
+                (e[j].first + off, "train due at %.6f s missing" % ((e[j].first + off) / 1e9))
+            )
+    bad.sort()
+    if not checked and not bad:
+        return na(name, label, "no whole train in the capture")
+    counts = sorted({n for n, _x in checked})
+    wanted = sorted({x for _n, x in checked})
+    return row(
+        name,
+        label,
+        FAIL if bad else PASS,
+        "%s (%d trains)" % (" and ".join(map(str, counts)) or "-", len(checked)),
+        " and ".join(map(str, wanted)) or "-",
+        "",
+        "±%s at ends" % ms_text(slack),
+        bad[0][0] if bad else None,
+        bad[0][1] if bad else "",
+    )
+
+
+def _gate_pairs(ctx):
+    """Whole gate-high intervals [(rise, fall)] in the capture."""
+    return [(r, f) for r, f in (ctx.gate_iv or ()) if r is not None and f is not None]
+
+
+def _on_off_duty(ctx, m, e):
+    labels = (("train_on", "train on"), ("train_off", "train off"), ("duty_cycle", "duty cycle"))
+    if ctx.offset_ns is None:
+        return [na(n, lab, NOT_PLACED) for n, lab in labels]
+    exp, slack, off = ctx.exp, ctx.slack_ns, ctx.offset_ns
+    period = exp.period_ns
+    tol = 2 * slack + ctx.tol(0)
+    # (measured on, expected on, measured off after it or None, expected off, at)
+    spans = []
+    if ctx.gate_iv is not None:
+        source = "gate"
+        g = _gate_pairs(ctx)
+        for k, (r, f) in enumerate(g):
+            w = exp.window_of(r - off, slack)
+            if w is None:
+                continue
+            a, b = exp.windows[w]
+            m_off = e_off = None
+            if k + 1 < len(g) and w + 1 < len(exp.windows):
+                m_off, e_off = g[k + 1][0] - f, exp.windows[w + 1][0] - b
+            spans.append((f - r, b - a, m_off, e_off, r))
+    else:
+        source = "pulses"
+        whole = [t for t in m if t.c_start and t.c_end and t.match is not None]
+        for k, t in enumerate(whole):
+            x = e[t.match]
+            m_off = e_off = None
+            nxt = whole[k + 1] if k + 1 < len(whole) else None
+            if nxt is not None and nxt.match == t.match + 1:
+                m_off = nxt.first - (t.last + period)
+                e_off = e[t.match + 1].first - (x.last + period)
+            spans.append((t.on_ns(period), x.on_ns(period), m_off, e_off, t.first))
+    if not spans:
+        return [na(n, lab, "no whole train in the capture") for n, lab in labels]
+    p = exp.proto
+    rows = []
+    bad = [(at, mo, eo) for mo, eo, _a, _b, at in spans if abs(mo - eo) > tol]
+    rows.append(
+        row(
+            "train_on",
+            "train on",
+            FAIL if bad else PASS,
+            "%s (n=%d, %s)" % (_span_s(mo for mo, *_x in spans), len(spans), source),
+            _span_s(eo for _m, eo, *_x in spans),
+            "0.1..3600 s",
+            "±" + ms_text(tol),
+            bad[0][0] if bad else None,
+            "train at %.6f s on %s, expected %s"
+            % (bad[0][0] / 1e9, s_text(bad[0][1]), s_text(bad[0][2]))
+            if bad
+            else "",
+        )
+    )
+    offs = [(mo, eo, at) for _m, _e, mo, eo, at in spans if mo is not None]
+    obad = [(at, mo, eo) for mo, eo, at in offs if abs(mo - eo) > tol]
+    if offs:
+        rows.append(
+            row(
+                "train_off",
+                "train off",
+                FAIL if obad else PASS,
+                "%s (n=%d)" % (_span_s(mo for mo, _e, _t in offs), len(offs)),
+                _span_s(eo for _m, eo, _t in offs),
+                "0, 0.1..3600 s",
+                "±" + ms_text(tol),
+                obad[0][0] if obad else None,
+                "after the train at %.6f s: off %s, expected %s"
+                % (obad[0][0] / 1e9, s_text(obad[0][1]), s_text(obad[0][2]))
+                if obad
+                else "",
+            )
+        )
+        m_on = sum(mo for mo, _e, o, _x, _t in spans if o is not None)
+        e_on = sum(eo for _m, eo, o, _x, _t in spans if o is not None)
+        m_cyc = m_on + sum(mo for mo, _e, _t in offs)
+        e_cyc = e_on + sum(eo for _m, eo, _t in offs)
+        dtol = 100.0 * tol * 2 * len(offs) / e_cyc
+        dm, de = 100.0 * m_on / m_cyc, 100.0 * e_on / e_cyc
+        rows.append(
+            row(
+                "duty_cycle",
+                "duty cycle",
+                FAIL if abs(dm - de) > dtol else PASS,
+                "%.3f %% (%d cycles)" % (dm, len(offs)),
+                "%.3f %%" % de,
+                "",
+                "±%.3f %%" % dtol,
+                offs[0][2] if abs(dm - de) > dtol else None,
+            )
+        )
+    else:
+        why = "continuous (off_s = 0)" if not p.off_ms else "no two whole trains in a row"
+        rows.append(na("train_off", "train off", why))
+        rows.append(na("duty_cycle", "duty cycle", why))
+    return rows
+
+
+def _span_s(values):
+    v = list(values)
+    lo, hi = min(v), max(v)
+    return s_text(lo) if hi - lo < 1000 else "%s..%s" % (s_text(lo), s_text(hi))
+
+
+def _outside(ctx):
+    name, label = "outside_train", "pulse outside trains"
+    starts = ctx.pulses.a_rise
+    exp, slack = ctx.exp, ctx.slack_ns
+    if not starts:
+        return na(name, label, "no pulse in the capture")
+    bad = []
+    how = []
+    if ctx.offset_ns is not None:
+        how.append("schedule ±%s" % ms_text(slack))
+        bad += [t for t in starts if exp.window_of(t - ctx.offset_ns, slack) is None]
+    if ctx.gate_iv is not None:
+        how.append("gate")
+        g = [
+            (r if r is not None else ctx.cap.start_ns, f if f is not None else ctx.cap.end_ns)
+            for r, f in ctx.gate_iv
+        ]
+        rises = [r for r, _f in g]
+        lat = GATE_LATENCY_NS + ctx.tol(0)
+        for t in starts:
+            i = bisect.bisect_right(rises, t) - 1
+            if i < 0 or t > g[i][1] + lat:
+                bad.append(t)
+    if not how:
+        return na(name, label, NOT_PLACED + " and no gate captured")
+    bad = sorted(set(bad))
+    return row(
+        name,
+        label,
+        FAIL if bad else PASS,
+        "%d of %d" % (len(bad), len(starts)),
+        "0",
+        "none outside RAMP/ON",
+        "; ".join(how),
+        bad[0] if bad else None,
+        "first at %.6f s" % (bad[0] / 1e9) if bad else "",
+    )
+
+
+def _latency(ctx):
+    name, label = "gate_latency", "gate->pulse"
+    if ctx.gate_iv is None:
+        return na(name, label, "gate not captured")
+    starts = ctx.pulses.a_rise
+    period = ctx.exp.period_ns
+    tol = ctx.tol(0) + GATE_LATENCY_NS
+    values, bad = [], []
+    for r, f in _gate_pairs(ctx) + [
+        (r, None) for r, f in ctx.gate_iv if r is not None and f is None
+    ]:
+        i = bisect.bisect_left(starts, r)
+        if i == len(starts) or (f is not None and starts[i] > f + tol):
+            if f is None or f - r >= period // 10:
+                bad.append((r, None))
+            continue
+        prev = starts[i - 1] if i > 0 else None
+        due = max(r, prev + period) if prev is not None else r
+        values.append(starts[i] - r)
+        if abs(starts[i] - due) > tol:
+            bad.append((r, starts[i] - due))
+    if not values and not bad:
+        return na(name, label, "no gate opening in the capture")
+    return row(
+        name,
+        label,
+        FAIL if bad else PASS,
+        "max %s (n=%d)" % (us(max(values), 3), len(values)) if values else "-",
+        "0 (or the period end)",
+        "",
+        "<= " + us(tol, 3),
+        bad[0][0] if bad else None,
+        ("gate opened at %.6f s: " % (bad[0][0] / 1e9))
+        + ("no pulse" if bad[0][1] is None else "pulse %s late" % us(bad[0][1], 3))
+        if bad
+        else "",
+    )
+
+
+def _session(ctx, m, e):
+    name, label = "session_length", "session length"
+    exp = ctx.exp
+    if ctx.offset_ns is None:
+        return na(name, label, NOT_PLACED)
+    if ctx.ambiguous:
+        return na(name, label, "the capture's trains repeat: its place in the session is ambiguous")
+    if not exp.starts:
+        return na(name, label, "no pulses expected")
+    off, slack = ctx.offset_ns, ctx.slack_ns
+    first_due = exp.starts[0] + off
+    last_end_due = exp.starts[-1] + exp.pulse_ns + off
+    cap = ctx.cap
+    if first_due < cap.start_ns or last_end_due > cap.end_ns:
+        return na(
+            name,
+            label,
+            "the capture covers session time %.3f..%.3f s of %g s"
+            % ((cap.start_ns - off) / 1e9, (cap.end_ns - off) / 1e9, exp.session_ns / 1e9),
+        )
+    p = ctx.pulses
+    measured = p.b_fall[-1] - p.a_rise[0] if p.b_fall and p.b_fall[-1] else None
+    expected = last_end_due - first_due
+    L = ctx.limits
+    tol = 2 * slack + ctx.tol(expected)
+    ok = measured is not None and abs(measured - expected) <= tol
+    ok = ok and measured <= min(exp.session_ns, L.SESSION_MAX_S * 1_000_000_000)
+    return row(
+        name,
+        label,
+        PASS if ok else FAIL,
+        "%s first..last pulse" % (s_text(measured) if measured else "-"),
+        "%s (gate shut %s)" % (s_text(expected), s_text(exp.gate_end_ns)),
+        "<= %g s" % min(exp.session_ns / 1e9, L.SESSION_MAX_S),
+        "±" + ms_text(tol),
+        None if ok else p.a_rise[-1],
+    )
