@@ -42,9 +42,10 @@ def verify(
     ctx.gate_iv = ctx.wire("gate")
     ctx.pulses = edges.Pulses(ctx.a_iv, ctx.b_iv)
     starts = ctx.pulses.a_rise
-    m = align.measured_trains(starts, exp.period_ns, cap.start_ns, cap.end_ns)
+    m = align.measured_trains(starts, exp.period_ns, cap.start_ns, cap.end_ns, ctx.gate_iv)
     e = align.expected_trains(exp)
-    ctx.offset_ns, ctx.ambiguous = align.align(m, e, slack_ns, cap.start_ns, cap.end_ns)
+    fit = checks_amp.fit_function(ctx) if ctx.amp is not None else None
+    ctx.offset_ns, ctx.ambiguous = align.align(m, e, slack_ns, cap.start_ns, cap.end_ns, fit)
     ctx.trains_measured = m
     ctx.trains_expected = e
     rows = [_pulse_count(ctx, e)]
@@ -78,6 +79,7 @@ def _phases(ctx):
     thr = exp.limits.RAMP_STEP_MAX_UA / 2 / ctx.amp.k
     ctx.a_iv, ctx.b_iv = edges.phases_from_analog(*cap.analog[sense], thr, exp.width_ns)
     ctx.phases_from = "analog %s above %.4g V (0.05 mA)" % (sense, thr)
+    exp.visible_only(exp.limits.RAMP_STEP_MAX_UA // 2)
     cap.notes.append(
         "phases taken from the sense voltage: pulses below 0.05 mA (the ramp's first step) "
         "are not seen; capture phase_a/phase_b digitally for timing"

@@ -25,12 +25,23 @@ class Train:
         return self.last - self.first + period_ns
 
 
-def measured_trains(starts, period_ns, start_ns, end_ns):
+def measured_trains(starts, period_ns, start_ns, end_ns, gate_iv=None):
+    """Trains in the capture. A train's start is in view when a pulse before it would have
+    been seen (it is not the first, or the capture began 1.5 periods before it), or when
+    the gate that opened it was captured rising; likewise for its end."""
     runs = trains(starts, period_ns)
+    rises = sorted(r for r, _f in gate_iv or () if r is not None)
+    falls = sorted(f for _r, f in gate_iv or () if f is not None and f < end_ns)
     out = []
     for k, (i, j) in enumerate(runs):
         c_start = k > 0 or starts[i] - start_ns > period_ns * 3 // 2
         c_end = k < len(runs) - 1 or end_ns - starts[j] > period_ns * 3 // 2
+        g = bisect.bisect_right(rises, starts[i]) - 1
+        if g >= 0 and starts[i] - rises[g] <= period_ns:
+            c_start = True
+        g = bisect.bisect_right(falls, starts[j])
+        if g < len(falls) and falls[g] - starts[j] <= period_ns:
+            c_end = True
         out.append(Train(starts, i, j, c_start, c_end))
     return out
 
@@ -39,9 +50,11 @@ def expected_trains(exp):
     return [Train(exp.starts, i, j, True, True) for i, j in trains(exp.starts, exp.period_ns)]
 
 
-def align(m, e, slack_ns, start_ns, end_ns):
+def align(m, e, slack_ns, start_ns, end_ns, amp_fit=None):
     """(offset_ns, ambiguous) or (None, False) when no train start is in view. Sets .match
-    on the measured trains."""
+    on the measured trains. amp_fit(offset) -> how many sampled pulses carry the amplitude
+    the schedule gives there: breaks ties between equally good timings (a ramp up and a
+    ramp down look alike on the phase wires); remaining ties go to the earliest place."""
     if not e:
         return None, False
     e_first = [t.first for t in e]
@@ -55,12 +68,12 @@ def align(m, e, slack_ns, start_ns, end_ns):
         if len(js) > 50:  # the middle ones are alike (the duty cycle repeats): ends suffice
             js = js[:25] + js[-25:]
         candidates.update(m[k].first - e[j].first for j in js)
-    scored = sorted(
-        ((_score(off, m, e, e_first, slack_ns, start_ns, end_ns), off) for off in candidates),
-        key=lambda x: (-x[0], x[1]),
-    )
-    best_score, best = scored[0]
-    ambiguous = any(s == best_score and abs(off - best) > slack_ns for s, off in scored[1:])
+    scored = [(_score(off, m, e, e_first, slack_ns, start_ns, end_ns), off) for off in candidates]
+    top = max(sc for sc, _off in scored)
+    tied = [off for sc, off in scored if sc == top]
+    fits = {off: amp_fit(off) if amp_fit and len(tied) > 1 else 0 for off in tied}
+    best = max(tied, key=lambda off: (fits[off], off))
+    ambiguous = any(abs(off - best) > slack_ns and fits[off] == fits[best] for off in tied)
     for t in m:
         t.match = _nearest(e_first, t.first - best, slack_ns) if t.c_start else None
     return best, ambiguous

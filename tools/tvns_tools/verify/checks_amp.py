@@ -19,10 +19,8 @@ def run(ctx):
     if ctx.amp is None:
         return [na(n, lab, "no amplitude channel captured") for n, lab in NAMES]
     p = ctx.pulses
-    exp = ctx.exp
-    floor_ua = ctx.sense_floor_ua
     noise_ua = 2 * ctx.amp.lsb_ua
-    tol_ua = ctx.amp_tol_pct / 100 * exp.target_ua + floor_ua + noise_ua
+    tol_ua = _tol_ua(ctx)
     amp_a = [ctx.amp.phase_ua(r, f) for r, f in zip(p.a_rise, p.a_fall)]
     amp_b = [ctx.amp.phase_ua(r, f) if r is not None else None for r, f in zip(p.b_rise, p.b_fall)]
     return [
@@ -30,6 +28,36 @@ def run(ctx):
         _ramp(ctx, amp_a, tol_ua, noise_ua),
         _balance(ctx, amp_a, amp_b, tol_ua),
     ]
+
+
+def fit_function(ctx):
+    """For align(): offset -> how many of up to 200 pulses carry the amplitude the schedule
+    gives at that place (within the amplitude tolerance)."""
+    p = ctx.pulses
+    step = max(1, len(p) // 200)
+    sample = [
+        (p.a_rise[i], ctx.amp.phase_ua(p.a_rise[i], p.a_fall[i])) for i in range(0, len(p), step)
+    ]
+    tol_ua = _tol_ua(ctx)
+
+    def fit(offset_ns):
+        saved = ctx.offset_ns
+        ctx.offset_ns = offset_ns
+        try:
+            n = 0
+            for t, a in sample:
+                want = _expected(ctx, t)
+                if a is not None and want is not None and want[0] - tol_ua <= a <= want[1] + tol_ua:
+                    n += 1
+            return n
+        finally:
+            ctx.offset_ns = saved
+
+    return fit
+
+
+def _tol_ua(ctx):
+    return ctx.amp_tol_pct / 100 * ctx.exp.target_ua + ctx.sense_floor_ua + 2 * ctx.amp.lsb_ua
 
 
 def _expected(ctx, t):

@@ -111,6 +111,13 @@ class Expected:
             next_free = t
         return starts, amps
 
+    def visible_only(self, min_ua):
+        """Keep only the pulses of at least min_ua: what a sense-voltage capture can see
+        (the ramp's first step carries 0 uA)."""
+        keep = [(t, a) for t, a in zip(self.starts, self.amps) if a >= min_ua]
+        self.starts = [t for t, _a in keep]
+        self.amps = [a for _t, a in keep]
+
     def amp_at(self, t_ns):
         i = bisect.bisect_right(self.amp_t, t_ns) - 1
         return self.amp_v[i] if i >= 0 else 0
