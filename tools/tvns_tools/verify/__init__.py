@@ -121,7 +121,8 @@ def _pulse_count(ctx, e):
             "%d (the whole session)" % total,
             "",
             "± 1 per train (tick slack)" if n != total else "",
-            None if ok else ctx.pulses.a_rise[-1] if n else cap.start_ns,
+            None,
+            "" if ok else "%+d pulses" % (n - total),
         )
     return row(
         "pulses",
