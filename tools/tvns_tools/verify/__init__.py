@@ -107,7 +107,10 @@ def _pulse_count(ctx, e):
     whole = (
         off is not None
         and not ctx.ambiguous
-        and off + exp.starts[0] >= cap.start_ns
+        and (
+            off + exp.starts[0] > cap.start_ns
+            or (n and abs(ctx.pulses.a_rise[0] - off - exp.starts[0]) <= ctx.tol(0))
+        )
         and off + exp.starts[-1] + exp.pulse_ns <= cap.end_ns
     )
     if whole:

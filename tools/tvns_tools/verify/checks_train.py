@@ -294,14 +294,17 @@ def _session(ctx, m, e):
     first_due = exp.starts[0] + off
     last_end_due = exp.starts[-1] + exp.pulse_ns + off
     cap = ctx.cap
-    if first_due < cap.start_ns or last_end_due > cap.end_ns:
+    # The capture must begin before the first pulse: a wire already high at its first
+    # sample (a trace cut exactly at the session start) hides that pulse's rising edge.
+    p = ctx.pulses
+    seen_first = bool(p.a_rise) and abs(p.a_rise[0] - first_due) <= ctx.tol(0)
+    if (first_due <= cap.start_ns and not seen_first) or last_end_due > cap.end_ns:
         return na(
             name,
             label,
             "the capture covers session time %.3f..%.3f s of %g s"
             % ((cap.start_ns - off) / 1e9, (cap.end_ns - off) / 1e9, exp.session_ns / 1e9),
         )
-    p = ctx.pulses
     measured = p.b_fall[-1] - p.a_rise[0] if p.b_fall and p.b_fall[-1] else None
     expected = last_end_due - first_due
     L = ctx.limits

@@ -176,7 +176,11 @@ class Amplitude:
 
 
 def _lsb(values):
-    """The capture's amplitude quantum: the smallest step between distinct values."""
+    """The capture's amplitude quantum: the smallest step between distinct values, when
+    there are enough of them to be a converter's codes (noise fills them in); a signal of
+    a few clean levels (a synthetic or averaged trace) has no quantum to allow for."""
     distinct = sorted(set(values[:: max(1, len(values) // 50000)]))
+    if len(distinct) < 16:
+        return 0.0
     steps = [b - a for a, b in zip(distinct, distinct[1:]) if b - a > 0]
     return min(steps) if steps else 0.0

@@ -20,9 +20,10 @@ class Ctx:
         self.slack_ns = slack_ns
         self.amp_tol_pct = amp_tol_pct
         self.sample_ns = cap.sample_ns
-        # A file that rounds times coarser than the samples (or finer than them, e.g. a
-        # 24 MHz capture exported at 1 ns) adds its own rounding on top.
-        self.extra_ns = cap.resolution_ns if cap.resolution_ns != cap.sample_ns else 0.0
+        # A file whose time grid does not hold the sample grid exactly (a 24 MHz capture
+        # exported at 1 ns) adds its own rounding on top.
+        ratio = cap.sample_ns / cap.resolution_ns
+        self.extra_ns = 0.0 if abs(ratio - round(ratio)) < 1e-6 else cap.resolution_ns
         self.offset_ns = None
         self.ambiguous = False
         self.align_note = ""
