@@ -10,7 +10,6 @@ import sys
 
 import pytest
 import verify_captures as vc
-
 from tvns_tools.verify.report import JSON_KEYS
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
