@@ -184,3 +184,18 @@ def test_sham_protocol_expects_no_pulse(tmp_path):
     active = vc.write_vcd(tmp_path / "active.vcd", pulses, end_us)
     _result, failed = vc.run_verify(active, proto)
     assert failed == {"pulses"}
+
+
+def test_docs_list_every_check_and_json_key(tmp_path):
+    """docs/VERIFY.md is the contract: every check the verifier runs and every top-level
+    JSON key appear in it."""
+    doc_text = (ROOT / "docs" / "VERIFY.md").read_text()
+    proto = vc.protocol_file(tmp_path)
+    pulses, gate, end_us = vc.session()
+    vcd = vc.write_vcd(tmp_path / "c.vcd", pulses, end_us, gate=gate)
+    doc, _failed = vc.run_verify(vcd, proto)
+    for row in doc["checks"]:
+        assert "`%s`" % row["check"] in doc_text, row["check"]
+    for key in doc:
+        assert "`%s`" % key in doc_text, key
+    assert "docs/VERIFY.md" in (ROOT / "README.md").read_text()
