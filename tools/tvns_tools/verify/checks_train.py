@@ -1,24 +1,24 @@
 """Checks of the trains, once the capture is placed in the session (align.py): pulses per
-train, train on and off durations, duty cycle, no pulse outside a train, gate-to-pulse
-latency and the session length. Train edges come from the control tick, so they get the
-board's tick slack; pulses within a train come from the PIO and get the sample tolerance."""
+train, train on and off durations and the duty cycle (checks_session.py: pulses outside
+trains, gate-to-pulse latency, session length). Train edges come from the control tick,
+so they get the board's tick slack; pulses within a train come from the PIO and get the
+sample tolerance."""
 
 import bisect
 import math
 
-from tvns_tools.verify.expect import GATE_LATENCY_NS
-from tvns_tools.verify.model import FAIL, PASS, ms_text, na, row, s_text, us
+from tvns_tools.verify.model import FAIL, PASS, ms_text, na, row, s_text
 
 NOT_PLACED = "could not place the capture in the session (no train start in view)"
 
 
 def run(ctx, m, e):
+    from tvns_tools.verify import checks_session
+
     return [
         _per_train(ctx, m, e),
         *_on_off_duty(ctx, m, e),
-        _outside(ctx),
-        _latency(ctx),
-        _session(ctx, m, e),
+        *checks_session.run(ctx),
     ]
 
 
@@ -78,7 +78,7 @@ def _per_train(ctx, m, e):
     )
 
 
-def _gate_pairs(ctx):
+def gate_pairs(ctx):
     """Whole gate-high intervals [(rise, fall)] in the capture."""
     return [(r, f) for r, f in (ctx.gate_iv or ()) if r is not None and f is not None]
 
@@ -184,7 +184,7 @@ def _pulse_spans(m, e, period):
 def _gate_spans(ctx):
     exp, off = ctx.exp, ctx.offset_ns
     out = []
-    g = _gate_pairs(ctx)
+    g = gate_pairs(ctx)
     for k, (r, f) in enumerate(g):
         w = exp.window_of(r - off, ctx.slack_ns)
         if w is None:
@@ -201,123 +201,3 @@ def _span_s(values):
     v = list(values)
     lo, hi = min(v), max(v)
     return s_text(lo) if hi - lo < 1000 else "%s..%s" % (s_text(lo), s_text(hi))
-
-
-def _outside(ctx):
-    name, label = "outside_train", "pulse outside trains"
-    starts = ctx.pulses.a_rise
-    exp, slack = ctx.exp, ctx.slack_ns
-    if not starts:
-        return na(name, label, "no pulse in the capture")
-    bad = []
-    how = []
-    if ctx.offset_ns is not None:
-        how.append("schedule ±%s" % ms_text(slack))
-        bad += [t for t in starts if exp.window_of(t - ctx.offset_ns, slack) is None]
-    if ctx.gate_iv is not None:
-        how.append("gate")
-        g = [
-            (r if r is not None else ctx.cap.start_ns, f if f is not None else ctx.cap.end_ns)
-            for r, f in ctx.gate_iv
-        ]
-        rises = [r for r, _f in g]
-        lat = GATE_LATENCY_NS + ctx.tol(0)
-        for t in starts:
-            i = bisect.bisect_right(rises, t) - 1
-            if i < 0 or t > g[i][1] + lat:
-                bad.append(t)
-    if not how:
-        return na(name, label, NOT_PLACED + " and no gate captured")
-    bad = sorted(set(bad))
-    return row(
-        name,
-        label,
-        FAIL if bad else PASS,
-        "%d of %d" % (len(bad), len(starts)),
-        "0",
-        "none outside RAMP/ON",
-        "; ".join(how),
-        bad[0] if bad else None,
-        "first at %.6f s" % (bad[0] / 1e9) if bad else "",
-    )
-
-
-def _latency(ctx):
-    name, label = "gate_latency", "gate->pulse"
-    if ctx.gate_iv is None:
-        return na(name, label, "gate not captured")
-    starts = ctx.pulses.a_rise
-    period = ctx.exp.period_ns
-    tol = ctx.tol(0) + GATE_LATENCY_NS
-    values, bad = [], []
-    for r, f in _gate_pairs(ctx) + [
-        (r, None) for r, f in ctx.gate_iv if r is not None and f is None
-    ]:
-        i = bisect.bisect_left(starts, r)
-        if i == len(starts) or (f is not None and starts[i] > f + tol):
-            if f is None or f - r >= period // 10:
-                bad.append((r, None))
-            continue
-        prev = starts[i - 1] if i > 0 else None
-        due = max(r, prev + period) if prev is not None else r
-        values.append(starts[i] - r)
-        if abs(starts[i] - due) > tol:
-            bad.append((r, starts[i] - due))
-    if not values and not bad:
-        return na(name, label, "no gate opening in the capture")
-    return row(
-        name,
-        label,
-        FAIL if bad else PASS,
-        "max %s (n=%d)" % (us(max(values), 3), len(values)) if values else "-",
-        "0 (or the period end)",
-        "",
-        "<= " + us(tol, 3),
-        bad[0][0] if bad else None,
-        ("gate opened at %.6f s: " % (bad[0][0] / 1e9))
-        + ("no pulse" if bad[0][1] is None else "pulse %s late" % us(bad[0][1], 3))
-        if bad
-        else "",
-    )
-
-
-def _session(ctx, m, e):
-    name, label = "session_length", "session length"
-    exp = ctx.exp
-    if ctx.offset_ns is None:
-        return na(name, label, NOT_PLACED)
-    if ctx.ambiguous:
-        return na(name, label, "the capture's trains repeat: its place in the session is ambiguous")
-    if not exp.starts:
-        return na(name, label, "no pulses expected")
-    off, slack = ctx.offset_ns, ctx.slack_ns
-    first_due = exp.starts[0] + off
-    last_end_due = exp.starts[-1] + exp.pulse_ns + off
-    cap = ctx.cap
-    # The capture must begin before the first pulse: a wire already high at its first
-    # sample (a trace cut exactly at the session start) hides that pulse's rising edge.
-    p = ctx.pulses
-    seen_first = bool(p.a_rise) and abs(p.a_rise[0] - first_due) <= ctx.tol(0)
-    if (first_due <= cap.start_ns and not seen_first) or last_end_due > cap.end_ns:
-        return na(
-            name,
-            label,
-            "the capture covers session time %.3f..%.3f s of %g s"
-            % ((cap.start_ns - off) / 1e9, (cap.end_ns - off) / 1e9, exp.session_ns / 1e9),
-        )
-    measured = p.b_fall[-1] - p.a_rise[0] if p.b_fall and p.b_fall[-1] else None
-    expected = last_end_due - first_due
-    L = ctx.limits
-    tol = 2 * slack + ctx.tol(expected)
-    ok = measured is not None and abs(measured - expected) <= tol
-    ok = ok and measured <= min(exp.session_ns, L.SESSION_MAX_S * 1_000_000_000)
-    return row(
-        name,
-        label,
-        PASS if ok else FAIL,
-        "%s first..last pulse" % (s_text(measured) if measured else "-"),
-        "%s (gate shut %s)" % (s_text(expected), s_text(exp.gate_end_ns)),
-        "<= %g s" % min(exp.session_ns / 1e9, L.SESSION_MAX_S),
-        "±" + ms_text(tol),
-        None if ok else p.a_rise[-1],
-    )
