@@ -168,3 +168,18 @@ def test_sr_without_sigrok_cli_is_one_clear_line(bench, monkeypatch):
         vc.run_verify(sr, proto)
     assert exc.value.exit_code == 1
     assert "needs sigrok-cli" in str(exc.value) and "\n" not in str(exc.value)
+
+
+def test_a_capture_starting_inside_phase_b(bench):
+    """The analyzer started while phase B was high: that pulse is partial, not a fault."""
+    tmp, proto, pulses, _gate, end_us = bench
+    t0 = pulses[30]["a"] + 350  # 100 us into phase B
+    rows = [(t, lv) for t, lv in vc._levels(pulses, ["phase_a", "phase_b"]) if t > t0]
+    lines = ["Time [s],phase_a,phase_b", "%.9f,0,1" % (t0 / 1e6)]
+    lines += ["%.9f,%d,%d" % (t / 1e6, lv["phase_a"], lv["phase_b"]) for t, lv in rows]
+    lines.append("%.9f,0,0" % (end_us / 1e6))
+    path = tmp / "mid_b.csv"
+    path.write_text("\n".join(lines) + "\n")
+    doc, failed = vc.run_verify(path, proto, sample_rate_hz=1e6)
+    assert failed == set() and doc["counts"]["pulses"] == 173 - 31
+    assert doc["alignment"]["session_start_s"] == pytest.approx(0.1)

@@ -34,15 +34,15 @@ class Pulses:
         self.a_rise, self.a_fall, self.b_rise, self.b_fall = [], [], [], []
         self.orphan_b = []  # b rise times
         self.partial = 0
-        b_rises = [r for r, _f in b_iv]
+        b_rises = [-(1 << 62) if r is None else r for r, _f in b_iv]  # None: before
         used = [False] * len(b_iv)
         for k, (r, f) in enumerate(a_iv):
             nxt = a_iv[k + 1][0] if k + 1 < len(a_iv) else None
             lo = bisect.bisect_left(b_rises, r) if r is not None else 0
             j = lo
             mine = []
-            while j < len(b_iv) and (nxt is None or (b_rises[j] is not None and b_rises[j] < nxt)):
-                if b_rises[j] is not None and (r is None or b_rises[j] >= r):
+            while j < len(b_iv) and (nxt is None or b_rises[j] < nxt):
+                if b_iv[j][0] is not None and (r is None or b_rises[j] >= r):
                     mine.append(j)
                 j += 1
             for j in mine:
