@@ -199,3 +199,15 @@ def test_docs_list_every_check_and_json_key(tmp_path):
     for key in doc:
         assert "`%s`" % key in doc_text, key
     assert "docs/VERIFY.md" in (ROOT / "README.md").read_text()
+
+
+def test_blinded_protocol_is_checked_against_the_arm_given(tmp_path):
+    """A blinded sham arm (ramp up, then down over train time) verifies only as --arm sham,
+    the active arm only as active: the capture tells the arms apart."""
+    proto = vc.protocol_file(tmp_path, dict(vc.BENCH, blinded=True), "blind.json")
+    for arm in ("active", "sham"):
+        vcd = _simulate(tmp_path, proto, "--arm", arm)
+        vcd = vcd.rename(tmp_path / ("blind_%s.vcd" % arm))
+        for as_arm in ("active", "sham"):
+            _doc, failed = vc.run_verify(vcd, proto, arm=as_arm)
+            assert (failed == set()) == (arm == as_arm), (arm, as_arm, failed)
