@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 import pytest
-import verify_captures as vc
+import verify_support as vc
 from tvns_tools.verify.report import JSON_KEYS
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent

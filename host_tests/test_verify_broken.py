@@ -3,7 +3,7 @@ from the simulator's own pulses, then edited): one pulse too wide, A/B overlap, 
 phase B, a train 1 s long, a 10 % frequency error, jitter, a stray pulse between trains."""
 
 import pytest
-import verify_captures as vc
+import verify_support as vc
 
 PERIOD_US = 20_000  # 50 Hz
 

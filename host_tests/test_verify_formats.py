@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-import verify_captures as vc
+import verify_support as vc
 from tiers import require
 from tvns_tools.verify import Unreadable
 
