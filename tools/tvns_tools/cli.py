@@ -6,6 +6,7 @@ import sys
 
 from tvns_tools import devcmds, logs, report, simulate, validate
 from tvns_tools.firmware import ToolError
+from tvns_tools.hw import commands as hw_cmd
 from tvns_tools.link import add_link_args
 from tvns_tools.verify import command as verify_cmd
 
@@ -139,6 +140,7 @@ COMMANDS = {
     "logs": (logs.cmd_logs, argparse_logs),
     "report": (report.cmd_report, argparse_report),
     "verify": (verify_cmd.cmd_verify, verify_cmd.argparse_verify),  # builder: verify/command.py
+    "hw": (hw_cmd.cmd_hw, hw_cmd.argparse_hw),  # builder: hw/commands.py
 }
 
 
