@@ -128,7 +128,7 @@ def analyse(w, stim, config, area_cm2=1.0):
 def measured_width_us(w, start, end):
     """Phase A width at 50 % of its plateau (what a scope's width measurement shows)."""
     level = _plateau(w, start, end) / 2
-    if level <= 0:
+    if level < 0.001:  # mA: no pulse to measure (open load)
         return 0.0
     m = (w.t_us >= start - 1) & (w.t_us <= end + 20)
     t, i = w.t_us[m], w.i_ma[m]
