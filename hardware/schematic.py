@@ -39,8 +39,12 @@ def draw():
     clamp = d.here
     d += elm.Diode().down().label("D2 BAS416", "left").length(1.6)
     d += elm.Line().down().length(0.4).label("U2B OPA2189 out\n(+: 1.049 V limit)", "right")
-    d += elm.SwitchSpdt2(action="close").right().at(clamp).anchor("b").label(
-        "U3 TS5A3157\nphase driven", "top"
+    d += (
+        elm.SwitchSpdt2(action="close")
+        .right()
+        .at(clamp)
+        .anchor("b")
+        .label("U3 TS5A3157\nphase driven", "top")
     )
     sw = d.elements[-1]
     d += elm.Ground().at(sw.c)
@@ -55,9 +59,13 @@ def draw():
     d += elm.Line().left().at(q1.source).tox(op.in1[0] - 0.5)
     d += elm.Line().up().toy(op.in1[1])
     d += elm.Line().right().tox(op.in1[0])
-    d += elm.Label().at((op.in1[0] - 1.6, op.in1[1] - 1.6)).label(
-        "Vs = I x 100 ohm → U9A follower → U10 sample (phase A)\n"
-        "→ 10 nF hold (U11 clears while GATE low) → U9B → ADC0 GP26 / pin 31"
+    d += (
+        elm.Label()
+        .at((op.in1[0] - 1.6, op.in1[1] - 1.6))
+        .label(
+            "Vs = I x 100 ohm → U9A follower → U10 sample (phase A)\n"
+            "→ 10 nF hold (U11 clears while GATE low) → U9B → ADC0 GP26 / pin 31"
+        )
     )
     d += elm.Line().up().at(q1.drain).length(1.0)
     d += elm.Dot().label("D (sink node; R20 1M to 30 V)", "right")
@@ -84,7 +92,13 @@ def draw():
     x0 = op.in1[0] - 4
     d += logic.And(inputs=3).at((x0, y0)).anchor("in1").label("U16\n74LVC1G11", "bottom")
     kill = d.elements[-1]
-    d += elm.Line().left().at(kill.in1).length(0.8).label("E-stop NC loop ES\n(GP16 / pin 21)", "left")
+    d += (
+        elm.Line()
+        .left()
+        .at(kill.in1)
+        .length(0.8)
+        .label("E-stop NC loop ES\n(GP16 / pin 21)", "left")
+    )
     d += elm.Line().left().at(kill.in2).length(0.8).label("OC_OK U14A\n(GP17 / pin 22)", "left")
     d += elm.Line().left().at(kill.in3).length(0.8).label("POR 100k/100n", "left")
     d += elm.Line().right().at(kill.out).length(0.8)
@@ -96,18 +110,27 @@ def draw():
     d += elm.Line().right().at(lat.out).length(0.6).label("Q → LQ", "top")
     d += logic.Not().label("EN", "top")
     d += elm.Line().right().length(0.6)
-    d += logic.And(inputs=3).anchor("in2").label("U7 74LVC08 + U8 74LVC04:\ndrive_A = A AND NOT B AND EN", "bottom")
+    d += (
+        logic.And(inputs=3)
+        .anchor("in2")
+        .label("U7 74LVC08 + U8 74LVC04:\ndrive_A = A AND NOT B AND EN", "bottom")
+    )
     inter = d.elements[-1]
     d += elm.Line().left().at(inter.in1).length(0.6).label("GP2 / pin 4", "left")
     d += elm.Line().left().at(inter.in3).length(0.6).label("NOT GP3 / pin 5", "left")
     d += elm.Line().right().at(inter.out).length(0.8).label("→ U6 IN1 (IN2 alike)", "right")
-    d += elm.Label().at((x0, y0 - 3.2)).label(
-        "Compliance (U12 OPA192 follower of D, U13 TLV3202): headroom under 0.8 V, or load above "
-        "6.81 kohm x I + 0.59 V → OR → U15 74LVC1G74 sampled at the end of phase A, cleared "
-        "while GATE low → GP15 / pin 20 (high = compliance)\n"
-        "Overcurrent U14A TLV3202: Vs above 1.0975 V (10.98 mA) → OC_OK low. "
-        "Pull-downs 10k on GP2-GP6. Rails: 30 V boost (TPS61170) from the battery, "
-        "5 V LDO (TPS7B6950), 3.3 V = Pico 3V3(OUT) pin 36."
+    d += (
+        elm.Label()
+        .at((x0, y0 - 3.2))
+        .label(
+            "Compliance (U12 OPA192 follower of D, U13 TLV3202): headroom under 0.8 V, "
+            "or load above "
+            "6.81 kohm x I + 0.59 V → OR → U15 74LVC1G74 sampled at the end of phase A, cleared "
+            "while GATE low → GP15 / pin 20 (high = compliance)\n"
+            "Overcurrent U14A TLV3202: Vs above 1.0975 V (10.98 mA) → OC_OK low. "
+            "Pull-downs 10k on GP2-GP6. Rails: 30 V boost (TPS61170) from the battery, "
+            "5 V LDO (TPS7B6950), 3.3 V = Pico 3V3(OUT) pin 36."
+        )
     )
     return d
 

@@ -4,7 +4,6 @@ import json
 import shutil
 
 from tiers import require
-
 from tvns_tools.firmware import ROOT
 
 

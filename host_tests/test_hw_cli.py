@@ -6,7 +6,6 @@ import pathlib
 
 import pytest
 from hw_support import need_ngspice
-
 from tvns_tools import cli
 from tvns_tools.firmware import DEFAULT_PROTOCOL, ROOT
 from tvns_tools.hw import matrix

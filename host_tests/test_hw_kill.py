@@ -3,7 +3,6 @@ the bridge goes off within the stated time and the latch holds until a reset pul
 
 import pytest
 from hw_support import need_ngspice, pico
-
 from tvns_tools.hw import deck, measure, spice
 
 KILL_BOUND_US = 5.0  # hardware/DESIGN.md: e-stop or overcurrent to bridge off

@@ -4,7 +4,6 @@ interlock, compliance, charge balance, and the sense the firmware calibrates aga
 import numpy as np
 import pytest
 from hw_support import need_ngspice, pico, settled
-
 from tvns_tools.hw import deck, measure, spice
 
 AMPS_UA = (100, 300, 1000, 3000, 8000, 10000)

@@ -20,7 +20,6 @@ def firmware_stretch(protocol_path, pulses=3, engine="model", runtime="cpython")
     """(stimulus, info): `pulses` consecutive pulses from the first train at full amplitude,
     as the firmware emits them, with the DAC value its own calibration writes."""
     from tvns_tools import simulate
-
     from tvns_tools.firmware import import_firmware
 
     import_firmware()

@@ -39,7 +39,9 @@ def firmware_sense_ua(adc_v, config):
             pass
 
         def read_u16(self):
-            code12 = max(0, min(4095, int(round(adc_v / (config["sense"]["vref_mv"] / 1000) * 4095))))
+            code12 = max(
+                0, min(4095, int(round(adc_v / (config["sense"]["vref_mv"] / 1000) * 4095)))
+            )
             return code12 << 4
 
     class _Pin:
