@@ -187,9 +187,9 @@ def dac_volts(amp_ua, config):
     from tvns_tools.firmware import import_firmware
 
     import_firmware()
-    from tvns.board import rp2
+    from tvns.board.rp2_dac import _DacBase
 
-    dac = rp2._DacBase(config["dac"], config["ceiling_ua"], 65535, None, None)
+    dac = _DacBase(config["dac"], config["ceiling_ua"], 65535, None, None)
     return dac.code_for(amp_ua) / 65535 * V_LOGIC
 
 
