@@ -3,7 +3,7 @@
 # (JSON lines on the USB serial link, PROTOCOL.md). On a host (the MicroPython unix port)
 # the sim board stands in, and tvns/board/simmain.py (host only) reads the host's argv:
 #   micropython main.py --simulate PROTOCOL.json ...   one session, JSON result
-#   micropython main.py --console [--speed N] [--log FILE]   the console on stdin/stdout
+#   micropython main.py --console [--speed N] [--state DIR] [--log FILE]   the console on stdio
 import sys
 
 BOARD_CONFIG = "board.json"  # written next to main.py by `tvns deploy`
@@ -29,10 +29,6 @@ class _RealPacer:
         self._reader.wait(ms)
 
 
-def _write(text):
-    sys.stdout.write(text)
-
-
 def main(argv):
     host = None
     if sys.platform in HOST_PLATFORMS:
@@ -43,7 +39,7 @@ def main(argv):
         host = simmain.Host(argv)
     from tvns.app import App
     from tvns.console import Console
-    from tvns.console_io import PollReader
+    from tvns.console_io import PollReader, PollWriter
 
     board = build_board() if host is None else host.board
     con = app = None
@@ -53,14 +49,28 @@ def main(argv):
         # sim board where --log says (tvns_tools' local transport passes one).
         log_path = LOG_FILE if host is None else host.log_path
         log = None
+        log_failed = None
         if log_path is not None:
             from tvns.log import Log
 
-            log = Log(log_path)
+            try:
+                log = Log(log_path)
+            except OSError as exc:  # the device still answers; arm is refused (journal.py)
+                log_failed = "cannot open %s (%s)" % (log_path, exc)
         app = App(board, log)
+        app.journal.failed = log_failed
         stdin = getattr(sys.stdin, "buffer", sys.stdin)
         reader = PollReader(getattr(stdin, "raw", stdin))  # CPython: unbuffered
-        con = Console(app, _write)
+        stdout = getattr(sys.stdout, "buffer", sys.stdout)
+        # Never wait for a host that stopped reading (console_io.PollWriter): one byte per
+        # POLLOUT on a board's USB CDC, a pipe takes PIPE_BUF at once.
+        writer = PollWriter(getattr(stdout, "raw", stdout), 1 if host is None else 4096)
+        kbd_intr = None
+        if host is None:
+            import micropython
+
+            kbd_intr = getattr(micropython, "kbd_intr", None)  # guarded: not on every port
+        con = Console(app, writer.write, out=writer, kbd_intr=kbd_intr)
         pacer = _RealPacer(reader) if host is None else host.pacer(reader)
         con.event(_boot(con))
 

@@ -292,8 +292,10 @@ def test_ceiling_limits():
 
 
 def test_clear_exposure_resets_the_daily_cap():
-    con, app, out = make()
-    app.store.put("exposure", [-1, L.DAILY_EXPOSURE_MAX_S * 1000 - 5000])
+    board = SimBoard()
+    used = [[0, L.DAILY_EXPOSURE_MAX_S * 1000 - 5000]]
+    board.store.put("exposure", {"dev_s": 0, "unix_s": None, "entries": used})
+    con, app, out = make(board=board)
     assert ask(con, out, id=0, cmd="set_pin", new_pin=PIN)["ok"]
     ask(con, out, id=1, cmd="load", pin=PIN, protocol=doc())
     assert _code(ask(con, out, id=2, cmd="arm")) == E.EXPOSURE_CAP
@@ -345,11 +347,12 @@ def test_unblind_tells_the_arm_only_with_the_pin():
         r = ask(con, out, id=5, cmd="allocate", pin=PIN, arm="placebo")
         assert _code(r) == E.BAD_FIELD and r["error"]["field"] == "arm"
         # changing the PIN: the old one stops working
-        assert ask(con, out, id=6, cmd="set_pin", pin=PIN, new_pin="9999")["ok"]
+        assert ask(con, out, id=6, cmd="set_pin", pin=PIN, new_pin="999999")["ok"]
         assert _code(ask(con, out, id=7, cmd="unblind", pin=PIN)) == E.BAD_PIN
-        assert ask(con, out, id=8, cmd="unblind", pin="9999")["arm"] == arm
-        r = ask(con, out, id=9, cmd="set_pin", pin="9999", new_pin="12")
-        assert _code(r) == E.BAD_FIELD and r["error"]["field"] == "new_pin"
+        assert ask(con, out, id=8, cmd="unblind", pin="999999")["arm"] == arm
+        for short in ("12", "12345"):  # at least 6 characters (6 digits)
+            r = ask(con, out, id=9, cmd="set_pin", pin="999999", new_pin=short)
+            assert _code(r) == E.BAD_FIELD and r["error"]["field"] == "new_pin"
 
 
 # ---- over the real MicroPython console process ----

@@ -192,39 +192,6 @@ def test_session_cap_monitor_is_defence_in_depth():
     assert t_off <= 60 + F.END_GUARD_MS / 1000 + TICK_S + 0.1
 
 
-def test_daily_exposure_cap_survives_reboots_and_resets_with_a_new_day():
-    board = SimBoard()
-    hour = doc(session_s=3600, on_s=30, off_s=30)
-    app = App(board)
-    app.set_time(1_779_930_000)
-    for _ in range(L.DAILY_EXPOSURE_MAX_S // 3600):
-        app.load(hour)
-        app.arm()
-        app.start()
-        loop(app, 3_601_000)
-        assert app.session.state == S.DONE
-    app = App(board)  # reboot: the store remembers
-    app.set_time(1_779_930_000 + 3600 * 4)
-    app.load(doc(session_s=10, ramp_up_s=1, ramp_down_s=1))
-    with pytest.raises(E.TvnsError) as exc:
-        app.arm()
-    assert exc.value.code == E.EXPOSURE_CAP and exc.value.field == "session_s"
-    assert app.session.state == S.IDLE
-    app.set_time(1_779_930_000 + 86400 * 2)  # another day
-    app.arm()
-    assert app.session.state == S.ARMED
-
-
-def test_unknown_day_never_forgets_exposure():
-    board = SimBoard()
-    app = App(board)  # no set_time: the day is unknown
-    app.store.put("exposure", [-1, L.DAILY_EXPOSURE_MAX_S * 1000 - 5000])
-    app.load(doc(session_s=10, ramp_up_s=1, ramp_down_s=1))
-    with pytest.raises(E.TvnsError) as exc:
-        app.arm()
-    assert exc.value.code == E.EXPOSURE_CAP
-
-
 def test_exception_in_the_main_loop_turns_output_off_and_latches():
     board, app = started(doc())
     loop(app, 10000)

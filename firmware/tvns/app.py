@@ -1,29 +1,36 @@
 # The application: one protocol, one session, one scheduler on one board.
 # Every command goes through here; the board is injected, never created.
 # Longer than ~300 lines on purpose: App is the one door every command and the main loop
-# go through (the busy policy and the abort path rely on that); what needs none of its
-# state already lives beside it (session, scheduler, investigator, lock).
+# go through (the busy policy, the all-or-nothing start and the abort path rely on that);
+# what needs none of its state lives beside it (session, scheduler, investigator, lock,
+# exposure, journal, store).
 #
-# Persistent state (board.store, a tiny key-value store that survives resets):
+# Persistent state (board.store, tvns/store.py: checksummed, written atomically; a damaged
+# store locks the device until the investigator re-provisions it):
 #   "active":   set before output starts, cleared when the session ends. Found at boot, it
-#               means a reset or power loss cut the session: FAULT latched, never resumed.
-#   "exposure": [day, used_ms], the daily exposure (4 h cap) across sessions and reboots.
-#               day is from the host's set_time; -1 = unknown, and then it never resets by
-#               itself (the conservative side).
+#               means a reset or power loss cut the session: FAULT latched, never resumed,
+#               the session counted in full.
+#   "exposure": the daily exposure window in device time (tvns/exposure.py).
 #   "allocation": "active" | "sham", the investigator's arm for blinded protocols; never
 #               written to the log, told only by `unblind` (docs/BLINDING.md).
 #   "ceiling_ua": the investigator's per-participant ceiling (tvns/investigator.py).
 #   "pin", "pin_fails": the investigator lock (tvns/lock.py).
+# Flash writes (store and log) never happen while output may be on: they are held in RAM
+# and written outside a session or in an OFF phase (tvns/journal.py, SAFETY.md H28).
 from tvns import VERSION
 from tvns import errors as E
 from tvns import limits as L
 from tvns import protocol as P
 from tvns import safety as F
 from tvns import session as S
+from tvns.exposure import CAP_MS, Exposure
+from tvns.journal import Journal
 from tvns.lock import PinLock
 from tvns.scheduler import Scheduler
+from tvns.uptime import Uptime
 
 LOOP_MS = 100  # main-loop period: WDT feed, history, console
+FLUSH_MARGIN_MS = 500  # an OFF phase must have this long left before a flash write
 _EVENTS_MAX = 256  # pending events kept for the console; the oldest go first
 
 
@@ -33,10 +40,15 @@ class App:
         here, from commands and the main loop only, never from the control tick."""
         self.board = board
         self.log = log
+        self.journal = Journal(log)
         self.store = board.store
+        self.store.hold = False
+        self.store.verify()
+        self.uptime = Uptime(board.clock)
+        self.exposure = Exposure(self.store, self.uptime)
         self.session = S.Session()
         self.scheduler = Scheduler(board, self.session)
-        self.lock = PinLock(self.store, board.clock)
+        self.lock = PinLock(self.store, self.uptime)
         self.board_ceiling_ua = self.scheduler.ceiling_ua  # the investigator's may be lower
         mine = self.store.get("ceiling_ua")
         if mine is not None and mine < self.board_ceiling_ua:
@@ -46,27 +58,37 @@ class App:
         self.faults = []  # dicts: every fault with its time, kept for reports
         self.events = []  # pending event dicts for the console
         self.events_dropped = 0
-        self.day = -1  # days since 1970 from set_time; -1 unknown
+        self.host_clock = None  # (unix_s, uptime s) from set_time: information for the log
+        self.repl_open = False  # the investigator opened the REPL for this boot (`repl`)
         self._last_beats = -1
         self._was_running = False
         self._fault_seen = F.NONE
+        self._pulses0 = 0  # the engine's counters at this session's start
+        self._charge0 = 0.0
+        self._log_errors_seen = 0
         self._boot_check()
 
     # ---- start-up ----
     def _boot_check(self):
         cause = self.board.reset_cause() if hasattr(self.board, "reset_cause") else None
+        if self.store.damaged:
+            # Nothing in it is trusted: arm refused, exposure at the cap (exposure.py).
+            self._log("store", {"action": "damaged", "why": self.store.damaged})
+            self._event({"event": "store", "ok": False, "damaged": self.store.damaged})
+            if cause == "watchdog":
+                self._record_fault(F.WATCHDOG, 0, latched=False)
+            return
         active = self.store.get("active")
         if active is None:
             if cause == "watchdog":
                 self._record_fault(F.WATCHDOG, 0, latched=False)
             return
         # A session was cut by a reset: count it as fully delivered, latch, never resume.
-        self._add_exposure(active.get("session_ms", 0), active.get("day", -1))
-        self.store.put("active", None)
+        self._store_update({"exposure": self.exposure.add(active["session_ms"]), "active": None})
         code = F.WATCHDOG if cause == "watchdog" else F.INTERRUPTED
         self.scheduler.fault(code)
         self._fault_seen = code
-        self._record_fault(code, 0, latched=True, session=active.get("name"))
+        self._record_fault(code, 0, latched=True, session=active["name"])
         # The session's end was never written: close it in the log, duration unknown.
         self._log("session_end", {"t_s": None, "state": "FAULT", "reason": F.name(code)})
 
@@ -101,11 +123,23 @@ class App:
             self.session.fire(S.EV_DISARM, 0)  # a new protocol needs a new arm
         return proto
 
+    def _store_ok(self):
+        if self.store.damaged:
+            msg = "the store is damaged (%s): the investigator must re-provision (reset_store)"
+            raise E.TvnsError(E.STORE_DAMAGED, msg % self.store.damaged)
+
+    def _log_ok(self):
+        self._flush()  # what is queued goes first: the log must be empty of old news
+        why = self.journal.ready() or (self.journal.queue and "records still queued")
+        if why:
+            raise E.TvnsError(E.LOG_UNAVAILABLE, "the session log cannot take a record: " + why)
+
     def arm(self):
         if self.protocol is None:
             raise E.TvnsError(E.NO_PROTOCOL, "arm needs a valid protocol loaded")
         if not self.session.allowed(S.EV_ARM):
             raise E.TvnsError(E.BAD_STATE, "cannot arm in state %s" % self.state_name)
+        self._store_ok()
         if self.protocol.amplitude_ua > self.scheduler.ceiling_ua:
             msg = "amplitude_ma=%g is above the ceiling of %g mA" % (
                 self.protocol.amplitude_ua / 1000,
@@ -114,11 +148,12 @@ class App:
             raise E.TvnsError(E.ABOVE_CEILING, msg, "amplitude_ma")
         if self.protocol.blinded and self.store.get("allocation") is None:
             raise E.TvnsError(E.NO_ALLOCATION, "blinded protocol: no arm allocated on this device")
+        self._log_ok()
         problem = self._self_test()
         if problem:
             raise E.TvnsError(E.SELF_TEST, "arm refused: %s" % problem)
         used = self.exposure_used_ms()
-        if used + self.protocol.session_ms > L.DAILY_EXPOSURE_MAX_S * 1000:
+        if used + self.protocol.session_ms > CAP_MS:
             msg = "session_s=%g would exceed the daily exposure cap: %g of %g s used" % (
                 self.protocol.session_ms / 1000,
                 used / 1000,
@@ -128,34 +163,74 @@ class App:
         self.session.fire(S.EV_ARM, 0)
 
     def start(self):
+        """All or nothing: every step that can fail runs before anything is written, the
+        marker before the log, and a refusal at any step leaves the device as it was
+        (ARMED, no marker, no exposure, no record)."""
         if self.session.state != S.ARMED:
             raise E.TvnsError(E.BAD_STATE, "start needs an ARMED session")
-        if self.protocol.blinded:
-            arm = self.store.get("allocation")
-            if arm is None:
-                raise E.TvnsError(E.NO_ALLOCATION, "blinded protocol: no arm allocated")
-            self.scheduler.use_arm(arm == "sham")  # the arm, known from here on
-        # Written before any output: a reset from here on is found at the next boot.
-        self.store.put(
-            "active",
-            {"name": self.protocol.name, "session_ms": self.protocol.session_ms, "day": self.day},
-        )
+        self._store_ok()
+        self._log_ok()
+        p = self.protocol
+        sch = self.scheduler
+        prev_sched = sch.sched
+        try:
+            if p.blinded:
+                arm = self.store.get("allocation")
+                if arm is None:
+                    raise E.TvnsError(E.NO_ALLOCATION, "blinded protocol: no arm allocated")
+                sch.use_arm(arm == "sham")  # the arm, known from here on
+            self.board.engine.load(p.width_us, p.gap_us, p.period_us)  # can the board?
+            # Written before any output: a reset from here on is found at the next boot.
+            self.store.put("active", {"name": p.name, "session_ms": p.session_ms})
+        except BaseException:
+            sch.sched = prev_sched
+            raise
+        journal = self.journal  # empty: _log_ok saw to it
+        journal.append("session_start", self._start_record())
+        if p.amplitude_ua > sch.ceiling_ua:  # lowered in ARMED: the tick clamps to it
+            rec = {"t_s": 0.0, "amplitude_ma": sch.ceiling_ua / 1000, "source": "ceiling"}
+            journal.append("amplitude", rec)
+        journal.flush()
+        if journal.queue and journal.queue[0][0] == "session_start":
+            # session_start did not reach the flash: take it back, and the marker
+            journal.queue.clear()
+            sch.sched = prev_sched
+            self._store_update({"active": None})
+            raise E.TvnsError(E.LOG_UNAVAILABLE, "session_start could not be logged")
+        self._pulses0 = self._count("pulses", 0)
+        self._charge0 = self._count("charge_uc", 0.0)
+        self.store.hold = True  # from here, store writes wait for a safe moment
+        try:
+            sch.start()
+            self.board.ticker.start(sch)
+        except BaseException:
+            self.board.safe_off()
+            if self.session.state == S.ARMED:  # refused before START: nothing ran
+                self.store.hold = False
+                self._store_update({"active": None})
+                end = {"t_s": 0.0, "duration_s": 0.0, "pulses": 0, "charge_uc": 0.0}
+                end["state"] = "ARMED"
+                end["reason"] = "start_failed"
+                self._log("session_end", end)
+            else:
+                sch.fault(F.EXCEPTION)
+                self._was_running = True  # the next pass closes the books (0 s, FAULT)
+            raise
         self._was_running = True
-        self._log(
-            "session_start",
-            {
-                "protocol": self.protocol.doc,
-                "derived": self.protocol.derived(),
-                "firmware_version": VERSION,
-                "board": self.board.name,
-                "calibration": getattr(self.board, "calibration", None),
-                "unix_day": self.day if self.day >= 0 else None,
-                "output_mode": "constant_current",
-                "exposure_before_s": self.exposure_used_ms() / 1000,
-            },
-        )
-        self.scheduler.start()
-        self.board.ticker.start(self.scheduler)
+
+    def _start_record(self):
+        p = self.protocol
+        return {
+            "protocol": p.doc,
+            "derived": p.derived(),
+            "firmware_version": VERSION,
+            "board": self.board.name,
+            "calibration": getattr(self.board, "calibration", None),
+            "unix_s": self.host_unix_s(),
+            "unix_s_confirmed": self.exposure.confirmed_unix_s(),
+            "output_mode": "constant_current",
+            "exposure_before_s": self.exposure_used_ms() / 1000,
+        }
 
     def stop(self):
         self.scheduler.stop()
@@ -178,13 +253,37 @@ class App:
         self.board.safe_off()
         self._close_books(reason)
 
-    def set_time(self, unix_s):
+    def set_time(self, unix_s, pin=None):
+        """The host's wall clock: information for the log, never authority over the
+        exposure window. With the investigator PIN it is a confirmation: device time moves
+        forward by what passed since the last confirmation (tvns/exposure.py)."""
         if type(unix_s) not in (int, float) or not 1e9 <= unix_s < 1e10:
             raise E.TvnsError(E.OUT_OF_RANGE, "unix_s must be seconds since 1970", "unix_s")
-        self.day = int(unix_s // 86400)
+        unix_s = int(unix_s)
+        self.host_clock = (unix_s, self.uptime.update())
+        if pin is None:
+            return {"confirmed": False}
+        if self.session.running():
+            raise E.TvnsError(E.BUSY, "the clock is confirmed outside a session only")
+        self.lock.check(pin, always=True)
+        gap = self.exposure.confirm(unix_s)
+        self._store_update({"exposure": self.exposure.record()})
+        return {"confirmed": True, "advanced_s": gap}
+
+    def host_unix_s(self):
+        if self.host_clock is None:
+            return None
+        return self.host_clock[0] + self.uptime.update() - self.host_clock[1]
 
     def host_seen(self):
         self.scheduler.host_ms = self.board.clock.ticks_ms()
+
+    def ctrl_c_allowed(self):
+        """Ctrl-C (0x03) opens the REPL, from which the flash can be read: refused while an
+        investigator PIN is set (docs/BLINDING.md), unless the investigator opened it."""
+        if self.store.damaged:
+            return not self.store.references
+        return self.repl_open or not self.lock.is_set()
 
     # ---- checks and bookkeeping (main loop only) ----
     def _self_test(self):
@@ -198,16 +297,17 @@ class App:
         return ""
 
     def exposure_used_ms(self):
-        rec = self.store.get("exposure") or [-1, 0]
-        day, used = rec[0], rec[1]
-        if day >= 0 and self.day >= 0 and day != self.day:
-            return 0  # a new day
-        return used
+        return self.exposure.used_ms()
 
-    def _add_exposure(self, ms, day=None):
-        day = self.day if day is None else day
-        used = self.exposure_used_ms()
-        self.store.put("exposure", [day if day >= 0 else self.day, used + ms])
+    def _store_update(self, changes):
+        """A store write from the bookkeeping: a failure damages (locks) the store and is
+        announced; it never stops the main loop."""
+        try:
+            self.store.update(changes)
+            return True
+        except E.TvnsError:
+            self._event({"event": "store", "ok": False, "damaged": self.store.damaged})
+            return False
 
     def _record_fault(self, code, t_ms, latched=True, session=None):
         rec = {"fault": F.name(code), "t_s": t_ms / 1000, "latched": latched}
@@ -218,8 +318,34 @@ class App:
         self._log("fault", rec)
 
     def _log(self, kind, fields):
-        if self.log is not None:
-            self.log.try_append(kind, fields)  # a full or failing flash must not stop us
+        self.journal.append(kind, fields)
+        if self._may_write():
+            self._flush()
+
+    def _may_write(self):
+        """May the main loop write to flash now? Not while output may be on: a flash write
+        masks interrupts on the RP2040. Outside a session, or in OFF with time to spare."""
+        s = self.session.state
+        if S.RUNNING[s] == 0:
+            return True
+        sch = self.scheduler
+        if s != S.OFF or sch.gate_on or sch.stop_requested:
+            return False
+        clock = self.board.clock
+        return clock.ticks_diff(sch.due_ms, clock.ticks_ms()) >= FLUSH_MARGIN_MS
+
+    def _flush(self):
+        journal = self.journal
+        if not journal.queue and not self.store.dirty:
+            return
+        if self.scheduler.beats != self._last_beats or not self.session.running():
+            self.board.wdt.feed()  # a write may take a while; the tick is alive
+        if journal.queue and not journal.flush() and journal.errors != self._log_errors_seen:
+            self._log_errors_seen = journal.errors
+            t_s = self.scheduler.elapsed_ms / 1000 if self.session.state > S.ARMED else None
+            self._event({"event": "log_error", "error": journal.failed, "t_s": t_s})
+        if self.store.dirty and not self.store.flush():
+            self._event({"event": "store", "ok": False, "damaged": self.store.damaged})
 
     def _event(self, ev):
         if len(self.events) >= _EVENTS_MAX:
@@ -229,8 +355,10 @@ class App:
 
     def service(self):
         """One main-loop pass: feed the watchdog only if the tick is alive, drain history,
-        turn state changes and faults into events, close a finished session's books."""
+        turn state changes and faults into events, close a finished session's books, write
+        what waited for a safe moment. Allocates nothing on a pass without changes."""
         sch = self.scheduler
+        self.uptime.update()
         # Outside a session the tick has nothing to do (and a board may not run it).
         if sch.beats != self._last_beats or not self.session.running():
             self.board.wdt.feed()
@@ -253,37 +381,47 @@ class App:
             if reason:
                 self._record_fault(sch.stop_reason, sch.stop_ms, latched=False)
             self._close_books(reason or self.state_name.lower(), event=True)
+        if (self.journal.queue or self.store.dirty) and self._may_write():
+            self._flush()
 
     def _close_books(self, reason, event=False):
-        """A session is over: its exposure counted, the marker cleared, its end logged (and,
-        for the console, announced)."""
+        """A session is over: its exposure counted and the marker cleared in one write, its
+        end logged (and, for the console, announced). Output is off by now."""
         self._was_running = False
         sch = self.scheduler
-        self._add_exposure(sch.elapsed_ms)
-        self.store.put("active", None)
+        self.store.hold = False
+        self._store_update({"exposure": self.exposure.add(sch.elapsed_ms), "active": None})
         end = {"state": self.state_name, "t_s": sch.elapsed_ms / 1000, "reason": reason}
         if event:
             self._event(dict(end, event="session_end"))
         end["duration_s"] = sch.elapsed_ms / 1000
         end["pulses"] = self._pulses()
         end["charge_uc"] = self._charge_uc()
-        self._log("session_end", end)
+        self.journal.append("session_end", end)
+        self._flush()
 
     def pop_events(self):
         out = self.events
         self.events = []
         return out
 
+    def _count(self, name, zero):
+        fn = getattr(self.board.engine, name, None)
+        return fn() if fn is not None else zero
+
     def _pulses(self):
-        """Pulses delivered so far; None when blinded (the count would tell the arm)."""
+        """Pulses delivered in this session; None when blinded (the count would tell the
+        arm). The engine counts since boot: this session's start is subtracted."""
         pulses = getattr(self.board.engine, "pulses", None)
-        return pulses() if pulses is not None and not self.blinded else None
+        return pulses() - self._pulses0 if pulses is not None and not self.blinded else None
 
     def _charge_uc(self):
-        """Phase charge delivered (uC) where the engine counts it (the sim board; a board
-        engine does not yet); None when blinded."""
+        """Phase charge delivered in this session (uC) where the engine counts it (the sim
+        board; a board engine does not yet); None when blinded."""
         charge = getattr(self.board.engine, "charge_uc", None)
-        return charge() if charge is not None and not self.blinded else None
+        if charge is None or self.blinded:
+            return None
+        return round((charge() - self._charge0) * 1e6) / 1e6
 
     def status(self):
         sch = self.scheduler
@@ -298,6 +436,9 @@ class App:
             "fault": F.name(sch.fault_code) if sch.fault_code else None,
             "protocol": self.protocol.name if self.protocol else None,
             "blinded": self.blinded,
+            "exposure_used_s": self.exposure_used_ms() / 1000,
+            "store": {"ok": not self.store.damaged, "damaged": self.store.damaged},
+            "log": self.journal.health(),
         }
 
     def run_forever(self, poll=None, wait=None):

@@ -2,14 +2,22 @@
 # limits table and its digest. console.py owns the line framing, the one-reply rule and the
 # busy policy, then calls COMMANDS[cmd](console, request); a handler returns the reply's
 # fields or raises TvnsError to refuse. Nothing here blocks or touches hardware.
+import binascii
+
+try:
+    import os
+except ImportError:  # pragma: no cover
+    import uos as os
+
 from micropython import const
 
 from tvns import errors as E
 from tvns import investigator as I
 from tvns import limits as L
-from tvns.log import crc32  # the firmware's one CRC-32 (binascii.crc32 on every port we run)
+from tvns.log import crc32, rotated_name  # the firmware's one CRC-32 (binascii.crc32)
 
 LOG_REPLY_MAX = const(16)  # records per `log` reply, so a reply line stays short
+LOG_READ_MAX = const(1024)  # raw bytes per `log_read` page: a reply of about 1.5 kB
 
 
 def limits_table():
@@ -97,7 +105,7 @@ def _session_cmd(name):
 
 def _status(con, req):
     st = con.app.status()
-    st["console"] = dict(con.counts)
+    st["console"] = con.counters()
     return st
 
 
@@ -116,8 +124,50 @@ def _set_time(con, req):
     t = req.get("unix_s")
     if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 <= t < 2**40:
         raise E.TvnsError(E.BAD_FIELD, "unix_s must be a number of seconds >= 0", "unix_s")
-    con.app.set_time(int(t))
+    return con.app.set_time(int(t), _pin(req))
+
+
+def _reset_store(con, req):
+    return I.reset_store(con.app, _pin(req))
+
+
+def _repl(con, req):
+    I.open_repl(con.app, _pin(req))
     return {}
+
+
+def _uint(req, name, default, top):
+    v = req.get(name, default)
+    if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= top:
+        raise E.TvnsError(E.BAD_FIELD, "%s must be an integer 0..%d" % (name, top), name)
+    return v
+
+
+def _log_read(con, req):
+    """A page of one session-log file, byte for byte: base64 `data`, its CRC-32 `crc`.
+    `tvns logs pull` copies the files this way (never through the raw REPL)."""
+    log = con.app.log
+    if log is None:
+        raise E.TvnsError(E.LOG_UNAVAILABLE, "this device keeps no session log")
+    n = _uint(req, "file", 0, log.keep)
+    offset = _uint(req, "offset", 0, 1 << 30)
+    length = _uint(req, "length", LOG_READ_MAX, LOG_READ_MAX)
+    path = rotated_name(log.path, n)
+    reply = {"file": n, "keep": log.keep, "offset": offset}
+    try:
+        size = os.stat(path)[6]
+        with open(path, "rb") as f:
+            f.seek(offset)
+            data = f.read(length) if offset < size else b""
+    except OSError:
+        reply.update(exists=False, size=0, next=offset, data="", crc="00000000")
+        return reply
+    reply["exists"] = True
+    reply["size"] = size
+    reply["next"] = offset + len(data)
+    reply["data"] = binascii.b2a_base64(data).decode().strip()
+    reply["crc"] = "%08x" % (crc32(data) & 0xFFFFFFFF)
+    return reply
 
 
 COMMANDS = {
@@ -136,4 +186,7 @@ COMMANDS = {
     "unblind": _unblind,
     "set_ceiling": _set_ceiling,
     "clear_exposure": _clear_exposure,
+    "reset_store": _reset_store,
+    "repl": _repl,
+    "log_read": _log_read,
 }

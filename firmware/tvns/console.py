@@ -27,17 +27,25 @@ REFUSED_WHILE_RUNNING = (
     "allocate",
     "set_ceiling",
     "clear_exposure",
+    "reset_store",
+    "repl",
 )
 
 
 class Console:
-    def __init__(self, app, write, intr_char=True):
+    def __init__(self, app, write, intr_char=True, out=None, kbd_intr=None):
+        """write(text): one complete line, "\n" included. out: the PollWriter behind write,
+        for its counters. kbd_intr: micropython.kbd_intr on a board (Ctrl-C is then handled
+        by the USB stack while allowed), None where 0x03 arrives as data (pipes)."""
         self.app = app
-        self._write = write  # write(text): one complete line, "\n" included
+        self._write = write
+        self._out = out
+        self._kbd_intr = kbd_intr
+        self._intr_on = None  # what kbd_intr was last set to
         self.intr_char = intr_char  # 0x03 raises KeyboardInterrupt, as kbd_intr does
         self._buf = bytearray()
         self._discarding = False  # inside an overlong line, dropping up to its newline
-        self.counts = {"requests": 0, "errors": 0, "blank": 0, "overlong": 0}
+        self.counts = {"requests": 0, "errors": 0, "blank": 0, "overlong": 0, "ctrl_c": 0}
         self.log = []  # [record dict with "seq"], oldest first, at most LOG_RECORDS
         self.next_seq = 0
         self._digest = None
@@ -47,8 +55,17 @@ class Console:
         """Take received bytes; answer every complete line in them."""
         if not data:
             return
-        if self.intr_char and _INTR_BYTE in data:
-            raise KeyboardInterrupt  # main.py's finally turns the output off
+        if _INTR_BYTE in data:
+            if self.intr_char and self.app.ctrl_c_allowed():
+                raise KeyboardInterrupt  # main.py's finally turns the output off
+            # Locked (a PIN is set): Ctrl-C never reaches the REPL; it asks for the orderly
+            # stop that `tvns run` sends on Ctrl-C, and is otherwise ignored.
+            self.counts["ctrl_c"] += 1
+            if self.app.session.running():
+                self.app.stop()
+            data = bytes(b for b in data if b != 3)
+            if not data:
+                return
         start = 0
         while True:
             nl = data.find(b"\n", start)
@@ -134,8 +151,23 @@ class Console:
             self.log.pop(0)
         self._send(ev)
 
+    def counters(self):
+        out = dict(self.counts)
+        if self._out is not None:
+            out["tx_dropped"] = self._out.dropped
+            out["tx_queued_bytes"] = self._out.queued
+        return out
+
     def service(self):
-        """Main loop: forward the app's events (state changes, faults, session end)."""
+        """Main loop: the Ctrl-C policy, waiting output, then the app's events (state
+        changes, faults, session end)."""
+        allowed = self.app.ctrl_c_allowed()
+        if allowed != self._intr_on:
+            self._intr_on = allowed
+            if self._kbd_intr is not None:
+                self._kbd_intr(3 if allowed else -1)
+        if self._out is not None:
+            self._out.pump()
         for ev in self.app.pop_events():
             if ev.get("event") == "session_end" and "pulses" not in ev:
                 ev["pulses"] = self.app.status().get("pulses")
@@ -153,4 +185,7 @@ class Console:
             "limits_crc": self.digest(),
             "console": PROTOCOL_VERSION,
             "line_max_bytes": LINE_MAX_BYTES,
+            "store": self.app.store.health(),
+            "log": self.app.journal.health(),
+            "ctrl_c": self.app.ctrl_c_allowed(),
         }

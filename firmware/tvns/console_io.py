@@ -32,3 +32,63 @@ class PollReader:
         """Sleep up to timeout_ms, returning early when input arrives."""
         if timeout_ms > 0 and not self.eof:
             self._poll.poll(timeout_ms)
+
+
+class PollWriter:
+    """Non-blocking line output for the console (SAFETY.md H29). A host that holds the port
+    open but stops reading must not stop the main loop: on the rp2 port a write into a full
+    USB CDC buffer waits up to 500 ms per call (MICROPY_HW_USB_CDC_TX_TIMEOUT, longer than the
+    300 ms watchdog). Lines are queued (bounded) and written only as far as select.poll says
+    the stream takes them without waiting: POLLOUT there means at least one byte of room,
+    so `chunk_bytes` is 1 on a board; a pipe's POLLOUT means PIPE_BUF (4096) bytes. At most
+    `budget_bytes` go per call. A line that does not fit the queue is dropped whole and
+    counted (`tx_dropped` in status); lines are never cut."""
+
+    def __init__(self, stream, chunk_bytes=1, queue_bytes=8192, budget_bytes=1024):
+        self._stream = stream  # binary: sys.stdout.buffer, or the board's sys.stdout
+        self._poll = select.poll()
+        self._poll.register(stream, select.POLLOUT)
+        self._chunk = chunk_bytes
+        self._one = bytearray(1)
+        self.queue_bytes = queue_bytes
+        self.budget_bytes = budget_bytes
+        self._lines = []
+        self._pos = 0  # bytes of the first queued line already written
+        self.queued = 0  # bytes waiting
+        self.dropped = 0  # lines dropped: the host was not reading
+        self.lines = 0  # lines written in full
+
+    def write(self, text):
+        data = text.encode() if isinstance(text, str) else bytes(text)
+        if self.queued + len(data) > self.queue_bytes:
+            self.dropped += 1
+            return
+        self._lines.append(data)
+        self.queued += len(data)
+        self.pump()
+
+    def pump(self):
+        """Write what the stream takes now, up to budget_bytes; never waits."""
+        budget = self.budget_bytes
+        poll = self._poll
+        while self._lines and budget > 0:
+            if not poll.poll(0):
+                return
+            line = self._lines[0]
+            pos = self._pos
+            if self._chunk == 1:
+                self._one[0] = line[pos]
+                n = self._stream.write(self._one)
+            else:
+                end = pos + self._chunk
+                n = self._stream.write(memoryview(line)[pos:end])
+            if not n:
+                return  # nothing taken (a non-blocking stream): try again next pass
+            pos += n
+            budget -= n
+            self.queued -= n
+            if pos >= len(line):
+                self._lines.pop(0)
+                self.lines += 1
+                pos = 0
+            self._pos = pos

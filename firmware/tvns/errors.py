@@ -66,6 +66,8 @@ NO_ALLOCATION = "no_allocation"  # arm of a blinded protocol before the investig
 PIN_REQUIRED = "pin_required"  # needs the investigator PIN (or a PIN to be set first)
 BAD_PIN = "bad_pin"  # wrong investigator PIN (counts towards the lock-out)
 PIN_LOCKED_OUT = "pin_locked_out"  # too many wrong PINs: every PIN check refused for a while
+STORE_DAMAGED = "store_damaged"  # the persistent store is unreadable or ill-typed: re-provision
+LOG_UNAVAILABLE = "log_unavailable"  # the session log cannot take a record (full, failing)
 
 SESSION_CODES = (
     BUSY,
@@ -78,6 +80,8 @@ SESSION_CODES = (
     PIN_REQUIRED,
     BAD_PIN,
     PIN_LOCKED_OUT,
+    STORE_DAMAGED,
+    LOG_UNAVAILABLE,
 )
 
 # Console (command link) error codes (stable), see PROTOCOL.md.

@@ -1,7 +1,20 @@
-# A tiny persistent key-value store for the few facts that must survive a reset: the
-# "session active" marker and the daily exposure. JSON in one small file, replaced
-# atomically (write a temporary file, then rename), so a power cut leaves the old or the
-# new version, never a torn one. Written only at session start and end, never in the tick.
+# The persistent store: the few facts that must survive a reset (the session marker, the
+# exposure window, the investigator's PIN hash, allocation and ceiling, the lock-out count).
+# Main loop only, never the control tick.
+#
+# On flash (FileStore) it is one small file, `state.json`:
+#     <JSON object>\n<CRC-32 of the JSON bytes, 8 lowercase hex digits>\n
+# written atomically: the new content goes to state.json.new (flushed and synced), the
+# present file is renamed to state.json.bak (the previous copy, kept), then .new is renamed
+# to state.json. A power cut leaves a complete old or new copy; a complete .new found at
+# boot is the newest and the sequence is finished then.
+#
+# Fail closed (docs/BLINDING.md "A damaged store"): a file with a bad checksum, bad JSON,
+# an unknown key or an ill-typed value is *damaged*: nothing in it is trusted, `damaged`
+# says why, every write is refused (the file stays as evidence) and the App boots locked
+# (arm refused with `store_damaged`, exposure taken as the full daily cap) until the
+# investigator re-provisions with `reset_store`. A missing file with no backup is a new
+# device (empty store); a missing file beside a backup is damaged.
 import json
 
 try:
@@ -9,46 +22,323 @@ try:
 except ImportError:  # pragma: no cover - every MicroPython port with a filesystem has os
     import uos as os
 
+from tvns import errors as E
+from tvns import limits as L
+from tvns.log import crc32
 
-class MemoryStore:
-    """For the sim board: survives the simulated resets (same object), not the process."""
+VERSION = 2  # of the store's content; 1 was plain JSON without a checksum
+KEYS = ("v", "active", "exposure", "allocation", "ceiling_ua", "pin", "pin_fails")
+ENTRIES_MAX = 16  # exposure window entries kept (the oldest are merged beyond this)
+PIN_ALG = "pbkdf2-sha256"
+_NAME_MAX = 200
+_BIG = 1 << 40  # the largest count or time the store accepts anywhere (ms or s)
+
+
+def _int(v, lo, hi):
+    return type(v) is int and lo <= v <= hi
+
+
+def _hex(v, n):
+    if type(v) is not str or len(v) != n:
+        return False
+    for c in v:
+        if c not in "0123456789abcdef":
+            return False
+    return True
+
+
+def _check_active(v):
+    if type(v) is not dict or sorted(v) != ["name", "session_ms"]:
+        return "must be {name, session_ms}"
+    if type(v["name"]) is not str or len(v["name"]) > _NAME_MAX:
+        return "name must be a string"
+    if not _int(v["session_ms"], 0, L.SESSION_MAX_S * 1000):
+        return "session_ms out of range"
+    return None
+
+
+def _check_exposure(v):
+    if type(v) is not dict or sorted(v) != ["dev_s", "entries", "unix_s"]:
+        return "must be {dev_s, unix_s, entries}"
+    if not _int(v["dev_s"], 0, _BIG):
+        return "dev_s out of range"
+    if v["unix_s"] is not None and not _int(v["unix_s"], 0, _BIG):
+        return "unix_s out of range"
+    entries = v["entries"]
+    if type(entries) is not list or len(entries) > ENTRIES_MAX:
+        return "entries must be a list of at most %d" % ENTRIES_MAX
+    for e in entries:
+        if type(e) is not list or len(e) != 2 or not _int(e[0], 0, _BIG):
+            return "entries must be [end_dev_s, used_ms] pairs"
+        if not _int(e[1], 0, L.DAILY_EXPOSURE_MAX_S * 1000 * ENTRIES_MAX):
+            return "used_ms out of range"
+    return None
+
+
+def _check_pin(v):
+    if type(v) is not dict or sorted(v) != ["alg", "hash", "iter", "salt"]:
+        return "must be {alg, iter, salt, hash}"
+    if v["alg"] != PIN_ALG or not _int(v["iter"], 1, 10000000):
+        return "unknown algorithm or iteration count"
+    if not _hex(v["salt"], 32) or not _hex(v["hash"], 64):
+        return "salt and hash must be lowercase hex"
+    return None
+
+
+def check(data):
+    """None when data is a well-formed store content, else 'key: what is wrong'."""
+    if type(data) is not dict:
+        return "not a JSON object"
+    for key in data:
+        if key not in KEYS:
+            return "%s: unknown key" % key
+    if data.get("v") != VERSION or type(data.get("v")) is not int:
+        return "v: not version %d" % VERSION
+    why = None
+    v = data.get("active")
+    if v is not None:
+        why = _check_active(v)
+        if why:
+            return "active: " + why
+    v = data.get("exposure")
+    if v is not None:
+        why = _check_exposure(v)
+        if why:
+            return "exposure: " + why
+    v = data.get("allocation")
+    if v is not None and v not in ("active", "sham"):
+        return "allocation: not active or sham"
+    v = data.get("ceiling_ua")
+    if v is not None and not _int(v, 1, L.CURRENT_MAX_UA):
+        return "ceiling_ua: out of range"
+    v = data.get("pin")
+    if v is not None:
+        why = _check_pin(v)
+        if why:
+            return "pin: " + why
+    v = data.get("pin_fails")
+    if v is not None and not _int(v, 0, _BIG):
+        return "pin_fails: out of range"
+    return None
+
+
+def encode(data):
+    body = json.dumps(data).encode()
+    return body + ("\n%08x\n" % (crc32(body) & 0xFFFFFFFF)).encode()
+
+
+def decode(raw):
+    """File bytes -> (data dict, None) or (None, why). Never raises."""
+    try:
+        n = len(raw)
+        if n < 12 or raw[n - 1 :] != b"\n" or raw[n - 10 : n - 9] != b"\n":
+            return None, "no checksum line"
+        body = raw[: n - 10]
+        if raw[n - 9 : n - 1] != ("%08x" % (crc32(body) & 0xFFFFFFFF)).encode():
+            return None, "checksum mismatch"
+        data = json.loads(body)
+    except (ValueError, TypeError, UnicodeError, MemoryError, RuntimeError):
+        return None, "not JSON"
+    why = check(data)
+    return (None, why) if why else (data, None)
+
+
+def pin_records(raw):
+    """PIN records readable in bytes that did not decode (a damaged or legacy file): the
+    `pin` value of a JSON object, in either format. Only `reset_store` uses them, once."""
+    try:
+        n = len(raw)
+        if raw[n - 10 : n - 9] == b"\n" and raw[n - 1 :] == b"\n":
+            raw = raw[: n - 10]  # a checksummed file whose content was ill-typed
+        data = json.loads(raw)
+        pin = data.get("pin") if type(data) is dict else None
+    except (ValueError, TypeError, UnicodeError, MemoryError, RuntimeError, AttributeError):
+        return []
+    return [pin] if type(pin) is dict else []
+
+
+class _Store:
+    """What both stores share: a dict in RAM, damage, holding writes back while stimulating."""
 
     def __init__(self):
         self._data = {}
+        self.damaged = None  # None, or why the store is not trusted
+        self.references = []  # PIN records found in damaged copies (reset_store)
+        self.hold = False  # True: puts stay in RAM (dirty) until flush()
+        self.dirty = False
+        self.write_errors = 0
 
     def get(self, key):
-        v = self._data.get(key)
-        return None if v is None else json.loads(v)
-
-    def put(self, key, value):
-        if value is None:
-            self._data.pop(key, None)
-        else:
-            self._data[key] = json.dumps(value)
-
-
-class FileStore:
-    def __init__(self, path):
-        self.path = path
-        self._data = self._read()
-
-    def _read(self):
-        try:
-            with open(self.path) as f:
-                data = json.loads(f.read())
-            return data if isinstance(data, dict) else {}
-        except (OSError, ValueError):
-            return {}  # missing or unreadable: start empty (the conservative defaults)
-
-    def get(self, key):
+        if self.damaged:
+            return None
         return self._data.get(key)
 
     def put(self, key, value):
-        if value is None:
-            self._data.pop(key, None)
-        else:
-            self._data[key] = value
-        tmp = self.path + ".tmp"
-        with open(tmp, "w") as f:
-            f.write(json.dumps(self._data))
-        os.rename(tmp, self.path)
+        self.update({key: value})
+
+    def update(self, changes):
+        """Change several keys in one atomic write (None deletes a key)."""
+        if self.damaged:
+            raise E.TvnsError(E.STORE_DAMAGED, "the store is damaged: %s" % self.damaged)
+        new = dict(self._data)
+        for key in changes:
+            if key not in KEYS:
+                raise E.TvnsError(E.BAD_FIELD, "unknown store key %r" % key, key)
+            if changes[key] is None:
+                new.pop(key, None)
+            else:
+                new[key] = changes[key]
+        new["v"] = VERSION
+        why = check(new)
+        if why:  # a firmware bug; the store never holds what it could not read back
+            raise E.TvnsError(E.INTERNAL, "store: " + why)
+        prev = self._data
+        self._data = new
+        if self.hold:
+            self.dirty = True
+            return
+        try:
+            self._write(new)
+            self.dirty = False
+        except OSError as exc:
+            self._data = prev
+            self.write_errors += 1
+            self.damaged = "write failed (%s)" % exc
+            raise E.TvnsError(E.STORE_DAMAGED, "the store could not be written") from None
+
+    def flush(self):
+        """Write what `hold` kept back; False when the write failed (the store is then
+        damaged: locked until re-provisioned)."""
+        if not self.dirty or self.damaged:
+            return True
+        try:
+            self._write(self._data)
+            self.dirty = False
+            return True
+        except OSError as exc:
+            self.write_errors += 1
+            self.damaged = "write failed (%s)" % exc
+            return False
+
+    def verify(self):
+        """Check the content (anything may have been put there); damaged if ill-typed."""
+        if self.damaged is None and self._data:
+            why = check(self._data)
+            if why:
+                self.damaged = why
+        return self.damaged
+
+    def health(self):
+        return {"ok": not self.damaged, "damaged": self.damaged, "write_errors": self.write_errors}
+
+    def _write(self, data):
+        pass
+
+
+class MemoryStore(_Store):
+    """For the sim board: survives the simulated resets (same object), not the process."""
+
+    def _write(self, data):
+        # a copy through JSON: what a file store could read back
+        self._data = json.loads(json.dumps(data))
+
+    def reset(self, data):
+        self.damaged = None
+        self.references = []
+        self._data = {}
+        self.dirty = False
+        self.update(data)
+
+
+def _exists(fs, path):
+    try:
+        fs.stat(path)
+        return True
+    except OSError:
+        return False
+
+
+def _read(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read(8192)
+    except OSError:
+        return None
+
+
+class FileStore(_Store):
+    def __init__(self, path, fs=os, sync=True):
+        super().__init__()
+        self.path = path
+        self.fs = fs
+        self._sync = sync
+        self._load()
+
+    def _load(self):
+        path, new, bak = self.path, self.path + ".new", self.path + ".bak"
+        raw = _read(new)
+        if raw is not None:
+            data, why = decode(raw)
+            try:
+                if data is not None:  # a complete write whose renames were cut short
+                    if _exists(self.fs, path):
+                        self.fs.rename(path, bak)
+                    self.fs.rename(new, path)
+                else:
+                    self.fs.remove(new)  # a write cut short: the old copy is intact
+            except OSError as exc:
+                self.damaged = "cannot finish an interrupted write (%s)" % exc
+                return
+        raw = _read(path)
+        if raw is None:
+            if _exists(self.fs, bak):
+                self.damaged = "state file missing beside its backup"
+                self._references(None, _read(bak))
+            return  # a new device: empty store
+        data, why = decode(raw)
+        if data is None:
+            self.damaged = why
+            self._references(raw, _read(bak))
+            return
+        self._data = data
+
+    def _references(self, raw, bak_raw):
+        """The PIN records reset_store may check against: the backup's when it decodes,
+        else whatever a damaged or legacy copy still shows."""
+        refs = []
+        if bak_raw is not None:
+            data, _why = decode(bak_raw)
+            if data is not None:
+                if data.get("pin") is not None:
+                    refs.append(data["pin"])
+            else:
+                refs += pin_records(bak_raw)
+        if raw is not None:
+            refs += pin_records(raw)
+        self.references = refs
+
+    def _write(self, data):
+        new = self.path + ".new"
+        with open(new, "wb") as f:
+            f.write(encode(data))
+            f.flush()
+            if self._sync:
+                fsync = getattr(self.fs, "fsync", None)  # CPython: this file only
+                if fsync is not None:
+                    fsync(f.fileno())
+                elif hasattr(self.fs, "sync"):  # MicroPython: os.sync() flushes all
+                    self.fs.sync()
+        if _exists(self.fs, self.path):
+            self.fs.rename(self.path, self.path + ".bak")
+        self.fs.rename(new, self.path)
+
+    def reset(self, data):
+        """reset_store: keep the damaged file as state.json.damaged (evidence), then
+        write a fresh content."""
+        if self.damaged and _exists(self.fs, self.path):
+            self.fs.rename(self.path, self.path + ".damaged")
+        self.damaged = None
+        self.references = []
+        self._data = {}
+        self.dirty = False
+        self.update(data)

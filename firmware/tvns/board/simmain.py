@@ -3,8 +3,10 @@
 #   micropython main.py --simulate PROTOCOL.json [--duration-ms N] [--inject KIND@MS]...
 #                       [--jitter-ms N] [--log FILE] [--arm active|sham]
 #                                                       one session, JSON result
-#   micropython main.py --console [--speed N] [--log FILE]  the console on stdin/stdout, sim board,
-#                                              virtual time paced at N x real time
+#   micropython main.py --console [--speed N] [--state DIR] [--log FILE]
+#                              the console on stdin/stdout, sim board, virtual time paced at
+#                              N x real time; --state DIR: the virtual board's flash (store
+#                              DIR/state.json, log DIR/log.jsonl) kept across restarts
 # main.py asks for it only when sys.platform is a host's, so a board never loads it.
 import sys
 
@@ -56,19 +58,27 @@ def _arg(argv, name, default):
 
 
 class Host:
-    """--console on the host: the sim board, the session log where --log says (tvns_tools'
-    local transport passes one; none without it) and a pacer at --speed N x real time."""
+    """--console on the host: the sim board, its flash in --state DIR (store and log; the
+    store in RAM without it), the session log where --log says (else DIR/log.jsonl, else
+    none) and a pacer at --speed N x real time."""
 
     def __init__(self, argv):
         from tvns.board.sim import SimBoard
 
         self.board = SimBoard()
         self._argv = argv
+        state = _arg(argv, "--state", None)
+        self._state = state
+        if state is not None:
+            from tvns.store import FileStore
+
+            self.board.store = FileStore(state + "/state.json")
 
     # Read when main() asks, inside its try: a bad value still ends in safe_off + abort.
     @property
     def log_path(self):
-        return _arg(self._argv, "--log", None)
+        default = self._state + "/log.jsonl" if self._state is not None else None
+        return _arg(self._argv, "--log", default)
 
     def pacer(self, reader):
         return SimPacer(self.board, reader, float(_arg(self._argv, "--speed", "1")))
