@@ -97,16 +97,38 @@ def test_a_few_bad_bytes_lock_the_device_instead_of_forgetting(tmp_path, flip):
 
 
 # every key of the store, each with a value of the wrong type or out of range
+_Z16, _Z32 = "00" * 16, "00" * 32
+_EXP = {"dev_s": 0, "unix_s": None, "entries": []}
 ILL = {
     "v": [1, "2", None, 2.0, True],
-    "active": [1, "x", [], {"name": 5, "session_ms": 1}, {"name": "a"}, {"name": "a", "session_ms": -1}],
-    "exposure": [[0, 5], {"dev_s": -1, "unix_s": None, "entries": []}, {"dev_s": 0, "unix_s": None, "entries": [[0]]}, {"dev_s": 0, "unix_s": "x", "entries": []}, {"dev_s": 0, "unix_s": None, "entries": [[0, 1.5]]}],
+    "active": [
+        1,
+        "x",
+        [],
+        {"name": 5, "session_ms": 1},
+        {"name": "a"},
+        {"name": "a", "session_ms": -1},
+    ],
+    "exposure": [
+        [0, 5],
+        dict(_EXP, dev_s=-1),
+        dict(_EXP, entries=[[0]]),
+        dict(_EXP, unix_s="x"),
+        dict(_EXP, entries=[[0, 1.5]]),
+        dict(_EXP, entries=[[0, 1]] * 17),
+    ],
     "allocation": ["placebo", 1, True, ["active"]],
     "ceiling_ua": [0, -5, 10**9, "2000", 2.5, True],
-    "pin": [{"salt": "00" * 16, "hash": "00" * 32}, "1234", {"alg": "md5", "iter": 1, "salt": "00" * 16, "hash": "00" * 32}, {"alg": "pbkdf2-sha256", "iter": 0, "salt": "00" * 16, "hash": "00" * 32}],
-    "pin_fails": [-1, "3", 1.0, None and 0 or [1]],
+    "pin": [
+        {"salt": _Z16, "hash": _Z32},  # the version-1 format
+        "1234",
+        {"alg": "md5", "iter": 1, "salt": _Z16, "hash": _Z32},
+        {"alg": "pbkdf2-sha256", "iter": 0, "salt": _Z16, "hash": _Z32},
+        {"alg": "pbkdf2-sha256", "iter": 9, "salt": "zz" * 16, "hash": _Z32},
+    ],
+    "pin_fails": [-1, "3", 1.0, [1]],
     "surprise": [1],
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("key, bad", [(k, v) for k in ILL for v in ILL[k]])
