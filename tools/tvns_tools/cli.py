@@ -80,8 +80,27 @@ def _argparse_link_only(help_text):
 
 
 def argparse_sim_device(sub, name):
-    p = sub.add_parser(name, help="the firmware on the sim board, console on stdio")
-    p.add_argument("--speed", type=float, default=1.0, metavar="N")
+    p = sub.add_parser(
+        name,
+        help="the firmware on the sim board: a stimulator on your desk with no hardware",
+    )
+    p.add_argument("--speed", type=float, default=1.0, metavar="N", help="virtual time at N x")
+    p.add_argument(
+        "--state", metavar="DIR", help="keep the virtual board's flash (store, log) in DIR"
+    )
+    p.add_argument(
+        "--pty",
+        action="store_true",
+        help="serve on a pseudo-terminal (its path is the first line printed): "
+        "tvns run/status/stop/console/logs pull --port PATH talk to it as to a board",
+    )
+    return p
+
+
+def argparse_status(sub, name):
+    p = sub.add_parser(name, help="print the device status (the status reply as JSON)")
+    add_link_args(p)
+    p.add_argument("--json", action="store_true", help="the status reply as JSON (the default)")
     return p
 
 
@@ -133,7 +152,7 @@ COMMANDS = {
         devcmds.cmd_console,
         _argparse_link_only("interactive: type commands, see replies and events"),
     ),
-    "status": (devcmds.cmd_status, _argparse_link_only("print the device status")),
+    "status": (devcmds.cmd_status, argparse_status),
     "stop": (devcmds.cmd_stop, _argparse_link_only("stop the session")),
     "sim-device": (devcmds.cmd_sim_device, argparse_sim_device),
     "deploy": (devcmds.cmd_deploy, argparse_deploy),

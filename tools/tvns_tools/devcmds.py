@@ -3,6 +3,7 @@ board with --sim; link.py opens it): run, console, status, stop, sim-device, dep
 One handler each; cli.py holds the command table and the argument parsers."""
 
 import json
+import pathlib
 import subprocess
 import sys
 import threading
@@ -153,16 +154,81 @@ def cmd_console(args):
 
 
 def cmd_sim_device(args):
+    """The firmware on the sim board under MicroPython: a stimulator on your desk with no
+    hardware. Console on stdin/stdout, or with --pty on a pseudo-terminal that every host
+    command opens as it would a board's serial port. --state DIR keeps the virtual board's
+    flash (store and session log) there across restarts."""
     import signal
 
     env = micropython_env()
     argv = [micropython_binary(), str(FIRMWARE / "main.py"), "--console"]
     argv += ["--speed", repr(args.speed)]
+    if args.state:
+        state = pathlib.Path(args.state).resolve()
+        state.mkdir(parents=True, exist_ok=True)
+        argv += ["--state", str(state)]
+    if getattr(args, "pty", False):
+        return _serve_pty(argv, env)
     proc = subprocess.Popen(argv, env=env, cwd=str(FIRMWARE))
     # A terminal Ctrl-C reaches the firmware too: let it turn the output off and exit
     # by itself rather than being killed from here.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     return proc.wait()
+
+
+def _serve_pty(argv, env):
+    """The virtual board behind a pty: its path on the first line of stdout, then relay
+    bytes both ways until killed. The firmware's own stdout is a pipe, so a host that holds
+    the port and stops reading fills that pipe, and the firmware drops lines instead of
+    waiting (console_io.PollWriter), as on a board. Killing this process cuts the virtual
+    board's power (an open session is found `interrupted` at the next start)."""
+    import os
+    import signal
+
+    from tvns_tools.transport import pty_pair
+
+    master, slave_path, slave = pty_pair()  # slave kept open: no hang-up between hosts
+    proc = subprocess.Popen(
+        argv,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        env=env,
+        cwd=str(FIRMWARE),
+        start_new_session=True,
+    )
+    print(slave_path, flush=True)
+
+    def to_host():
+        fd = proc.stdout.fileno()
+        while True:
+            data = os.read(fd, 4096)
+            if not data:
+                return
+            os.write(master, data)  # blocks while the host does not read: so be it
+
+    def to_device():
+        while True:
+            try:
+                data = os.read(master, 4096)
+                proc.stdin.write(data)
+                proc.stdin.flush()
+            except OSError:  # the firmware is gone
+                return
+
+    def power_cut(*_a):
+        proc.kill()
+
+    signal.signal(signal.SIGTERM, power_cut)
+    signal.signal(signal.SIGINT, power_cut)
+    threading.Thread(target=to_host, daemon=True).start()
+    threading.Thread(target=to_device, daemon=True).start()
+    try:
+        return proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(slave)
+        os.close(master)
 
 
 def cmd_deploy(args):

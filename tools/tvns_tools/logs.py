@@ -164,32 +164,57 @@ def cmd_logs(args):
 
 
 LOG_FILE = "log.jsonl"  # firmware/main.py LOG_FILE: the live log on the board
-KEEP = 3  # rotated files the firmware keeps (tvns.log.Log keep)
 
 
-def pull_files(dest, port=None, sim=False):
-    """Copy the session log and its rotated files from the device into dest; returns the
-    local paths, oldest first. A board's flash is read with mpremote (`resume`: no reset)."""
-    import shutil
-    import subprocess
+PAGE_TRIES = 3  # a page whose CRC does not match is asked for again, this many times
 
-    dest.mkdir(parents=True, exist_ok=True)
-    got = []
-    for n in range(KEEP, -1, -1):
-        name = fwlog.rotated_name(LOG_FILE, n)
-        target = dest / name
-        if sim:
-            from tvns_tools.transport import SIM_LOG
 
-            src = SIM_LOG.parent / fwlog.rotated_name(SIM_LOG.name, n)
-            if src.exists():
-                shutil.copyfile(src, target)
-                got.append(target)
+def _read_file(dev, n):
+    """One log file off the device over the console protocol (`log_read` pages, each
+    checked against its CRC-32), or None when it does not exist."""
+    import base64
+    import zlib
+
+    from tvns_tools.device import DeviceError
+
+    offset, size, parts = 0, None, []
+    while True:
+        for _ in range(PAGE_TRIES):
+            try:
+                r = dev.request("log_read", file=n, offset=offset)
+            except DeviceError as exc:
+                if exc.code == "log_unavailable":
+                    raise ToolError("the device keeps no session log (%s)" % exc) from exc
+                raise
+            if not r["exists"]:
+                return None
+            data = base64.b64decode(r["data"])
+            if "%08x" % (zlib.crc32(data) & 0xFFFFFFFF) == r["crc"]:
+                break
         else:
-            mpremote = [sys.executable, "-m", "mpremote", "connect", port, "resume"]
-            r = subprocess.run(mpremote + ["cp", ":" + name, str(target)], capture_output=True)
-            if r.returncode == 0 and target.exists():
-                got.append(target)
+            raise ToolError("log page %s@%d failed its CRC %d times" % (n, offset, PAGE_TRIES))
+        if size is None:
+            size = r["size"]  # the file as it was when the copy began
+        parts.append(data)
+        offset = r["next"]
+        if not data or offset >= size:
+            return b"".join(parts)[:size]
+
+
+def pull_files(dev, dest):
+    """Copy the session log and its rotated files from the device into dest, byte for byte,
+    over the console protocol (never the raw REPL: a board's watchdog would reset it
+    mid-copy); returns the local paths, oldest first."""
+    dest.mkdir(parents=True, exist_ok=True)
+    keep = dev.request("log_read", file=0, length=0)["keep"]
+    got = []
+    for n in range(keep, -1, -1):
+        data = _read_file(dev, n)
+        if data is None:
+            continue
+        target = dest / fwlog.rotated_name(LOG_FILE, n)
+        target.write_bytes(data)
+        got.append(target)
     if not got:
         raise ToolError("no session log (%s) on the device" % LOG_FILE)
     return got
@@ -200,8 +225,14 @@ def cmd_logs_pull(args):
     JSON and CSV (all files joined, oldest first) and print its check."""
     if not args.port and not args.sim:
         raise ToolError("logs pull needs --port PORT or --sim")
+    from tvns_tools.link import open_device
+
     out = pathlib.Path(args.out or "out/logs")
-    files = pull_files(out / "device", args.port, args.sim)
+    dev = open_device(args)
+    try:
+        files = pull_files(dev, out / "device")
+    finally:
+        dev.close()
     joined = out / "session-log.jsonl"
     with open(joined, "wb") as f:
         for path in files:

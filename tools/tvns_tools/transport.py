@@ -125,6 +125,7 @@ class SerialTransport(Transport):
             self.ser = serial.Serial(port, baud, timeout=0.05)
         except (serial.SerialException, OSError) as exc:
             raise ToolError("cannot open %s: %s" % (port, exc)) from exc
+        self.ser.reset_input_buffer()  # lines from before we came are not ours
         self._stop = False
         threading.Thread(target=self._read, daemon=True).start()
 
