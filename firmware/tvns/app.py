@@ -107,7 +107,8 @@ class App:
         With an investigator PIN set, pin must be it."""
         if self.session.running():
             raise E.TvnsError(E.BUSY, "load refused while stimulating; stop first")
-        self.lock.check(pin)
+        if not self.store.damaged:  # damaged: no PIN to check, and arm is refused anyway
+            self.lock.check(pin)
         ceiling = self.scheduler.ceiling_ua
         if isinstance(source, dict):
             proto, errs = P.validate(source, ceiling)
