@@ -1,7 +1,7 @@
 """A stimulator on your desk with no hardware: `tvns sim-device --pty --state DIR` serves the
 virtual board on a pseudo-terminal, and every host command talks to it through pyserial as
 to a board, across restarts of the virtual board (its flash kept in DIR). Also: a host that
-holds the link and stops reading never stalls the device (SAFETY.md H29)."""
+holds the link and stops reading never stalls the device (SAFETY.md H42)."""
 
 import json
 import os

@@ -1,5 +1,5 @@
-"""start is all-or-nothing (SAFETY.md H30); the log says what will be delivered and refuses
-a session it cannot record (H31); flash writes wait for a moment without output (H28);
+"""start is all-or-nothing (SAFETY.md H43); the log says what will be delivered and refuses
+a session it cannot record (H44); flash writes wait for a moment without output (H41);
 each session counts its own pulses (H24)."""
 
 import json

@@ -1,4 +1,4 @@
-"""The persistent store fails closed (SAFETY.md H27): checksummed, written atomically with
+"""The persistent store fails closed (SAFETY.md H40): checksummed, written atomically with
 the previous copy kept; a damaged store (bad bytes, bad checksum, ill-typed values, a
 version-1 file) boots the device locked: hello/status/log answer, arm is refused with
 `store_damaged` and exposure is taken as the full cap, until `reset_store`. Never a crash."""

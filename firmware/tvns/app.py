@@ -16,7 +16,7 @@
 #   "ceiling_ua": the investigator's per-participant ceiling (tvns/investigator.py).
 #   "pin", "pin_fails": the investigator lock (tvns/lock.py).
 # Flash writes (store and log) never happen while output may be on: they are held in RAM
-# and written outside a session or in an OFF phase (tvns/journal.py, SAFETY.md H28).
+# and written outside a session or in an OFF phase (tvns/journal.py, SAFETY.md H41).
 from tvns import VERSION
 from tvns import errors as E
 from tvns import limits as L

@@ -35,7 +35,7 @@ class PollReader:
 
 
 class PollWriter:
-    """Non-blocking line output for the console (SAFETY.md H29). A host that holds the port
+    """Non-blocking line output for the console (SAFETY.md H42). A host that holds the port
     open but stops reading must not stop the main loop: on the rp2 port a write into a full
     USB CDC buffer waits up to 500 ms per call (MICROPY_HW_USB_CDC_TX_TIMEOUT, longer than the
     300 ms watchdog). Lines are queued (bounded) and written only as far as select.poll says

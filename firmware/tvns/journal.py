@@ -1,5 +1,5 @@
 # The session log as the App uses it: records queued in RAM and written to flash only when
-# that cannot stall stimulation (SAFETY.md H28): on the RP2040 a flash erase or program runs
+# that cannot stall stimulation (SAFETY.md H41): on the RP2040 a flash erase or program runs
 # with interrupts off, so the control tick and its monitors wait for it. App flushes the
 # queue when no output can be on: outside a session, and in an OFF phase with time to
 # spare; the watchdog is fed right before. The log's health (a write that failed, the room
