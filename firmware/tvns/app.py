@@ -17,7 +17,7 @@
 #   "pin", "pin_fails": the investigator lock (tvns/lock.py).
 # Flash writes (store and log) never happen while output may be on: they are held in RAM
 # and written outside a session or in an OFF phase (tvns/journal.py, SAFETY.md H41).
-from tvns import VERSION
+from tvns import books
 from tvns import errors as E
 from tvns import limits as L
 from tvns import protocol as P
@@ -30,7 +30,6 @@ from tvns.scheduler import Scheduler
 from tvns.uptime import Uptime
 
 LOOP_MS = 100  # main-loop period: WDT feed, history, console
-FLUSH_MARGIN_MS = 500  # an OFF phase must have this long left before a flash write
 _EVENTS_MAX = 256  # pending events kept for the console; the oldest go first
 
 
@@ -69,29 +68,6 @@ class App:
         self._boot_check()
 
     # ---- start-up ----
-    def _boot_check(self):
-        cause = self.board.reset_cause() if hasattr(self.board, "reset_cause") else None
-        if self.store.damaged:
-            # Nothing in it is trusted: arm refused, exposure at the cap (exposure.py).
-            self._log("store", {"action": "damaged", "why": self.store.damaged})
-            self._event({"event": "store", "ok": False, "damaged": self.store.damaged})
-            if cause == "watchdog":
-                self._record_fault(F.WATCHDOG, 0, latched=False)
-            return
-        active = self.store.get("active")
-        if active is None:
-            if cause == "watchdog":
-                self._record_fault(F.WATCHDOG, 0, latched=False)
-            return
-        # A session was cut by a reset: count it as fully delivered, latch, never resume.
-        self._store_update({"exposure": self.exposure.add(active["session_ms"]), "active": None})
-        code = F.WATCHDOG if cause == "watchdog" else F.INTERRUPTED
-        self.scheduler.fault(code)
-        self._fault_seen = code
-        self._record_fault(code, 0, latched=True, session=active["name"])
-        # The session's end was never written: close it in the log, duration unknown.
-        self._log("session_end", {"t_s": None, "state": "FAULT", "reason": F.name(code)})
-
     # ---- commands ----
     @property
     def state_name(self):
@@ -187,7 +163,7 @@ class App:
             sch.sched = prev_sched
             raise
         journal = self.journal  # empty: _log_ok saw to it
-        journal.append("session_start", self._start_record())
+        journal.append("session_start", books.start_record(self))
         if p.amplitude_ua > sch.ceiling_ua:  # lowered in ARMED: the tick clamps to it
             rec = {"t_s": 0.0, "amplitude_ma": sch.ceiling_ua / 1000, "source": "ceiling"}
             journal.append("amplitude", rec)
@@ -218,20 +194,6 @@ class App:
                 self._was_running = True  # the next pass closes the books (0 s, FAULT)
             raise
         self._was_running = True
-
-    def _start_record(self):
-        p = self.protocol
-        return {
-            "protocol": p.doc,
-            "derived": p.derived(),
-            "firmware_version": VERSION,
-            "board": self.board.name,
-            "calibration": getattr(self.board, "calibration", None),
-            "unix_s": self.host_unix_s(),
-            "unix_s_confirmed": self.exposure.confirmed_unix_s(),
-            "output_mode": "constant_current",
-            "exposure_before_s": self.exposure_used_ms() / 1000,
-        }
 
     def stop(self):
         self.scheduler.stop()
@@ -300,15 +262,21 @@ class App:
     def exposure_used_ms(self):
         return self.exposure.used_ms()
 
+    # ---- the books (tvns/books.py) ----
+    def _boot_check(self):
+        books.boot_check(self)
+
     def _store_update(self, changes):
-        """A store write from the bookkeeping: a failure damages (locks) the store and is
-        announced; it never stops the main loop."""
-        try:
-            self.store.update(changes)
-            return True
-        except E.TvnsError:
-            self._event({"event": "store", "ok": False, "damaged": self.store.damaged})
-            return False
+        return books.store_update(self, changes)
+
+    def _may_write(self):
+        return books.may_write(self)
+
+    def _flush(self):
+        books.flush(self)
+
+    def _close_books(self, reason, event=False):
+        books.close_books(self, reason, event)
 
     def _record_fault(self, code, t_ms, latched=True, session=None):
         rec = {"fault": F.name(code), "t_s": t_ms / 1000, "latched": latched}
@@ -322,31 +290,6 @@ class App:
         self.journal.append(kind, fields)
         if self._may_write():
             self._flush()
-
-    def _may_write(self):
-        """May the main loop write to flash now? Not while output may be on: a flash write
-        masks interrupts on the RP2040. Outside a session, or in OFF with time to spare."""
-        s = self.session.state
-        if S.RUNNING[s] == 0:
-            return True
-        sch = self.scheduler
-        if s != S.OFF or sch.gate_on or sch.stop_requested:
-            return False
-        clock = self.board.clock
-        return clock.ticks_diff(sch.due_ms, clock.ticks_ms()) >= FLUSH_MARGIN_MS
-
-    def _flush(self):
-        journal = self.journal
-        if not journal.queue and not self.store.dirty:
-            return
-        if self.scheduler.beats != self._last_beats or not self.session.running():
-            self.board.wdt.feed()  # a write may take a while; the tick is alive
-        if journal.queue and not journal.flush() and journal.errors != self._log_errors_seen:
-            self._log_errors_seen = journal.errors
-            t_s = self.scheduler.elapsed_ms / 1000 if self.session.state > S.ARMED else None
-            self._event({"event": "log_error", "error": journal.failed, "t_s": t_s})
-        if self.store.dirty and not self.store.flush():
-            self._event({"event": "store", "ok": False, "damaged": self.store.damaged})
 
     def _event(self, ev):
         if len(self.events) >= _EVENTS_MAX:
@@ -384,22 +327,6 @@ class App:
             self._close_books(reason or self.state_name.lower(), event=True)
         if (self.journal.queue or self.store.dirty) and self._may_write():
             self._flush()
-
-    def _close_books(self, reason, event=False):
-        """A session is over: its exposure counted and the marker cleared in one write, its
-        end logged (and, for the console, announced). Output is off by now."""
-        self._was_running = False
-        sch = self.scheduler
-        self.store.hold = False
-        self._store_update({"exposure": self.exposure.add(sch.elapsed_ms), "active": None})
-        end = {"state": self.state_name, "t_s": sch.elapsed_ms / 1000, "reason": reason}
-        if event:
-            self._event(dict(end, event="session_end"))
-        end["duration_s"] = sch.elapsed_ms / 1000
-        end["pulses"] = self._pulses()
-        end["charge_uc"] = self._charge_uc()
-        self.journal.append("session_end", end)
-        self._flush()
 
     def pop_events(self):
         out = self.events
