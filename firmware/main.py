@@ -62,9 +62,12 @@ def main(argv):
         stdin = getattr(sys.stdin, "buffer", sys.stdin)
         reader = PollReader(getattr(stdin, "raw", stdin))  # CPython: unbuffered
         stdout = getattr(sys.stdout, "buffer", sys.stdout)
-        # Never wait for a host that stopped reading (console_io.PollWriter): one byte per
-        # POLLOUT on a board's USB CDC, a pipe takes PIPE_BUF at once.
-        writer = PollWriter(getattr(stdout, "raw", stdout), 1 if host is None else 4096)
+        # Never wait for a host that stopped reading (console_io.PollWriter): padded 64-byte
+        # chunks on a board's USB CDC, a pipe takes PIPE_BUF at once.
+        if host is None:
+            writer = PollWriter(stdout, 64, pad=True)
+        else:
+            writer = PollWriter(getattr(stdout, "raw", stdout), 4096)
         kbd_intr = None
         if host is None:
             import micropython

@@ -184,3 +184,31 @@ def test_a_host_that_stops_reading_never_stalls_the_device():
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_the_writer_pads_whole_chunks_and_never_blocks_on_a_full_pipe():
+    from tvns.console_io import PollWriter
+
+    r, w = os.pipe()
+    try:
+        writer = PollWriter(os.fdopen(w, "wb", buffering=0, closefd=False), 64, pad=True)
+        line = json.dumps({"id": 1, "ok": True, "state": "ON", "pad": "x" * 150}) + "\n"
+        for _ in range(2000):  # about 400 kB into a 64 kB pipe nobody reads: never waits
+            writer.write(line)
+        for _ in range(10):
+            writer.pump()
+        assert writer.dropped > 0 and writer.queued <= writer.queue_bytes
+        os.set_blocking(r, False)
+        got = b""
+        while True:
+            try:
+                chunk = os.read(r, 1 << 16)
+            except BlockingIOError:
+                break
+            got += chunk
+        lines = got.split(b"\n")[:-1]
+        assert lines and all(json.loads(x)["state"] == "ON" for x in lines)  # whole lines
+        assert all((len(x) + 1) % 64 == 0 for x in lines)  # padded to 64-byte chunks
+    finally:
+        os.close(r)
+        os.close(w)
