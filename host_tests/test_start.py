@@ -203,16 +203,38 @@ class _WriteWatch:
 
 @pytest.mark.parametrize("off_s", [5, 0])
 def test_no_flash_write_while_output_may_be_on(tmp_path, off_s):
+    from tvns.store import FileStore
+
     d = doc(session_s=60, ramp_up_s=3, ramp_down_s=3, on_s=10, off_s=off_s)
-    board, app, log = _armed(tmp_path, d)
+    board = SimBoard()
+    board.store = FileStore(str(tmp_path / "state.json"), sync=False)
+    log = Log(str(tmp_path / "log.jsonl"), sync=False)
+    app = App(board, log)
+    app.lock.set_pin("123456", None)
+    app.load(d, "123456")
+    app.arm()
     app.start()
     watch = _WriteWatch(log._f, board.engine, app)
     log._f = watch
-    loop(app, 62000)
+    store_writes = []
+    real_write = board.store._write
+
+    def store_write(data):
+        store_writes.append((board.engine.gated, S.NAMES[app.session.state]))
+        real_write(data)
+
+    board.store._write = store_write
+    loop(app, 6000)
+    with pytest.raises(E.TvnsError):  # a wrong PIN mid-session: its count waits in RAM
+        app.lock.check("000000")
+    assert not store_writes and board.store.dirty
+    loop(app, 56000)
     assert app.session.state == S.DONE
     assert watch.writes and not any(gated for gated, _s in watch.writes)
-    states = {s for _g, s in watch.writes}
+    assert store_writes and not any(gated for gated, _s in store_writes)
+    states = {s for _g, s in watch.writes + store_writes}
     assert states <= {"OFF", "DONE"}, states  # in OFF phases, or after the session
     assert ("OFF" in states) == bool(off_s)
+    assert FileStore(str(tmp_path / "state.json")).get("pin_fails") == 1
     recs = list(log.records())
     assert recs[0]["kind"] == "session_start" and recs[-1]["kind"] == "session_end"
