@@ -42,7 +42,7 @@ def main(argv):
     from tvns.console_io import PollReader, PollWriter
 
     board = build_board() if host is None else host.board
-    con = app = None
+    con = app = writer = None
     reason = "exception"
     try:
         # The power-cut-safe session log: on a board always (log.jsonl on its flash); on the
@@ -93,6 +93,10 @@ def main(argv):
         board.safe_off()  # the one abort path, whatever ended the loop
         if con is not None:
             _abort_event(con, board, app, reason)
+            for _ in range(16):  # what is still queued, as far as the link takes it now
+                if not writer.queued:
+                    break
+                writer.pump()
 
 
 def _boot(con):
