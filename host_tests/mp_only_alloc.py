@@ -1,5 +1,7 @@
 """Run by mp_runner.py under MicroPython only (heap_lock does not exist in CPython):
-prove that the control tick and the fault path allocate nothing."""
+prove that the control tick and the fault path allocate nothing. The tick is guarded (an
+exception there latches `exception` instead of escaping), so every proof also checks that
+the guard caught nothing: a MemoryError from the locked heap would show up there."""
 
 import micropython
 from sim_support import doc, loop
@@ -41,6 +43,7 @@ def _run_locked(board, app, until_ms, stop_at_ms=-1):
             app.stop()
             stop_at_ms = -1
         _locked(sch.tick_cb)
+        assert sch.exceptions == 0, "the tick raised (allocated?) at %d ms" % ticks
         ticks += 1
         board.engine.drain(segs)  # outside the lock, as the main loop does
         app.service()
@@ -101,6 +104,7 @@ def test_idle_tick_allocates_nothing():
     _locked(app.scheduler.tick_cb)  # not due: returns at once
     app.scheduler.fault(8)  # EXCEPTION
     _locked(app.scheduler.tick_cb)  # not running: returns at once
+    assert app.scheduler.exceptions == 0
 
 
 def test_main_loop_pass_without_changes_allocates_nothing():
@@ -112,3 +116,43 @@ def test_main_loop_pass_without_changes_allocates_nothing():
     board.idle_ms(100)
     _locked(app.service)
     assert app.session.state == S.ON
+
+
+WRAP = 0x3FFFFFFF
+
+
+def test_counters_at_the_wrap_allocate_nothing():
+    # Every counter the tick and the engine model keep, one step before 2**30 (where a
+    # 32-bit port would box the next value): the tick carries each over without the heap.
+    board, app = _session(doc(off_s=1, on_s=1, frequency_hz=100))
+    loop(app, 8000)
+    sch, e = app.scheduler, board.engine
+    sch.beats = WRAP
+    e.pulses_recorded = WRAP
+    e.starved = WRAP
+    e.cut_pulses = WRAP
+    e.charge_nc_recorded = WRAP - 1
+    ticks = _run_locked(board, app, 4000)
+    assert ticks > 50 and sch.beats < 1000  # wrapped through 0
+    assert e.pulses_recorded < 1000 and e.charge_nc_recorded < WRAP - 1
+    assert app.session.state in (S.ON, S.OFF)
+
+
+def test_ring_heads_and_clock_at_the_wrap_allocate_nothing():
+    board, app = _session(doc(off_s=1, on_s=1), start_us=(WRAP - 3000) * 1000 + 999)
+    loop(app, 8000)
+    e = board.engine
+    e._head = e._tail = WRAP - 1
+    e._gate_head = e._gate_tail = WRAP
+    _run_locked(board, app, 4000)
+    assert app.session.state in (S.ON, S.OFF) and e._head < 100 and e._gate_head < 100
+
+
+def test_an_exception_in_the_tick_is_caught_without_the_heap():
+    board, app = _session(doc(off_s=0))
+    loop(app, 8000)
+    sch = app.scheduler
+    board.engine.feed = None  # calling it raises TypeError, inside the guarded tick
+    _locked(sch.tick_cb)
+    assert sch.exceptions == 1 and app.session.state == S.FAULT
+    assert sch.fault_code == 8 and not board.engine.gated

@@ -222,6 +222,7 @@ def test_fault_codes_are_stable():
         "session_cap",
         "interrupted",
         "exception",
+        "kill",
     )
     for i, name in enumerate(F.NAMES[1:], 1):
         assert F.code_of(name) == i and F.name(i) == name

@@ -13,7 +13,7 @@ from tvns_tools.firmware import micropython_binary
 
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parent
-MP_MODULES = ("test_firmware_core", "mp_only_alloc")
+MP_MODULES = ("test_firmware_core", "test_tick_core", "mp_only_alloc")
 
 
 def _count_tests(module):

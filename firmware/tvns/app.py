@@ -304,7 +304,8 @@ class App:
         sch = self.scheduler
         self.uptime.update()
         # Outside a session the tick has nothing to do (and a board may not run it).
-        if sch.beats != self._last_beats or not self.session.running():
+        alive = sch.beats != self._last_beats or not self.session.running()
+        if alive and not sch.off_failed:  # output-off failed in the tick: let the WDT reset
             self.board.wdt.feed()
             self._last_beats = sch.beats
         # states holds this pass's changes only (bounded; the simulator reads it after each

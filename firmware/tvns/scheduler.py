@@ -2,8 +2,22 @@
 # Integer-only and allocation-free, so a board may run it from a hard Timer IRQ;
 # deadline-driven, so the simulator calls the very same code only when something is due.
 #
-# Concurrency rule: while a session runs, only the tick changes the session state.
-# Commands from the main loop (stop) leave a request that the next tick carries out.
+# Concurrency rules (the rp2 tick is a hard Timer IRQ that may pre-empt the main loop at any
+# bytecode):
+# - One owner of the tick: while the board's timer runs, only the timer calls tick();
+#   start() stops the timer before it runs the session's first tick itself, and the app
+#   starts it again afterwards (app.start -> board.ticker.start). Two ticks never interleave.
+# - While a session runs, only the tick changes the session state. Commands from the main
+#   loop (stop) leave a request that the next tick carries out.
+# - The fault latch is taken with interrupts off (board.disable_irq): a tick cannot
+#   pre-empt a main-loop fault halfway and leave the wrong first cause.
+# - The tick body is guarded: an exception there (the rp2 port stops calling a callback
+#   that raised) turns the output off and latches `exception`; nothing escapes the tick.
+# - Every integer the tick keeps stays a small int (< 2**30) forever: counters wrap to 0
+#   before _WRAP + 1 is ever formed; times are ticks_* values (the audit: SAFETY.md).
+# - The pulse engine is a dead man: each tick tops up its permission (engine.feed), at most
+#   safety.DEADMAN_PULSES pulses beyond the last tick that ran; due_ms includes the time
+#   the engine's permission runs out, so the sim board (ticks only at deadlines) feeds it too.
 #
 # Nominal and delivered: nom_ua/nom_gate are what the active arm commands; amp_ua/gate_on
 # what goes to the DAC and the engine. They differ only in the blinded sham arm, where the
@@ -23,6 +37,7 @@ _FLOOR_UA = const(50)  # safety.SENSE_FLOOR_UA
 _LEAD_OFF_MIN_UA = const(200)  # safety.LEAD_OFF_MIN_SETPOINT_UA
 _GUARD_MS = const(50)  # safety.END_GUARD_MS
 _NO_EVENT = const(255)
+_WRAP = const(0x3FFFFFFF)  # counters wrap here: 2**30 - 1, the largest small int of a 32-bit port
 # The event that moves the session into each schedule phase (indexed by state).
 _EVENT_FOR_PHASE = bytes(
     (
@@ -80,7 +95,16 @@ class Scheduler:
         self.elapsed_ms = 0  # session time at the last tick that did work
         self.stop_requested = False
         self.stopping = False
-        self.beats = 0  # every tick call, due or not: the main loop's proof of life
+        self.beats = 0  # every tick call, due or not: the main loop's proof of life (wraps)
+        self.exceptions = 0  # exceptions caught in the tick body (wraps)
+        self.off_failed = False  # the output-off path raised: the main loop must starve the WDT
+        self.work_ms = 0  # ticks_ms at which the schedule next has work
+        self.feed_ms = 0  # ticks_ms by which the dead-man engine needs its next feed
+        self._kill = getattr(board, "kill", None)  # the hardware kill path, where the board has one
+        self._irq_off = board.disable_irq
+        self._irq_on = board.enable_irq
+        # Overcurrent at the ceiling: a tolerance of a few steps of the sense ADC (safety.py).
+        self.ceiling_margin_ua = F.CEILING_MARGIN_STEPS * board.sense.step_ua
         # Cache the bound method: handing self.tick to a Timer must not allocate each time.
         self.tick_cb = self.tick
 
@@ -109,13 +133,18 @@ class Scheduler:
             raise E.TvnsError(E.NO_PROTOCOL, "no valid protocol loaded")
         if self.session.state != S.ARMED:
             raise E.TvnsError(E.BAD_STATE, "start needs an ARMED session")
+        # One owner of the tick: no timer may call tick() while this (main-loop) code runs the
+        # session's first tick; the app starts the timer again right after (app.start).
+        self.board.ticker.stop()
         # Load the engine again: a safe stop since the last load (fault, clear) leaves the
-        # PIO stopped and its pins handed back to GPIO.
+        # PIO stopped and its pins handed back to GPIO; loading also re-arms the kill path.
         p = self.protocol
         self._engine.load(p.width_us, p.gap_us, p.period_us)
         now = self._clock.ticks_ms()
         self.t0_ms = now
         self.due_ms = now
+        self.work_ms = now
+        self.feed_ms = now
         self.elapsed_ms = 0
         self.stop_requested = False
         self.stopping = False
@@ -130,35 +159,49 @@ class Scheduler:
     def stop(self):
         """Operator/host stop. A running session ramps down fast at the next tick."""
         if self.session.running():
+            now = self._clock.ticks_ms()
+            self.work_ms = now  # stored before the request: a tick in between just runs early
+            self.due_ms = now
             self.stop_requested = True
-            self.due_ms = self._clock.ticks_ms()
         else:
             self.session.fire(S.EV_STOP, self.elapsed_ms)
 
     def fault(self, code):
-        """The one abort path: output off at once (a pulse in flight is cut), then the
-        FAULT latch with its first cause. Allocation-free; safe to call again."""
-        self.board.safe_off()
-        self.amp_ua = 0
-        self.gate_on = False
-        self.nom_ua = 0
-        self.nom_gate = False
-        if self.session.state != S.FAULT:
-            self.fault_code = code
-            self.fault_ms = self.elapsed_ms
-            self.session.fire(S.EV_FAULT, self.elapsed_ms)
+        """The one abort path: the FAULT latch with its first cause, and output off at once
+        (a pulse in flight is cut). Both with interrupts off, so a tick cannot pre-empt a
+        main-loop fault halfway (a second cause never overwrites the first, and no tick sees a
+        running session with its output half stopped). Allocation-free; safe to call again;
+        microseconds long (safe_off only writes registers: the MCP4725's transfer is deferred)."""
+        irq = self._irq_off()
+        try:
+            if self.session.state != S.FAULT:
+                self.fault_code = code
+                self.fault_ms = self.elapsed_ms
+                self.session.fire(S.EV_FAULT, self.elapsed_ms)
+            self.board.safe_off()
+            self.amp_ua = 0
+            self.gate_on = False
+            self.nom_ua = 0
+            self.nom_gate = False
+        finally:
+            self._irq_on(irq)
 
     def _monitor(self, now, t):
         """Runs on every tick while a session runs. Returns True after a fault."""
-        code = F.NONE
-        if self._estop.pressed():
+        # The hardware kill path has already cut the output (rp2: the PIO's kill machine);
+        # here it is latched with its cause. The polls below are the second line of defence.
+        kill = self._kill
+        code = F.NONE if kill is None else kill.tripped()
+        if code != F.NONE:
+            pass
+        elif self._estop.pressed():
             code = F.ESTOP
         elif t > self.cap_ms:
             code = F.SESSION_CAP
         elif self.gate_on:
             ua = self._sense.read_ua()
             hi = self.amp_ua if self.amp_ua > self.prev_amp_ua else self.prev_amp_ua
-            if ua > hi + hi // 10 + _FLOOR_UA or ua > self.ceiling_ua:
+            if ua > hi + hi // 10 + _FLOOR_UA or ua > self.ceiling_ua + self.ceiling_margin_ua:
                 code = F.OVERCURRENT
             elif self._sense.read_compliance():
                 code = F.LEAD_OFF
@@ -179,13 +222,42 @@ class Scheduler:
             self.stop_requested = True  # host silent: ramp down fast, end STOPPED
             self.stop_reason = F.HOST_LOSS
             self.stop_ms = t
-            self.due_ms = now
+            self.work_ms = now
         return False
 
     # ---- the control tick ----
     def tick(self, _timer=None):
+        """The timer's callback. 0. proof of life (wrapping: never a heap int in a hard IRQ);
+        then the step below, guarded: an exception turns the output off and latches
+        `exception` (nothing may escape: the rp2 port stops calling a callback that raised);
+        then a pending DAC setpoint applied when no pulse is in flight (never a wait here);
+        last, while a session runs, feed the dead-man engine (after the gate decision, so a
+        feed never releases a pulse into a train this tick closed) and set the deadline."""
+        b = self.beats
+        self.beats = b + 1 if b < _WRAP else 0  # b + 1 at _WRAP would be a heap int
+        try:
+            self._step()
+            self._dac.apply()  # a setpoint left pending reaches the DAC between pulses
+            if S.RUNNING[self.session.state] == 1:
+                clock = self._clock
+                self.feed_ms = clock.ticks_add(clock.ticks_ms(), self._engine.feed())
+                w = self.work_ms
+                self.due_ms = self.feed_ms if clock.ticks_diff(self.feed_ms, w) < 0 else w
+        except Exception:  # noqa: BLE001 - whatever it was, the output goes off
+            self._exception()
+
+    def _exception(self):
+        n = self.exceptions
+        self.exceptions = n + 1 if n < _WRAP else 0
+        try:
+            self.fault(F.EXCEPTION)
+        except Exception:  # noqa: BLE001
+            # The output-off path itself raised: the main loop stops feeding the watchdog,
+            # which resets the chip (and so stops the PIO) within its timeout.
+            self.off_failed = True
+
+    def _step(self):
         # 1. Only a running session is advanced; anything else returns at once.
-        self.beats += 1
         s = self.session
         if S.RUNNING[s.state] == 0:
             return
@@ -196,8 +268,8 @@ class Scheduler:
         # 2. Monitors on every tick: e-stop, session cap, overcurrent, lead-off, keep-alive.
         if self._monitor(now, t):
             return
-        # 3. Deadline-driven: nothing else can change before due_ms.
-        if clock.ticks_diff(now, self.due_ms) < 0:
+        # 3. Deadline-driven: nothing else can change before work_ms.
+        if clock.ticks_diff(now, self.work_ms) < 0:
             return
         # 4. A stop request: ramp down one 0.1 mA step per _STOP_STEP_MS, then STOPPED.
         #    Timed on the nominal amplitude, so a blinded sham's stop lasts as long.
@@ -212,7 +284,7 @@ class Scheduler:
                 return
             self.nom_ua = nom
             self._set_amp(self.amp_ua if self.amp_ua < nom else nom)
-            self.due_ms = clock.ticks_add(now, _STOP_STEP_MS)
+            self.work_ms = clock.ticks_add(now, _STOP_STEP_MS)
             return
         # 5. Where the schedule says the session is now.
         sc = self.sched
@@ -257,7 +329,7 @@ class Scheduler:
         else:
             self._set_gate(False)
             self._set_amp(amp)
-        self.due_ms = due
+        self.work_ms = due
 
     def _set_amp(self, amp):
         if amp != self.amp_ua:

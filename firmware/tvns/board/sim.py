@@ -1,186 +1,74 @@
-# The simulated board (host only, never deployed): virtual clock, an exact model of the
-# pulse engine, DAC, current sense with a resistive load, e-stop, watchdog.
-# The engine records pulse trains as segments [start_us, period_us, count, amp_ua,
-# width_us, gap_us]: exact, and O(events) instead of O(pulses), so an hour simulates fast.
-# Recording goes through a preallocated ring (no allocation inside the tick); the main
-# loop drains it.
-# Longer than ~300 lines for now: the parts model one board around one virtual clock and
-# one engine. SimEngine, the largest, moves to its own module once the open work on it
-# (the gate wire of `tvns verify`) has landed, sparing that work a conflict.
+# The simulated board (host only, never deployed): virtual clock, the pulse engine model
+# (board/simengine.py), DAC, current sense with a resistive load, e-stop, the hardware kill
+# path, watchdog. Fault injection and the deadline-driven idle live here too.
+# Longer than ~300 lines: the parts model one board around one virtual clock.
+from micropython import const
+
 from tvns import errors as E
 from tvns import limits as L
 from tvns import safety as F
+from tvns.board.simengine import SimEngine
 from tvns.store import MemoryStore
 
 _PERIOD = 1 << 30  # MicroPython ticks wrap here
-_MASK = _PERIOD - 1
-_HALF = _PERIOD // 2
-_RING = 256  # segments held between two drains
-_SEG = 6  # fields per segment
-_GATE_RING = 256  # gate edges (t_us, level) held between two drains: the trace's gate wire
+_MASK = const(0x3FFFFFFF)
+_HALF = const(0x20000000)
 LEAD_OFF_OHM = 10000  # REFERENCE.md: lead-off above about 10 kohm
 OPEN_OHM = 1000000000  # what "lead_off" injection makes the load
 INJECT_KINDS = ("overcurrent", "lead_off", "estop", "stall", "reset", "host_loss")
 
 
 class SimClock:
-    """Virtual time in integer microseconds; ticks_* behave like MicroPython's (wrapping)."""
+    """Virtual time in integer microseconds; ticks_* behave like MicroPython's (wrapping).
+
+    The tick's path reads only small ints (a 32-bit port boxes integers from 2**30 up, and
+    a virtual hour is 3.6e9 us): ms30 (ms, wrapped at 2**30), sub_us (us within the ms) and
+    us30 (us, wrapped at 2**30). now_us, the absolute time, is for host code (the sim
+    board's idle, tests, results): reading or setting it may make a big int."""
 
     def __init__(self, start_us=0):
         self.now_us = start_us
 
+    @property
+    def now_us(self):
+        return (self._epoch * _PERIOD + self.ms30) * 1000 + self.sub_us
+
+    @now_us.setter
+    def now_us(self, t_us):
+        ms = t_us // 1000
+        self.sub_us = t_us - ms * 1000
+        self.ms30 = ms & _MASK
+        self._epoch = ms // _PERIOD
+        self.us30 = t_us & _MASK
+
     def ticks_us(self):
-        return self.now_us & _MASK
+        return self.us30
 
     def ticks_ms(self):
-        return (self.now_us // 1000) & _MASK
+        return self.ms30
 
+    # Written so that no intermediate reaches 2**30 (a heap int on a 32-bit port), as the
+    # C functions of the real time module never make one.
     def ticks_diff(self, a, b):
-        return ((a - b + _HALF) & _MASK) - _HALF
+        d = a - b
+        if d >= _HALF:
+            return d - _MASK - 1
+        if d < -_HALF:
+            return d + _MASK + 1
+        return d
 
     def ticks_add(self, t, delta):
+        if delta >= 0:
+            return t + delta if t <= _MASK - delta else t - (_MASK - delta) - 1
         return (t + delta) & _MASK
 
     def advance_us(self, delta_us):
-        self.now_us += delta_us
+        self.now_us = self.now_us + delta_us
 
-
-class SimEngine:
-    def __init__(self, clock):
-        self._clock = clock
-        self.width_us = 0
-        self.gap_us = 0
-        self.period_us = 0
-        self.amp_ua = 0  # latched at each pulse start (the DAC applies between pulses)
-        self.gated = False
-        self.seg_start_us = 0  # first pulse start of the open segment
-        self.next_free_us = 0  # earliest start of the next pulse (end of the last period)
-        self.stopped_at_us = -1  # last safe stop
-        self.last_off_us = -1  # last time the output went off (gate closed or stop)
-        self.cut_pulses = 0  # pulses cut short by stop()
-        self.pulses_recorded = 0
-        self.charge_pc_recorded = 0  # phase charge of the recorded pulses, uA x us = pC
-        self._ring = [0] * (_RING * _SEG)
-        self._head = 0
-        self._tail = 0
-        self.lost = 0  # segments overwritten before they were drained
-        # Gate edges for the trace's gate wire (the GPIO the Pico drives and its PIO reads).
-        self._gate_ring = [0] * (2 * _GATE_RING)
-        self._gate_head = 0
-        self._gate_tail = 0
-        self.gate_lost = 0
-
-    def load(self, width_us, gap_us, period_us):
-        if self.gated:
-            raise E.TvnsError(E.BUSY, "engine.load while gated on")
-        if 2 * width_us + gap_us >= period_us:
-            raise E.TvnsError(E.PULSE_FIT, "pulse does not fit the period", "frequency_hz")
-        self.width_us = width_us
-        self.gap_us = gap_us
-        self.period_us = period_us
-
-    def gate(self, on):
-        if on == self.gated:
-            return
-        now = self._clock.now_us
-        if on:
-            self.seg_start_us = now if now > self.next_free_us else self.next_free_us
-            self.gated = True
-        else:
-            self._close(now)
-            self.gated = False
-            self.last_off_us = now
-        self._gate_edge(now, 1 if on else 0)
-
-    def _gate_edge(self, now, level):
-        i = (self._gate_head % _GATE_RING) * 2
-        self._gate_ring[i] = now
-        self._gate_ring[i + 1] = level
-        self._gate_head += 1
-        if self._gate_head - self._gate_tail > _GATE_RING:
-            self._gate_tail += 1
-            self.gate_lost += 1
-
-    def pulses(self):
-        """Pulses started so far (recorded and in the open segment)."""
-        n = self.pulses_recorded
-        if self.gated and self._clock.now_us > self.seg_start_us:
-            n += (self._clock.now_us - self.seg_start_us + self.period_us - 1) // self.period_us
-        return n
-
-    def charge_uc(self):
-        """Charge delivered per phase, summed over the pulses started so far (uC). Each
-        pulse delivers it twice, once each way: the net charge is 0 by construction."""
-        n = self.pulses_recorded
-        pc = self.charge_pc_recorded
-        if self.gated and self._clock.now_us > self.seg_start_us:
-            pc += (self.pulses() - n) * self.amp_ua * self.width_us
-        return pc / 1e6
-
-    def set_amp(self, ua):
-        # Pulses that started before now keep the old amplitude; a new segment begins
-        # with the next pulse.
-        if self.gated:
-            self.seg_start_us = self._close(self._clock.now_us)
-        self.amp_ua = ua
-
-    def stop(self):
-        """Safe stop: both phases low now. A pulse in flight is cut (fault path only)."""
-        now = self._clock.now_us
-        if self.gated:
-            nxt = self._close(now)
-            last = nxt - self.period_us
-            if last >= 0 and last + 2 * self.width_us + self.gap_us > now >= last:
-                self.cut_pulses += 1
-            self.gated = False
-            self.last_off_us = now
-            self._gate_edge(now, 0)
-        self.stopped_at_us = now
-
-    def _close(self, now):
-        """Record the pulses of the open segment that started before now; return the next
-        pulse start."""
-        s = self.seg_start_us
-        if now <= s:
-            return s
-        count = (now - s + self.period_us - 1) // self.period_us
-        i = (self._head % _RING) * _SEG
-        r = self._ring
-        r[i] = s
-        r[i + 1] = self.period_us
-        r[i + 2] = count
-        r[i + 3] = self.amp_ua
-        r[i + 4] = self.width_us
-        r[i + 5] = self.gap_us
-        self._head += 1
-        self.pulses_recorded += count
-        self.charge_pc_recorded += count * self.amp_ua * self.width_us
-        if self._head - self._tail > _RING:
-            self._tail += 1
-            self.lost += 1
-        self.next_free_us = s + count * self.period_us
-        return self.next_free_us
-
-    def drain(self, out, flush=False):
-        """Move recorded segments into list out (main loop only). flush also closes the open
-        segment at the current time, as if the trace ended now."""
-        if flush and self.gated:
-            self.seg_start_us = self._close(self._clock.now_us)
-        r = self._ring
-        while self._tail < self._head:
-            i = (self._tail % _RING) * _SEG
-            out.append(r[i : i + _SEG])
-            self._tail += 1
-        return out
-
-    def drain_gate(self, out):
-        """Move recorded gate edges [t_us, level] into list out (main loop only)."""
-        r = self._gate_ring
-        while self._gate_tail < self._gate_head:
-            i = (self._gate_tail % _GATE_RING) * 2
-            out.append(r[i : i + 2])
-            self._gate_tail += 1
-        return out
+    def unwrap_us(self, ms30, sub_us):
+        """Absolute us of a (ms30, sub_us) stamp taken less than 2**30 ms ago (host only)."""
+        now_ms = self._epoch * _PERIOD + self.ms30
+        return (now_ms - ((self.ms30 - ms30) & _MASK)) * 1000 + sub_us
 
 
 class SimDac:
@@ -193,7 +81,11 @@ class SimDac:
         if ua < 0 or ua > self.ceiling_ua:
             raise E.TvnsError(E.ABOVE_CEILING, "DAC setpoint outside 0..ceiling", "amplitude_ma")
         self.value_ua = ua
-        self._engine.set_amp(ua)
+        self._engine.set_amp(ua)  # the model applies it from the next pulse start
+
+    def apply(self):
+        """Nothing is ever pending here: the engine model applies a setpoint at the next pulse
+        start, which is where the board's tick applies its pending one (docs)."""
 
 
 class SimSense:
@@ -206,6 +98,7 @@ class SimSense:
         self.compliance_mv = compliance_mv
         self.short = False
         self.has_comparator = True  # False: a board without the compliance comparator
+        self.step_ua = 1  # one step of the sense reading (the model reads exact microamps)
 
     def self_test(self):
         """Idle output-stage check at arm and clear: a short, or a load above the lead-off
@@ -251,19 +144,54 @@ class SimWdt:
         self.timeout_ms = timeout_ms
         self.active = False
         self.feeds = 0
-        self.last_feed_us = 0
+        self._fed_ms = 0  # last feed as (ms30, us within the ms): small ints in the main loop
+        self._fed_sub = 0
 
     def start(self):
         if not self.active:
             self.active = True
-            self.last_feed_us = self._clock.now_us
+            self._stamp()
 
     def feed(self):
-        self.feeds += 1
-        self.last_feed_us = self._clock.now_us
+        self.feeds = self.feeds + 1 if self.feeds < _MASK else 0
+        self._stamp()
+
+    def _stamp(self):
+        self._fed_ms = self._clock.ms30
+        self._fed_sub = self._clock.sub_us
+
+    @property
+    def last_feed_us(self):
+        return self._clock.unwrap_us(self._fed_ms, self._fed_sub)
 
     def expires_us(self):
         return self.last_feed_us + self.timeout_ms * 1000 if self.active else -1
+
+
+class SimKill:
+    """The hardware kill path (docs/BOARD-INTERFACE.md): the kill line is asserted while the
+    e-stop is pressed or the output stage's overcurrent comparator has tripped (the sim's
+    `short`: a failed current source); the engine cuts the output the moment it asserts
+    (SimBoard._apply), and tripped() names the cause for the tick until the engine is
+    loaded again."""
+
+    def __init__(self, engine, sense, estop):
+        self._engine = engine
+        self._sense = sense
+        self._estop = estop
+        self.cause = F.NONE  # what the kill machine's snapshot named when it fired
+
+    def asserted(self):
+        return self._estop.asserted or self._sense.short
+
+    def fire(self):
+        if self._engine.killed or not self._engine.loaded:
+            return  # not armed: only a loaded engine has a kill machine waiting
+        self.cause = F.OVERCURRENT if self._sense.short else F.ESTOP
+        self._engine.kill()
+
+    def tripped(self):
+        return self.cause if self._engine.killed else F.NONE
 
 
 class SimTicker:
@@ -294,6 +222,7 @@ class SimBoard:
         jitter_ms=0,
         seed=1,
         wdt_timeout_ms=300,
+        kill_path=True,
     ):
         self.ceiling_ua = L.CURRENT_MAX_UA if ceiling_ua is None else ceiling_ua
         self.clock = SimClock(start_us)
@@ -301,6 +230,8 @@ class SimBoard:
         self.dac = SimDac(self.engine, self.ceiling_ua)
         self.sense = SimSense(self.engine, load_ohm, compliance_mv)
         self.estop = SimEstop()
+        # kill_path=False: a board without the hardware kill input (only the tick's polls)
+        self.kill = SimKill(self.engine, self.sense, self.estop) if kill_path else None
         self.wdt = SimWdt(self.clock, wdt_timeout_ms)
         self.ticker = SimTicker(self.wdt)
         self.store = MemoryStore()
@@ -319,6 +250,12 @@ class SimBoard:
     def safe_off(self):
         self.engine.stop()
         self.dac.set_ua(0)
+
+    def disable_irq(self):
+        return 0  # one thread: nothing can pre-empt the sim's tick
+
+    def enable_irq(self, state):
+        pass
 
     def reset_cause(self):
         return self.last_reset
@@ -346,10 +283,14 @@ class SimBoard:
         self.injected.append((self.clock.now_us, kind))
         if kind == "overcurrent":
             self.sense.short = True
+            if self.kill is not None:
+                self.kill.fire()  # hardware: output off now, the tick latches it
         elif kind == "lead_off":
             self.sense.load_ohm = OPEN_OHM
         elif kind == "estop":
             self.estop.asserted = True
+            if self.kill is not None:
+                self.kill.fire()
         elif kind == "stall":
             self.stalled = True
         elif kind == "reset":
