@@ -64,9 +64,27 @@ class FakeTime:
         self.now_us += ms * 1000
 
 
-def build_board(config=None):
+# The stage's inputs at rest: KILL_n, the e-stop loop and OC_OK high (released); the
+# compliance comparator low. Unconnected, each reads asserted (pull-downs: fail closed).
+AT_REST = {7: 1, 16: 1, 17: 1, 15: 0}
+
+
+def build_board(config=None, inputs=AT_REST):
     from tvns.board import rp2 as board_rp2
 
     machine, rp2 = fakes()
+    for gpio, level in inputs.items():
+        machine.set_input(gpio, level)
     board = board_rp2.build(config or pico_config(), machine, rp2, FakeTime())
     return board, machine, rp2
+
+
+def pulse_sm(rp2, config=None):
+    """The fake of the pulse state machine (pio.sm of the pin map)."""
+    sm_id = (config or pico_config())["pio"]["sm"]
+    return [sm for sm in rp2.StateMachine.instances if sm.id == sm_id][-1]
+
+
+def kill_sm(rp2, config=None):
+    k_id = (config or pico_config())["pio"]["kill_sm"]
+    return [sm for sm in rp2.StateMachine.instances if sm.id == k_id][-1]

@@ -3,7 +3,7 @@
 import importlib.util
 
 import pytest
-from rp2_support import ROOT, FakeTime, build_board, fakes, pico_config
+from rp2_support import ROOT, FakeTime, build_board, fakes, pico_config, pulse_sm
 from tvns.board import rp2 as board_rp2
 from tvns.board import rp2_pio
 from tvns.errors import ABOVE_CEILING, MISSING, OUT_OF_RANGE, TvnsError
@@ -71,8 +71,11 @@ def test_import_touches_nothing_and_build_drives_outputs_low():
 def test_load_puts_counts_in_tx_fifo_with_integer_divider():
     board, machine, rp2 = build_board()
     board.engine.load(250, 0, 40_000)
-    sm = rp2.StateMachine.instances[-1]
-    assert sm.tx == list(rp2_pio.counts(250, 0, 40_000, machine.freq()))
+    sm = pulse_sm(rp2)
+    n_w, n_g, n_o = rp2_pio.counts(250, 0, 40_000, machine.freq())
+    # the setup words, then one off-time word per permitted pulse (the dead man's feed)
+    assert sm.tx == [n_w, n_g] + [n_o] * 2
+    assert sm.pulled == [n_w, n_g] and sm.tx_fifo() == 2  # the setup ran as it started
     assert sm.init_kw["freq"] == machine.freq()  # divider exactly 1
     assert sm.init_kw["sideset_base"].id == 2 and sm.init_kw["in_base"].id == 5
     assert sm.running
@@ -84,7 +87,7 @@ def test_load_uses_the_current_machine_freq():
     board, machine, rp2 = build_board()
     machine.freq(200_000_000)
     board.engine.load(20, 0, 10_000)
-    assert rp2.StateMachine.instances[-1].tx[0] == 20 * 200 - 3
+    assert pulse_sm(rp2).tx[0] == 20 * 200 - 3
     machine.freq(133_333_333)
     with pytest.raises(TvnsError):
         board.engine.load(20, 0, 10_000)
@@ -130,7 +133,7 @@ def test_stop_freezes_then_side_sets_low_then_hands_pins_to_gpio_low():
     board, machine, rp2 = build_board()
     board.engine.load(250, 0, 40_000)
     board.engine.gate(True)
-    sm = rp2.StateMachine.instances[-1]
+    sm = pulse_sm(rp2)
     del machine.log[:]
     sm.events.clear()
     board.engine.stop()
@@ -153,7 +156,7 @@ def test_safe_off_gate_off_engine_stopped_dac_zero():
     board.dac.set_ua(2000)
     board.safe_off()
     assert machine.pins[5]["value"] == 0
-    assert rp2.StateMachine.instances[-1].execs == [0xA042]
+    assert pulse_sm(rp2).execs == [0xA042]
     assert machine.PWM.instances[0].duty_u16() == 0
 
 
@@ -250,12 +253,14 @@ def test_sense_converts_and_reads_compliance():
     assert board.sense.read_compliance() is True
 
 
-def test_estop_active_low_with_pull_up():
+def test_estop_normally_closed_loop_a_cut_wire_reads_pressed():
     board, machine, _r = build_board()
-    assert machine.pins[16]["pull"] == machine.Pin.PULL_UP
-    assert board.estop.pressed() is False  # released: pulled up
+    assert machine.pins[16]["pull"] == machine.Pin.PULL_DOWN
+    assert board.estop.pressed() is False  # the NC loop holds the input high
     machine.set_input(16, 0)
-    assert board.estop.pressed() is True
+    assert board.estop.pressed() is True  # pressed: the loop opens
+    del machine.inputs[16]
+    assert board.estop.pressed() is True  # cable cut: the pull-down reads pressed
 
 
 def test_ticker_starts_hard_timer_and_watchdog_then_feeds():
@@ -296,11 +301,19 @@ def test_clock_and_idle():
     assert clock.ticks_diff(clock.ticks_add(0x3FFFFFFF, 2), 0x3FFFFFFF) == 2
 
 
-def test_set_ua_waits_for_pulse_end_bounded():
+def test_set_ua_never_waits_and_applies_between_pulses():
     board, machine, _r = build_board()
-    machine.pins[4]["value"] = 1  # SYNC stuck high: the wait must still end
+    pwm = machine.PWM.instances[0]
     t = FakeTime()
     board.dac._clock = board_rp2.Clock(t)
+    machine.pins[4]["value"] = 1  # SYNC high: a pulse in flight
     board.dac.set_ua(500)
-    assert machine.PWM.instances[0].duty_u16() == 500 * 65535 // 10_000
-    assert t.now_us >= 2100
+    assert t.now_us == 0  # no busy-wait, no clock read
+    assert pwm.duty_u16() == 0 and board.dac.pending == 500 * 65535 // 10_000
+    board.dac.apply()  # a later tick, still inside the pulse: nothing yet
+    assert pwm.duty_u16() == 0
+    machine.pins[4]["value"] = 0  # the pulse ended
+    board.dac.apply()
+    assert pwm.duty_u16() == 500 * 65535 // 10_000 and board.dac.pending == -1
+    board.dac.set_ua(600)  # between pulses: at once
+    assert pwm.duty_u16() == 600 * 65535 // 10_000

@@ -16,7 +16,7 @@ from tvns_tools import pio_sim
 
 CLOCK_HZ = 125_000_000
 CPU = CLOCK_HZ // 1_000_000
-SETUP_CYCLES = 5  # pull, mov, pull, mov, pull before the first `wait`
+SETUP_CYCLES = 5  # pull, mov, pull, mov before the first `wait`, then the dead man's pull
 
 PIOASM_TEXT = """
 .side_set 3
@@ -24,9 +24,9 @@ PIOASM_TEXT = """
     mov isr, osr    side 0
     pull block      side 0
     mov y, osr      side 0
-    pull block      side 0
 .wrap_target
     wait 1 pin 0    side 0
+    pull block      side 0
     mov x, isr      side 5
 a:
     jmp x-- a       side 5
@@ -142,7 +142,7 @@ def test_fast_forward_matches_pure_emulation():
     gate = pio_sim.Gate([(0, 1500), (12_000, 25_000), (33_333, None)])
     pure = pio_sim.edges_in_cycles(words, gate, 45_000, fast=False)
     assert pure == pio_sim.edges_in_cycles(words, gate, 45_000, fast=True)
-    assert [p[0] for p in pulses(pure)] == [6, 12_001, 22_001, 33_334, 43_334]
+    assert [p[0] for p in pulses(pure)] == [6, 12_002, 22_002, 33_335, 43_335]
 
 
 @pytest.mark.parametrize("width_us,gap_us", [(20, 0), (20, 100), (250, 0), (1000, 100)])
@@ -204,14 +204,15 @@ def test_gate_on_again_before_period_end_waits_for_period_end():
     assert [ar for ar, *_ in ps[:3]] == [t0, t0 + p, t0 + 2 * p]
 
 
-def test_gate_to_first_edge_latency_is_one_cycle():
+def test_gate_to_first_edge_latency_is_two_cycles():
+    # wait (sees the gate), then the dead man's pull: the cost of the feed is one cycle
     words = rp2_pio.counts(250, 0, 10_000, CLOCK_HZ)
     for rise in (100, 1001, 5000):
         edges = pio_sim.edges_in_cycles(
             words, lambda c, r=rise: 1 if c >= r else 0, rise + 20, fast=False
         )
-        assert edges == [(rise + 1, 1, 0, 1)]
-    assert gate_latency_cycles() == 1
+        assert edges == [(rise + 2, 1, 0, 1)]
+    assert gate_latency_cycles() == 2
 
 
 def gate_latency_cycles():
@@ -282,12 +283,12 @@ def test_exec_on_running_machine_alone_would_not_be_safe():
 
 
 def test_counts_formula_and_limits():
-    # W = n_w + 3, G = n_g + 2 (or 0), O = n_o + 3.
-    assert rp2_pio.counts(250, 0, 40_000, CLOCK_HZ) == (31_247, 0, 5_000_000 - 62_500 - 3)
-    assert rp2_pio.counts(250, 5, 40_000, CLOCK_HZ) == (31_247, 623, 5_000_000 - 63_125 - 3)
-    assert rp2_pio.counts_from_cycles(3, 0, 9) == (0, 0, 0)
-    assert rp2_pio.counts_from_cycles(3, 3, 12) == (0, 1, 0)
-    for bad in [(2, 0, 100), (3, 1, 100), (3, 2, 100), (3, 0, 8), (50, 0, 99)]:
+    # W = n_w + 3, G = n_g + 2 (or 0), O = n_o + 4.
+    assert rp2_pio.counts(250, 0, 40_000, CLOCK_HZ) == (31_247, 0, 5_000_000 - 62_500 - 4)
+    assert rp2_pio.counts(250, 5, 40_000, CLOCK_HZ) == (31_247, 623, 5_000_000 - 63_125 - 4)
+    assert rp2_pio.counts_from_cycles(3, 0, 10) == (0, 0, 0)
+    assert rp2_pio.counts_from_cycles(3, 3, 13) == (0, 1, 0)
+    for bad in [(2, 0, 100), (3, 1, 100), (3, 2, 100), (3, 0, 9), (50, 0, 100)]:
         with pytest.raises(TvnsError):
             rp2_pio.counts_from_cycles(*bad)
     with pytest.raises(TvnsError) as e:

@@ -26,6 +26,7 @@ def reset():
     I2C.instances = []
     PWM.instances = []
     _FREQ_HZ[0] = 125_000_000
+    _IRQ_ON[0] = True
 
 
 def set_input(pin_id, level):
@@ -192,6 +193,30 @@ class WDT:
 
     def feed(self):
         self.feeds += 1
+
+
+_IRQ_ON = [True]
+
+
+def disable_irq():
+    """As on the rp2 port (save_and_disable_interrupts): the previous PRIMASK, 0 when
+    interrupts were on; they stay off until enable_irq(state) restores it."""
+    was = _IRQ_ON[0]
+    _IRQ_ON[0] = False
+    if recording[0]:
+        log.append(("disable_irq",))
+    return 0 if was else 1
+
+
+def enable_irq(state):
+    _IRQ_ON[0] = state == 0
+    if recording[0]:
+        log.append(("enable_irq", state))
+
+
+def irq_enabled():
+    """Host only."""
+    return _IRQ_ON[0]
 
 
 def reset_cause():

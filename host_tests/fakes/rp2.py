@@ -295,8 +295,18 @@ def program_info(prog):
     return list(prog[PROG_DATA]), (execctrl >> 7) & 0x1F, (execctrl >> 12) & 0x1F, count
 
 
+_FIFO_DEPTH = 4  # RP2040: 4 words each way (8 when joined; MicroPython never joins here)
+
+
 class StateMachine:
-    """Records the calls; `instances` keeps every machine made since reset()."""
+    """Records the calls; `instances` keeps every machine made since reset().
+
+    FIFOs as on the board (ports/rp2/rp2_pio.c, MicroPython v1.28): put() on a full TX FIFO
+    and get() on an empty RX FIFO wait for the PIO there (a hang inside a hard IRQ), so here
+    they raise. tx_fifo() / rx_fifo() give the levels. The PIO side is driven by the test:
+    pio_pull(n) takes words out of the TX FIFO as the program's `pull` would, pio_push(w)
+    puts a word into the RX FIFO; active(1) runs the program's leading `pull`s (its setup,
+    up to the first `wait`), as the PIO does within a few cycles of being enabled."""
 
     instances = []
 
@@ -306,6 +316,9 @@ class StateMachine:
         self.init_kw = None
         self.inits = 0
         self.tx = []  # words put into the TX FIFO since the last init
+        self.fifo = []  # words in the TX FIFO now (not yet pulled)
+        self.pulled = []  # words the program pulled since the last init
+        self.rx = []  # words in the RX FIFO now
         self.execs = []  # what exec() was given, in order
         self.events = []  # ("init"|"put"|"exec"|"active", value) in call order
         self.running = False
@@ -314,19 +327,39 @@ class StateMachine:
             self.init(program, *args, **kw)
 
     def init(self, program, freq=-1, **kw):
+        allowed = {
+            "in_base", "out_base", "set_base", "jmp_pin", "sideset_base",
+            "in_shiftdir", "out_shiftdir", "push_thresh", "pull_thresh",
+        }  # fmt: skip
+        unknown = set(kw) - allowed
+        if unknown:
+            raise TypeError("unexpected keyword argument %s" % sorted(unknown)[0])
         self.program = program
         self.init_kw = dict(kw)
         self.init_kw["freq"] = freq
         self.inits += 1
         self.tx = []  # pio_sm_init clears the FIFOs
+        self.fifo = []
+        self.pulled = []
+        self.rx = []
         self.running = False
         self.events.append(("init", freq))
 
     def put(self, value, shift=0):
+        if len(self.fifo) >= _FIFO_DEPTH:
+            raise RuntimeError("put on a full TX FIFO: the board would wait here")
         self.tx.append(value >> shift)
+        self.fifo.append(value >> shift)
         self.events.append(("put", value))
 
+    def get(self, buf=None, shift=0):
+        if not self.rx:
+            raise RuntimeError("get on an empty RX FIFO: the board would wait here")
+        return self.rx.pop(0) >> shift
+
     def exec(self, instr):
+        if not isinstance(instr, int):
+            raise TypeError("this fake, like the firmware, gives exec an encoded int")
         self.execs.append(instr)
         self.events.append(("exec", instr))
 
@@ -335,16 +368,37 @@ class StateMachine:
             return self.running
         self.running = bool(value)
         self.events.append(("active", self.running))
+        if self.running and self.program is not None:
+            for op in self.program[PROG_DATA]:
+                if op >> 13 == 1:  # `wait`: the setup is over
+                    break
+                if op & 0xE080 == 0x8080:  # `pull`
+                    self.pio_pull(1)
         return self.running
 
     def restart(self):
         self.events.append(("restart", None))
 
+    def pio_pull(self, n=1):
+        """Host only: the program pulls n words (fewer if the FIFO runs dry)."""
+        for _ in range(n):
+            if self.fifo:
+                self.pulled.append(self.fifo.pop(0))
+
+    def pio_push(self, word):
+        """Host only: the program pushes a word (dropped when the RX FIFO is full)."""
+        if len(self.rx) < _FIFO_DEPTH:
+            self.rx.append(word)
+
     def tx_fifo(self):
-        return len(self.tx)
+        return len(self.fifo)
 
     def rx_fifo(self):
-        return 0
+        return len(self.rx)
+
+    def irq(self, handler=None, trigger=1, hard=False):
+        self.irq_handler = (handler, trigger, hard)
+        return self
 
 
 def reset():

@@ -7,8 +7,15 @@ firmware/tvns/board/rp2_pio.py, then run by pioemu one PIO clock at a time.
 Time base: t = 0 is the cycle the state machine is enabled (sm.active(1) right after
 engine.load); times are exact rationals, `fractions.Fraction(cycle, cycles_per_us)`
 microseconds (at 125 MHz one cycle is 8 ns = Fraction(1, 125) us). A gate that rises at
-t is seen by the `wait` in that same cycle, so the first phase-A edge comes 1 cycle
-later (on silicon the GPIO input synchroniser adds 2 more cycles).
+t is seen by the `wait` in that same cycle, the dead man's `pull` takes the next, so the
+first phase-A edge comes 2 cycles later (on silicon the GPIO input synchroniser adds 2
+more cycles).
+
+The TX FIFO is fed as the board's control tick feeds it (Feeder): the engine's load puts
+the setup words and DEADMAN_PULSES off-time words; a 1 ms periodic tick tops it up again
+after each pulse's pull, until the CPU stalls (Feeder.stall_cycle), after which the program
+runs dry at `pull` with all pins low. The second state machine (the kill path) and the
+RP2040's output priority between the two are in pio_block.py.
 
 Pure emulation costs one pioemu step per PIO cycle (about 40 k cycles/s here, see
 tools/bench_pio.py), too slow for 125 MHz periods; by default delay loops are
@@ -73,11 +80,41 @@ def _is_self_loop(opcode, pc):
     return opcode >> 13 == 0 and (opcode >> 5) & 7 == 2 and opcode & 0x1F == pc
 
 
-def run(words, gate, stop_cycle, fast=True):
+class Feeder:
+    """The control tick's top-ups of the TX FIFO, as on the board: a periodic tick every
+    tick_cycles tops the FIFO up to DEADMAN_PULSES words; none runs from stall_cycle on
+    (a hung CPU). A word pulled at cycle c is replaced at the first tick after c."""
+
+    def __init__(self, tick_cycles, stall_cycle=None):
+        self.tick_cycles = tick_cycles
+        self.stall_cycle = stall_cycle
+
+    def refills(self, pull_cycle):
+        tick = (pull_cycle // self.tick_cycles + 1) * self.tick_cycles
+        return self.stall_cycle is None or tick < self.stall_cycle
+
+
+def initial_fifo(words):
+    """The TX FIFO after engine.load: (n_w, n_g, n_o) -> n_w, n_g, then one n_o per
+    permitted pulse."""
+    n_w, n_g, n_o = words
+    return deque([n_w, n_g] + [n_o] * deadman_pulses())
+
+
+def deadman_pulses():
+    pio_module()
+    from tvns import safety
+
+    return safety.DEADMAN_PULSES
+
+
+def run(words, gate, stop_cycle, fast=True, feeder=None):
     """Emulate from reset until stop_cycle; yields (before, after) states of pioemu.
 
-    words: TX FIFO contents (n_w, n_g, n_o); gate(cycle) -> 0/1 is the gate pin level
-    (a Gate, or any function; only a Gate lets `wait` stalls be fast-forwarded).
+    words: (n_w, n_g, n_o) as engine.load computes them (the FIFO starts as initial_fifo);
+    gate(cycle) -> 0/1 is the gate pin level (a Gate, or any function; only a Gate lets
+    `wait` stalls be fast-forwarded). feeder: when the tick refills the FIFO (default: a
+    CPU that never stalls, so every pulled word is replaced before the next pull).
     fast: fast-forward delay loops and `wait` stalls. Once a `jmp x-- <itself>` has run
     (so its side-set is on the pins) every further iteration only does X -= 1 and
     clock += 1 + delay, and reads no pin; we jump the state over all but the last
@@ -91,8 +128,10 @@ def run(words, gate, stop_cycle, fast=True):
 
     opcodes, wrap_target, wrap_top, side_count = program()
     delay_mask = (1 << (5 - side_count)) - 1
+    deadman_pc = wrap_target + 1  # the `pull` right after the gate's `wait`
+    n_o = words[2]
     state = State(
-        transmit_fifo=deque(words),
+        transmit_fifo=initial_fifo(words),
         pin_directions=_OUT_MASK,  # side-set pins are outputs (pioemu masks inputs by this)
     )
 
@@ -114,7 +153,15 @@ def run(words, gate, stop_cycle, fast=True):
         for before, after in gen:
             yield before, after
             pc = after.program_counter
+            if before.program_counter == deadman_pc and pc != deadman_pc:
+                # The pulse took its word: the next tick puts another, unless the CPU hung.
+                if feeder is None or feeder.refills(before.clock):
+                    after.transmit_fifo.append(n_o)
             op = opcodes[pc]
+            if fast and pc == before.program_counter == deadman_pc and not after.transmit_fifo:
+                # Run dry at `pull` and no tick will ever feed it again: nothing changes.
+                state = replace(after, clock=stop_cycle)
+                break
             if (
                 fast
                 and pc == before.program_counter
@@ -141,11 +188,11 @@ def run(words, gate, stop_cycle, fast=True):
             return
 
 
-def edges_in_cycles(words, gate, stop_cycle, fast=True):
+def edges_in_cycles(words, gate, stop_cycle, fast=True, feeder=None):
     """[(cycle, a, b, sync)] for every change of the three output pins."""
     out = []
     last = 0
-    for before, after in run(words, gate, stop_cycle, fast):
+    for before, after in run(words, gate, stop_cycle, fast, feeder):
         pins = after.pin_values & _OUT_MASK
         if pins != last:
             # Side-set takes effect in the cycle the instruction issues (before.clock).

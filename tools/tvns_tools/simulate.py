@@ -31,7 +31,8 @@ INJECT_KINDS = ("overcurrent", "lead_off", "estop", "stall", "reset", "host_loss
 
 
 def parse_inject(spec):
-    """'KIND@SECONDS' -> (kind, at_ms); ToolError naming the problem otherwise."""
+    """'KIND@SECONDS' -> (kind, at_ms), to the microsecond; ToolError naming the problem
+    otherwise."""
     kind, sep, at = spec.partition("@")
     if not sep or kind not in INJECT_KINDS:
         raise ToolError(
@@ -44,7 +45,7 @@ def parse_inject(spec):
         raise ToolError("--inject %r: SECONDS must be a number" % spec) from None
     if not 0 <= at_s <= 3600:
         raise ToolError("--inject %r: SECONDS must be 0..3600" % spec)
-    return kind, int(round(at_s * 1000))
+    return kind, round(at_s * 1e6) / 1000  # ms, to the microsecond (a kill mid-phase)
 
 
 def run(
@@ -111,7 +112,7 @@ def _run_micropython(path, duration_ms, progress, inject, jitter_ms, log_path, a
     if duration_ms is not None:
         cmd += ["--duration-ms", str(duration_ms)]
     for kind, at_ms in inject:
-        cmd += ["--inject", "%s@%d" % (kind, at_ms)]
+        cmd += ["--inject", "%s@%.3f" % (kind, at_ms)]
     if jitter_ms:
         cmd += ["--jitter-ms", str(jitter_ms)]
     if log_path is not None:
@@ -159,37 +160,24 @@ PIO_MAX_S = 120  # the emulator runs ~3,000 periods/s: keep --engine pio to shor
 
 
 def pio_edges(result, duration_s):
-    """The same stretch through the real PIO program (the one rp2.py loads) in the
-    cycle-exact emulator, gated by the windows the schedule opens. Returns
-    [(t_us Fraction, phase_a, phase_b)]; PIO edges trail the model's by the documented
-    gate-to-first-edge latency of 1 PIO cycle (8 ns at 125 MHz)."""
+    """The same stretch through the real PIO programs (the ones rp2.py loads) in the
+    cycle-exact emulator. Returns [(t_us Fraction, phase_a, phase_b)]; PIO edges trail the
+    model's by the documented gate-to-first-edge latency of 2 PIO cycles (16 ns at 125 MHz;
+    6 cycles when the gate is already on as the state machine starts)."""
     return [(t, a, b) for t, a, b, _s in pio_trace(result, duration_s)[0]]
 
 
 def pio_trace(result, duration_s):
     """pio_edges with the SYNC pin: ([(t_us, phase_a, phase_b, sync)], the gate windows
-    [(on_us, off_us)] that drove the emulated gate pin)."""
+    [(on_us, off_us)] that drove the emulated gate pin). The gate is the firmware's (the
+    result's gate edges); injected faults act as on the board (pio_block.replay): a stall
+    stops the tick's TX FIFO top-ups, an overcurrent or e-stop pulls KILL_n low at its
+    exact time, a latched fault or a reset hands the pins back to GPIO low."""
     import_firmware()
-    from tvns import protocol, schedule
+    from tvns_tools import pio_block
 
-    from tvns_tools import pio_sim
-
-    proto, _ = protocol.validate(result["protocol"])
-    end_us = int(round(duration_s * 1e6))
-    gate = []
-    if not proto.sham:
-        for a_ms, b_ms in schedule.gate_windows_ms(proto):
-            if a_ms * 1000 < end_us:
-                gate.append((a_ms * 1000, min(b_ms * 1000, end_us)))
-    edges = pio_sim.simulate(
-        proto.width_us,
-        proto.gap_us,
-        proto.period_us,
-        gate_us=gate or [(end_us, end_us)],
-        duration_us=end_us,
-        with_sync=True,
-    )
-    return edges, gate
+    edges, gate_us, _snap = pio_block.replay(result, duration_s)
+    return edges, gate_us
 
 
 # ---- the command: `tvns simulate PROTOCOL [...]` (its arguments: cli.argparse_simulate) ----
@@ -200,11 +188,11 @@ def cmd_simulate(args):
     try:
         inject = [parse_inject(spec) for spec in args.inject]
         if args.engine == "pio" and (
-            inject or args.jitter_ms or args.duration is None or args.duration > PIO_MAX_S
+            args.jitter_ms or args.duration is None or args.duration > PIO_MAX_S
         ):
             raise ToolError(
-                "--engine pio replays a short clean stretch: give --duration S (at most %d s) "
-                "and no --inject / --jitter-ms" % PIO_MAX_S
+                "--engine pio replays a short stretch: give --duration S (at most %d s) "
+                "and no --jitter-ms (the board's tick runs every 1 ms)" % PIO_MAX_S
             )
         log_path = simout.prepare_out(args.out)
         result = run(

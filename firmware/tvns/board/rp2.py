@@ -5,16 +5,18 @@
 # build() (or injected, which is how CPython host tests pass the fakes without ever
 # registering a fake `machine` in sys.modules).
 #
-# Parts: PIO pulse engine (board/rp2_pio.py), amplitude DAC (board/rp2_dac.py: PWM + RC
-# filter or an MCP4725 on I2C), current sense (ADC across the sense resistor, peak-held) and a
-# compliance comparator input, e-stop input, hardware watchdog, control-tick timer.
-# Everything the control tick may call (gate, set_ua, read_*, pressed, feed, stop) is
-# integer-only and allocates nothing on the success path.
+# Parts: PIO pulse engine and hardware kill path (board/rp2_engine.py, programs in
+# board/rp2_pio.py), amplitude DAC (board/rp2_dac.py: PWM + RC filter or an MCP4725 on I2C),
+# current sense (ADC across the sense resistor, peak-held) and a compliance comparator
+# input, e-stop input, hardware watchdog, control-tick timer.
+# Everything the control tick may call (gate, feed, set_ua, apply, read_*, pressed,
+# tripped, stop) is integer-only, never waits and allocates nothing on the success path.
 
 from tvns import limits
-from tvns.board import rp2_pio
+from tvns import safety as F
 from tvns.board.config import gpio, need, num
 from tvns.board.rp2_dac import GPIO_MAX, Mcp4725Dac, PwmDac
+from tvns.board.rp2_engine import KillPath, PioEngine, pull_of
 from tvns.errors import OUT_OF_RANGE, TvnsError
 from tvns.store import FileStore
 
@@ -52,91 +54,6 @@ class Clock:
         return ((a - b + 0x20000000) & 0x3FFFFFFF) - 0x20000000
 
 
-class PioEngine:
-    """One PIO state machine; side-set pins A, B, SYNC must be consecutive GPIOs."""
-
-    def __init__(self, machine, rp2, config):
-        pio_cfg = config.get("pio", {})
-        self._machine = machine
-        a = _gpio(config, "phase_a")
-        if _gpio(config, "phase_b") != a + 1 or _gpio(config, "sync") != a + 2:
-            raise TvnsError(
-                OUT_OF_RANGE,
-                "phase_a, phase_b, sync must be consecutive GPIOs (one side-set group)",
-                "pins.phase_b",
-            )
-        sm_id = int(num(pio_cfg, "sm", "pio.sm", 0, 7, 0))
-        self._dead_ns = int(num(pio_cfg, "dead_time_ns", "pio.dead_time_ns", 0, 10_000, 0))
-        Pin = machine.Pin
-        self._out = machine.Pin.OUT
-        # GPIO outputs driven low until load() hands them to the PIO.
-        self._pin_a = Pin(a, Pin.OUT, value=0)
-        self._pin_b = Pin(a + 1, Pin.OUT, value=0)
-        self._pin_sync = Pin(a + 2, Pin.OUT, value=0)
-        # The gate is a GPIO this code drives; the PIO reads it back through `wait 1 pin 0`.
-        self._gate = Pin(_gpio(config, "gate"), Pin.OUT, value=0)
-        self._prog = rp2_pio.assemble(rp2)
-        self._sm = rp2.StateMachine(sm_id)
-        # Encoded once, so the fault path neither parses text nor allocates.
-        self._safe_op = rp2.asm_pio_encode(rp2_pio.SAFE_INSTR, rp2_pio.SIDESET_COUNT)
-        self.loaded = False
-
-    def sync_high(self):
-        return self._pin_sync.value()
-
-    def load(self, width_us, gap_us, period_us):
-        if not limits.WIDTH_MIN_US <= width_us <= limits.WIDTH_MAX_US:
-            raise TvnsError(OUT_OF_RANGE, "width_us outside hard limits", "width_us")
-        if not limits.GAP_MIN_US <= gap_us <= limits.GAP_MAX_US:
-            raise TvnsError(OUT_OF_RANGE, "gap_us outside hard limits", "gap_us")
-        if not 1_000_000 // limits.FREQ_MAX_HZ <= period_us <= 1_000_000 // limits.FREQ_MIN_HZ:
-            raise TvnsError(OUT_OF_RANGE, "period_us outside hard limits", "period_us")
-        if gap_us * 1000 < self._dead_ns:
-            raise TvnsError(
-                OUT_OF_RANGE,
-                "gap_us below this board's dead time of %d ns" % self._dead_ns,
-                "gap_us",
-            )
-        sys_hz = self._machine.freq()  # read now: the clock may have been changed
-        n_w, n_g, n_o = rp2_pio.counts(width_us, gap_us, period_us, sys_hz)
-        self._gate.value(0)
-        sm = self._sm
-        sm.active(0)
-        # freq = system clock: integer divider 1, no fractional-divider jitter.
-        # init() clears the FIFOs, restarts at the program start and gives A/B/SYNC to PIO.
-        sm.init(self._prog, freq=sys_hz, sideset_base=self._pin_a, in_base=self._gate)
-        sm.put(n_w)
-        sm.put(n_g)
-        sm.put(n_o)
-        sm.active(1)  # runs the setup, then waits (all low) for the gate
-        self.loaded = True
-
-    def gate(self, on):
-        # Sampled by the PIO only between pulses: a pulse in flight always finishes.
-        self._gate.value(1 if on else 0)
-
-    def stop(self):
-        # 1. Freeze the state machine so no later instruction can side-set a phase high
-        #    (an exec on a running machine is followed by the program's own side-set).
-        # 2. Exec `nop side 0` on the stopped machine: the PIO's pin latches go low.
-        # 3. Hand the pins back to GPIO, output low (value first, then mode: no glitch).
-        self._gate.value(0)
-        sm = self._sm
-        sm.active(0)
-        try:
-            sm.exec(self._safe_op)
-        except TypeError:  # MicroPython before int support in exec
-            sm.exec(rp2_pio.SAFE_INSTR)
-        out = self._out
-        self._pin_a.value(0)
-        self._pin_a.init(out)
-        self._pin_b.value(0)
-        self._pin_b.init(out)
-        self._pin_sync.value(0)
-        self._pin_sync.init(out)
-        self.loaded = False
-
-
 class Sense:
     """Sense resistor -> amplifier -> peak hold -> ADC. ua = raw12 * k_q12 >> 12 + offset."""
 
@@ -157,6 +74,8 @@ class Sense:
                 "sense.r_ohms",
             )
         self.full_scale_ua = full_ua
+        self.step_ua = (self._k_q12 + 4095) >> 12  # one ADC step, rounded up (uA)
+        self.kill = None  # the board's KillPath, for self_test (set by Board)
         self._adc = machine.ADC(machine.Pin(_gpio(config, "sense_adc")))
         # Compliance comparator: pulled up so a broken wire reads "at compliance" (fail safe).
         self._comp = None
@@ -177,15 +96,38 @@ class Sense:
             return False  # board without the comparator: lead-off comes from read_ua()
         return self._comp.value() == self._comp_active
 
+    def self_test(self):
+        """The output stage at rest (arm and clear, main loop; the gate is low): a fault code,
+        F.NONE when it may run. 1. the kill input is released (else its cause); 2. the
+        compliance comparator reads clear (OS-1 clears it while the gate is low: "at
+        compliance" now is a stuck comparator or a broken wire); 3. the sense reads about
+        0 uA (more means current flows with the output off, or a stuck peak hold).
+        No probe pulse: invariant 4 allows output only in RAMP_UP/ON/RAMP_DOWN, and the
+        lead-off monitors check the load on the first pulses of every session."""
+        if self.kill is not None:
+            code = self.kill.cause_now()
+            if code != F.NONE:
+                return code
+        if self.read_compliance():
+            return F.LEAD_OFF
+        if self.read_ua() > F.SENSE_FLOOR_UA:
+            return F.OVERCURRENT
+        return F.NONE
+
 
 class Estop:
+    """The e-stop input. Wired as a normally-closed loop (OS-1: 3V3 -> NC contact -> GP16,
+    low = pressed or cable cut, estop.active 0) with the Pico's pull-down
+    (pins.estop.pull "down"), a cut anywhere reads "pressed"."""
+
     def __init__(self, machine, config):
         cfg = config.get("estop", {})
-        self._active = int(num(cfg, "active", "estop.active", 0, 1, 0))
-        self._pin = machine.Pin(_gpio(config, "estop"), machine.Pin.IN, machine.Pin.PULL_UP)
+        self.active = int(num(cfg, "active", "estop.active", 0, 1, 0))
+        pull = pull_of(machine, config, "estop", "down")
+        self._pin = machine.Pin(_gpio(config, "estop"), machine.Pin.IN, pull)
 
     def pressed(self):
-        return self._pin.value() == self._active
+        return self._pin.value() == self.active
 
 
 class Watchdog:
@@ -249,6 +191,11 @@ class Board:
             raise TvnsError(OUT_OF_RANGE, "dac.kind must be pwm or mcp4725", "dac.kind")
         self.sense = Sense(machine, config, self.ceiling_ua)
         self.estop = Estop(machine, config)
+        # The hardware kill path, where the pin map has the kill input (pins.kill).
+        self.kill = None
+        if self.engine.kill_pin is not None:
+            self.kill = KillPath(machine, config, self.engine, self.estop)
+            self.sense.kill = self.kill
         self.wdt = Watchdog(machine, config)
         self.ticker = Ticker(machine, config, self.wdt)
         # Session marker and daily exposure, on the board's flash (tvns/store.py).
@@ -262,6 +209,13 @@ class Board:
         if cause is not None and wdt is not None and cause() == wdt:
             return "watchdog"
         return None
+
+    def disable_irq(self):
+        """Interrupts off (the fault latch): machine.disable_irq(), a PRIMASK small int."""
+        return self._machine.disable_irq()
+
+    def enable_irq(self, state):
+        self._machine.enable_irq(state)
 
     def safe_off(self):
         # The one abort path: no new pulse, both phases low now, amplitude 0.

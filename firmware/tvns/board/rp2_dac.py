@@ -1,12 +1,21 @@
 # RP2040 amplitude DACs: a PWM duty into an RC filter, or an MCP4725 on I2C. Both share the
 # calibration (_DacBase) and apply a new code only between pulses (never inside a phase).
-# set_ua is integer-only and allocates nothing on the success path (the tick calls it).
-from tvns import limits
+# set_ua and apply are integer-only, never wait and allocate nothing (the tick calls them):
+# set_ua records the setpoint as pending and applies it at once when no pulse is in flight
+# (SYNC low); otherwise the tick's apply() does at its first tick with SYNC low. So an
+# amplitude change reaches the DAC within 3 ticks (a pulse is at most 2.1 ms), never inside a
+# pulse. The MCP4725's I2C transfer never runs in the tick (a hard IRQ): apply() hands it to
+# micropython.schedule (a preallocated bound method), and the transfer holds the gate low
+# while it runs, so no pulse can start under it.
+try:
+    from micropython import schedule as _schedule
+except ImportError:  # CPython host: no scheduler (tests inject one)
+    _schedule = None
+
 from tvns.board.config import gpio, need, num
 from tvns.errors import ABOVE_CEILING, OUT_OF_RANGE, TvnsError
 
 GPIO_MAX = 29  # RP2040: GPIO0..GPIO29
-_PULSE_MAX_US = 2 * limits.WIDTH_MAX_US + limits.GAP_MAX_US  # longest pulse in flight
 
 
 def _gpio(config, name):
@@ -24,7 +33,8 @@ class _DacBase:
         self.ceiling_ua = ceiling_ua
         self._engine = engine
         self._clock = clock
-        self.code = 0
+        self.code = 0  # the code on the DAC now
+        self.pending = -1  # a code waiting for a pulse boundary (-1: none)
 
     def code_for(self, ua):
         """DAC code for ua, rounded down (never above the setpoint)."""
@@ -40,12 +50,15 @@ class _DacBase:
             raise TvnsError(OUT_OF_RANGE, "current must be >= 0", "amplitude_ua")
         if ua > self.ceiling_ua:
             raise TvnsError(ABOVE_CEILING, "current above the board ceiling", "amplitude_ua")
-        code = self.code_for(ua)
-        # Apply between pulses: wait (bounded by the longest pulse) while SYNC is high.
-        clock = self._clock
-        t0 = clock.ticks_us()
-        while self._engine.sync_high() and clock.ticks_diff(clock.ticks_us(), t0) < _PULSE_MAX_US:
-            pass
+        self.pending = self.code_for(ua)
+        self.apply()
+
+    def apply(self):
+        """Write the pending code if no pulse is in flight (SYNC low); never waits."""
+        code = self.pending
+        if code < 0 or self._engine.sync_high():
+            return
+        self.pending = -1
         self._write(code)
         self.code = code
 
@@ -77,9 +90,48 @@ class Mcp4725Dac(_DacBase):
             freq=400_000,
         )
         self._buf = bytearray(2)  # preallocated: no allocation in the tick
-        self._write(0)
+        self._schedule = _schedule
+        self._xfer_cb = self._xfer  # bound once: micropython.schedule must not allocate
+        self._busy = False
+        self._next = 0
+        self._transfer(0)
 
-    def _write(self, code):
+    def apply(self):
+        """The tick's part: hand a pending code to the main loop (micropython.schedule), never
+        a bus transfer here (a hard IRQ)."""
+        code = self.pending
+        if code < 0 or self._busy or self._engine.sync_high():
+            return
+        self._next = code
+        self.pending = -1
+        if self._schedule is None:  # host without a scheduler
+            self._xfer(0)
+            return
+        self._busy = True
+        try:
+            self._schedule(self._xfer_cb, 0)
+        except RuntimeError:  # the schedule queue is full: the next tick tries again
+            self._busy = False
+            self.pending = code
+
+    def _xfer(self, _arg):
+        # Main-loop context. Hold the gate low for the transfer (~60 us at 400 kHz): no
+        # pulse can start under it; one in flight (SYNC high) sends the code back to pending.
+        # A pulse due during the hold waits for it (its train shifts by at most the hold).
+        engine = self._engine
+        engine.hold(True)
+        try:
+            if engine.sync_high():
+                if self.pending < 0:
+                    self.pending = self._next
+            else:
+                self._transfer(self._next)
+                self.code = self._next
+        finally:
+            engine.hold(False)
+            self._busy = False
+
+    def _transfer(self, code):
         self._buf[0] = (code >> 8) & 0x0F
         self._buf[1] = code & 0xFF
         self._i2c.writeto(self._addr, self._buf)

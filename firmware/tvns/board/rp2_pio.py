@@ -1,19 +1,24 @@
-# The PIO pulse program and its timing arithmetic (RP2040 / RP2350).
+# The PIO programs and their timing arithmetic (RP2040 / RP2350).
 #
-# Kept apart from board/rp2.py so the host can assemble and emulate the very same
-# program without `machine`: `assemble(rp2)` takes the rp2 module (the real one on the
-# board, the host fake in tests) and returns what rp2.asm_pio produced.
+# Kept apart from the engine (board/rp2_engine.py) so the host can assemble and emulate the
+# very same programs without `machine`: `assemble(rp2)` / `assemble_kill(rp2, bits)` take
+# the rp2 module (the real one on the board, the host fake in tests) and return what
+# rp2.asm_pio produced.
 #
-# One state machine drives three side-set pins: bit 0 phase A, bit 1 phase B, bit 2 SYNC
+# The pulse machine drives three side-set pins: bit 0 phase A, bit 1 phase B, bit 2 SYNC
 # (SYNC is high for the whole pulse: phase A start to phase B end, gap included, so a
 # scope triggers on every pulse). Side-set is not optional: every instruction states
 # all three pins, so no instruction can leave a phase high by accident.
 #
-# Program (cycle costs; n_w, n_g, n_o are the words loaded through the TX FIFO):
+# Dead man: every pulse pulls one word from the TX FIFO (its off-time count). The control
+# tick tops the FIFO up to safety.DEADMAN_PULSES words; a hung CPU stops the top-ups, so
+# at most that many pulses follow (the machine then waits at `pull`, all pins low).
+#
+# Pulse program (cycle costs; n_w, n_g are setup words, n_o the per-pulse word):
 #   setup   pull; mov isr, osr        ISR = n_w  (phase width count)
 #           pull; mov y, osr          Y   = n_g  (gap count, 0 = no gap)
-#           pull                      OSR = n_o  (off-time count); never shifted again
 #   top:    wait 1 pin 0      side 0  gate (in_base); 1 cycle when the gate is high
+#           pull              side 0  dead man: OSR = n_o; 1 cycle when the FIFO has a word
 #           mov x, isr        side A  \
 #   a:      jmp x-- a         side A   > phase A = 1 + (n_w + 1) + 1 = n_w + 3
 #           jmp !y b          side A  /  (no gap: straight to phase B)
@@ -21,15 +26,27 @@
 #   g:      jmp x-- g         side S  /
 #   b:      mov x, isr  [1]   side B  \  phase B = 2 + (n_w + 1) = n_w + 3
 #   bl:     jmp x-- bl        side B  /
-#           mov x, osr        side 0  \  off = 1 + (n_o + 1) + 1 (the wait) = n_o + 3
+#           mov x, osr        side 0  \  off = 1 + (n_o + 1) + 1 (wait) + 1 (pull) = n_o + 4
 #   o:      jmp x-- o         side 0  /
 #           (wrap to top)
-# So, in cycles: W = n_w + 3, G = 0 or n_g + 2 (n_g >= 1), O = n_o + 3, and the period
+# So, in cycles: W = n_w + 3, G = 0 or n_g + 2 (n_g >= 1), O = n_o + 4, and the period
 # is 2W + G + O exactly: every segment is straight-line code, no branch depends on
 # anything but the counts. The gate is only sampled at `top`, between pulses: dropping
-# it mid-pulse lets the pulse and its off time finish, and no new pulse starts.
+# it mid-pulse lets the pulse and its off time finish, and no new pulse starts; the pull
+# comes after the wait, so a closed gate holds no word back (no permission is spent
+# waiting). Gate to first edge: 2 cycles (wait, pull) + 2 for the GPIO input synchroniser.
 # Phases A and B change on the same clock edge when G = 0 and are never both high in
 # any cycle (no instruction side-sets both).
+#
+# Kill program (a second machine in the same PIO block, higher-numbered, so that in a cycle
+# where both write a pin its write wins: RP2040 datasheet 3.5.6.1, "Output Priority"):
+#           wait 0 pin 0              KILL_n low (in_base = the kill GPIO)
+#           in pins, bits             snapshot of the inputs from KILL_n up (autopush: the
+#                                     firmware reads the cause from the RX FIFO)
+#   loop:   set pins, 0               A, B, SYNC (set pins) low, every cycle, for good
+#           (wrap to loop)
+# Kill to both phases low: 2 cycles after the wait sees the pin (+2 input synchroniser),
+# wherever the pulse machine is; its timing is untouched. Only a reload (sm.init) re-arms.
 #
 # ruff: noqa: F821  (the program body uses the assembler's names, as rp2.asm_pio expects)
 
@@ -44,10 +61,11 @@ SIDESET_COUNT = 3
 # Fixed cycle costs of each segment beyond its count (see the table above).
 WIDTH_EXTRA_CYCLES = 3
 GAP_EXTRA_CYCLES = 2
-OFF_EXTRA_CYCLES = 3
+OFF_EXTRA_CYCLES = 4
 # Shortest non-zero gap: a gap count of 0 means "no gap", so G = 1 or 2 is impossible.
 GAP_MIN_CYCLES = 3
 COUNT_MAX = 0xFFFFFFFF  # X is 32 bits
+SETUP_WORDS = 2  # n_w, n_g: pulled once at the start; then one n_o per pulse
 
 # The safe-stop instruction: a nop that side-sets A, B and SYNC low.
 SAFE_INSTR = "nop() .side(0)"
@@ -68,9 +86,9 @@ def assemble(rp2):
         mov(isr, osr).side(0)
         pull(block).side(0)
         mov(y, osr).side(0)
-        pull(block).side(0)
         wrap_target()
         wait(1, pin, 0).side(0)
+        pull(block).side(0)
         mov(x, isr).side(a)
         label("a")
         jmp(x_dec, "a").side(a)
@@ -88,6 +106,25 @@ def assemble(rp2):
         wrap()
 
     return tvns_pulse
+
+
+def assemble_kill(rp2, snapshot_bits):
+    """Assemble the kill program: snapshot_bits (1..30) inputs from the kill GPIO up are
+    pushed when it fires (a small int for the firmware: below 2**30)."""
+    if not 1 <= snapshot_bits <= 30:
+        raise TvnsError(OUT_OF_RANGE, "kill snapshot of %d bits" % snapshot_bits, "pins.kill")
+    lo = rp2.PIO.OUT_LOW
+    n = snapshot_bits
+
+    @rp2.asm_pio(set_init=(lo, lo, lo), autopush=True, push_thresh=n)
+    def tvns_kill():
+        wait(0, pin, 0)
+        in_(pins, n)
+        wrap_target()
+        set(pins, 0)
+        wrap()
+
+    return tvns_kill
 
 
 def cycles_per_us(sys_hz):

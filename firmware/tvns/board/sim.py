@@ -264,7 +264,7 @@ class SimBoard:
     def inject(self, kind, at_ms):
         if kind not in INJECT_KINDS:
             raise E.TvnsError(E.OUT_OF_RANGE, "unknown fault kind %r" % kind, "inject")
-        self._pending.append((self.clock.now_us + at_ms * 1000, kind))
+        self._pending.append((self.clock.now_us + int(round(at_ms * 1000)), kind))
         self._pending.sort()
 
     def reset(self, cause):

@@ -77,6 +77,7 @@ class SimEngine:
         self._tail = 0
         self.lost = 0  # segments overwritten before they were drained
         # Gate edges for the trace's gate wire (the GPIO the Pico drives and its PIO reads).
+        self.gate_wire = 0  # the gate GPIO as the firmware drives it (a kill leaves it alone)
         self._gate_ring = [0] * (3 * _GATE_RING)
         self._gate_head = 0
         self._gate_tail = 0
@@ -114,6 +115,11 @@ class SimEngine:
             self.gated = False
             self._mark_off()
         self._gate_edge(1 if on else 0)
+
+    def _gate_edge(self, level):
+        if level != self.gate_wire:
+            self.gate_wire = level
+            self._record_gate(level)
 
     def feed(self):
         """Top the permission up to FEED_LEVEL pulses (the tick's TX FIFO top-up). Returns the
@@ -259,8 +265,8 @@ class SimEngine:
                 self.cut_pulses = _add(self.cut_pulses, 1)
             self.gated = False
             self._mark_off()
-            if gate_edge:
-                self._gate_edge(0)
+        if gate_edge:
+            self._gate_edge(0)
 
     def _mark_off(self):
         self._off_ms = self._clock.ms30
@@ -299,7 +305,7 @@ class SimEngine:
             self._tail = _add(self._tail, 1)
             self.lost = _add(self.lost, 1)
 
-    def _gate_edge(self, level):
+    def _record_gate(self, level):
         clock = self._clock
         i = (self._gate_head % _GATE_RING) * 3
         r = self._gate_ring

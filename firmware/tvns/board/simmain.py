@@ -23,9 +23,9 @@ def simulate(argv):
     duration_ms = None
     if "--duration-ms" in argv:
         duration_ms = int(argv[argv.index("--duration-ms") + 1])
-    # --inject KIND@MS (repeatable), --jitter-ms N: fault injection on the sim board
+    # --inject KIND@MS (repeatable; MS to the microsecond), --jitter-ms N: fault injection
     inject = [
-        (argv[i + 1].split("@")[0], int(argv[i + 1].split("@")[1]))
+        (argv[i + 1].split("@")[0], float(argv[i + 1].split("@")[1]))
         for i in range(len(argv) - 1)
         if argv[i] == "--inject"
     ]

@@ -118,6 +118,8 @@ def simulate(
         "segments": segments,
         "segment_fields": ["start_us", "period_us", "count", "amp_ua", "width_us", "gap_us"],
         "engine_lost_segments": board.engine.lost,
+        "engine_starved": board.engine.starved,  # pulses that waited for a late feed
+        "kill_path": board.kill is not None,  # the board's hardware kill input
         "gate_edges": gate_edges,  # [t_us, level]: the gate wire (engine.gate and stops)
         "gate_lost": board.engine.gate_lost,
         "history_lost": app.session.history_lost,
