@@ -19,11 +19,15 @@ from tvns.board import rp2_pio
 
 with open("hardware/boards/pico.json") as f:
     cfg = json.load(f)
+for gpio, level in ((7, 1), (16, 1), (17, 1), (15, 0)):  # the stage at rest
+    machine.set_input(gpio, level)
 board = board_rp2.build(cfg)
 assert board.name == "pico"
 board.engine.load(250, 0, 40000)
-sm = rp2.StateMachine.instances[-1]
-assert sm.tx == list(rp2_pio.counts(250, 0, 40000, machine.freq())), sm.tx
+sm = [m for m in rp2.StateMachine.instances if m.id == 0][-1]
+ksm = [m for m in rp2.StateMachine.instances if m.id == 1][-1]
+n_w, n_g, n_o = rp2_pio.counts(250, 0, 40000, machine.freq())
+assert sm.tx == [n_w, n_g, n_o, n_o], sm.tx
 board.dac.set_ua(1000)
 assert machine.PWM.instances[0].duty_u16() == 6553
 
@@ -39,7 +43,11 @@ assert machine.WDT.instances[0].feeds == 1
 machine.set_input(16, 1)
 gate, pressed, read_ua = board.engine.gate, board.estop.pressed, board.sense.read_ua
 comp, feed = board.sense.read_compliance, board.wdt.feed
+engine_feed, tripped, apply = board.engine.feed, board.kill.tripped, board.dac.apply
+irq_off, irq_on = board.disable_irq, board.enable_irq
+ksm.pio_push(0b11111111110 & ~(1 << 10))  # the kill machine fired: OC_OK low
 machine.recording[0] = False
+state = cause = 0  # module globals made before the lock (a new global would allocate)
 micropython.heap_lock()
 try:
     gate(True)
@@ -48,11 +56,17 @@ try:
     read_ua()
     comp()
     feed()
+    engine_feed()  # the FIFO is full: tx_fifo() only
+    apply()  # nothing pending
+    state = irq_off()
+    irq_on(state)
+    cause = tripped()  # reads the snapshot from the RX FIFO: a small int
 finally:
     micropython.heap_unlock()
+assert cause == 1, cause  # overcurrent
 board.safe_off()
 assert sm.execs == [0xA042], sm.execs
-print("OK", len(sm.program[0]))
+print("OK", len(sm.program[0]), len(ksm.program[0]))
 """
 
 
@@ -67,7 +81,7 @@ def test_board_builds_and_runs_under_micropython():
         timeout=60,
     )
     assert r.returncode == 0, r.stdout + r.stderr
-    assert r.stdout.strip() == "OK 15"
+    assert r.stdout.strip() == "OK 15 3"  # both programs fit one PIO block's 32 words
 
 
 def test_boot_is_harmless_under_micropython_unix():
