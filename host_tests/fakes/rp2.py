@@ -15,13 +15,17 @@
 
 from array import array
 
-# Indexes into the program list returned by asm_pio (same layout as MicroPython's).
+# Indexes into the program list returned by asm_pio (same layout as MicroPython v1.28's
+# ports/rp2/modules/rp2.py, so a program assembled here can be handed to the real port).
 PROG_DATA = 0
-PROG_EXECCTRL = 3
-PROG_SHIFTCTRL = 4
-PROG_OUT_PINS = 5
-PROG_SET_PINS = 6
-PROG_SIDESET_PINS = 7
+PROG_OFFSET_PIO0 = 1
+PROG_OFFSET_PIO1 = 2
+PROG_OFFSET_PIO2 = 3
+PROG_EXECCTRL = 4
+PROG_SHIFTCTRL = 5
+PROG_OUT_PINS = 6
+PROG_SET_PINS = 7
+PROG_SIDESET_PINS = 8
 
 
 class PIO:
@@ -78,7 +82,8 @@ class _Emitter:
             | int(autopush) << 16
         )
         execctrl = int(side_pindir) << 29
-        self.prog = [array("H"), -1, -1, execctrl, shiftctrl, out_init, set_init, sideset_init]
+        # v1.28's layout: data, load offsets in PIO0/1/2, execctrl, shiftctrl, pin inits
+        self.prog = [array("H"), -1, -1, -1, execctrl, shiftctrl, out_init, set_init, sideset_init]
         self.wrap_used = False
         if sideset_init is None:
             self.sideset_count = 0
