@@ -156,3 +156,14 @@ def test_an_exception_in_the_tick_is_caught_without_the_heap():
     _locked(sch.tick_cb)
     assert sch.exceptions == 1 and app.session.state == S.FAULT
     assert sch.fault_code == 8 and not board.engine.gated
+
+
+def test_a_late_feed_of_a_dry_engine_allocates_nothing():
+    # 100 ms without a tick at 100 Hz: the engine ran dry; the late tick's feed records the
+    # segment and releases the waiting pulse, all under the lock
+    board, app = _session(doc(off_s=0, frequency_hz=100))
+    loop(app, 8000)
+    board.clock.now_us += 100000
+    _locked(app.scheduler.tick_cb)
+    assert app.scheduler.exceptions == 0 and board.engine.starved == 1
+    assert app.session.state == S.ON
