@@ -59,6 +59,7 @@ class App:
         self.events_dropped = 0
         self.host_clock = None  # (unix_s, uptime s) from set_time: information for the log
         self.repl_open = False  # the investigator opened the REPL for this boot (`repl`)
+        self.meta = None  # the study metadata of the session being started (start's meta)
         self._last_beats = -1
         self._was_running = False
         self._fault_seen = F.NONE
@@ -139,10 +140,12 @@ class App:
             raise E.TvnsError(E.EXPOSURE_CAP, msg, "session_s")
         self.session.fire(S.EV_ARM, 0)
 
-    def start(self):
+    def start(self, meta=None):
         """All or nothing: every step that can fail runs before anything is written, the
         marker before the log, and a refusal at any step leaves the device as it was
-        (ARMED, no marker, no exposure, no record)."""
+        (ARMED, no marker, no exposure, no record). meta: the study metadata the host sent
+        with start (commands._meta checked it), logged in session_start."""
+        self.meta = meta
         if self.session.state != S.ARMED:
             raise E.TvnsError(E.BAD_STATE, "start needs an ARMED session")
         self._store_ok()

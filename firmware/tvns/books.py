@@ -37,7 +37,7 @@ def boot_check(app):
 
 def start_record(app):
     p = app.protocol
-    return {
+    rec = {
         "protocol": p.doc,
         "derived": p.derived(),
         "firmware_version": VERSION,
@@ -48,6 +48,9 @@ def start_record(app):
         "output_mode": "constant_current",
         "exposure_before_s": app.exposure_used_ms() / 1000,
     }
+    if app.meta is not None:
+        rec["meta"] = app.meta  # docs/META.md: what only a person knows
+    return rec
 
 
 def store_update(app, changes):

@@ -3,6 +3,7 @@
 # busy policy, then calls COMMANDS[cmd](console, request); a handler returns the reply's
 # fields or raises TvnsError to refuse. Nothing here blocks or touches hardware.
 import binascii
+import json
 
 try:
     import os
@@ -103,6 +104,34 @@ def _session_cmd(name):
     return handler
 
 
+META_MAX_CHARS = const(1024)  # the meta object as JSON: it rides in session_start
+_META_VALUE_MAX = const(200)
+
+
+def _meta(req):
+    """start's optional `meta` (docs/META.md): text values only, bounded, so session_start
+    stays within a log line. The host checks the keys first; this is the device's bound."""
+    meta = req.get("meta")
+    if meta is None:
+        return None
+    ok = isinstance(meta, dict)
+    if ok:
+        for k in meta:
+            v = meta[k]
+            if len(k) > 32 or not isinstance(v, str) or len(v) > _META_VALUE_MAX:
+                ok = False
+                break
+    if not ok or len(json.dumps(meta)) > META_MAX_CHARS:
+        msg = "meta must be an object of text values (<= %d chars each, %d in all)"
+        raise E.TvnsError(E.BAD_FIELD, msg % (_META_VALUE_MAX, META_MAX_CHARS), "meta")
+    return meta
+
+
+def _start(con, req):
+    con.app.start(_meta(req))
+    return {"state": con.app.status()["state"]}
+
+
 def _status(con, req):
     st = con.app.status()
     st["console"] = con.counters()
@@ -175,7 +204,7 @@ COMMANDS = {
     "limits": _limits,
     "load": _load,
     "arm": _session_cmd("arm"),
-    "start": _session_cmd("start"),
+    "start": _start,
     "stop": _session_cmd("stop"),
     "clear": _session_cmd("clear"),
     "status": _status,

@@ -1,10 +1,13 @@
-"""The `tvns` command: one table of commands, one handler each, one error type that main()
-prints as `tvns: message` on stderr with a non-zero exit."""
+"""tvns: host tools for the open taVNS bench stimulator (not a medical device).
 
-import argparse
+Check a protocol, run it on the simulated board or a real one, talk to a board, pull and
+report its session log, verify a capture. Every command has its own --help with an example;
+`tvns COMMAND --help`. Errors print one line, `tvns: ...`, with a non-zero exit."""
+
 import sys
 
-from tvns_tools import devcmds, logs, report, simulate, validate
+from tvns_tools import devcmds, logs, ports, report, simulate, validate
+from tvns_tools.argparsing import ArgumentParser, finish
 from tvns_tools.firmware import ToolError
 from tvns_tools.hw import commands as hw_cmd
 from tvns_tools.link import add_link_args
@@ -13,24 +16,39 @@ from tvns_tools.verify import command as verify_cmd
 # The layout is mpremote's (its main.py `_COMMANDS`): this module parses arguments, one
 # builder per command; the handlers live in their own modules and never see argparse.
 # A builder is called with the subparsers and the command's name and adds its parser.
+# Every parser's description and example live in argparsing.GUIDE (one place to read them).
 
 
 def argparse_validate(sub, name):
     p = sub.add_parser(name, help="check a protocol file against the hard limits")
-    p.add_argument("protocol")
+    p.add_argument("protocol", help="the protocol JSON file (docs/PROTOCOL-FORMAT.md)")
     p.add_argument("--json", action="store_true", help="machine-readable result")
+    p.add_argument(
+        "--board",
+        metavar="NAME|FILE",
+        help="also check against this board's ceiling, as the device will at load: a name "
+        "from hardware/boards/ (pico) or a board map JSON file",
+    )
     return p
 
 
 def argparse_simulate(sub, name):
     p = sub.add_parser(name, help="run a protocol on the simulated board")
-    p.add_argument("protocol")
-    p.add_argument("--runtime", choices=("cpython", "micropython"), default="micropython")
+    p.add_argument("protocol", help="the protocol JSON file")
+    p.add_argument(
+        "--runtime",
+        choices=("cpython", "micropython"),
+        default="micropython",
+        help="run the firmware under the MicroPython unix runtime (as on a board) or in CPython",
+    )
     p.add_argument("--duration", type=float, metavar="S", help="stop after S virtual seconds")
-    p.add_argument("--vcd", metavar="FILE", help="write phase_a/phase_b edges as VCD")
+    p.add_argument("--vcd", metavar="FILE", help="write phase_a/phase_b/sync/gate edges as VCD")
     p.add_argument("--plot", metavar="FILE", help="write a PNG of the envelope and pulses")
     p.add_argument(
-        "--out", metavar="DIR", help="write result.json, report.md, trace.vcd, session.png"
+        "--out",
+        metavar="DIR",
+        help="write result.json, the session log, report.md and report.html (self-contained), "
+        "trace.vcd and session.png into DIR",
     )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument(
@@ -61,22 +79,29 @@ def argparse_simulate(sub, name):
 
 def argparse_run(sub, name):
     p = sub.add_parser(name, help="load, arm and start a protocol; follow it to the end")
-    p.add_argument("protocol")
+    p.add_argument("protocol", help="the protocol JSON file (validated here before it is sent)")
     p.add_argument("--pin", help="investigator PIN, when the device is locked")
+    p.add_argument(
+        "--meta",
+        metavar="FILE",
+        help="study metadata JSON (participant, session, site, electrode, sham type, operator, "
+        "...: docs/META.md), stored in the session_start log record",
+    )
     add_link_args(p)
     p.add_argument("--json", action="store_true", help="print the final status as JSON")
     return p
 
 
-def _argparse_link_only(help_text):
-    """The builder of a command whose only arguments are the link's (console, status, stop)."""
+def argparse_console(sub, name):
+    p = sub.add_parser(name, help="interactive console: commands, replies and events")
+    add_link_args(p)
+    return p
 
-    def builder(sub, name):
-        p = sub.add_parser(name, help=help_text)
-        add_link_args(p)
-        return p
 
-    return builder
+def argparse_stop(sub, name):
+    p = sub.add_parser(name, help="stop the session (ramp down) and wait for it to end")
+    add_link_args(p)
+    return p
 
 
 def argparse_sim_device(sub, name):
@@ -104,13 +129,33 @@ def argparse_status(sub, name):
     return p
 
 
+def argparse_ports(sub, name):
+    p = sub.add_parser(name, help="list the serial ports and which of them look like boards")
+    p.add_argument("--json", action="store_true", help="machine-readable list")
+    p.add_argument("--all", action="store_true", help="also list ports that are not boards")
+    return p
+
+
 def argparse_deploy(sub, name):
     p = sub.add_parser(name, help="compile and copy the firmware to a board")
-    p.add_argument("--port", required=True)
-    p.add_argument("--board", required=True, choices=("rp2", "esp32"))
+    p.add_argument(
+        "--port",
+        default="auto",
+        help="serial port of the board; auto: the one board found by USB id (`tvns ports`)",
+    )
+    p.add_argument("--board", required=True, choices=("rp2", "esp32"), help="the board's MCU")
     p.add_argument("--config", help="board pin map JSON (default: hardware/boards/<board>)")
+    p.add_argument(
+        "--pin",
+        help="investigator PIN: a board with a PIN set keeps its REPL locked; deploy sends "
+        "`repl` with it first",
+    )
     p.add_argument("--resume", action="store_true", help="mpremote resume: no soft reset")
-    p.add_argument("--no-check", action="store_true", help="skip the reset + hello check")
+    p.add_argument(
+        "--no-check",
+        action="store_true",
+        help="skip the reset + hello check (version and limits_crc) after the copy",
+    )
     p.add_argument("--stage", metavar="DIR", help="keep the compiled tree in DIR")
     return p
 
@@ -118,28 +163,32 @@ def argparse_deploy(sub, name):
 def argparse_logs(sub, name):
     """`tvns logs check|export|pull|events`: one handler (logs.cmd_logs) dispatches on
     args.logs_cmd."""
-    p = sub.add_parser(name, help="check or export a session log file")
-    sub = p.add_subparsers(dest="logs_cmd", required=True)
+    p = sub.add_parser(name, help="check, export or pull a session log")
+    sub = p.add_subparsers(dest="logs_cmd", required=True, metavar="{check,export,pull,events}")
     c = sub.add_parser("check", help="count records, torn tail, bad lines, sessions")
-    c.add_argument("file")
-    c.add_argument("--json", action="store_true")
+    c.add_argument("file", help="a session log (log.jsonl)")
+    c.add_argument("--json", action="store_true", help="machine-readable result")
     e = sub.add_parser("export", help="write FILE.json and FILE.csv into DIR")
-    e.add_argument("file")
-    e.add_argument("--out", required=True, metavar="DIR")
+    e.add_argument("file", help="a session log (log.jsonl)")
+    e.add_argument("--out", required=True, metavar="DIR", help="where to write")
     pull = sub.add_parser("pull", help="fetch the device's session log; write JSON and CSV")
     add_link_args(pull)
-    pull.add_argument("--out", metavar="DIR", help="default out/logs")
+    pull.add_argument("--out", metavar="DIR", default="out/logs", help="where to write")
     ev = sub.add_parser("events", help="print the device's recent event records (JSON lines)")
     add_link_args(ev)
-    ev.add_argument("--since", type=int, default=0, metavar="SEQ")
+    ev.add_argument("--since", type=int, default=0, metavar="SEQ", help="first seq wanted")
     return p
 
 
 def argparse_report(sub, name):
-    p = sub.add_parser(name, help="per-session report (Markdown, HTML, plot)")
-    p.add_argument("log")
+    p = sub.add_parser(name, help="per-session report: Markdown, self-contained HTML, plot")
+    p.add_argument("log", help="a session log (log.jsonl, or one pulled by `tvns logs pull`)")
     p.add_argument("--session", type=int, metavar="N", help="1-based; -1 = the last")
-    p.add_argument("--out", metavar="FILE", help="write FILE.md, FILE.html, FILE-sessionN.png")
+    p.add_argument(
+        "--out",
+        metavar="FILE",
+        help="write FILE.md, FILE.html (plots embedded) and FILE-sessionN.png",
+    )
     return p
 
 
@@ -148,13 +197,11 @@ COMMANDS = {
     "validate": (validate.cmd_validate, argparse_validate),
     "simulate": (simulate.cmd_simulate, argparse_simulate),
     "run": (devcmds.cmd_run, argparse_run),
-    "console": (
-        devcmds.cmd_console,
-        _argparse_link_only("interactive: type commands, see replies and events"),
-    ),
+    "console": (devcmds.cmd_console, argparse_console),
     "status": (devcmds.cmd_status, argparse_status),
-    "stop": (devcmds.cmd_stop, _argparse_link_only("stop the session")),
+    "stop": (devcmds.cmd_stop, argparse_stop),
     "sim-device": (devcmds.cmd_sim_device, argparse_sim_device),
+    "ports": (ports.cmd_ports, argparse_ports),
     "deploy": (devcmds.cmd_deploy, argparse_deploy),
     "logs": (logs.cmd_logs, argparse_logs),
     "report": (report.cmd_report, argparse_report),
@@ -164,16 +211,36 @@ COMMANDS = {
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="tvns", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = ArgumentParser(prog="tvns", description=__doc__)
+    parser.add_argument(
+        "--version", action="version", version=version_text(), help="show the versions and exit"
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (handler, builder) in COMMANDS.items():
         builder(sub, name).set_defaults(func=handler)
+    finish(parser)
     return parser
 
 
-def main(argv=None):
-    args = build_parser().parse_args(argv)
+def version_text():
+    from tvns_tools.firmware import firmware_version
+
     try:
+        fw = firmware_version()
+    except ToolError as exc:
+        fw = "unknown (%s)" % exc
+    from importlib import metadata
+
+    try:
+        host = metadata.version("tvns-tools")
+    except metadata.PackageNotFoundError:
+        host = "not installed"
+    return "tvns host tools %s, firmware %s" % (host, fw)
+
+
+def main(argv=None):
+    try:
+        args = build_parser().parse_args(argv)
         return args.func(args)
     except ToolError as exc:
         print("tvns: %s" % exc, file=sys.stderr)
@@ -181,6 +248,19 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("tvns: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `tvns ... | head`: the reader left; nothing more to say
+        return 1
+    except Exception as exc:  # noqa: BLE001 - one line, never a traceback (TVNS_DEBUG=1 shows it)
+        import os
+
+        if os.environ.get("TVNS_DEBUG"):
+            raise
+        print(
+            "tvns: internal error: %s: %s (TVNS_DEBUG=1 shows where; please report it)"
+            % (type(exc).__name__, exc),
+            file=sys.stderr,
+        )
+        return 1
 
 
 if __name__ == "__main__":

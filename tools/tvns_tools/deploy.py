@@ -16,6 +16,7 @@ import tempfile
 import time
 
 from tvns_tools.firmware import FIRMWARE, ROOT, ToolError
+from tvns_tools.firmware import firmware_version as _firmware_version
 
 ARCH = {"rp2": "armv6m", "esp32": "xtensawin"}
 CONFIG = {"rp2": "pico.json", "esp32": "esp32.json"}  # under hardware/boards/
@@ -138,8 +139,7 @@ def check_hello(port, version, timeout_s=15.0):
 
 
 def firmware_version(firmware=FIRMWARE):
-    text = (firmware / "tvns" / "__init__.py").read_text()
-    return re.search(r'VERSION = "([^"]+)"', text).group(1)
+    return _firmware_version(firmware)
 
 
 def deploy(args):

@@ -7,25 +7,24 @@ import pathlib
 import subprocess
 import sys
 import threading
-import time
 
 from tvns_tools import device as D
-from tvns_tools.firmware import FIRMWARE, ToolError, micropython_binary, micropython_env
+from tvns_tools.firmware import FIRMWARE, micropython_binary, micropython_env
 from tvns_tools.link import open_device
 
 
 def cmd_run(args):
-    try:
-        with open(args.protocol, "rb") as f:
-            protocol = json.loads(f.read(64 * 1024))
-    except (OSError, ValueError) as exc:
-        raise ToolError("cannot read %s: %s" % (args.protocol, exc), D.EXIT_REFUSED) from exc
+    from tvns_tools import meta as M
+    from tvns_tools import protofile
+
+    protocol = protofile.read_protocol(args.protocol)  # judged here first, sent as text
+    meta = M.read(args.meta) if args.meta else None
     dev = open_device(args)
     view = _View(json_out=args.json)
     dev.on_event = view.event
     try:
         with view:
-            code, st = D.run_session(dev, protocol, view.show, pin=args.pin)
+            code, st = D.run_session(dev, protocol, view.show, pin=args.pin, meta=meta)
     finally:
         dev.close()
     if args.json:
@@ -102,55 +101,15 @@ def cmd_stop(args):
 
 
 def cmd_console(args):
-    """Each input line: a JSON request (an id is added when missing), or `cmd` /
-    `cmd {json fields}`. Replies and events are printed as JSON lines as they arrive."""
+    """The console (tvns_tools/console.py): prompt, help, short forms, load FILE, run FILE,
+    Ctrl-C = stop with ramp down; bad lines answered, never the end of it."""
+    from tvns_tools import console
+
     dev = open_device(args)
-    t = dev.t
-    done = threading.Event()
-    pending = set()  # ids sent and not answered yet: wait for them at end of input
-
-    def printer():
-        while not done.is_set():
-            try:
-                line = t.read_line(0.1)
-            except ToolError as exc:
-                print("tvns: %s" % exc, file=sys.stderr)
-                done.set()
-                return
-            if line is not None:
-                print(line.decode(errors="replace").rstrip(), flush=True)
-                try:
-                    pending.discard(json.loads(line).get("id"))
-                except (ValueError, AttributeError, TypeError):
-                    pass
-
-    threading.Thread(target=printer, daemon=True).start()
-    n = 1000
     try:
-        for text in sys.stdin:
-            text = text.strip()
-            if done.is_set():
-                break
-            if not text:
-                continue
-            n += 1
-            if text.startswith("{"):
-                req = json.loads(text)
-                req.setdefault("id", n)
-            else:
-                cmd, _, rest = text.partition(" ")
-                req = dict(json.loads(rest) if rest.strip() else {}, id=n, cmd=cmd)
-            pending.add(req["id"])
-            dev.send_raw(json.dumps(req).encode())
-        deadline = time.monotonic() + D.REPLY_TIMEOUT_S
-        while pending and not done.is_set() and time.monotonic() < deadline:
-            time.sleep(0.02)
-    except ValueError as exc:
-        raise ToolError("not JSON: %s" % exc) from exc
+        return console.serve(dev)
     finally:
-        done.set()
         dev.close()
-    return 0
 
 
 def cmd_sim_device(args):

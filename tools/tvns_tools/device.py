@@ -128,10 +128,11 @@ class Device:
             self.pump(0.05)
 
 
-def run_session(dev, protocol, show=None, poll_s=0.2, stop_timeout_s=30.0, pin=None):
+def run_session(dev, protocol, show=None, poll_s=0.2, stop_timeout_s=30.0, pin=None, meta=None):
     """load, arm, start, then follow the session to its end. show(status) is called after
     every poll. Ctrl-C sends stop and waits for the ramp down. Returns (exit_code, status).
-    pin: the investigator PIN, needed to load once a PIN is set on the device."""
+    pin: the investigator PIN, needed to load once a PIN is set on the device. meta: the
+    study metadata (docs/META.md), sent with start and logged in session_start."""
     dev.request("set_time", unix_s=int(time.time()))
     try:
         if pin is None:
@@ -142,7 +143,10 @@ def run_session(dev, protocol, show=None, poll_s=0.2, stop_timeout_s=30.0, pin=N
         exc.exit_code = EXIT_REFUSED
         raise
     dev.request("arm")
-    dev.request("start")
+    if meta:
+        dev.request("start", meta=meta)
+    else:
+        dev.request("start")
     interrupted = False
     st = dev.request("status")
     try:

@@ -46,3 +46,17 @@ def micropython_env():
     env = dict(os.environ)
     env["MICROPYPATH"] = str(FIRMWARE)
     return env
+
+
+def firmware_version(firmware=None):
+    """tvns.VERSION as the firmware tree on this host says (read as text: no import)."""
+    import re
+
+    path = pathlib.Path(firmware or FIRMWARE) / "tvns" / "__init__.py"
+    try:
+        found = re.search(r'VERSION = "([^"]+)"', path.read_text())
+    except OSError as exc:
+        raise ToolError("cannot read %s: %s" % (path, exc.strerror)) from exc
+    if found is None:
+        raise ToolError("no VERSION in %s" % path)
+    return found.group(1)

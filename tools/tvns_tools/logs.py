@@ -223,11 +223,9 @@ def pull_files(dev, dest):
 def cmd_logs_pull(args):
     """tvns logs pull (--port P | --sim) [--out DIR]: fetch the session log, then write it as
     JSON and CSV (all files joined, oldest first) and print its check."""
-    if not args.port and not args.sim:
-        raise ToolError("logs pull needs --port PORT or --sim")
     from tvns_tools.link import open_device
 
-    out = pathlib.Path(args.out or "out/logs")
+    out = pathlib.Path(args.out)
     dev = open_device(args)
     try:
         files = pull_files(dev, out / "device")

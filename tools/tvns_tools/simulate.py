@@ -20,11 +20,32 @@ from tvns_tools.firmware import (
 
 class InvalidProtocol(ToolError):
     def __init__(self, errors):
-        lines = [
-            "%s: %s (%s)" % (e["field"] or "protocol", e["message"], e["code"]) for e in errors
-        ]
+        lines = []
+        for e in errors:
+            line = "%s: %s (%s)" % (e["field"] or "protocol", e["message"], e["code"])
+            if e.get("hint"):
+                line += "\n      hint: %s" % e["hint"]
+            lines.append(line)
         super().__init__("invalid protocol\n  " + "\n  ".join(lines), exit_code=2)
         self.errors = errors
+
+
+def _with_hints(errors, path):
+    """The firmware's errors with the host's hints (unit, range, unit slips, did you mean)."""
+    from tvns_tools import protofile
+
+    try:
+        doc = json.loads(protofile.read_bytes(path))
+    except (ToolError, ValueError, RecursionError):
+        doc = None
+    out = protofile.teach(errors, doc)
+    for e in out:
+        if e.get("code") == "no_allocation":
+            e["hint"] = (
+                "a blinded protocol takes its arm from the device: add --arm active or "
+                "--arm sham to simulate one"
+            )
+    return out
 
 
 INJECT_KINDS = ("overcurrent", "lead_off", "estop", "stall", "reset", "host_loss")
@@ -73,7 +94,7 @@ def run(
     else:
         raise ToolError("unknown runtime %r (cpython or micropython)" % runtime)
     if "error" in result:
-        raise InvalidProtocol(result["error"])
+        raise InvalidProtocol(_with_hints(result["error"], path))
     result["runtime"] = runtime
     return result
 
@@ -107,6 +128,7 @@ def _run_cpython(path, duration_ms, progress, inject, jitter_ms, log_path, alloc
 
 
 def _run_micropython(path, duration_ms, progress, inject, jitter_ms, log_path, allocation):
+    _read(path)  # unreadable: one clear line here, not a MicroPython traceback from main.py
     path = pathlib.Path(path).resolve()
     cmd = [micropython_binary(), str(FIRMWARE / "main.py"), "--simulate", str(path)]
     if duration_ms is not None:
