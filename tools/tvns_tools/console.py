@@ -87,7 +87,8 @@ class Link:
                 with self.cv:
                     self.closed = str(exc)
                     self.cv.notify_all()
-                print("tvns: %s" % exc, file=sys.stderr, flush=True)
+                if not self._stop:  # closed by us on the way out: nothing to report
+                    print("tvns: %s" % exc, file=sys.stderr, flush=True)
                 return
             if line is None:
                 continue

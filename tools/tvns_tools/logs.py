@@ -67,13 +67,28 @@ def check(path):
     }
 
 
+# A spreadsheet reads a cell that starts with one of these as a formula (CSV injection):
+# =, +, -, @, and tab or carriage return before them (OWASP). Log text is data, never a formula.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _cell(value):
+    """One CSV cell. Numbers stay numbers: a JSON number (int or float, never bool) is written
+    as Python prints it (`-0.5`, `1e-06`), which a spreadsheet reads as a number and never as a
+    formula. Text that starts like a formula gets a leading apostrophe (`'=HYPERLINK(...)`),
+    the mark spreadsheets themselves use for "this is text", even when it looks numeric
+    (`"-1"` in a text field stays text). docs/LOG-FORMAT.md "CSV export"."""
     if value is None:
         return ""
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, sort_keys=True)
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (dict, list)):
+        value = json.dumps(value, sort_keys=True)
+    value = str(value)
+    if value.startswith(FORMULA_START):
+        return "'" + value
     return value
 
 

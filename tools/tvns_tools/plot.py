@@ -7,12 +7,14 @@ matplotlib.use("Agg")  # files only; no display needed
 
 import matplotlib.pyplot as plt  # noqa: E402
 
+# Ramp up and ramp down in different colours (sessionplot.py uses the same).
 _STATE_COLOURS = {
     "RAMP_UP": "#fde2b5",
     "ON": "#cfe8cf",
     "OFF": "#eeeeee",
-    "RAMP_DOWN": "#fde2b5",
+    "RAMP_DOWN": "#d9c8f0",
 }
+_LABELS = {"RAMP_UP": "ramp up", "ON": "on", "OFF": "off", "RAMP_DOWN": "ramp down"}
 
 
 def envelope(segments):
@@ -53,6 +55,25 @@ def one_pulse(segments):
     return [0, 1], [0, 0], 0, 0
 
 
+def _ended_early(result):
+    return result["final_state"] in ("STOPPED", "FAULT") and not result.get("cut_short")
+
+
+def _marks(result):
+    """[(t_s, label, colour, style)]: the intended end, a stop's ramp down, each fault."""
+    p = result["protocol"]
+    out = []
+    if p["session_s"] <= result["sim_s"] * 1.05 or _ended_early(result):
+        out.append((p["session_s"], "intended end %g s" % p["session_s"], "#555555", "--"))
+    if result["final_state"] == "STOPPED":
+        downs = [t for t, s in result["states"] if s == "RAMP_DOWN"]
+        if downs:
+            out.append((downs[-1], "stop", "#1f4e9c", ":"))
+    for f in result["faults"]:
+        out.append((f["t_s"], "fault: %s" % f["fault"], "#c62828", "-"))
+    return out
+
+
 def plot(result, path):
     p = result["protocol"]
     segs = result["segments"]
@@ -66,20 +87,26 @@ def plot(result, path):
     for (t, s), (t_next, _) in zip(states, states[1:], strict=False):
         colour = _STATE_COLOURS.get(s)
         if colour and t_next > t:
-            ax1.axvspan(t, t_next, color=colour, lw=0, label=None if s in shown else s)
+            label = None if s in shown else _LABELS[s]
+            ax1.axvspan(t, t_next, color=colour, lw=0, label=label)
             shown.add(s)
     ts, amps = envelope(segs)
     ax1.plot(ts, amps, color="#1f4e9c", lw=1.0, label="amplitude per pulse")
+    for t, label, colour, style in _marks(result):
+        ax1.axvline(t, color=colour, ls=style, lw=1.0, label=label)
     ax1.set_xlabel("session time (s)")
     ax1.set_ylabel("peak current per phase (mA)")
-    ax1.set_xlim(0, max(result["sim_s"], 1e-3))
+    right = result["sim_s"]
+    if _ended_early(result):  # show where it should have ended
+        right = max(right, result["protocol"]["session_s"] * 1.02)
+    ax1.set_xlim(0, max(right, 1e-3))
     ax1.set_ylim(0, max(p["amplitude_ma"] * 1.15, 0.1))
-    ax1.legend(loc="upper right", fontsize=8, ncol=5)
+    ax1.legend(loc="upper right", fontsize=7, ncol=5)
     ax1.set_title(
         "%s: %g mA, %d us/phase, gap %d us, %g Hz, %g s on / %g s off, %g s session%s\n"
         "%d pulses, final state %s (simulated, %s runtime)"
         % (
-            p["name"],
+            str(p["name"]).replace("$", r"\$"),  # data, not mathtext
             p["amplitude_ma"],
             p["pulse_width_us"],
             p["interphase_gap_us"],

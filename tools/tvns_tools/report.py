@@ -10,7 +10,7 @@ import datetime
 import json
 import pathlib
 
-from tvns_tools import logs
+from tvns_tools import logs, reportfmt
 from tvns_tools.firmware import ToolError, import_firmware
 from tvns_tools.sessionplot import plot
 
@@ -21,6 +21,11 @@ from tvns import protocol as P  # noqa: E402
 NOT_RECORDED = "not recorded"
 # The reporting items, in report order: (section, item). The tests hold the report to it.
 ITEMS = (
+    ("Study", "Participant"),
+    ("Study", "Session"),
+    ("Study", "Study"),
+    ("Study", "Operator"),
+    ("Study", "Notes"),
     ("Device", "Device maker"),
     ("Device", "Device model"),
     ("Device", "Board"),
@@ -57,8 +62,13 @@ ITEMS = (
     ("Safety (derived)", "Pulses delivered"),
     ("Safety (derived)", "Charge delivered"),
 )
-# meta keys for the items only a person can know (docs/LOG-FORMAT.md lists them).
+# meta keys for the items only a person can know (docs/META.md lists them).
 META_ITEMS = {
+    "Participant": "participant_id",
+    "Session": "session_id",
+    "Study": "study_id",
+    "Operator": "operator",
+    "Notes": "notes",
     "Device maker": "device_maker",
     "Device model": "device_model",
     "Regulatory status": "regulatory_status",
@@ -94,16 +104,56 @@ def _utc(unix_s):
     return datetime.datetime.fromtimestamp(unix_s, datetime.timezone.utc)
 
 
+def _offset_s(text):
+    """'+HH:MM' -> seconds east of UTC, or None."""
+    if not isinstance(text, str) or len(text) != 6 or text[0] not in "+-" or text[3] != ":":
+        return None
+    try:
+        secs = int(text[1:3]) * 3600 + int(text[4:6]) * 60
+    except ValueError:
+        return None
+    return secs if text[0] == "+" else -secs
+
+
+def _time_of_day(start, meta):
+    """When the session started, from the clock the device logged: the host's (set_time,
+    information only) or the investigator-confirmed one; local time when the meta gave the
+    UTC offset (tvns run fills in the host's)."""
+    for key, source in (
+        ("unix_s", "host clock via set_time"),
+        ("unix_s_confirmed", "investigator-confirmed clock"),
+    ):
+        t = start.get(key)
+        if isinstance(t, (int, float)) and not isinstance(t, bool) and 0 < t < 1e11:
+            utc = _utc(t)
+            text = utc.strftime("%H:%M:%S UTC on %Y-%m-%d")
+            off = _offset_s(meta.get("utc_offset"))
+            if off is not None:
+                local = utc + datetime.timedelta(seconds=off)
+                text = "%s local (UTC%s), %s" % (
+                    local.strftime("%H:%M:%S on %Y-%m-%d"),
+                    meta["utc_offset"],
+                    text,
+                )
+            return "%s (%s)" % (text, source)
+    return meta.get("time_of_day", NOT_RECORDED)
+
+
 def _daily_dose(session, all_sessions):
     start, end = session["start"], session["end"]
     dur = end.get("duration_s") if end else None
     if start.get("exposure_before_s") is not None and dur is not None:
         total = start["exposure_before_s"] + dur
-        return "%g s that day (%g s before this session + %g s), cap %g s" % (
-            total,
-            start["exposure_before_s"],
-            dur,
-            L.DAILY_EXPOSURE_MAX_S,
+        return (
+            "%.1f min (%g s) in the last 24 h with this session (%g s before it + %g s), "
+            "cap %g min"
+            % (
+                total / 60,
+                total,
+                start["exposure_before_s"],
+                dur,
+                L.DAILY_EXPOSURE_MAX_S / 60,
+            )
         )
     if start.get("unix_s") is None:
         return NOT_RECORDED
@@ -160,10 +210,7 @@ def items(session, all_sessions):
         dur = end.get("duration_s")
         out["Actual session duration"] = NOT_RECORDED if dur is None else "%g s" % dur
         out["End reason"] = end.get("reason") or NOT_RECORDED
-    if start.get("unix_s") is not None:
-        out["Time of day"] = _utc(start["unix_s"]).strftime("%H:%M:%S UTC on %Y-%m-%d")
-    else:
-        out["Time of day"] = meta.get("time_of_day", NOT_RECORDED)
+    out["Time of day"] = _time_of_day(start, meta)
     out["Daily dose"] = _daily_dose(session, all_sessions)
     size = meta.get("electrode_size")
     out["Electrode size and area"] = "%g cm2 (protocol electrode_area_cm2)%s" % (
@@ -207,53 +254,47 @@ def items(session, all_sessions):
     return out
 
 
-def markdown(session, index, all_sessions, plot_name=None):
-    it = items(session, all_sessions)
+def _title(session, index):
     start = session["start"]
-    lines = [
-        "## Session %d: %s (log seq %d)" % (index, start["protocol"]["name"], start["seq"]),
-    ]
-    section = None
+    name = start.get("protocol", {}).get("name", "?")
+    return "Session %d: %s (log seq %s)" % (index, name, start.get("seq"))
+
+
+def _sections(it):
+    out, section = [], None
     for sec, name in ITEMS:
         if sec != section:
-            lines += ["", "### " + sec, "", "| item | value |", "|---|---|"]
+            out.append((sec, []))
             section = sec
-        lines.append("| %s | %s |" % (name, it[name].replace("|", "/")))
-    events = [r for r in session["events"] if r["kind"] in ("fault", "amplitude", "power_loss")]
-    lines += ["", "### Events", ""]
-    if events:
-        lines += ["| seq | t (s) | kind | detail |", "|---|---|---|---|"]
-        for r in events:
+        out[-1][1].append((name, it[name]))
+    return out
+
+
+def _events(session):
+    rows = []
+    for r in session["events"]:
+        if r["kind"] in ("fault", "amplitude", "power_loss"):
             detail = {k: v for k, v in r.items() if k not in ("seq", "kind", "t_s")}
-            lines.append("| %d | %s | %s | %s |" % (r["seq"], r.get("t_s", ""), r["kind"], detail))
-    else:
-        lines.append("No faults or amplitude changes logged.")
-    if plot_name:
-        lines += ["", "![session %d envelope](%s)" % (index, plot_name)]
-    return "\n".join(lines) + "\n"
+            rows.append((r["seq"], r.get("t_s", ""), r["kind"], json.dumps(detail, sort_keys=True)))
+    return rows
 
 
-def to_html(md_text, title):
-    try:
-        from markdown_it import MarkdownIt
-
-        body = MarkdownIt("commonmark").enable("table").render(md_text)
-    except ImportError:  # markdown-it-py comes with rich; if it ever does not, stay readable
-        import html
-
-        body = "<pre>%s</pre>" % html.escape(md_text)
-    return (
-        "<!doctype html>\n<html><head><meta charset='utf-8'><title>%s</title>"
-        "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}"
-        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px}"
-        "</style></head><body>\n%s</body></html>\n" % (title, body)
+def markdown(session, index, all_sessions, plot_name=None, extra=()):
+    """One session's Markdown; every field escaped (reportfmt.md)."""
+    it = items(session, all_sessions)
+    return reportfmt.markdown(
+        _title(session, index), _sections(it) + list(extra), _events(session), plot_name
     )
 
 
-def report(log_path, session=None, out=None):
+def report(log_path, session=None, out=None, extra=None, plot_for=None):
     """Markdown text for one session (1-based index; negative counts from the end) or all.
-    With out (a path): also writes out.md, out.html and out-session<N>.png beside it."""
-    all_sessions = logs.sessions(logs.records(log_path))
+    With out (a path): also writes out.md, out.html (self-contained: the plots inside) and
+    out-session<N>.png beside it. extra(index) -> [(section, rows)] appended to a session
+    (tvns simulate adds its own); plot_for(index) -> a PNG to show instead of drawing the
+    log's envelope (tvns simulate's plot)."""
+    recs = logs.records(log_path)
+    all_sessions = logs.sessions(recs)
     if not all_sessions:
         raise ToolError("%s holds no session_start record" % log_path)
     picked = list(enumerate(all_sessions, 1))
@@ -263,28 +304,44 @@ def report(log_path, session=None, out=None):
             raise ToolError("--session %d: the log has %d sessions" % (session, len(picked)))
         picked = [picked[n - 1]]
     check = logs.check(log_path)
+    title = "tVNS session report: %s" % pathlib.Path(log_path).name
     head = [
-        "# tVNS session report: %s" % pathlib.Path(log_path).name,
-        "",
         "Log: %d valid records, %d bad lines skipped, %d torn tail bytes, %d power_loss records."
         % (check["valid"], check["bad_records"], check["torn_tail_bytes"], check["power_loss"]),
-        'Items a person must supply read "%s" when the log does not carry them.' % NOT_RECORDED,
-        "",
+        'Items a person must supply read "%s" when neither the log nor the study metadata '
+        "(tvns run --meta) carries them." % NOT_RECORDED,
     ]
-    parts = []
+    out_p = pathlib.Path(out) if out is not None else None
+    if out_p is not None:
+        out_p.parent.mkdir(parents=True, exist_ok=True)
+    parts, pages = [], []
     for i, s in picked:
-        png = None
-        if out is not None:
-            out_p = pathlib.Path(out)
-            out_p.parent.mkdir(parents=True, exist_ok=True)
-            png = "%s-session%d.png" % (out_p.stem, i)
-            plot(s, i, out_p.parent / png)
-        parts.append(markdown(s, i, all_sessions, png))
-    text = "\n".join(head) + "\n" + "\n".join(parts)
-    if out is not None:
-        out_p = pathlib.Path(out)
+        more = list(extra(i)) if extra else []
+        png, png_path = None, None
+        try:
+            it = items(s, all_sessions)
+            if out_p is not None:
+                png_path = plot_for(i) if plot_for else None
+                if png_path is None:
+                    png_path = out_p.parent / ("%s-session%d.png" % (out_p.stem, i))
+                    plot(s, i, png_path)
+                png = pathlib.Path(png_path).name
+        except ToolError as exc:  # one bad session does not take the others with it
+            msg = "not reported: %s" % exc
+            parts.append(reportfmt.markdown(_title(s, i), [("Problem", [("report", msg)])], []))
+            pages.append({"title": _title(s, i), "sections": [("Problem", [("report", msg)])],
+                          "events": []})  # fmt: skip
+            continue
+        sections = _sections(it) + more
+        parts.append(reportfmt.markdown(_title(s, i), sections, _events(s), png))
+        pages.append(
+            {"title": _title(s, i), "sections": sections, "events": _events(s), "plot": png_path}
+        )
+    md_head = "# %s\n\n%s\n" % (reportfmt.md(title), "\n".join(reportfmt.md(x) for x in head))
+    text = md_head + "\n" + "\n".join(parts)
+    if out_p is not None:
         out_p.with_suffix(".md").write_text(text)
-        out_p.with_suffix(".html").write_text(to_html(text, out_p.stem))
+        out_p.with_suffix(".html").write_text(reportfmt.page(title, head, pages, NOT_RECORDED))
     return text
 
 

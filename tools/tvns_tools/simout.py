@@ -26,15 +26,27 @@ def write_outputs(result, args, log_path, pio_edges=None):
     """Every file the command line asked for. pio_edges: (edges [(t_us, a, b, sync)], gate
     windows [(on_us, off_us)]) with --engine pio (the trace is then the PIO emulator's)."""
     vcd, plot_png = args.vcd, args.plot
-    if args.out:
-        out = pathlib.Path(args.out)
+    out = pathlib.Path(args.out) if args.out else None
+    if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         vcd = vcd or out / "trace.vcd"
         plot_png = plot_png or out / "session.png"
         with open(out / "result.json", "w") as f:
             json.dump(summary(result) | {"protocol": result["protocol"]}, f, indent=1)
-        write_report(result, out / "report.md")
-        report.report(log_path, -1, out / "session-report")
+    if plot_png:
+        from tvns_tools.plot import plot
+
+        plot(result, plot_png)
+    if out is not None:
+        # One report: the session log's (every reporting item), with the run's own figures
+        # and the simulation's plot; report.md and a self-contained report.html.
+        report.report(
+            log_path,
+            -1,
+            out / "report",
+            extra=lambda _i: simulation_sections(result),
+            plot_for=lambda _i: plot_png,
+        )
     if pio_edges is not None:
         if vcd:
             end_us = result["sim_s"] * 1e6
@@ -42,10 +54,6 @@ def write_outputs(result, args, log_path, pio_edges=None):
             write_vcd_edges(edges, vcd, end_us, result["firmware_version"], gate_us)
     elif vcd:
         write_vcd(result, vcd)
-    if plot_png:
-        from tvns_tools.plot import plot
-
-        plot(result, plot_png)
 
 
 def print_result(result, args):
@@ -123,43 +131,21 @@ def _gate_edges(result):
     return edges
 
 
-def write_report(result, path_md):
-    d = result["derived"]
-    p = result["protocol"]
-    lines = [
-        "# Simulated session: %s" % p["name"],
-        "",
-        "Firmware %s on the %s board, %s runtime. Not a medical device."
-        % (result["firmware_version"], result["board"], result["runtime"]),
-        "",
-        "| item | value |",
-        "|---|---|",
-        "| current (mA, per phase) | %s%s |"
-        % (p["amplitude_ma"], " (sham: 0 delivered)" if p["sham"] else ""),
-        "| pulse width per phase (us) | %s |" % p["pulse_width_us"],
-        "| interphase gap (us) | %s |" % p["interphase_gap_us"],
-        "| frequency (Hz) | %s (period %d us) |" % (p["frequency_hz"], d["period_us"]),
-        "| duty cycle (s on / s off) | %s / %s |" % (p["on_s"], p["off_s"]),
-        "| ramp up / down (s) | %s / %s |" % (p["ramp_up_s"], p["ramp_down_s"]),
-        "| waveform | symmetric biphasic, charge-balanced, constant current |",
-        "| electrode area (cm2) | %s |" % p["electrode_area_cm2"],
-        "| intended / simulated duration (s) | %s / %s |" % (p["session_s"], result["sim_s"]),
-        "| final state | %s |" % result["final_state"],
-        "| pulses delivered (expected) | %d (%d) |" % (result["pulses"], d["pulses_total"]),
-        "| charge per phase (uC) | %s |" % d["charge_per_phase_uc"],
-        "| r.m.s. current (mA) | %s |" % d["rms_current_ma"],
-        "| r.m.s. current density (mA/cm2) | %s |" % d["rms_current_density_ma_cm2"],
-        "| Shannon k | %s |" % d["shannon_k"],
-        "| wall time (s) | %.3f |" % result["wall_s"],
-        "",
-        "## State changes",
-        "",
-        "| t (s) | state |",
-        "|---|---|",
-    ]
-    lines += ["| %g | %s |" % (t, s) for t, s in result["states"]]
-    with open(path_md, "w") as f:
-        f.write("\n".join(lines) + "\n")
+def simulation_sections(result):
+    """The run's own rows for its report: what the log does not say about a simulation."""
+    d, p = result["derived"], result["protocol"]
+    rows = [
+        ("runtime", "%s, firmware %s, %s board" % (
+            result["runtime"], result["firmware_version"], result["board"])),
+        ("simulated / intended (s)", "%s / %s" % (result["sim_s"], p["session_s"])),
+        ("pulses delivered (expected)", "%d (%d)" % (result["pulses"], d["pulses_total"])),
+        ("final state", result["final_state"]),
+        ("wall time (s)", "%.3f" % result["wall_s"]),
+    ]  # fmt: skip
+    for t_s, kind in result.get("injected", ()):
+        rows.append(("injected", "%s at %g s" % (kind, t_s)))
+    states = [("%g s" % t, s) for t, s in result["states"]]
+    return [("Simulation (not a device log)", rows), ("State changes", states)]
 
 
 def write_vcd_edges(edges, path, end_us, version="", gate_us=()):
