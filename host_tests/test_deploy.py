@@ -6,10 +6,8 @@ import ast
 import json
 import pathlib
 import shutil
-import subprocess
-import sys
 
-from tvns_tools import deploy
+from tvns_tools import cli, deploy
 from tvns_tools.device import Device
 from tvns_tools.transport import LocalTransport
 
@@ -44,18 +42,20 @@ def test_stage_compiles_everything_but_main_and_boot(tmp_path):
     assert (tmp_path / "tvns" / "app.mpy").read_bytes()[:1] == b"M"
 
 
-def test_deploy_over_mpremote_to_a_pty_board(pty_board, tmp_path):
+def _deploy(port, *more):
+    return cli.main(["deploy", "--port", port, "--board", "rp2", "--resume", *more])
+
+
+def test_deploy_over_mpremote_to_a_pty_board(pty_board, tmp_path, monkeypatch, capsys):
     port, fs, proc = pty_board
     (fs / "tvns").mkdir()
     (fs / "tvns" / "app.py").write_text("raise Exception('stale')\n")  # must be removed
-    r = subprocess.run(
-        [sys.executable, "-m", "tvns_tools.cli", "deploy", "--port", port, "--board", "rp2"]
-        + ["--resume", "--no-check"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert r.returncode == 0, r.stderr + r.stdout
+    # The stand-in is the unix port: its sys.platform is linux, not rp2. Everything else
+    # (its MicroPython version read with mpremote, the copy) is real.
+    monkeypatch.setitem(deploy.PLATFORMS, "rp2", ("rp2", "linux"))
+    assert _deploy(port, "--no-check") == 0, capsys.readouterr()
+    out = capsys.readouterr().out
+    assert "no tvns firmware answered" in out and "MicroPython v1." in out
     assert proc.poll() is None  # resume: no soft reset, the stand-in board lives on
     tree = _tree(fs)
     assert tree == _expected_names()
@@ -78,6 +78,46 @@ def test_deploy_over_mpremote_to_a_pty_board(pty_board, tmp_path):
         dev.close()
     assert hello["version"] == deploy.firmware_version() and hello["board"] == "sim"
     assert not [line for line in dev.noise if "Traceback" in line]
+
+
+def test_deploy_checks_the_micropython_version_before_copying(pty_board, monkeypatch, capsys):
+    port, fs, _proc = pty_board
+    monkeypatch.setitem(deploy.PLATFORMS, "rp2", ("rp2", "linux"))
+    monkeypatch.setitem(deploy.MIN_MICROPYTHON, "rp2", (9, 0, 0))
+    assert _deploy(port, "--no-check") == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("tvns: the board on %s runs micropython v1." % port), err
+    assert "needs MicroPython v9.0.0 or later on rp2" in err and "\n" not in err
+    assert _tree(fs) == set()  # nothing copied
+    monkeypatch.setitem(deploy.MIN_MICROPYTHON, "rp2", (1, 28, 0))
+    monkeypatch.setitem(deploy.PLATFORMS, "rp2", ("rp2",))  # the real rule: linux is no Pico
+    assert _deploy(port, "--no-check") == 1
+    assert "is linux, not rp2" in capsys.readouterr().err
+    assert _tree(fs) == set()
+
+
+def test_deploy_to_a_missing_port_is_one_line(capsys):
+    assert _deploy("/dev/ttyACM-no-such") == 1
+    err = capsys.readouterr().err
+    assert err == (
+        "tvns: no board found on /dev/ttyACM-no-such (no such port; `tvns ports` lists the "
+        "boards plugged in)\n"
+    )
+
+
+def test_after_deploy_the_limits_must_be_the_hosts():
+    mine = deploy.host_limits_crc()
+    from tvns.commands import limits_digest
+
+    assert mine == limits_digest() and len(mine) == 8
+    deploy.check_limits({"limits_crc": mine})
+    for other in ("00000000", None):
+        try:
+            deploy.check_limits({"limits_crc": other})
+        except deploy.ToolError as exc:
+            assert "refusing to go on" in str(exc) and mine in str(exc)
+        else:
+            raise AssertionError("a board with other limits was accepted")
 
 
 def test_package_json_and_manifest_list_what_deploy_ships(monkeypatch):
@@ -117,3 +157,32 @@ def test_micropython_shim_is_the_hosts_own_and_never_ships(tmp_path):
         assert "def const" not in src.read_text(), src
     names = deploy.stage("rp2", tmp_path)
     assert not [n for n in names if "micropython" in n]
+
+
+def test_deploy_opens_a_pin_locked_repl_with_the_pin_first(tmp_path):
+    """A board with an investigator PIN keeps Ctrl-C from its REPL; deploy must send `repl`
+    with the PIN before mpremote, and say so clearly when it has none or the wrong one."""
+    from desk_support import VirtualBoard, console, tvns
+
+    pin = "246810"
+    with VirtualBoard(tmp_path / "flash") as board:
+        assert console(board.port, 'set_pin {"new_pin": "%s"}' % pin)[-1]["ok"]
+        try:
+            deploy.unlock(board.port)
+        except deploy.ToolError as exc:
+            assert "investigator PIN set" in str(exc) and "--pin" in str(exc)
+        else:
+            raise AssertionError("a locked REPL was taken for open")
+        try:
+            deploy.unlock(board.port, "000000")
+        except deploy.ToolError as exc:
+            assert str(exc).startswith("the board refused `repl`: bad_pin")
+        else:
+            raise AssertionError("a wrong PIN opened the REPL")
+        r = tvns("deploy", "--port", board.port, "--board", "rp2")  # the CLI, no --pin
+        assert r.returncode == 1 and "Traceback" not in r.stderr
+        assert r.stderr.count("\n") == 1 and "investigator PIN set" in r.stderr
+        assert "opened with the investigator PIN" in deploy.unlock(board.port, pin)
+        hello = console(board.port, "hello")[-1]
+        assert hello["ctrl_c"] is True  # until the next boot
+        assert pin not in json.dumps(hello)

@@ -7,9 +7,9 @@ import json
 import os
 import pathlib
 import subprocess
-import sys
 import time
 
+from desk_support import VirtualBoard, console, status, tvns
 from tvns.log import read_file
 
 HERE = pathlib.Path(__file__).resolve().parent
@@ -34,45 +34,10 @@ BLIND = {
 }
 
 
-def _tvns(*args, stdin=None, timeout=120):
-    return subprocess.run(
-        [sys.executable, "-m", "tvns_tools.cli", *map(str, args)],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=str(ROOT),
-    )
-
-
-class _VirtualBoard:
-    def __init__(self, state):
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tvns_tools.cli", "sim-device", "--pty", "--state", state]
-            + ["--speed", str(SPEED)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            cwd=str(ROOT),
-        )
-        self.port = self.proc.stdout.readline().strip()  # the contract: first line, the path
-        assert self.port.startswith("/dev/pts/"), self.port
-
-    def kill(self):
-        self.proc.terminate()  # the virtual board's power is cut
-        self.proc.wait(timeout=10)
-
-
-def _console(port, *lines):
-    r = _tvns("console", "--port", port, stdin="".join(x + "\n" for x in lines))
-    assert r.returncode == 0, r.stderr
-    return [json.loads(x) for x in r.stdout.splitlines() if x.startswith("{")]
-
-
-def _status(port):
-    r = _tvns("status", "--port", port, "--json")
-    assert r.returncode == 0, r.stderr
-    return json.loads(r.stdout)
+_tvns = tvns
+_VirtualBoard = VirtualBoard
+_console = console
+_status = status
 
 
 def test_a_blinded_study_on_the_virtual_board_across_restarts(tmp_path):

@@ -104,10 +104,111 @@ _rm('tvns')
 
 def mpremote(port, args, resume=False, timeout_s=120):
     cmd = [_bin("mpremote"), "connect", port] + (["resume"] if resume else []) + args
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired as exc:
+        raise ToolError(
+            "no board answered on %s within %d s (mpremote)" % (port, timeout_s)
+        ) from exc
     if r.returncode != 0:
-        raise ToolError("mpremote %s failed: %s" % (" ".join(args[:2]), (r.stderr or r.stdout)))
+        raise ToolError(_mpremote_problem(port, args, r.stderr or r.stdout))
     return r.stdout
+
+
+def _mpremote_problem(port, args, text):
+    """One line from mpremote's failure (it may print a whole internal script)."""
+    lines = [x.strip() for x in (text or "").splitlines() if x.strip()]
+    last = lines[-1] if lines else "no output"
+    if "failed to access" in last or "could not enter raw repl" in last.lower():
+        return "no board found on %s (mpremote: %s)" % (port, last[:160])
+    return "mpremote %s on %s failed: %s" % (" ".join(args[:1]), port, last[:200])
+
+
+# The MicroPython the firmware needs, by board: hardware/BRINGUP.md step 1 (v1.28.0 on the
+# Pico: hard IRQ timers since 1.26, the rp2 port's kbd_intr and littlefs as tested); the ESP32
+# board takes the same floor until its bring-up says otherwise.
+MIN_MICROPYTHON = {"rp2": (1, 28, 0), "esp32": (1, 28, 0)}
+PLATFORMS = {"rp2": ("rp2",), "esp32": ("esp32",)}  # sys.platform on the board
+_PROBE = (
+    "import sys;i=sys.implementation;"
+    "print('TVNS_MP', i.name, i.version[0], i.version[1], i.version[2], sys.platform)"
+)
+
+
+def check_micropython(port, board, resume=False):
+    """The board's MicroPython, read with mpremote before anything is copied: ToolError in
+    one line when it is not MicroPython, too old, or another platform than --board."""
+    out = mpremote(port, ["exec", _PROBE], resume, timeout_s=30)
+    words = next((x.split() for x in out.splitlines() if x.startswith("TVNS_MP ")), None)
+    if not words or len(words) < 6:
+        raise ToolError("the board on %s did not say which MicroPython it runs" % port)
+    name, version, platform = words[1], tuple(int(x) for x in words[2:5]), words[5]
+    need = MIN_MICROPYTHON[board]
+    shown = "v%d.%d.%d" % version
+    if name != "micropython" or version < need:
+        raise ToolError(
+            "the board on %s runs %s %s; the firmware needs MicroPython v%d.%d.%d or later on "
+            "%s (hardware/BRINGUP.md step 1)" % ((port, name, shown) + need + (board,))
+        )
+    if platform not in PLATFORMS[board]:
+        raise ToolError(
+            "the board on %s is %s, not %s: give the right --board" % (port, platform, board)
+        )
+    return shown, platform
+
+
+def unlock(port, pin=None, timeout_s=1.5):
+    """Before mpremote: a board running this firmware with an investigator PIN set keeps its
+    REPL locked (Ctrl-C never reaches it); `repl` with the PIN opens it until the next boot.
+    A board that does not answer `hello` (no firmware yet) needs nothing. Refuses while a
+    session runs: deploying would cut it (FAULT)."""
+    from tvns_tools.device import Device, DeviceError
+    from tvns_tools.transport import SerialTransport
+
+    dev = Device(SerialTransport(port))
+    try:
+        hello = _probe_hello(dev, timeout_s)
+        if hello is None:
+            return "no tvns firmware answered: the REPL is open"
+        state = dev.request("status").get("state")
+        if state in ("RAMP_UP", "ON", "OFF", "RAMP_DOWN"):
+            raise ToolError(
+                "a session is running on %s (%s): stop it first (tvns stop)" % (port, state)
+            )
+        if hello.get("ctrl_c"):
+            return "tvns %s answered; its REPL is open" % hello.get("version")
+        if pin is None:
+            raise ToolError(
+                "the board on %s has an investigator PIN set, so its REPL is locked: give --pin "
+                "PIN and deploy sends `repl` with it first (docs/BLINDING.md)" % port
+            )
+        try:
+            dev.request("repl", pin=pin)
+        except DeviceError as exc:
+            raise ToolError("the board refused `repl`: %s" % exc) from exc
+        return "REPL opened with the investigator PIN until the next boot"
+    finally:
+        dev.close()
+
+
+def _probe_hello(dev, timeout_s):
+    """hello's reply, or None when nothing that speaks the console protocol answers (a bare
+    REPL echoes the line back: that has no "ok")."""
+    import json as _json
+
+    dev.send_raw(b'{"id": "deploy-hello", "cmd": "hello"}')
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        line = dev.t.read_line(deadline - time.monotonic())
+        if line is None:
+            break
+        try:
+            obj = _json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(obj, dict) and obj.get("id") == "deploy-hello" and "ok" in obj:
+            return obj if obj.get("ok") else None
+    return None
 
 
 def copy(port, stage_dir, resume=False):
@@ -135,7 +236,29 @@ def check_hello(port, version, timeout_s=15.0):
         dev.close()
     if hello.get("version") != version:
         raise ToolError("board answers version %r, deployed %r" % (hello.get("version"), version))
+    check_limits(hello)
     return hello
+
+
+def host_limits_crc():
+    """limits_crc of this host's firmware tree (the digest hello gives, from limits.py)."""
+    from tvns_tools.firmware import import_firmware
+
+    import_firmware()
+    from tvns.commands import limits_digest
+
+    return limits_digest()
+
+
+def check_limits(hello):
+    """The board must enforce the very limits this host validates against."""
+    mine = host_limits_crc()
+    theirs = hello.get("limits_crc")
+    if theirs != mine:
+        raise ToolError(
+            "the board's hard limits differ from this host's (limits_crc %s on the board, %s "
+            "here): refusing to go on; deploy this tree again, or update the host" % (theirs, mine)
+        )
 
 
 def firmware_version(firmware=FIRMWARE):
@@ -143,17 +266,27 @@ def firmware_version(firmware=FIRMWARE):
 
 
 def deploy(args):
+    from tvns_tools import ports
+
+    port = ports.resolve(args.port, kind=args.board)
+    ports.check_exists(port)
     keep = pathlib.Path(args.stage) if args.stage else None
     tmp = None if keep else tempfile.TemporaryDirectory(prefix="tvns-deploy-")
     out = keep or pathlib.Path(tmp.name)
     try:
-        names = stage(args.board, out, args.config)
-        copy(args.port, out, args.resume)
+        names = stage(args.board, out, args.config)  # a broken tree never reaches the board
+        print("%s: %s" % (port, unlock(port, getattr(args, "pin", None))))
+        shown, platform = check_micropython(port, args.board, args.resume)
+        print("%s: MicroPython %s on %s" % (port, shown, platform))
+        copy(port, out, args.resume)
         arch = ARCH[args.board]
-        print("deployed %d files to %s (%s, %s)" % (len(names), args.port, args.board, arch))
+        print("deployed %d files to %s (%s, %s)" % (len(names), port, args.board, arch))
         if not args.no_check:
-            hello = check_hello(args.port, firmware_version())
-            print("hello: version %s on %s" % (hello["version"], hello["board"]))
+            hello = check_hello(port, firmware_version())
+            print(
+                "hello: version %s on %s, limits_crc %s (as this host's)"
+                % (hello["version"], hello["board"], hello["limits_crc"])
+            )
     finally:
         if tmp is not None:
             tmp.cleanup()
