@@ -73,11 +73,14 @@ class Link:
         self.state = None  # from state events
         self._n = 0
         self._stop = False
+        self._out_lock = threading.Lock()
         self.thread = threading.Thread(target=self._reader, daemon=True)
         self.thread.start()
 
     def say(self, text):
-        print(text, file=self.out, flush=True)
+        with self._out_lock:  # two threads print: whole lines only, never interleaved
+            self.out.write(text + "\n")
+            self.out.flush()
 
     def _reader(self):
         while not self._stop:
