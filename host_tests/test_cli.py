@@ -115,7 +115,7 @@ def test_simulate_writes_vcd_plot_and_report(tmp_path):
     for key in ("pulses", "sim_s", "wall_s", "final_state", "states", "faults"):
         assert key in res
     assert (out / "session.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "| pulses delivered (expected) | 875" in (out / "report.md").read_text()
+    assert "| pulses delivered (expected) | 875 (7749) |" in (out / "report.md").read_text()
     ids, edges = _parse_vcd((out / "trace.vcd").read_text())
     assert set(ids.values()) >= {"phase_a", "phase_b", "sync", "gate"}
     rises_a = [t for (t, a, b), prev in zip(edges[1:], edges) if a and not prev[1]]
@@ -154,9 +154,20 @@ def test_simulate_out_writes_a_valid_session_log_and_report(tmp_path):
     assert end["pulses"] == res["pulses"] == 1000  # 35 s of ramp + train, 5 s of the next
     assert abs(end["charge_uc"] - expected_uc) < 1e-9
     assert end["charge_uc"] > 0
-    md = (out / "session-report.md").read_text()
+    md = (out / "report.md").read_text()
     assert "tragus-25hz-250us-30on30off" in md and "not recorded" in md
-    assert (out / "session-report.html").exists()
+    assert "| pulses delivered (expected) | 1000 (7749) |" in md  # the run's own section
+    html = (out / "report.html").read_text()
+    assert 'src="data:image/png;base64,' in html  # self-contained: session.png inside
+    # one report per run: no second, parallel set
+    assert sorted(p.name for p in out.iterdir()) == [
+        "report.html",
+        "report.md",
+        "result.json",
+        "session.log.jsonl",
+        "session.png",
+        "trace.vcd",
+    ]
 
 
 def test_fault_and_reset_reach_the_session_log(tmp_path):

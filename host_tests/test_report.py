@@ -2,6 +2,7 @@
 say, and numbers equal to the firmware's own derived figures."""
 
 import pathlib
+import re
 
 import mp_log_checks as M
 import pytest
@@ -58,7 +59,7 @@ def test_every_item_present_and_person_only_items_not_recorded(log_path):
     assert rows["Device maker"] == "Bench Lab" and rows["Stimulation site"] == "left cymba conchae"
     assert "6 mm ball" in rows["Electrode size and area"]
     assert rows["Firmware version"] == "0.1.0" and rows["Board"] == "sim"
-    assert rows["Time of day"] == "08:53:20 UTC on 2025-10-09"
+    assert rows["Time of day"] == "08:53:20 UTC on 2025-10-09 (host clock via set_time)"
     assert rows["Constant current or constant voltage"] == "constant current"
     assert rows["Sham"].startswith("no") and rows["Sham type"] == report.NOT_RECORDED
 
@@ -115,7 +116,9 @@ def test_cli_writes_markdown_html_and_plots(log_path, tmp_path, capsys):
     args = parser.parse_args(["report", str(log_path), "--out", str(out)])
     assert cli.COMMANDS[args.command][0](args) == 0
     html = (tmp_path / "r" / "rep.html").read_text()
-    assert "<table>" in html and "Shannon k" in html and "rep-session2.png" in html
+    assert "<table>" in html and "Shannon k" in html
+    assert html.count('src="data:image/png;base64,') == 2  # both plots inside the page
+    assert "rep-session2.png" in (tmp_path / "r" / "rep.md").read_text()
     for n in (1, 2):
         assert (tmp_path / "r" / ("rep-session%d.png" % n)).stat().st_size > 1000
     args = parser.parse_args(["report", str(log_path), "--session", "1"])
@@ -125,7 +128,11 @@ def test_cli_writes_markdown_html_and_plots(log_path, tmp_path, capsys):
         report.report(log_path, session=3)
 
 
-def test_log_format_doc_lists_every_meta_key():
-    doc = (pathlib.Path(__file__).resolve().parent.parent / "docs" / "LOG-FORMAT.md").read_text()
-    for key in list(report.META_ITEMS.values()) + ["sham_type", "electrode_size", "time_of_day"]:
-        assert "`%s`" % key in doc, key
+def test_meta_doc_lists_every_meta_key_in_order():
+    from tvns_tools import meta
+
+    doc = (pathlib.Path(__file__).resolve().parent.parent / "docs" / "META.md").read_text()
+    listed = re.findall(r"^\| `([a-z_]+)` \|", doc, re.M)
+    assert listed == list(meta.KEYS)
+    used = list(report.META_ITEMS.values()) + ["sham_type", "electrode_size", "time_of_day"]
+    assert set(used) <= set(meta.KEYS)  # the report reads only keys a meta file may hold

@@ -104,7 +104,9 @@ def _session_cmd(name):
     return handler
 
 
-META_MAX_CHARS = const(1024)  # the meta object as JSON: it rides in session_start
+# The meta object as UTF-8 JSON: it rides in session_start, which must stay within a log line
+# (8192 bytes) beside a 4096-byte protocol; as a request it fits the 4096-byte line escaped.
+META_MAX_BYTES = const(1024)
 _META_VALUE_MAX = const(200)
 
 
@@ -121,9 +123,9 @@ def _meta(req):
             if len(k) > 32 or not isinstance(v, str) or len(v) > _META_VALUE_MAX:
                 ok = False
                 break
-    if not ok or len(json.dumps(meta)) > META_MAX_CHARS:
-        msg = "meta must be an object of text values (<= %d chars each, %d in all)"
-        raise E.TvnsError(E.BAD_FIELD, msg % (_META_VALUE_MAX, META_MAX_CHARS), "meta")
+    if not ok or len(json.dumps(meta).encode()) > META_MAX_BYTES:
+        msg = "meta must be an object of text values (<= %d chars each, %d bytes in all)"
+        raise E.TvnsError(E.BAD_FIELD, msg % (_META_VALUE_MAX, META_MAX_BYTES), "meta")
     return meta
 
 

@@ -12,7 +12,7 @@ import time
 from tvns_tools.firmware import ToolError
 
 FILE_MAX_BYTES = 4096  # a meta file larger than this is refused unread
-JSON_MAX_CHARS = 1024  # the object as sent (json.dumps): the firmware refuses more (bad_field)
+JSON_MAX_BYTES = 1024  # the object as UTF-8 JSON: the firmware refuses more (bad_field)
 VALUE_MAX_CHARS = 200
 KEY_MAX_CHARS = 32  # for your own `x_...` keys
 CUSTOM_PREFIX = "x_"
@@ -80,12 +80,17 @@ def check(doc):
             problems.append("%s: control characters are not allowed" % key)
         if key == "utc_offset" and not UTC_OFFSET.match(value):
             problems.append("utc_offset: write it as +HH:MM or -HH:MM (got %r)" % value)
-    if not problems and len(json.dumps(doc, ensure_ascii=False)) > JSON_MAX_CHARS:
+    if not problems and _size(doc) > JSON_MAX_BYTES:
         problems.append(
-            "the whole object is %d characters as JSON; at most %d (the device keeps it in "
-            "the session_start record)" % (len(json.dumps(doc, ensure_ascii=False)), JSON_MAX_CHARS)
+            "the whole object is %d bytes as JSON; at most %d (the device keeps it in the "
+            "session_start record)" % (_size(doc), JSON_MAX_BYTES)
         )
     return problems
+
+
+def _size(doc):
+    """Bytes of the object as the firmware measures it: UTF-8 JSON, ", " and ": " separators."""
+    return len(json.dumps(doc, ensure_ascii=False).encode("utf-8"))
 
 
 def host_utc_offset(now=None):
@@ -115,6 +120,6 @@ def read(path):
         raise InvalidMeta(path, problems)
     if "utc_offset" not in doc:
         doc = dict(doc, utc_offset=host_utc_offset())
-        if len(json.dumps(doc, ensure_ascii=False)) > JSON_MAX_CHARS:
+        if _size(doc) > JSON_MAX_BYTES:
             doc.pop("utc_offset")
     return doc
