@@ -9,7 +9,7 @@ import sys
 import threading
 
 from tvns_tools import device as D
-from tvns_tools.firmware import FIRMWARE, micropython_binary, micropython_env
+from tvns_tools.firmware import FIRMWARE, ToolError, micropython_binary, micropython_env
 from tvns_tools.link import open_device
 
 
@@ -124,7 +124,13 @@ def cmd_sim_device(args):
     argv += ["--speed", repr(args.speed)]
     if args.state:
         state = pathlib.Path(args.state).resolve()
-        state.mkdir(parents=True, exist_ok=True)
+        try:
+            state.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ToolError(
+                "--state %s: cannot use it as the flash directory (%s)"
+                % (args.state, exc.strerror or exc)
+            ) from exc
         argv += ["--state", str(state)]
     if getattr(args, "pty", False):
         return _serve_pty(argv, env)

@@ -166,6 +166,12 @@ def cmd_logs_export(args):
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     stem = pathlib.Path(args.file).stem
+    if not records(args.file):
+        doc = check(args.file)
+        raise ToolError(
+            "%s holds no valid log record (%d lines, %d bad, %d torn tail bytes)"
+            % (args.file, doc["records"], doc["bad_records"], doc["torn_tail_bytes"])
+        )
     n = to_json(args.file, out / (stem + ".json"))
     to_csv(args.file, out / (stem + ".csv"))
     print("%d records -> %s, %s" % (n, out / (stem + ".json"), out / (stem + ".csv")))

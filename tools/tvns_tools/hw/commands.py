@@ -103,16 +103,27 @@ def argparse_hw(sub, name):
     p = sub.add_parser(name, help="the reference output stage, simulated with ngspice")
     hw = p.add_subparsers(dest="hw_command", required=True)
     s = hw.add_parser("simulate", help="the firmware's edges into the stage and a bench load")
-    s.add_argument("protocol", nargs="?", default=str(DEFAULT_PROTOCOL))
-    s.add_argument("--load", required=True, choices=tuple(deck.LOADS))
-    s.add_argument("--fault", choices=deck.FAULTS)
+    s.add_argument(
+        "protocol", nargs="?", default=str(DEFAULT_PROTOCOL), help="the protocol JSON file"
+    )
+    s.add_argument(
+        "--load", required=True, choices=tuple(deck.LOADS), help="the bench load on E1-E2"
+    )
+    s.add_argument("--fault", choices=deck.FAULTS, help="a stage fault to inject")
     s.add_argument("--json", action="store_true", help="print the result as JSON")
     s.add_argument("--pulses", type=int, default=3, help="pulses in the stretch (1..20)")
-    s.add_argument("--engine", choices=("model", "pio"), default="model")
+    s.add_argument(
+        "--engine",
+        choices=("model", "pio"),
+        default="model",
+        help="the firmware's edges from the sim board's model or the PIO emulator",
+    )
     s.add_argument("--out", default="out/hw", help="directory for the deck, data and PNG")
     s.add_argument("--plot", metavar="FILE", help="PNG path (default OUT/LOAD/waveforms.png)")
     m = hw.add_parser("matrix", help="the 21 CFR 882.5892 bench matrix from the simulation")
-    m.add_argument("protocol", nargs="?", default=str(DEFAULT_PROTOCOL))
-    m.add_argument("--out", default="hardware/BENCH-MATRIX.md")
-    m.add_argument("--json", action="store_true")
+    m.add_argument(
+        "protocol", nargs="?", default=str(DEFAULT_PROTOCOL), help="the protocol JSON file"
+    )
+    m.add_argument("--out", default="hardware/BENCH-MATRIX.md", help="the Markdown file written")
+    m.add_argument("--json", action="store_true", help="print the matrix as JSON")
     return p
