@@ -95,6 +95,13 @@ def test_a_blinded_study_on_the_virtual_board_across_restarts(tmp_path):
         text = (out / "session-log.json").read_text()
         assert "sham" not in text.replace('"sham": false', "") and PIN not in text
         assert (out / "session-log.csv").read_text().startswith("seq,kind")
+        # the study's report: every session, blinded, and the arm nowhere in it
+        r = _tvns("report", out / "session-log.jsonl", "--out", tmp_path / "rep" / "study")
+        assert r.returncode == 0, r.stderr
+        md = (tmp_path / "rep" / "study.md").read_text()
+        assert md.count("## Session ") == 3 and md.count("| Sham | blinded (arm allocated") == 3
+        assert "not logged; unblind with the PIN" in md and PIN not in md
+        assert "local (UTC" in md or "(host clock via set_time)" in md  # time of day
     finally:
         board.kill()
 

@@ -119,6 +119,8 @@ def cmd_sim_device(args):
     flash (store and session log) there across restarts."""
     import signal
 
+    if not args.speed > 0:
+        raise ToolError("--speed must be above 0 (got %s)" % args.speed)
     env = micropython_env()
     argv = [micropython_binary(), str(FIRMWARE / "main.py"), "--console"]
     argv += ["--speed", repr(args.speed)]
