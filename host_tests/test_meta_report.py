@@ -167,3 +167,33 @@ def test_the_device_bounds_meta_itself(tmp_path):
     refused = [r for r in replies if r.get("error", {}).get("field") == "meta"]
     assert len(refused) == 2 and all(r["error"]["code"] == "bad_field" for r in refused)
     assert replies[-1]["state"] == "ARMED"  # nothing started
+
+
+def test_plots_mark_the_end_a_stop_and_faults_and_tell_the_ramps_apart(tmp_path):
+    from tvns import log as L
+    from tvns.board.simrun import simulate
+    from tvns_tools import logs, plot, sessionplot
+
+    proto = json.loads((ROOT / "firmware" / "protocols" / "default.json").read_text())
+    proto.update(session_s=60, on_s=10, off_s=5)
+    res = simulate(proto, inject=[("overcurrent", 30000)])
+    path = tmp_path / "log.jsonl"
+    log = L.Log(str(path), sync=False)
+    logs.log_simulation(log, res)
+    log.close()
+    (session,) = logs.sessions(logs.records(path))
+    labels = [m[1] for m in sessionplot.marks(session)]
+    assert labels[0] == "intended end 60 s" and "fault: overcurrent" in labels
+    assert [m[1] for m in plot._marks(dict(res, runtime="cpython"))] == [
+        "intended end 60 s",
+        "fault: overcurrent",
+    ]
+    assert sessionplot.STATE_COLOURS["RAMP_UP"][0] != sessionplot.STATE_COLOURS["RAMP_DOWN"][0]
+    assert plot._STATE_COLOURS["RAMP_UP"] != plot._STATE_COLOURS["RAMP_DOWN"]
+    stopped = dict(session, end=dict(session["end"], state="STOPPED", reason="stopped"))
+    stopped["events"] = session["events"] + [
+        {"seq": 99, "kind": "state", "t_s": 20.0, "state": "RAMP_DOWN"}
+    ]
+    assert (20.0, "stop (stopped)") in [(m[0], m[1]) for m in sessionplot.marks(stopped)]
+    sessionplot.plot(stopped, 1, tmp_path / "s.png")  # draws with every mark
+    assert (tmp_path / "s.png").stat().st_size > 1000
