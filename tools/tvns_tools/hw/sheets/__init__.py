@@ -51,9 +51,43 @@ def file_stem(sheet):
     return "%02d-%s" % (sheet.number, sheet.slug)
 
 
+GEOMETRY_KEY = b"tvns-geometry-sha256"
+
+
+def fingerprint(sheet):
+    """SHA-256 of the sheet's geometry and text (every element's segments, placed): what
+    the SVG is a deterministic function of, for the pinned schemdraw/ziamath. Cheap (no
+    text rendering), so the test can tell a stale drawing without drawing it again."""
+    h = hashlib.sha256()
+    for el in sheet.d.elements:
+        h.update(type(el).__name__.encode())
+        for seg in el.segments:
+            g = seg.xform(el.transform, **el.params)
+            for name in ("path", "verts", "center", "xy", "radius", "text", "align", "fontsize"):
+                v = getattr(g, name, None)
+                if v is None:
+                    continue
+                if name in ("path", "verts"):
+                    v = [(round(float(x), 3), round(float(y), 3)) for x, y in v]
+                elif name in ("center", "xy"):
+                    v = (round(float(v[0]), 3), round(float(v[1]), 3))
+                h.update(("%s=%r;" % (name, v)).encode())
+    return h.hexdigest()
+
+
 def svg_of(sheet):
     data = sheet.d.get_imagedata("svg")
-    return data if isinstance(data, bytes) else data.encode()
+    data = data if isinstance(data, bytes) else data.encode()
+    end = data.index(b">") + 1  # after the opening <svg ...> tag
+    comment = b"<!-- " + GEOMETRY_KEY + b" " + fingerprint(sheet).encode() + b" -->"
+    return data[:end] + comment + data[end:]
+
+
+def svg_key(svg):
+    """The geometry fingerprint stored in an SVG written here, or None."""
+    marker = b"<!-- " + GEOMETRY_KEY + b" "
+    i = svg.find(marker)
+    return None if i < 0 else svg[i + len(marker) : i + len(marker) + 64].decode()
 
 
 def _png_with_key(png, digest):
@@ -94,18 +128,20 @@ def write(sheets, out_dir=OUT_DIR):
         (out_dir / (stem + ".png")).write_bytes(render_png(svg))
 
 
-def stale(sheets, out_dir=OUT_DIR):
-    """Files that differ from what the script draws now (empty = current)."""
+def stale(sheets, out_dir=OUT_DIR, full=False):
+    """Files that differ from what the script draws now (empty = current). Fast: each
+    committed SVG carries the fingerprint of the geometry it was drawn from, each PNG the
+    SHA-256 of its SVG. full=True also redraws every SVG and compares the bytes."""
     bad = []
     for sheet in sheets:
         stem = file_stem(sheet)
-        svg = svg_of(sheet)
         svg_path, png_path = out_dir / (stem + ".svg"), out_dir / (stem + ".png")
-        if not svg_path.exists() or svg_path.read_bytes() != svg:
+        committed = svg_path.read_bytes() if svg_path.exists() else b""
+        fresh = svg_of(sheet) if full else None
+        if svg_key(committed) != fingerprint(sheet) or (full and committed != fresh):
             bad.append(svg_path.name)
-        if not png_path.exists() or png_key(png_path.read_bytes()) != hashlib.sha256(
-            svg
-        ).hexdigest():
+        digest = hashlib.sha256(committed).hexdigest()
+        if not png_path.exists() or png_key(png_path.read_bytes()) != digest:
             bad.append(png_path.name)
     return bad
 
@@ -113,7 +149,7 @@ def stale(sheets, out_dir=OUT_DIR):
 def main(argv):
     sheets = build()
     if "--check" in argv:
-        bad = stale(sheets)
+        bad = stale(sheets, full=True)
         for name in bad:
             print("stale: hardware/schematic/%s" % name)
         return 1 if bad else 0

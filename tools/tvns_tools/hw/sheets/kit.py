@@ -252,3 +252,27 @@ def local_net(sheet, p, name, direction="down", length=0.4):
     off = {"down": (0, -0.05), "up": (0, 0.05), "left": (-0.08, 0), "right": (0.08, 0)}[direction]
     sheet.label((end[0] + off[0], end[1] + off[1]), name, h, v)
     return end
+
+
+def gate(sheet, kind, out_at, pins, ref, value, label="below", inputs=2):
+    """A logic gate with its output at out_at; pins = (input pins..., output pin); the
+    designator and value under (or over) the symbol. Returns its anchors."""
+    from schemdraw import logic as lg
+
+    cls = {"and": lg.And, "or": lg.Or, "not": lg.Not, "schmitt": lg.Schmitt}[kind]
+    g = cls(inputs=inputs) if kind in ("and", "or") else cls()
+    a = sheet.add(g.at(out_at).anchor("out").right()).absanchors
+    ins = ["in1", "in2", "in3"][: len(pins) - 1]
+    for k, (name, num) in enumerate(zip(ins, pins[:-1])):
+        p = a[name]
+        dx = -0.25 if kind == "schmitt" else 0.17  # the Schmitt symbol has no input lead
+        sheet.pin((p[0] + dx, p[1]), num, "above" if k == 0 else "below")
+    sheet.pin((a["out"][0] + 0.2, a["out"][1]), pins[-1], "above")
+    x_mid = (a[ins[0]][0] + a["out"][0]) / 2
+    ys = [a[n][1] for n in ins]
+    gap = 0.6 if kind in ("not", "schmitt") else 0.45  # 1-input bodies reach 0.5 off the pin
+    if label == "below":
+        sheet.ref((x_mid, min(ys) - gap), ref, value, "center", "top")
+    else:
+        sheet.ref((x_mid, max(ys) + gap), ref, value, "center", "bottom")
+    return a

@@ -63,7 +63,9 @@ def draw():
     s.pin(a["in2"], 3, "above", dx=-0.3)
     s.pin(a["in1"], 2, "below", dx=-0.3)
     s.pin(a["out"], 1, "above", dx=0.3)
-    s.wire(a3["COM"], (a3["COM"][0] + 0.6, a3["COM"][1]), (a3["COM"][0] + 0.6, a["in2"][1]), a["in2"])
+    s.wire(
+        a3["COM"], (a3["COM"][0] + 0.6, a3["COM"][1]), (a3["COM"][0] + 0.6, a["in2"][1]), a["in2"]
+    )
     s.label((a3["COM"][0] + 0.75, a["in2"][1] + 0.12), "SETG", "left", "bottom")
     # FB node: - input, Cc and U4 to the output, Rfb to VS
     x_fb = a["in1"][0] - 0.7
@@ -80,7 +82,14 @@ def draw():
     s.wire((x_fb, y_cc), (x_fb + 0.6, y_cc))
     s.part(elm.Capacitor().at((x_fb + 0.6, y_cc)).right().length(1.6), "Cc", "10 pF", ofst=0.2)
     s.wire((x_fb + 2.2, y_cc), (x_o, y_cc))
-    u4 = _switch(s, "U4", ((x_fb + x_o) / 2, y_u4), [("NC", 3)], [("COM", 4)], ((x_fb + x_o) / 2 + 1.3, y_u4 - 0.9))
+    u4 = _switch(
+        s,
+        "U4",
+        ((x_fb + x_o) / 2, y_u4),
+        [("NC", 3)],
+        [("COM", 4)],
+        ((x_fb + x_o) / 2 + 1.3, y_u4 - 0.9),
+    )
     a4 = u4.absanchors
     s.wire((x_fb, y_u4), a4["NC"])
     s.wire(a4["COM"], (x_o, y_u4))
