@@ -29,10 +29,11 @@ test: $(STAMP) system-deps
 # make deploy [PORT=auto|/dev/ttyACM0] [BOARD=rp2|esp32] [PIN=...]: MicroPython version check,
 # mpy-cross, mpremote copy, board.json, then hello's version and limits_crc checked.
 # PORT=auto (the default) takes the one board found by USB id (`tvns ports`).
+# DEPLOY_ARGS: more `tvns deploy` options (e.g. --config FILE, --resume --no-check).
 PORT  ?= auto
 BOARD ?= rp2
 deploy: $(STAMP)
-	$(BIN)/tvns deploy --port $(PORT) --board $(BOARD) $(if $(PIN),--pin $(PIN))
+	$(BIN)/tvns deploy --port $(PORT) --board $(BOARD) $(if $(PIN),--pin $(PIN)) $(DEPLOY_ARGS)
 
 # the stateful test at 2000 runs (about 190,000 steps) instead of 120
 fuzz: $(STAMP)

@@ -1,12 +1,17 @@
 # boot.py: the first code after every reset. Drive every output-stage pin to its safe
 # level before anything else runs (pull-downs on the bridge inputs hold them low until
-# here; this makes it explicit). Only on the rp2 port: on the unix port and CPython
-# (host runs, tests) it does nothing.
+# here; this makes it explicit). Only on the rp2 and esp32 ports: on the unix port and
+# CPython (host runs, tests) it does nothing. On the ESP32 nothing here (or anywhere on the
+# device) imports network or bluetooth: the radio stays off from reset (docs/ESP32.md).
 import sys
 
-# Fallback when no pin map can be read: the pico.json output-stage pins, all safe low
-# (phase A, phase B, sync, gate, DAC PWM).
-_RP2_SAFE_LOW = (2, 3, 4, 5, 6)
+# Fallback when no pin map can be read: each board's output-stage pins at their safe
+# levels. Pico: phase A, phase B, sync, gate, DAC PWM, all low. ESP32 DevKitC: phase A,
+# phase B, sync, gate, DAC low; the kill latch's reset line (LRST_n) high, so it holds.
+_SAFE = {
+    "rp2": ((2, 0), (3, 0), (4, 0), (5, 0), (6, 0)),
+    "esp32": ((18, 0), (19, 0), (21, 0), (22, 0), (25, 0), (23, 1)),
+}
 # Where the deployed pin map may live on the board's file system, first match wins.
 _PIN_MAPS = ("board.json", "pico.json", "hardware/boards/pico.json")
 
@@ -40,7 +45,8 @@ def _read_pin_map():
 
 
 def main(platform=None, machine=None):
-    if (platform or sys.platform) != "rp2":
+    platform = platform or sys.platform
+    if platform not in _SAFE:
         return None
     if machine is None:
         import machine
@@ -52,7 +58,7 @@ def main(platform=None, machine=None):
     except Exception:  # noqa: BLE001 - a damaged map must not stop the safe state
         pins = None
     if not pins:
-        pins = [(gpio, 0) for gpio in _RP2_SAFE_LOW]
+        pins = list(_SAFE[platform])
     drive_safe(machine, pins)
     return pins
 

@@ -16,6 +16,10 @@ def build_board():
         from tvns.board import rp2
 
         return rp2.build_from_file(BOARD_CONFIG)
+    if sys.platform == "esp32":
+        from tvns.board import esp32
+
+        return esp32.build_from_file(BOARD_CONFIG)
     raise OSError("no board support for %s" % sys.platform)
 
 

@@ -43,9 +43,10 @@ def loop(app, ms):
         app.service()
 
 
-def started(d, **board_kw):
-    """A sim board with the protocol d loaded, armed and started: (board, app)."""
-    board = SimBoard(**board_kw)
+def started(d, make=SimBoard, **board_kw):
+    """A sim board (make(**board_kw): SimBoard, or the ESP32 model) with the protocol d
+    loaded, armed and started: (board, app)."""
+    board = make(**board_kw)
     app = App(board)
     app.load(d)
     app.arm()

@@ -15,9 +15,9 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 FIRMWARE = ROOT / "firmware"
 
 
-def _expected_names():
+def _expected_names(board="rp2"):
     names = set()
-    for rel in deploy.firmware_files():
+    for rel in deploy.firmware_files(board=board):
         names.add(
             rel if rel in ("main.py", "boot.py") or rel.endswith(".json") else rel[:-3] + ".mpy"
         )
@@ -35,11 +35,38 @@ def test_stage_compiles_everything_but_main_and_boot(tmp_path):
     assert {"main.py", "boot.py", "board.json", "tvns/app.mpy", "tvns/console.mpy"} <= tree
     assert "tvns/board/rp2.mpy" in tree and "protocols/default.json" in tree
     assert not [n for n in tree if "/sim" in n or n.endswith(".py") and "/" in n]
+    assert not [n for n in tree if "esp32" in n]  # the other board's modules stay home
     assert json.loads((tmp_path / "board.json").read_text()) == json.loads(
         (ROOT / "hardware" / "boards" / "pico.json").read_text()
     )
     # .mpy files really are mpy-cross output (header byte 'M')
     assert (tmp_path / "tvns" / "app.mpy").read_bytes()[:1] == b"M"
+
+
+def test_stage_for_the_esp32_ships_its_board_and_its_map(tmp_path):
+    names = deploy.stage("esp32", tmp_path)
+    tree = _tree(tmp_path)
+    assert set(names) == tree == _expected_names("esp32")
+    assert {"tvns/board/esp32.mpy", "tvns/board/esp32_rmt.mpy", "tvns/board/dac.mpy"} <= tree
+    assert not [n for n in tree if "rp2" in n or "/sim" in n]
+    assert json.loads((tmp_path / "board.json").read_text()) == json.loads(
+        (ROOT / "hardware" / "boards" / "esp32-devkitc.json").read_text()
+    )
+    assert (tmp_path / "tvns" / "board" / "esp32_rmt.mpy").read_bytes()[:1] == b"M"
+
+
+def test_deploy_refuses_a_pin_map_the_esp32_would_refuse_before_copying(tmp_path):
+    bad = json.loads((ROOT / "hardware" / "boards" / "esp32-devkitc.json").read_text())
+    bad["pins"]["phase_b"]["gpio"] = 34  # input-only
+    cfg = tmp_path / "bad.json"
+    cfg.write_text(json.dumps(bad))
+    r = subprocess.run(
+        [sys.executable, "-m", "tvns_tools.cli", "deploy", "--port", "/dev/nonexistent",
+         "--board", "esp32", "--config", str(cfg), "--no-check"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert r.returncode == 1 and "pins.phase_b.gpio" in r.stderr and "input-only" in r.stderr
+    assert "Traceback" not in r.stderr
 
 
 def _deploy(port, *more):
@@ -118,6 +145,25 @@ def test_after_deploy_the_limits_must_be_the_hosts():
             assert "refusing to go on" in str(exc) and mine in str(exc)
         else:
             raise AssertionError("a board with other limits was accepted")
+
+
+def test_make_deploy_board_esp32_over_mpremote_to_a_pty_board(pty_board):
+    """`make deploy PORT=... BOARD=esp32`: the esp32 tree (xtensawin .mpy, its own board
+    modules, the DevKitC map as board.json) lands on the stand-in board's filesystem."""
+    port, fs, proc = pty_board
+    r = subprocess.run(
+        ["make", "--no-print-directory", "deploy", "PORT=" + port, "BOARD=esp32",
+         "DEPLOY_ARGS=--resume --no-check"],
+        capture_output=True, text=True, timeout=180, cwd=ROOT,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr + r.stdout
+    assert "(esp32, xtensawin)" in r.stdout
+    assert proc.poll() is None
+    tree = _tree(fs)
+    assert tree == _expected_names("esp32")
+    assert "tvns/board/esp32_rmt.mpy" in tree and not [n for n in tree if "rp2" in n]
+    assert (fs / "boot.py").read_bytes() == (FIRMWARE / "boot.py").read_bytes()
+    assert json.loads((fs / "board.json").read_text())["mcu"] == "esp32"
 
 
 def test_package_json_and_manifest_list_what_deploy_ships(monkeypatch):

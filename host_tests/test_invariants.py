@@ -1,6 +1,7 @@
 """Invariants 1, 3, 4, 5 and 6 of ARCHITECTURE.md over many generated protocols (hypothesis),
 checked on the exact trace of the sim board."""
 
+from esp32_support import sim_esp32
 from gen_support import OUTPUT_STATES, state_at, valid_protocols
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -14,12 +15,26 @@ from tvns.board.simrun import simulate
 from tvns.board.simtrace import iter_edges, iter_pulses
 
 
+def pipeline_us(result):
+    """How long after the control tick decided a pulse it reaches the pins: 0 on the sim
+    board; on the ESP32 model the RMT engine's latency plus the write's entry cost (the
+    commit is the decision: docs/ESP32.md)."""
+    rmt = result.get("rmt")
+    return 0 if rmt is None else rmt["latency_us"] + rmt["entry_us"]
+
+
 def check_trace(doc, result, ceiling_ua):
     pulses = list(iter_pulses(result["segments"]))
+    shift = pipeline_us(result)
     p = protocol.validate(doc)[0]
     session_us = p.session_ms * 1000
-    # exact count, as derived independently from the schedule
-    assert result["pulses"] == len(pulses) == p.derived()["pulses_total"]
+    # exact count, as derived independently from the schedule. The ESP32's first train opens a
+    # few hundred us into its millisecond (the engine's load writes cost time on the silicon
+    # model): with a period that is not whole ms its last pulse can fall past the gate edge.
+    first_gate = min([t for t, level in result["gate_edges"] if level] or [0])
+    short = 1 if shift and first_gate > 0 else 0
+    assert len(pulses) == result["pulses"]
+    assert 0 <= p.derived()["pulses_total"] - result["pulses"] <= short
     assert result["final_state"] == "DONE" and round(result["sim_s"] * 1000) == p.session_ms
     prev_end = -1
     for start, amp, width, gap in pulses:
@@ -29,8 +44,8 @@ def check_trace(doc, result, ceiling_ua):
         prev_end = end
         # invariant 3: never above the setpoint or the active ceiling
         assert 0 <= amp <= min(p.amplitude_ua, ceiling_ua)
-        # invariant 4: pulses start only where output is allowed
-        assert state_at(result["states"], start / 1e6) in OUTPUT_STATES
+        # invariant 4: pulses start only where output is allowed (decided there, on the ESP32)
+        assert state_at(result["states"], (start - shift) / 1e6) in OUTPUT_STATES
         # invariant 5: nothing runs past the session
         assert end <= session_us
     # invariant 1 again, straight from the edges a scope would see
@@ -43,9 +58,21 @@ def check_trace(doc, result, ceiling_ua):
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(valid_protocols(), st.integers(0, 4))
 def test_invariants_hold_for_generated_protocols(doc, ceiling_choice):
+    _check_generated(SimBoard, doc, ceiling_choice)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(valid_protocols(), st.integers(0, 4))
+def test_invariants_hold_for_generated_protocols_on_the_esp32(doc, ceiling_choice):
+    """The ESP32 board model: its RMT frames, read back from the pins (a tick per pulse
+    makes each run costlier than the sim board's, hence fewer examples)."""
+    _check_generated(sim_esp32, doc, ceiling_choice)
+
+
+def _check_generated(make, doc, ceiling_choice):
     amp_ua = round(doc["amplitude_ma"] * 1000)
     ceiling_ua = (amp_ua, 10000, (amp_ua + 10000) // 2, amp_ua + 1, 10000)[ceiling_choice]
-    result = simulate(doc, board=SimBoard(ceiling_ua=min(ceiling_ua, 10000)))
+    result = simulate(doc, board=make(ceiling_ua=min(ceiling_ua, 10000)))
     check_trace(doc, result, ceiling_ua)
     if doc["sham"]:
         assert result["pulses"] == 0

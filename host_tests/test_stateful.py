@@ -8,6 +8,7 @@ checked here."""
 
 import os
 
+from esp32_support import sim_esp32
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
@@ -52,9 +53,11 @@ KINDS = ("overcurrent", "lead_off", "estop", "stall", "reset", "host_loss")
 
 
 class StimulatorMachine(RuleBasedStateMachine):
+    make_board = SimBoard
+
     def __init__(self):
         super().__init__()
-        self.board = SimBoard()
+        self.board = type(self).make_board()
         self.app = App(self.board)
         self.max_amp_ua = 0
         self.prev_end_us = -1
@@ -187,8 +190,22 @@ class StimulatorMachine(RuleBasedStateMachine):
             self.cut_allowed = eng.cut_pulses
 
 
+class Esp32StimulatorMachine(StimulatorMachine):
+    """The same machine on the ESP32 board model: the firmware's esp32 board, RMT engine
+    and kill latch on the silicon model (board/simesp32.py)."""
+
+    make_board = staticmethod(sim_esp32)
+
+
 TestStimulator = StimulatorMachine.TestCase
 TestStimulator.settings = settings(
+    max_examples=RUNS,
+    stateful_step_count=STEPS,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+TestEsp32Stimulator = Esp32StimulatorMachine.TestCase
+TestEsp32Stimulator.settings = settings(
     max_examples=RUNS,
     stateful_step_count=STEPS,
     deadline=None,

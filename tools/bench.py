@@ -124,6 +124,9 @@ def main():
         rows += bench_pio.rows()
     except ImportError:
         pass
+    import bench_rmt
+
+    rows += bench_rmt.rows()
     table = Table(title="tvns bench on %s" % machine())
     table.add_column("measure")
     table.add_column("value", justify="right")

@@ -69,10 +69,16 @@ def argparse_simulate(sub, name):
     )
     p.add_argument(
         "--engine",
-        choices=("model", "pio"),
+        choices=("model", "pio", "rmt"),
         default="model",
-        help="pulse engine for the trace: the sim board's exact model, or the real RP2040 PIO "
-        "program in the cycle-exact emulator (short stretches)",
+        help="pulse engine for the trace: the sim board's exact model, the real RP2040 PIO "
+        "program in the cycle-exact emulator (short stretches), or the firmware's ESP32 board "
+        "with its RMT engine on the silicon model (the frames it writes, as edges)",
+    )
+    p.add_argument(
+        "--board-config",
+        metavar="FILE",
+        help="with --engine rmt: the ESP32 pin map (default hardware/boards/esp32-devkitc.json)",
     )
     return p
 

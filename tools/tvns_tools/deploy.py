@@ -2,9 +2,11 @@
 with mpremote, write the board config as board.json, then reset and check that `hello`
 answers with the version just deployed.
 
-What goes on the board (the same list feeds firmware/package.json and manifest.py):
-main.py and boot.py stay source (MicroPython runs them by name); every other firmware module
-is compiled to .mpy; host-only modules (the sim board) never leave the host."""
+What goes on the board (the same list feeds firmware/package.json and manifest.py, which
+carry both boards): main.py and boot.py stay source (MicroPython runs them by name); every
+other firmware module is compiled to .mpy; host-only modules (the sim board) never leave the
+host, and each board gets only its own board modules (no rp2*.py on an ESP32, no esp32*.py
+on a Pico). The pin map is checked on the host before anything is copied."""
 
 import json
 import pathlib
@@ -19,10 +21,15 @@ from tvns_tools.firmware import FIRMWARE, ROOT, ToolError
 from tvns_tools.firmware import firmware_version as _firmware_version
 
 ARCH = {"rp2": "armv6m", "esp32": "xtensawin"}
-CONFIG = {"rp2": "pico.json", "esp32": "esp32.json"}  # under hardware/boards/
+CONFIG = {"rp2": "pico.json", "esp32": "esp32-devkitc.json"}  # under hardware/boards/
 SOURCE_KEPT = ("main.py", "boot.py")  # run by name after reset: must stay .py
 # Host-only: the sim board, its trace export and the host harness. Never deployed.
 HOST_ONLY = re.compile(r"^tvns/board/sim[^/]*\.py$")
+# The other boards' modules: left out of a board's tree.
+OTHER_BOARDS = {
+    "rp2": re.compile(r"^tvns/board/esp32[^/]*\.py$"),
+    "esp32": re.compile(r"^tvns/board/rp2[^/]*\.py$"),
+}
 DATA = ("protocols/*.json",)
 
 
@@ -30,12 +37,16 @@ def _bin(name):
     return str(pathlib.Path(sys.executable).parent / name)
 
 
-def firmware_files(firmware=FIRMWARE):
-    """Deployable source files, relative to firmware/, sorted."""
+def firmware_files(firmware=FIRMWARE, board=None):
+    """Deployable source files, relative to firmware/, sorted: for one board, or (None) for
+    every board (package.json, manifest.py)."""
     out = []
+    other = OTHER_BOARDS.get(board)
     for p in sorted(firmware.rglob("*.py")):
         rel = p.relative_to(firmware).as_posix()
         if "__pycache__" in rel or HOST_ONLY.match(rel) or rel == "manifest.py":
+            continue
+        if other is not None and other.match(rel):
             continue
         out.append(rel)
     for pattern in DATA:
@@ -64,9 +75,14 @@ def stage(board, out_dir, config=None, firmware=FIRMWARE):
     config = pathlib.Path(config) if config else ROOT / "hardware" / "boards" / CONFIG[board]
     if not config.exists():
         raise ToolError("no board config %s (give --config FILE)" % config)
+    try:
+        board_map = json.loads(config.read_text())  # a broken config must not reach the board
+    except ValueError as exc:
+        raise ToolError("%s: not JSON (%s)" % (config, exc)) from None
+    check_map(board, board_map, config)
     out_dir = pathlib.Path(out_dir)
     names = []
-    for rel in firmware_files(firmware):
+    for rel in firmware_files(firmware, board):
         name = device_name(rel)
         dst = out_dir / name
         dst.parent.mkdir(parents=True, exist_ok=True)
@@ -78,10 +94,19 @@ def stage(board, out_dir, config=None, firmware=FIRMWARE):
         else:
             shutil.copyfile(firmware / rel, dst)
         names.append(name)
-    json.loads(config.read_text())  # a broken config must not reach the board
     shutil.copyfile(config, out_dir / "board.json")
     names.append("board.json")
     return names
+
+
+def check_map(board, board_map, path):
+    """The board's own checks of its pin map, run on the host (ToolError names the field):
+    a map the board would refuse at boot never reaches it."""
+    if board != "esp32":
+        return
+    from tvns_tools.simulate import check_esp32_map
+
+    check_esp32_map(board_map, path)
 
 
 # Run on the device before the copy: a stale tvns/x.py would shadow the new x.mpy (import

@@ -47,7 +47,10 @@ def write_outputs(result, args, log_path, pio_edges=None):
             extra=lambda _i: simulation_sections(result),
             plot_for=lambda _i: plot_png,
         )
-    if pio_edges is not None:
+    if "rmt_edges" in result:
+        if vcd:
+            write_vcd_rmt(result, vcd)
+    elif pio_edges is not None:
         if vcd:
             end_us = result["sim_s"] * 1e6
             edges, gate_us = pio_edges
@@ -101,6 +104,7 @@ def summary(result):
         "jitter_ms",
         "segment_fields",
         "segments",
+        "rmt",
     )
     return {k: result[k] for k in keys if k in result}
 
@@ -180,3 +184,41 @@ def write_vcd_edges(edges, path, end_us, version="", gate_us=()):
                 w("%d%s\n" % (v, wire))
         if int(end_us * 1000) > last_t:
             w("#%d\n" % int(end_us * 1000))
+
+
+def write_vcd_rmt(result, path):
+    """VCD of what the ESP32 model's pads drove (the RMT frames, the gate GPIO): every edge
+    of phase_a, phase_b, sync and gate, change-only. 1 ns timescale when every edge is a
+    whole ns (the default 1 MHz resolution), else 100 ps (80 MHz ticks are 12.5 ns)."""
+    cu = result["rmt_cu_per_us"]  # chip units per us (80: 12.5 ns)
+    ident = {"phase_a": "a", "phase_b": "b", "sync": "s", "gate": "g"}
+    events = []
+    for wire, seq in result["rmt_edges"].items():
+        for t_cu, level in seq:
+            events.append((t_cu, 0 if wire == "gate" else 1, ident[wire], level))
+    events.sort()
+    end_cu = int(result["sim_s"] * 1e6) * cu
+    whole_ns = all(t * 1000 % cu == 0 for t, _o, _w, _l in events)
+    per_unit = 1000 if whole_ns else 10000  # units per us
+    with open(path, "w") as f:
+        w = f.write
+        w("$date %s $end\n" % time.strftime("%Y-%m-%d %H:%M:%S"))
+        w("$version tvns firmware %s, ESP32 RMT frames on the silicon model $end\n"
+          % result.get("firmware_version", ""))  # fmt: skip
+        w("$timescale %s $end\n$scope module stimulator $end\n" % ("1ns" if whole_ns else "100ps"))
+        for wire in ("phase_a", "phase_b", "sync", "gate"):
+            w("$var wire 1 %s %s $end\n" % (ident[wire], wire))
+        w("$upscope $end\n$enddefinitions $end\n#0\n$dumpvars\n0a\n0b\n0s\n0g\n$end\n")
+        level = {"a": 0, "b": 0, "s": 0, "g": 0}
+        last = 0
+        for t_cu, _order, wire, v in events:
+            if level[wire] == v:
+                continue
+            level[wire] = v
+            t = t_cu * per_unit // cu
+            if t != last:
+                w("#%d\n" % t)
+                last = t
+            w("%d%s\n" % (v, wire))
+        if end_cu * per_unit // cu > last:
+            w("#%d\n" % (end_cu * per_unit // cu))

@@ -78,19 +78,20 @@ def run(
     jitter_ms=0,
     log_path=None,
     allocation=None,
+    esp32=None,
 ):
     """Simulate the protocol file at path. progress(t_ms, total_ms) is called on the way.
     inject: (kind, at_ms) pairs; jitter_ms: control-tick lateness up to this many ms;
-    log_path: where the firmware writes its session log (tvns.log)."""
+    log_path: where the firmware writes its session log (tvns.log); esp32: an ESP32 pin map
+    file to run the firmware's ESP32 board (RMT engine) on the silicon model instead."""
     duration_ms = None if duration_s is None else int(round(duration_s * 1000))
     if not 0 <= jitter_ms <= 100:
         raise ToolError("--jitter-ms must be 0..100")
+    args = (path, duration_ms, progress, inject, jitter_ms, log_path, allocation, esp32)
     if runtime == "cpython":
-        result = _run_cpython(path, duration_ms, progress, inject, jitter_ms, log_path, allocation)
+        result = _run_cpython(*args)
     elif runtime == "micropython":
-        result = _run_micropython(
-            path, duration_ms, progress, inject, jitter_ms, log_path, allocation
-        )
+        result = _run_micropython(*args)
     else:
         raise ToolError("unknown runtime %r (cpython or micropython)" % runtime)
     if "error" in result:
@@ -107,17 +108,24 @@ def _read(path):
         raise ToolError("cannot read %s: %s" % (path, exc.strerror)) from exc
 
 
-def _run_cpython(path, duration_ms, progress, inject, jitter_ms, log_path, allocation):
+def _run_cpython(path, duration_ms, progress, inject, jitter_ms, log_path, allocation, esp32):
     import_firmware()
     from tvns.board import simrun
     from tvns.errors import TvnsError
 
     text = _read(path)
     try:
+        board = None
+        if esp32 is not None:
+            from tvns.board import simesp32
+
+            board = simesp32.SimEsp32Board(simesp32.load_config(str(esp32)), jitter_ms=jitter_ms)
+            board.engine.keep_frames = True
         return simrun.simulate(
             text,
             duration_ms,
             progress,
+            board=board,
             inject=inject,
             jitter_ms=jitter_ms,
             log_path=None if log_path is None else str(log_path),
@@ -127,10 +135,12 @@ def _run_cpython(path, duration_ms, progress, inject, jitter_ms, log_path, alloc
         return simrun.error_result(exc)
 
 
-def _run_micropython(path, duration_ms, progress, inject, jitter_ms, log_path, allocation):
+def _run_micropython(path, duration_ms, progress, inject, jitter_ms, log_path, allocation, esp32):
     _read(path)  # unreadable: one clear line here, not a MicroPython traceback from main.py
     path = pathlib.Path(path).resolve()
     cmd = [micropython_binary(), str(FIRMWARE / "main.py"), "--simulate", str(path)]
+    if esp32 is not None:
+        cmd += ["--esp32", str(pathlib.Path(esp32).resolve())]
     if duration_ms is not None:
         cmd += ["--duration-ms", str(duration_ms)]
     for kind, at_ms in inject:
@@ -179,6 +189,8 @@ def _run_micropython(path, duration_ms, progress, inject, jitter_ms, log_path, a
 
 
 PIO_MAX_S = 120  # the emulator runs ~3,000 periods/s: keep --engine pio to short stretches
+RMT_MAX_S = 900  # --engine rmt keeps every frame (for the VCD): 15 min at most
+ESP32_MAP = pathlib.Path(FIRMWARE).parent / "hardware" / "boards" / "esp32-devkitc.json"
 
 
 def pio_edges(result, duration_s):
@@ -202,6 +214,34 @@ def pio_trace(result, duration_s):
     return edges, gate_us
 
 
+def _esp32_map(args):
+    """The pin map for --engine rmt, checked on the host first (a map the board would refuse
+    is refused here, naming the field); the run is capped at RMT_MAX_S."""
+    path = pathlib.Path(args.board_config) if args.board_config else ESP32_MAP
+    try:
+        config = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ToolError("--board-config %s: %s" % (path, exc)) from None
+    check_esp32_map(config, path)
+    if args.duration is not None and args.duration > RMT_MAX_S:
+        raise ToolError("--engine rmt keeps every frame: --duration at most %d s" % RMT_MAX_S)
+    if args.duration is None:
+        args.duration = RMT_MAX_S  # a longer session is cut there (cut_short in the result)
+    return path
+
+
+def check_esp32_map(config, path):
+    import_firmware()
+    from tvns.board import esp32_pins, esp32_rmt
+    from tvns.errors import TvnsError
+
+    try:
+        esp32_pins.check(config)
+        esp32_rmt.read_config(config)
+    except TvnsError as exc:
+        raise ToolError("%s: %s (%s)" % (path, exc.message, exc.field)) from None
+
+
 # ---- the command: `tvns simulate PROTOCOL [...]` (its arguments: cli.argparse_simulate) ----
 def cmd_simulate(args):
     from tvns_tools import simout
@@ -216,6 +256,11 @@ def cmd_simulate(args):
                 "--engine pio replays a short stretch: give --duration S (at most %d s) "
                 "and no --jitter-ms (the board's tick runs every 1 ms)" % PIO_MAX_S
             )
+        esp32 = None
+        if args.engine == "rmt":
+            esp32 = _esp32_map(args)
+        elif args.board_config:
+            raise ToolError("--board-config goes with --engine rmt")
         log_path = simout.prepare_out(args.out)
         result = run(
             args.protocol,
@@ -226,6 +271,7 @@ def cmd_simulate(args):
             args.jitter_ms,
             log_path,
             args.arm,
+            esp32,
         )
     finally:
         if bar is not None:

@@ -261,10 +261,12 @@ class SimBoard:
         return self.last_reset
 
     # ---- simulation controls ----
-    def inject(self, kind, at_ms):
+    def inject(self, kind, at_ms, origin_us=None):
+        """The fault kind at_ms after origin_us (default: now)."""
         if kind not in INJECT_KINDS:
             raise E.TvnsError(E.OUT_OF_RANGE, "unknown fault kind %r" % kind, "inject")
-        self._pending.append((self.clock.now_us + int(round(at_ms * 1000)), kind))
+        base = self.clock.now_us if origin_us is None else origin_us
+        self._pending.append((base + int(round(at_ms * 1000)), kind))
         self._pending.sort()
 
     def reset(self, cause):

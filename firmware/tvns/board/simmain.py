@@ -2,7 +2,8 @@
 # board/sim* module): the argv of the host simulator and the pacing of the sim board.
 #   micropython main.py --simulate PROTOCOL.json [--duration-ms N] [--inject KIND@MS]...
 #                       [--jitter-ms N] [--log FILE] [--arm active|sham]
-#                                                       one session, JSON result
+#                       [--esp32 PINMAP.json]   one session, JSON result; --esp32: on the
+#                                               ESP32 board model (RMT engine, its frames)
 #   micropython main.py --console [--speed N] [--state DIR] [--log FILE]
 #                              the console on stdin/stdout, sim board, virtual time paced at
 #                              N x real time; --state DIR: the virtual board's flash (store
@@ -37,10 +38,19 @@ def simulate(argv):
     with open(path, "rb") as f:
         text = f.read()
     try:
+        board = None
+        if "--esp32" in argv:
+            from tvns.board import simesp32
+
+            board = simesp32.SimEsp32Board(
+                simesp32.load_config(_arg(argv, "--esp32", None)), jitter_ms=jitter_ms
+            )
+            board.engine.keep_frames = True
         result = simrun.simulate(
             text,
             duration_ms,
             progress,
+            board=board,
             inject=inject,
             jitter_ms=jitter_ms,
             log_path=_arg(argv, "--log", None),

@@ -48,18 +48,20 @@ def _gap(ctx):
     L = ctx.limits
     p = ctx.pulses
     g = ctx.exp.gap_ns
+    lo, hi = ctx.exp.gap_lo_ns, ctx.exp.gap_hi_ns  # == g but on an RMT board (channel skew)
     tol = ctx.tol(g)
     pairs = [(fa, rb - fa) for fa, rb in zip(p.a_fall, p.b_rise) if rb is not None]
     if not pairs:
         return na("interphase_gap", "interphase gap", "no pulse with both phases")
-    bad = [(t, v) for t, v in pairs if abs(v - g) > tol or v > L.GAP_MAX_US * 1000 + tol]
+    limit = L.GAP_MAX_US * 1000 + hi - g + tol
+    bad = [(t, v) for t, v in pairs if not lo - tol <= v <= hi + tol or v > limit]
     values = [v for _t, v in pairs]
     return row(
         "interphase_gap",
         "interphase gap",
         FAIL if bad else PASS,
         "%s (n=%d)" % (span_us(values), len(values)),
-        us(g, 0),
+        us(g, 0) if hi == lo else "%s..%s" % (us(lo, 0), us(hi, 0)),
         "%d..%d us" % (L.GAP_MIN_US, L.GAP_MAX_US),
         "±" + us(tol, 3),
         bad[0][0] if bad else None,
@@ -147,14 +149,15 @@ def _sync(ctx):
     if ctx.sync_iv is None:
         return na("sync", label, "sync not captured")
     p = ctx.pulses
-    tol = ctx.tol(0)
+    skew = ctx.exp.skew_ns  # RMT: SYNC rises with A within the skew, ends up to it after B
+    tol = ctx.tol(0) + skew
     sync = [(r, f) for r, f in ctx.sync_iv if r is not None and f is not None]
     s_rises = [r for r, _f in sync]
     bad = []
     for ra, fb in zip(p.a_rise, p.b_fall):
         i = bisect.bisect_left(s_rises, ra - tol)
         ok = i < len(sync) and abs(sync[i][0] - ra) <= tol
-        if not ok or fb is None or abs(sync[i][1] - fb) > tol:
+        if not ok or fb is None or not -ctx.tol(0) <= sync[i][1] - fb <= tol:
             bad.append(ra)
     n_bad_pulses = len(bad)
     if p.a_rise:  # SYNC with no pulse under it (between the first and last pulse seen)
@@ -188,7 +191,7 @@ def _period_jitter_drift(ctx):
         why = "no two pulses one period apart in the capture"
         return [na(n, label, why) for n, label in names]
     values = [v for _t, v in pairs]
-    tol = ctx.tol(period)
+    tol = ctx.tol(period) + exp.skew_ns
     lo_ns, hi_ns = 1_000_000_000 // L.FREQ_MAX_HZ, 1_000_000_000 // L.FREQ_MIN_HZ
     bad = [(t, v) for t, v in pairs if abs(v - period) > tol or not lo_ns <= v <= hi_ns]
     med = median(values)
@@ -204,8 +207,9 @@ def _period_jitter_drift(ctx):
         "%d of %d outside; first %s" % (len(bad), len(values), us(bad[0][1], 3)) if bad else "",
     )
     # Jitter: period to period, against the capture's own median (a constant offset is
-    # drift, not jitter). One sample of quantization is all a clean PIO shows.
-    jtol = ctx.sample_ns + ctx.extra_ns
+    # drift, not jitter). One sample of quantization is all a clean PIO shows; an RMT
+    # board's phase A moves with its channels' start skew.
+    jtol = ctx.sample_ns + ctx.extra_ns + exp.skew_ns
     dev = [(t, abs(v - med)) for t, v in pairs]
     worst_t, worst = max(dev, key=lambda x: x[1])
     jbad = [(t, d) for t, d in dev if d > jtol]
@@ -214,7 +218,7 @@ def _period_jitter_drift(ctx):
         "jitter (worst)",
         FAIL if jbad else PASS,
         us(worst, 3),
-        "0 (PIO)",
+        "0 (PIO)" if not exp.skew_ns else "<= skew (RMT)",
         "",
         "<= " + us(jtol, 3),
         jbad[0][0] if jbad else None,

@@ -4,7 +4,6 @@ windows and the captured gate), gate-to-pulse latency, and the session length.""
 import bisect
 
 from tvns_tools.verify.checks_train import NOT_PLACED, gate_pairs
-from tvns_tools.verify.expect import GATE_LATENCY_NS
 from tvns_tools.verify.model import FAIL, PASS, ms_text, na, row, s_text, us
 
 
@@ -30,7 +29,7 @@ def _outside(ctx):
             for r, f in ctx.gate_iv
         ]
         rises = [r for r, _f in g]
-        lat = GATE_LATENCY_NS + ctx.tol(0)
+        lat = exp.pipeline_ns + exp.gate_latency_ns + ctx.tol(0)
         for t in starts:
             i = bisect.bisect_right(rises, t) - 1
             if i < 0 or t > g[i][1] + lat:
@@ -57,20 +56,21 @@ def _latency(ctx):
         return na(name, label, "gate not captured")
     starts = ctx.pulses.a_rise
     period = ctx.exp.period_ns
-    tol = ctx.tol(0) + GATE_LATENCY_NS
+    tol = ctx.tol(0) + ctx.exp.gate_latency_ns
+    pipe = ctx.exp.pipeline_ns  # RMT: every pulse this long after its place (docs/ESP32.md)
     values, bad = [], []
     for r, f in gate_pairs(ctx) + [
         (r, None) for r, f in ctx.gate_iv if r is not None and f is None
     ]:
         i = bisect.bisect_left(starts, r)
-        if i == len(starts) or (f is not None and starts[i] > f + tol):
+        if i == len(starts) or (f is not None and starts[i] > f + pipe + tol):
             if f is None or f - r >= period // 10:
                 bad.append((r, None))
             continue
         prev = starts[i - 1] if i > 0 else None
-        due = max(r, prev + period) if prev is not None else r
+        due = (max(r, prev + period - pipe) if prev is not None else r) + pipe
         values.append(starts[i] - r)
-        if abs(starts[i] - due) > tol:
+        if not 0 <= starts[i] - due <= tol:
             bad.append((r, starts[i] - due))
     if not values and not bad:
         return na(name, label, "no gate opening in the capture")
@@ -79,7 +79,7 @@ def _latency(ctx):
         label,
         FAIL if bad else PASS,
         "max %s (n=%d)" % (us(max(values), 3), len(values)) if values else "-",
-        "0 (or the period end)",
+        "0 (or the period end)" if not pipe else "%s (or the period end)" % us(pipe, 0),
         "",
         "<= " + us(tol, 3),
         bad[0][0] if bad else None,

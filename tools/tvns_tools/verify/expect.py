@@ -8,7 +8,11 @@ with the firmware's own code (tvns.protocol, tvns.schedule) and its timing rules
   when the gate closes finishes;
 - each pulse carries the amplitude set when it starts (ramps are staircases of <= 0.1 mA).
 The board adds what its hardware does on top: the control tick's grid (gate and amplitude
-edges up to `slack` late) and the PIO's gate-to-pulse latency."""
+edges up to `slack` late) and the PIO's gate-to-pulse latency; or, on a board with an
+`rmt` section (the ESP32, docs/ESP32.md), the RMT engine's constant pipeline latency, and
+the start skew of its channels, which lengthens the interphase gap by up to
+`rmt.skew_max_us` (less `skew_comp_us`), moves phase A by as much from period to period,
+and lets SYNC end that much after phase B."""
 
 import bisect
 import json
@@ -69,6 +73,7 @@ class Expected:
         )
         self.tick_ms = int(board.get("tick_ms", 1))
         self.dead_time_ns = int(board.get("pio", {}).get("dead_time_ns", 0))
+        self._board_engine(board, proto)
         self.sense_ohms = float(board.get("sense", {}).get("r_ohms", 100))
         self.sense_gain = float(board.get("sense", {}).get("amp_gain", 1))
         self.target_ua = 0 if proto.sham else proto.amplitude_ua
@@ -79,6 +84,29 @@ class Expected:
         self.starts, self.amps = self._pulses()
         self.ramp_up_ns = proto.ramp_up_ms * 1_000_000
         self.ramp_down_ns = (proto.session_ms - proto.ramp_down_ms) * 1_000_000
+
+    def _board_engine(self, board, proto):
+        """What the board's pulse engine adds: the PIO's latency, or the RMT's pipeline."""
+        self.pipeline_ns = 0
+        self.gate_latency_ns = GATE_LATENCY_NS
+        self.skew_ns = 0  # RMT: channel start skew (gap, A-to-A jitter, SYNC's end)
+        self.gap_lo_ns = self.gap_hi_ns = self.gap_ns
+        if "rmt" not in board:
+            return
+        from tvns.board import esp32_rmt
+        from tvns.errors import TvnsError
+
+        try:
+            cfg = esp32_rmt.read_config(board)
+            lat = esp32_rmt.latency_for(cfg, proto.width_us, proto.gap_us, proto.period_us)
+        except TvnsError as exc:
+            raise ToolError("board rmt section: %s (%s)" % (exc.message, exc.field)) from None
+        self.pipeline_ns = lat * 1000
+        self.skew_ns = cfg["skew_max_us"] * 1000
+        self.gate_latency_ns = self.skew_ns
+        comp = cfg["skew_comp_us"] * 1000
+        self.gap_lo_ns = self.gap_ns - comp
+        self.gap_hi_ns = self.gap_ns + self.skew_ns - comp
 
     def _step(self, sch):
         """Walk the schedule from deadline to deadline, as the tick does on time."""

@@ -2,7 +2,6 @@
 seconds. The keys are a contract, listed in JSON_KEYS (shown by `tvns verify --help` and
 docs/VERIFY.md)."""
 
-from tvns_tools.verify.expect import GATE_LATENCY_NS
 from tvns_tools.verify.model import FAIL, NA
 
 JSON_KEYS = """\
@@ -72,7 +71,8 @@ def build(ctx, rows, capture_path, protocol_path, board):
             "edge_ns": ctx.tol(0),
             "timebase_ppm": ctx.ppm,
             "tick_slack_ms": ctx.slack_ns / 1e6,
-            "gate_latency_ns": GATE_LATENCY_NS,
+            "gate_latency_ns": exp.gate_latency_ns,
+            "pipeline_ns": exp.pipeline_ns,
             "amplitude_pct": ctx.amp_tol_pct,
         },
         "alignment": {
