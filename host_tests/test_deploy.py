@@ -6,6 +6,7 @@ import ast
 import json
 import pathlib
 import shutil
+import subprocess
 
 from tvns_tools import cli, deploy
 from tvns_tools.device import Device
@@ -55,18 +56,19 @@ def test_stage_for_the_esp32_ships_its_board_and_its_map(tmp_path):
     assert (tmp_path / "tvns" / "board" / "esp32_rmt.mpy").read_bytes()[:1] == b"M"
 
 
-def test_deploy_refuses_a_pin_map_the_esp32_would_refuse_before_copying(tmp_path):
+def test_deploy_refuses_a_pin_map_the_esp32_would_refuse_before_copying(
+    pty_board, tmp_path, capsys
+):
+    port, fs, _proc = pty_board
     bad = json.loads((ROOT / "hardware" / "boards" / "esp32-devkitc.json").read_text())
     bad["pins"]["phase_b"]["gpio"] = 34  # input-only
     cfg = tmp_path / "bad.json"
     cfg.write_text(json.dumps(bad))
-    r = subprocess.run(
-        [sys.executable, "-m", "tvns_tools.cli", "deploy", "--port", "/dev/nonexistent",
-         "--board", "esp32", "--config", str(cfg), "--no-check"],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert r.returncode == 1 and "pins.phase_b.gpio" in r.stderr and "input-only" in r.stderr
-    assert "Traceback" not in r.stderr
+    argv = ["deploy", "--port", port, "--board", "esp32", "--config", str(cfg), "--resume"]
+    assert cli.main([*argv, "--no-check"]) == 1
+    err = capsys.readouterr().err
+    assert "pins.phase_b.gpio" in err and "input-only" in err and "Traceback" not in err
+    assert _tree(fs) == set()  # nothing reached the board
 
 
 def _deploy(port, *more):
@@ -147,17 +149,20 @@ def test_after_deploy_the_limits_must_be_the_hosts():
             raise AssertionError("a board with other limits was accepted")
 
 
-def test_make_deploy_board_esp32_over_mpremote_to_a_pty_board(pty_board):
-    """`make deploy PORT=... BOARD=esp32`: the esp32 tree (xtensawin .mpy, its own board
-    modules, the DevKitC map as board.json) lands on the stand-in board's filesystem."""
+def test_deploy_board_esp32_over_mpremote_to_a_pty_board(pty_board, monkeypatch, capsys):
+    """`make deploy PORT=... BOARD=esp32` (its recipe is `tvns deploy --board $(BOARD)`): the
+    esp32 tree (xtensawin .mpy, its own board modules, the DevKitC map as board.json) lands
+    on the stand-in board's filesystem."""
     port, fs, proc = pty_board
-    r = subprocess.run(
-        ["make", "--no-print-directory", "deploy", "PORT=" + port, "BOARD=esp32",
-         "DEPLOY_ARGS=--resume --no-check"],
-        capture_output=True, text=True, timeout=180, cwd=ROOT,
+    make = subprocess.run(
+        ["make", "-n", "--no-print-directory", "deploy", "PORT=" + port, "BOARD=esp32"],
+        capture_output=True, text=True, cwd=ROOT, timeout=60,
     )  # fmt: skip
-    assert r.returncode == 0, r.stderr + r.stdout
-    assert "(esp32, xtensawin)" in r.stdout
+    assert "tvns deploy --port %s --board esp32" % port in make.stdout
+    monkeypatch.setitem(deploy.PLATFORMS, "esp32", ("esp32", "linux"))  # the stand-in is unix
+    argv = ["deploy", "--port", port, "--board", "esp32", "--resume", "--no-check"]
+    assert cli.main(argv) == 0, capsys.readouterr()
+    assert "(esp32, xtensawin)" in capsys.readouterr().out
     assert proc.poll() is None
     tree = _tree(fs)
     assert tree == _expected_names("esp32")

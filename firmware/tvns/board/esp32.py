@@ -57,11 +57,11 @@ class Watchdog:
 
 class Ticker:
     """machine.Timer, soft (the ESP32 port schedules every timer callback). Each callback
-    feeds the pulse engine a pulse due before now, runs the control tick, then feeds a pulse
-    due now: a pulse is written with the gate and amplitude of its own start, exactly as the
-    sim board's engine starts it (before a change made at that instant, or after one made
-    earlier). The dead man: feed runs only while the last tick returned; a tick that raised
-    (or never ran) starves the engine."""
+    feeds the pulse engine a pulse due before now, then runs the control tick, which feeds it
+    after its gate decision (a pulse due now): a pulse is written with the gate and
+    amplitude of its own start, exactly as the sim board's engine starts it. The dead man:
+    this feed runs only while the last tick returned; a tick that never returns (or a timer
+    that never fires) starves the engine."""
 
     def __init__(self, machine, config, wdt, engine):
         self._machine = machine
@@ -81,7 +81,6 @@ class Ticker:
         self._alive = False
         self._sched_tick(timer)
         self._alive = True
-        self._engine_feed(False)
 
     def start(self, scheduler):
         self.stop()
@@ -131,6 +130,10 @@ class Board:
         self.latch = esp32_io.Latch(machine, config, time_mod)
         self.sense = esp32_io.Sense(machine, config, self.ceiling_ua, self.latch)
         self.estop = esp32_io.Estop(machine, config, self.latch)
+        # The hardware kill path: OS-1's latch, where the map wires it (pins.latch_q).
+        self.kill = None
+        if "latch_q" in config["pins"]:
+            self.kill = esp32_io.KillLatch(self.latch, self.estop)
         self.wdt = Watchdog(machine, config)
         self.ticker = Ticker(machine, config, self.wdt, self.engine)
         # Session marker and daily exposure, on the board's flash (tvns/store.py).
@@ -149,9 +152,16 @@ class Board:
             return "watchdog"
         return None
 
+    def disable_irq(self):
+        return self._machine.disable_irq()
+
+    def enable_irq(self, state):
+        self._machine.enable_irq(state)
+
     def safe_off(self):
-        # The one abort path: no new pulse, both phases low now, amplitude 0. The kill
-        # latch (if fitted) stays as it is: only arm/clear reset it, after a check.
+        # The one abort path (with interrupts off: registers only): no new pulse, both phases
+        # low now, amplitude 0 (the MCP4725's transfer is scheduled). The kill latch (if
+        # fitted) stays as it is: only arm/clear reset it, after a check.
         self.engine.gate(False)
         self.engine.stop()
         self.dac.set_ua(0)

@@ -3,9 +3,11 @@
 #
 # The setpoint is pending: the RMT engine has a pulse written ahead (esp32_rmt.py), so a
 # new code may only reach the DAC while no pulse is written and unfinished. set_ua writes
-# at once when the engine is idle; otherwise the engine applies it when the pulse has
-# ended (idle_apply) or just before it writes the next one (commit_ua), which leaves the
-# whole pipeline latency for the output stage's setpoint filter to settle.
+# at once when the engine is idle; otherwise the tick's apply() does once the pulse has
+# ended, or the engine just before it writes the next one (commit_ua), which leaves the
+# whole pipeline latency for the output stage's setpoint filter to settle. The MCP4725's
+# I2C transfer is handed to micropython.schedule (a bound method made once): safe_off runs
+# with interrupts off, where a bus transfer must not.
 #
 # Slew limit: while pulses run, the amplitude rises by at most limits.RAMP_STEP_MAX_UA from
 # one pulse to the next. The scheduler spaces its ramp steps a pulse period apart; a pulse
@@ -13,6 +15,11 @@
 # Decreases apply in full. Everything here that the tick calls is integer-only and
 # allocates nothing.
 from micropython import const
+
+try:
+    from micropython import schedule as _schedule
+except ImportError:  # CPython host: no scheduler (the transfer runs at once)
+    _schedule = None
 
 from tvns.board.config import gpio, need, num
 from tvns.board.dac import DacCal, mcp4725_encode
@@ -45,8 +52,13 @@ class _PendingDac(DacCal):
         if self._engine.idle():
             self.idle_apply()
 
+    def apply(self):
+        """The tick's part: a setpoint held while a pulse was in flight, once it has ended."""
+        if self.setpoint_ua != self.value_ua and self._engine.idle():
+            self.idle_apply()
+
     def idle_apply(self):
-        """Engine: no pulse in flight now; bring the DAC to the setpoint (slew-limited)."""
+        """No pulse in flight now: bring the DAC to the setpoint (slew-limited)."""
         ua = self._limited(self.setpoint_ua)
         if ua != self.value_ua:
             self._apply(ua)
@@ -69,9 +81,9 @@ class _PendingDac(DacCal):
 
     def _apply(self, ua):
         code = self.code_for(ua)
-        self._write(code)
-        self.code = code
-        self.value_ua = ua
+        if self._write(code):
+            self.code = code
+            self.value_ua = ua
 
 
 class Esp32Dac(_PendingDac):
@@ -87,7 +99,8 @@ class Esp32Dac(_PendingDac):
         self._write(0)
 
     def _write(self, code):
-        self._dac.write(code)
+        self._dac.write(code)  # a register write (safe with interrupts off)
+        return True
 
 
 class Esp32Mcp4725(_PendingDac):
@@ -104,10 +117,23 @@ class Esp32Mcp4725(_PendingDac):
             freq=400_000,
         )
         self._buf = bytearray(2)  # preallocated: no allocation in the tick
-        self._write(0)
+        self._next = 0
+        self._xfer_cb = self._xfer  # bound once: micropython.schedule must not allocate
+        self._xfer(0)
 
     def _write(self, code):
-        mcp4725_encode(self._buf, code)
+        self._next = code
+        if _schedule is None:
+            self._xfer(0)
+            return True
+        try:
+            _schedule(self._xfer_cb, 0)  # runs in the VM right after this code returns
+        except RuntimeError:  # the queue is full: still pending, the next tick tries again
+            return False
+        return True
+
+    def _xfer(self, _arg):
+        mcp4725_encode(self._buf, self._next)
         self._i2c.writeto(self._addr, self._buf)
 
 

@@ -14,16 +14,13 @@
 #
 # Soft IRQs (pin IRQs are always scheduled callbacks on the ESP32) record an e-stop press
 # or an overcurrent trip even when it is gone by the next tick (the latch has cut the
-# bridge, the comparator has fallen back). The tick reads the flags; safe_off() clears them
-# once a fault has been latched.
-from micropython import const
-
+# bridge, the comparator has fallen back): board.kill names the cause from them
+# (docs/BOARD-INTERFACE.md); safe_off() clears them once a fault has been latched.
 from tvns import safety as F
 from tvns.board.config import gpio, need, num
 from tvns.errors import OUT_OF_RANGE, TvnsError
 
 GPIO_MAX = 39
-OC_REPORT_UA = const(11000)  # what read_ua reports after the overcurrent comparator tripped
 # ADC linear window (mV) per attenuation: ESP-IDF's suggested ranges for the ESP32.
 ATTEN_WINDOW_MV = {0: (100, 950), 2.5: (100, 1250), 6: (150, 1750), 11: (150, 2450)}
 _ATTEN_CONST = {0: "ATTN_0DB", 2.5: "ATTN_2_5DB", 6: "ATTN_6DB", 11: "ATTN_11DB"}
@@ -88,7 +85,37 @@ class Latch:
         self._time.sleep_us(20)  # the 74LVC1G74 needs a few ns; OS-1 asks >= 10 us
         self._rst.value(1)
         if self.killed():
-            return F.LEAD_OFF  # the latch will not let go (e-stop loop open?): bridge off
+            return F.KILL  # the latch will not let go (e-stop loop open?): bridge off
+        return F.NONE
+
+
+class KillLatch:
+    """board.kill on the ESP32: OS-1's latch has cut the bridge in hardware; this names it
+    for the tick (tripped) and for the self-test (asserted, cause_now)."""
+
+    def __init__(self, latch, estop):
+        self._latch = latch
+        self._estop = estop
+
+    def asserted(self):
+        return self._latch.killed()
+
+    def tripped(self):
+        latch = self._latch
+        if not latch.killed():
+            return F.NONE
+        if latch.oc_seen or latch.oc_now():
+            return F.OVERCURRENT
+        if latch.estop_seen or self._estop.asserted():
+            return F.ESTOP
+        return F.KILL  # no cause seen (a lost IRQ, a supply glitch): the kill line itself
+
+    def cause_now(self):
+        latch = self._latch
+        if latch.oc_now():
+            return F.OVERCURRENT
+        if self._estop.asserted():
+            return F.ESTOP
         return F.NONE
 
 
@@ -120,6 +147,8 @@ class Sense:
                 "sense.r_ohms",
             )
         self.full_scale_ua = ((hi_mv - self._ped_mv) * self._k_q12) >> 12
+        step = self._k_q12 >> 12  # read_uv comes in whole mV
+        self.step_ua = step if step > 0 else 1
         ADC = machine.ADC
         self._adc = ADC(
             machine.Pin(_pin(config, "sense_adc")), atten=getattr(ADC, _ATTEN_CONST[atten])
@@ -139,18 +168,11 @@ class Sense:
             self._comp = _input(machine, config, "compliance")
 
     def read_ua(self):
-        latch = self._latch
-        if latch.oc_seen or latch.oc_now():
-            return OC_REPORT_UA  # the hardware comparator tripped (and the latch cut it)
         mv = self._adc.read_uv() // 1000
         ua = ((mv - self._ped_mv) * self._k_q12 >> 12) + self._offset_ua
         return ua if ua > 0 else 0
 
     def read_compliance(self):
-        # A latched kill with no cause seen (a lost IRQ, a supply glitch): the bridge is off
-        # and the setpoint cannot reach the load, which is what lead-off means.
-        if self._latch.killed():
-            return True
         if self._comp is None:
             return False
         return self._comp.value() == self._comp_active
@@ -176,6 +198,10 @@ class Estop:
 
     def _press_irq(self, _pin):
         self._latch.estop_seen = True
+
+    def asserted(self):
+        """The input now (no memory of a press)."""
+        return self._pin.value() == self._active
 
     def pressed(self):
         if self._pin.value() == self._active:

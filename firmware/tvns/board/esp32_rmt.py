@@ -1,12 +1,13 @@
 # The ESP32 pulse engine: MicroPython's esp32.RMT (v1.28.0, ESP-IDF 5 driver) driving
 # phase A, phase B and SYNC, one RMT channel each. docs/ESP32.md has the why at length.
 #
-# One pulse per write. The control tick (a soft machine.Timer, every tick_ms) calls
-# feed(); when the next pulse is due, feed writes exactly one biphasic pulse: a finite item
-# list per channel, lead (low) + phase (high) + a 1 us tail (low). No loop mode (it has a
-# history of bugs on every IDF), no queue (write_pulses blocks while its channel is
-# transmitting, so feed only writes to idle channels). Hence the dead man: a CPU that stops
-# calling feed lets out at most the one pulse already written.
+# One pulse per write. The control tick (a soft machine.Timer, every tick_ms) calls feed()
+# (the board interface's dead man: docs/BOARD-INTERFACE.md); when the next pulse is due, feed
+# writes exactly one biphasic pulse: a finite item list per channel, lead (low) + phase
+# (high) + a 1 us tail (low). No loop mode (it has a history of bugs on every IDF), no queue
+# (write_pulses blocks while its channel is transmitting, so feed only writes to idle
+# channels). Hence the dead man: a CPU that stops feeding lets out at most the one pulse
+# already written (the interface's bound, safety.DEADMAN_PULSES, is 2).
 #
 # Timing. A pulse whose model start (the sim engine's, the PIO's) is t is committed by the
 # first feed at or after t and placed at t + latency_us on the RMT: every decision the tick
@@ -43,6 +44,7 @@ MEM_SYMBOLS = const(64)  # one RMT memory block: a write that fits starts with a
 TAIL_US = const(1)  # low item after each phase: its fall is an item edge, not end-of-frame
 _MARGIN_US = const(200)  # free time left after a pulse's write before the next commit
 _WRAP = const(0x3FFFFFFF)
+_NEVER_MS = const(0x100000)  # feed(): no feed needed (the tick has other deadlines first)
 _DEFAULTS = {
     "resolution_hz": 1000000,
     "latency_us": 6000,
@@ -249,26 +251,28 @@ class RmtEngine:
         return self._commit_us if self.gated and self.loaded else None
 
     def feed(self, before=False):
-        """Write the next pulse if it is due: called every tick_ms, before the control tick
-        (before=True: only a pulse due strictly before now) and after it (due up to now)."""
-        if self._detached:
-            return
-        idle = self.idle()
-        dac = self._dac
-        if idle and dac is not None:
-            dac.idle_apply()  # a setpoint held while a pulse was in flight
-        if not self.gated:
-            return
+        """The dead man: write the next pulse if it is due. The tick calls it after its gate
+        decision (a pulse due up to now); the board's ticker also calls it just before the
+        tick (before=True: only a pulse due strictly before now), so a pulse is written with
+        the gate and amplitude of its own start. Returns the ms (from clock.ticks_ms()) until
+        the next pulse is due: the sim board ticks there."""
+        if self._detached or not self.gated:
+            return _NEVER_MS
         clock = self._clock
         now = clock.ticks_us()
         due = clock.ticks_diff(now, self._commit_us)
-        if due < 0 or (before and due == 0):
-            return
-        if not idle:
-            self.deferred = (self.deferred + 1) & _WRAP
-            return
-        ua = dac.commit_ua() if dac is not None else 0
-        self._write(ua)
+        if due > 0 or (due == 0 and not before):
+            if not self.idle():
+                self.deferred = (self.deferred + 1) & _WRAP
+                return 1  # the last frame has not ended yet (a late one): the next tick
+            dac = self._dac
+            self._write(dac.commit_ua() if dac is not None else 0)
+            due = clock.ticks_diff(clock.ticks_us(), self._commit_us)
+        return (999 - due) // 1000 if due < 0 else 0
+
+    def sync_high(self):
+        """A pulse is written and unfinished (the DAC waits for the end)."""
+        return not self.idle()
 
     def _write(self, ua):
         clock = self._clock

@@ -12,7 +12,7 @@
 import json
 
 from tvns.board import esp32 as board_esp32
-from tvns.board.sim import SimBoard, SimEstop, SimSense
+from tvns.board.sim import OPEN_OHM, SimBoard, SimEstop, SimSense
 from tvns.board.simesp32hw import CU_PER_US, PWRON_RESET, WDT_RESET, ChipClock
 from tvns.board.simesp32mod import new_chip
 
@@ -173,6 +173,7 @@ class SimEsp32Board(SimBoard):
         chip.adc_uv[pins["sense_adc"]["gpio"]] = lambda: int(self.sense.model_ua() * gain) + ped_uv
         chip.output_hooks[pins["latch_reset"]["gpio"]] = self.stage.on_lrst
         self.fw = board_esp32.build(self.config, chip.machine, chip.esp32, self.clock)
+        self.kill = self.fw.kill
         self.dac = self.fw.dac
         self.engine.attach(self.fw.engine)
         self.fw.engine = self.engine  # the firmware's safe_off stops through the recorder
@@ -199,8 +200,22 @@ class SimEsp32Board(SimBoard):
         self._boot()
 
     def _apply(self, kind):
+        """SimBoard's faults, with OS-1 as the kill path: the stage's latch (not the engine)
+        cuts the bridge; the firmware sees it through its pins."""
+        self.injected.append((self.clock.now_us, kind))
         self.chip.poll_inputs()  # edges before the latch cuts the current
-        super()._apply(kind)
+        if kind == "overcurrent":
+            self.sense.short = True
+        elif kind == "lead_off":
+            self.sense.load_ohm = OPEN_OHM
+        elif kind == "estop":
+            self.estop.asserted = True
+        elif kind == "stall":
+            self.stalled = True
+        elif kind == "reset":
+            self.reset("power")
+        elif kind == "host_loss":
+            self.host_lost = True
         self.chip.poll_inputs()
         self.stage.update()
 

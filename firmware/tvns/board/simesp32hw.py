@@ -54,6 +54,19 @@ class ChipClock(SimClock):
     def sleep_us(self, us):
         self.now_us += us
 
+    def spend_small(self, us):
+        """Advance by us on the small ints only (no absolute time: a 32-bit port would box
+        it): what the model does while it must allocate nothing (Chip.recording False)."""
+        sub = self.sub_us + us
+        ms = 0
+        while sub >= 1000:
+            sub -= 1000
+            ms += 1
+        self.sub_us = sub
+        if ms:
+            self.ms30 = self.ticks_add(self.ms30, ms)
+        self.us30 = self.ticks_add(self.us30, us)
+
 
 class Pad:
     """One GPIO pad: what drives it over time. timeline: [(t_us, src)], src an int level
@@ -100,7 +113,7 @@ class Channel:
         self.idle_level = idle_level
         self.num_symbols = num_symbols
         self.tx = []
-        self.quiet_end = 0  # end (cu) of the last frame sent while not recording
+        self.quiet_end = -1  # us30 at which the last frame sent while not recording ends
         self.enabled = False
         self.deleted = False
         self.cap_items = 0
@@ -108,11 +121,16 @@ class Channel:
         self.loop_count = 0
 
     def end_cu(self):
-        end = self.tx[-1][2] if self.tx else 0
-        return end if end > self.quiet_end else self.quiet_end
+        return self.tx[-1][2] if self.tx else 0
 
     def busy(self):
-        return self.enabled and self.chip.now_cu() < self.end_cu()
+        if not self.enabled:
+            return False
+        chip = self.chip
+        if not chip.recording:  # small ints only: the quiet frame's end against us30
+            clock = chip.clock
+            return self.quiet_end >= 0 and clock.ticks_diff(self.quiet_end, clock.us30) > 0
+        return chip.now_cu() < self.end_cu()
 
     def level_at(self, cu):
         if not self.tx:
@@ -195,7 +213,15 @@ class Chip:
         return self.clock.now_us * CU_PER_US
 
     def spend(self, us):
-        self.clock.now_us += us
+        if self._recording[0]:
+            self.clock.now_us += us
+        else:
+            self.clock.spend_small(us)
+
+    def drive(self, pad, src):
+        """What drives the pad changes now (logged only while recording)."""
+        if self._recording[0]:
+            pad.drive(self.clock.now_us, src)
 
     def latency(self, base):
         if not self.jitter_us:
@@ -223,7 +249,7 @@ class Chip:
         pad = self.pad(gpio)
         src = pad.output_src()
         if pad.route is not None:
-            return src.level_at(self.now_cu())
+            return src.level_at(self.now_cu()) if self._recording[0] else src.idle_level
         if pad.mode is not None and pad.mode & 2:
             return pad.latch
         return self.input_level(gpio)

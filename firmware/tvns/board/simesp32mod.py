@@ -87,7 +87,6 @@ def machine_module(chip):
 
         def init(self, mode=None, pull=-1, *, value=None, drive=None, hold=None):
             pad = chip.pad(self.id)
-            now = chip.now_us()
             if value is not None:
                 pad.latch = 1 if value else 0
             if mode is not None:
@@ -95,10 +94,10 @@ def machine_module(chip):
                     raise ValueError("pin can only be input")
                 pad.mode = mode
                 pad.route = None  # gpio_output_enable: the matrix's plain output, or none
-                pad.drive(now, pad.latch if mode & 2 else 0)
+                chip.drive(pad, pad.latch if mode & 2 else 0)
                 pad.last_in = chip.input_level(self.id)
             elif value is not None and pad.route is None and pad.mode is not None and pad.mode & 2:
-                pad.drive(now, pad.latch)
+                chip.drive(pad, pad.latch)
             if pull != -1:
                 pull = pull or 0
                 if pull and self.id in INPUT_ONLY:
@@ -119,7 +118,7 @@ def machine_module(chip):
             pad = chip.pad(self.id)
             pad.latch = 1 if v else 0
             if pad.route is None and pad.mode is not None and pad.mode & 2:
-                pad.drive(chip.now_us(), pad.latch)
+                chip.drive(pad, pad.latch)
                 self._hook(pad)
             return None
 
@@ -182,7 +181,7 @@ def machine_module(chip):
             pad = chip.pad(pin.id)
             pad.mode = None
             pad.route = None
-            pad.drive(chip.now_us(), 0)
+            chip.drive(pad, 0)
             chip.dac_log.setdefault(pin.id, []).append((chip.now_us(), 0))
 
         def write(self, value):
@@ -247,7 +246,8 @@ def machine_module(chip):
 
         def feed(self):
             self.feeds += 1
-            self.last_feed_us = chip.now_us()
+            if chip.recording:
+                self.last_feed_us = chip.now_us()
 
     def reset_cause():
         return chip.reset_cause
@@ -328,7 +328,7 @@ def esp32_module(chip):
             self._ch = ch = Channel(chip, pad, div, 1 if idle_level else 0, num_symbols)
             chip.channels.append(ch)
             pad.route = ch  # the GPIO matrix now routes this channel to the pad
-            pad.drive(chip.now_us(), ch)
+            chip.drive(pad, ch)
 
         def _live(self):
             if self._ch.deleted:
@@ -337,6 +337,8 @@ def esp32_module(chip):
 
         def write_pulses(self, duration, data=True):
             ch = self._live()
+            if not chip.recording and isinstance(duration, list) and isinstance(data, list):
+                return self._quiet(ch, duration, data)
             if ch.enabled:
                 end, now = ch.end_cu(), chip.now_cu()
                 if now < end:  # rmt_tx_wait_all_done(-1): blocks until the frame ends
@@ -345,8 +347,6 @@ def esp32_module(chip):
                     chip.spend(wait)
             else:
                 ch.enabled = True
-            if not chip.recording and isinstance(duration, list) and isinstance(data, list):
-                return self._quiet(ch, duration, data)
             durs, levels = _parse(duration, data)
             if not durs:
                 raise ValueError("No pulses")
@@ -374,7 +374,13 @@ def esp32_module(chip):
             chip.spend(chip.latency(chip.return_us))
 
         def _quiet(self, ch, durs, levels):
-            # Mode 3 without logging or allocating: only when the frame ends is kept.
+            # Mode 3 without logging or allocating (small ints only): only the frame's end.
+            clock = chip.clock
+            if ch.busy():  # rmt_tx_wait_all_done(-1)
+                wait = clock.ticks_diff(ch.quiet_end, clock.us30)
+                chip.blocked_us += wait
+                chip.spend(wait)
+            ch.enabled = True
             n = len(durs)
             if n != len(levels):
                 raise ValueError("duration and data must have same length")
@@ -390,7 +396,7 @@ def esp32_module(chip):
                     break
                 total += d * ch.div
             chip.spend(chip.latency(chip.entry_us))
-            ch.quiet_end = chip.now_cu() + total
+            ch.quiet_end = clock.ticks_add(clock.us30, (total + CU_PER_US - 1) // CU_PER_US)
             chip.spend(chip.latency(chip.return_us))
 
         def wait_done(self, *, timeout=0):
@@ -442,7 +448,7 @@ def esp32_module(chip):
             if ch.pad.route is ch:  # rmt_del_channel releases the pad: nothing drives it
                 ch.pad.route = None
                 ch.pad.mode = None
-                ch.pad.drive(chip.now_us(), 0)
+                chip.drive(ch.pad, 0)
 
     e.RMT = RMT
     return e

@@ -57,6 +57,12 @@ class RmtRecorder:
         return self._fw is not None and self._fw.gated
 
     @property
+    def starved(self):
+        """Pulses placed late (a feed later than the pipeline allows): the ESP32's analogue
+        of the sim engine's pulses that waited for a late feed."""
+        return self._fw.late if self._fw is not None else 0
+
+    @property
     def amp_ua(self):
         dac = self._fw._dac if self._fw is not None else None
         return dac.value_ua if dac is not None else 0
@@ -92,7 +98,10 @@ class RmtRecorder:
         self.stopped_at_us = now
 
     def feed(self, before=False):
-        self._fw.feed(before)
+        return self._fw.feed(before)
+
+    def sync_high(self):
+        return self._fw.sync_high()
 
     # ---- what the frames put on the pins ----
     def _on_commit(self, _target, ua):
