@@ -10,7 +10,7 @@ import pytest
 from esp32_support import ESP32_JSON, build, esp32_config, pulses, run_ms
 from tvns import errors as E
 from tvns import safety as F
-from tvns.board import esp32_io, esp32_pins
+from tvns.board import esp32_pins
 
 PINS = esp32_config()["pins"]
 
