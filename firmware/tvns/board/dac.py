@@ -12,7 +12,7 @@ class DacCal:
         self._offset_ua = int(num(cfg, "offset_ua", "dac.offset_ua", -lim, lim, 0))
         self._code_max = code_max
         self.ceiling_ua = ceiling_ua
-        self.code = 0
+        self.code = 0  # the code on the DAC now
 
     def code_for(self, ua):
         """DAC code for ua, rounded down (never above the setpoint)."""

@@ -13,6 +13,7 @@ except ImportError:  # CPython host: no scheduler (tests inject one)
     _schedule = None
 
 from tvns.board.config import gpio, need, num
+from tvns.board.dac import DacCal, mcp4725_encode
 from tvns.errors import ABOVE_CEILING, OUT_OF_RANGE, TvnsError
 
 GPIO_MAX = 29  # RP2040: GPIO0..GPIO29
@@ -22,28 +23,14 @@ def _gpio(config, name):
     return gpio(config, name, GPIO_MAX)
 
 
-class _DacBase:
-    """Calibration: I = full_scale_ua * code / code_max + offset_ua (code 0 = 0 uA)."""
+class _DacBase(DacCal):
+    """The shared calibration (board/dac.py), plus where a new code goes: between pulses."""
 
     def __init__(self, cfg, ceiling_ua, code_max, engine, clock):
-        self._fs_ua = int(num(cfg, "full_scale_ua", "dac.full_scale_ua", ceiling_ua, 100_000))
-        lim = self._fs_ua // 10
-        self._offset_ua = int(num(cfg, "offset_ua", "dac.offset_ua", -lim, lim, 0))
-        self._code_max = code_max
-        self.ceiling_ua = ceiling_ua
+        super().__init__(cfg, ceiling_ua, code_max)
         self._engine = engine
         self._clock = clock
-        self.code = 0  # the code on the DAC now
         self.pending = -1  # a code waiting for a pulse boundary (-1: none)
-
-    def code_for(self, ua):
-        """DAC code for ua, rounded down (never above the setpoint)."""
-        if ua <= 0:
-            return 0
-        code = (ua - self._offset_ua) * self._code_max // self._fs_ua
-        if code < 0:
-            return 0
-        return code if code < self._code_max else self._code_max
 
     def set_ua(self, ua):
         if ua < 0:
@@ -132,6 +119,5 @@ class Mcp4725Dac(_DacBase):
             self._busy = False
 
     def _transfer(self, code):
-        self._buf[0] = (code >> 8) & 0x0F
-        self._buf[1] = code & 0xFF
+        mcp4725_encode(self._buf, code)
         self._i2c.writeto(self._addr, self._buf)
