@@ -145,7 +145,7 @@ class SimEsp32Board(SimBoard):
         self.name = config.get("name", board_esp32.NAME)
         self.ceiling_ua = min(self.ceiling_ua, int(config["ceiling_ua"]))
         self.chip = new_chip(self.clock, entry_us, return_us, latency_jitter_us, kw.get("seed", 1))
-        from tvns.board.simrmt import RmtRecorder
+        from tvns.board.simesp32rec import RmtRecorder
 
         self.estop = Esp32SimEstop(self)
         self.engine = RmtRecorder(self)

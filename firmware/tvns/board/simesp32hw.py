@@ -165,12 +165,6 @@ class Channel:
         return out
 
 
-def _int(v):
-    if isinstance(v, bool) or not isinstance(v, int):
-        raise TypeError("can't convert %s to int" % type(v).__name__)
-    return v
-
-
 class Chip:
     def __init__(self, clock=None, entry_us=0, return_us=0, jitter_us=0, seed=1):
         self.clock = clock if clock is not None else ChipClock()
@@ -317,3 +311,44 @@ class Chip:
         self.wdt = None
         self.scheduled = []
         self.reset_cause = cause
+
+
+# ---- shared by the module stand-ins (simesp32mod.py, simesp32rmt.py) ----
+ESP_ERR_INVALID_ARG = 258
+ESP_ERR_NOT_FOUND = 261
+ESP_ERR_NOT_SUPPORTED = 262
+# The ADC's range per attenuation code (mV): readings outside it are not usable. Below
+# the low end the ESP32 reads 0 (its dead zone), above the top it saturates.
+ADC_WINDOW_MV = ((100, 950), (100, 1250), (150, 1750), (150, 2450))
+
+
+class Module:
+    pass
+
+
+def seq(obj):
+    if not isinstance(obj, (list, tuple)):
+        raise TypeError("object isn't a tuple or list")
+    return obj
+
+
+def as_int(v):
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise TypeError("can't convert %s to int" % type(v).__name__)
+    return v
+
+
+def parse_pulses(duration, data):
+    """(durations, levels) as esp32_rmt.c's write_pulses reads its arguments. Apart from
+    write_pulses: its comprehensions would make cells of write_pulses' locals (and a cell is
+    an allocation on every call, which the quiet path must not make)."""
+    if not isinstance(data, (list, tuple)):  # mode 1: durations, levels toggling from data
+        durs = [as_int(d) for d in seq(duration)]
+        first = 1 if data else 0
+        return durs, [(first + i) & 1 for i in range(len(durs))]
+    if isinstance(duration, int) and not isinstance(duration, bool):  # mode 2
+        return [duration] * len(data), [1 if x else 0 for x in data]
+    durs = [as_int(d) for d in seq(duration)]  # mode 3
+    if len(durs) != len(data):
+        raise ValueError("duration and data must have same length")
+    return durs, [1 if x else 0 for x in data]
