@@ -49,7 +49,7 @@ from tvns.board.esp32_plan import (  # noqa: F401 - re-exported: the engine's ar
 )
 from tvns.errors import OUT_OF_RANGE, TvnsError
 
-_WRAP = const(0x3FFFFFFF)
+_WRAP = const(0x3FFFFFFF)  # counters: n + 1 if n < _WRAP else 0 (never forms 2**30)
 _NEVER_MS = const(0x100000)  # feed(): no feed needed (the tick has other deadlines first)
 
 
@@ -204,7 +204,8 @@ class RmtEngine:
         due = clock.ticks_diff(now, self._commit_us)
         if due > 0 or (due == 0 and not before):
             if not self.idle():
-                self.deferred = (self.deferred + 1) & _WRAP
+                d = self.deferred
+                self.deferred = d + 1 if d < _WRAP else 0
                 return 1  # the last frame has not ended yet (a late one): the next tick
             dac = self._dac
             self._write(dac.commit_ua() if dac is not None else 0)
@@ -225,7 +226,8 @@ class RmtEngine:
             lead = self._lead_min
             target = clock.ticks_add(t0, lead)
             self._commit_us = clock.ticks_add(target, -self._lat_us)
-            self.late = (self.late + 1) & _WRAP
+            k = self.late
+            self.late = k + 1 if k < _WRAP else 0
         n = self._n
         d_s, lv_s, d_a, lv_a, d_b, lv_b = self._lists
         ch = self._ch
@@ -247,12 +249,17 @@ class RmtEngine:
         if bound > self.skew_bound_us:
             self.skew_bound_us = bound
         if bound > self._skew_max:
-            self.skew_over = (self.skew_over + 1) & _WRAP
+            k = self.skew_over
+            self.skew_over = k + 1 if k < _WRAP else 0
         self._commit_us = clock.ticks_add(self._commit_us, self._period_us)
-        self.written = (self.written + 1) & _WRAP
-        pc = self._charge_pc + ua * self._width_us
+        k = self.written
+        self.written = k + 1 if k < _WRAP else 0
+        pc = self._charge_pc + ua * self._width_us  # <= 1e6 + 1e7: a small int
         if pc >= 1000000:
-            self._charge_uc += pc // 1000000
+            uc = self._charge_uc
+            if uc > _WRAP - 100:  # ~300 h at 10 mA x 1 ms x 100 Hz: start again
+                uc = 0
+            self._charge_uc = uc + pc // 1000000
             pc %= 1000000
         self._charge_pc = pc
         if self.on_commit is not None:
