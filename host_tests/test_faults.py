@@ -6,11 +6,11 @@ little over 300 lines: one fault table, checked the same way for every kind."""
 
 import pytest
 from esp32_support import sim_esp32
-from gen_support import OUTPUT_STATES, state_at, valid_protocols
+from gen_support import valid_protocols
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sim_support import DEFAULT, doc, loop, started
-from test_invariants import pipeline_us
+from test_invariants import decided_in_output, pipeline_us
 from tvns import errors as E
 from tvns import limits as L
 from tvns import safety as F
@@ -274,7 +274,7 @@ def test_invariants_hold_under_tick_jitter(make, d, jitter_ms, seed):
         assert amp <= p_amp  # invariant 3
         assert amp - prev_amp <= L.RAMP_STEP_MAX_UA  # no upward step above 0.1 mA
         prev_amp = amp
-        assert state_at(r["states"], (start - shift) / 1e6) in OUTPUT_STATES  # invariant 4
+        assert decided_in_output(r["states"], start, shift)  # invariant 4
         assert prev_end <= session_us  # invariant 5
     assert r["states"][-1][1] == "DONE"
     assert r["states"][-1][0] <= d["session_s"] + (jitter_ms + 1) / 1000
