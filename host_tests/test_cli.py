@@ -111,16 +111,17 @@ def test_simulate_writes_vcd_plot_and_report(tmp_path):
     )
     assert r.returncode == 0, r.stderr
     res = json.loads(r.stdout)
-    assert res["sim_s"] == 40 and res["final_state"] == "OFF" and res["pulses"] == 875
+    # from the ramp's first 0.1 mA step at 0.5 s to the end of the first train at 35 s
+    assert res["sim_s"] == 40 and res["final_state"] == "OFF" and res["pulses"] == 863
     for key in ("pulses", "sim_s", "wall_s", "final_state", "states", "faults"):
         assert key in res
     assert (out / "session.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "| pulses delivered (expected) | 875 (7749) |" in (out / "report.md").read_text()
+    assert "| pulses delivered (expected) | 863 (7613) |" in (out / "report.md").read_text()
     ids, edges = _parse_vcd((out / "trace.vcd").read_text())
     assert set(ids.values()) >= {"phase_a", "phase_b", "sync", "gate"}
     rises_a = [t for (t, a, b), prev in zip(edges[1:], edges) if a and not prev[1]]
     rises_a = [edges[0][0]] + rises_a if edges[0][1] else rises_a
-    assert len(rises_a) == 875
+    assert len(rises_a) == 863
     assert {b - a for a, b in zip(rises_a, rises_a[1:])} == {40000}
     # widths and gap straight from the file: A high 250 us, 20 us gap, B high 250 us
     t0 = rises_a[100]
@@ -132,7 +133,7 @@ def test_simulate_writes_vcd_plot_and_report(tmp_path):
 def test_simulate_text_summary_line():
     r = tvns("simulate", DEFAULT, "--runtime", "cpython")
     assert r.returncode == 0
-    assert "7749 pulses in 600.0 s simulated" in r.stdout and "DONE" in r.stdout
+    assert "7613 pulses in 600.0 s simulated" in r.stdout and "DONE" in r.stdout
 
 
 def test_simulate_out_writes_a_valid_session_log_and_report(tmp_path):
@@ -151,12 +152,12 @@ def test_simulate_out_writes_a_valid_session_log_and_report(tmp_path):
     end = json.loads(log.read_text().splitlines()[-1])
     res = json.loads((out / "result.json").read_text())
     expected_uc = sum(n * amp * width for _s, _p, n, amp, width, _g in res["segments"]) / 1e6
-    assert end["pulses"] == res["pulses"] == 1000  # 35 s of ramp + train, 5 s of the next
+    assert end["pulses"] == res["pulses"] == 988  # 0.5..35 s of ramp + train, 5 s of the next
     assert abs(end["charge_uc"] - expected_uc) < 1e-9
     assert end["charge_uc"] > 0
     md = (out / "report.md").read_text()
     assert "tragus-25hz-250us-30on30off" in md and "not recorded" in md
-    assert "| pulses delivered (expected) | 1000 (7749) |" in md  # the run's own section
+    assert "| pulses delivered (expected) | 988 (7613) |" in md  # the run's own section
     html = (out / "report.html").read_text()
     assert 'src="data:image/png;base64,' in html  # self-contained: session.png inside
     # one report per run: no second, parallel set
@@ -198,8 +199,8 @@ def test_simulate_blinded_protocol_needs_an_arm_and_runs_both(tmp_path):
         r = tvns("simulate", p, "--runtime", "cpython", "--arm", arm, "--json")
         assert r.returncode == 0, r.stderr
         runs[arm] = json.loads(r.stdout)
-    assert runs["active"]["pulses"] == 7749
-    assert 0 < runs["sham"]["pulses"] < 7749 / 10  # the short ramp up and down only
+    assert runs["active"]["pulses"] == 7613
+    assert 0 < runs["sham"]["pulses"] < 7613 / 10  # the short ramp up and down only
     assert runs["active"]["states"] == runs["sham"]["states"]
 
 

@@ -40,8 +40,9 @@ def _compare(d, duration_s):
 
 def test_default_protocol_edges_match():
     offsets, n = _compare(doc(), 12)
-    assert n == 300 * 4
-    assert offsets == {6 * CYCLE_US}  # one train from t = 0: gate on as the SM starts
+    assert n == 288 * 4  # from the first 0.1 mA step at 0.5 s to 11.997 s: ceil(287.4) pulses
+    # the gate opens at 0.5 s (the ramp's first non-zero step) on a waiting SM: 1 cycle
+    assert offsets == {CYCLE_US}
 
 
 def test_trains_gap_and_short_off_times_match():
@@ -69,10 +70,10 @@ def test_cli_engine_pio_writes_a_vcd(tmp_path):
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert r.returncode == 0, r.stderr
-    assert json.loads(r.stdout)["pulses"] == 50
+    assert json.loads(r.stdout)["pulses"] == 38  # 0.5 s (first non-zero step) .. 2 s
     text = vcd.read_text()
     assert "$timescale 1ns $end" in text and "phase_a" in text and "phase_b" in text
-    assert text.count("\n1a\n") == 50
+    assert text.count("\n1a\n") == 38
     r = subprocess.run(
         [sys.executable, "-m", "tvns_tools.cli", "simulate", "firmware/protocols/default.json",
          "--engine", "pio"],

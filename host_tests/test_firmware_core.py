@@ -121,7 +121,6 @@ BAD_TYPES = (
     ("pulse_width_us", "250", E.TYPE),
     ("pulse_width_us", False, E.TYPE),
     ("frequency_hz", float("-inf"), E.NOT_FINITE),
-    ("session_s", 1e300, E.OUT_OF_RANGE),
     ("session_s", 10**30, E.OUT_OF_RANGE),
     ("sham", 0, E.TYPE),
     ("sham", "false", E.TYPE),
@@ -198,8 +197,8 @@ def test_pulse_fit_is_guaranteed_by_the_limits_and_still_checked():
 
     errs = []
     checks.check_combined(
-        errs, {"pulse_width_us": 1000, "interphase_gap_us": 100, "frequency_hz": 500}
-    )
+        errs, {"pulse_width_us": 1000, "interphase_gap_us": 100, "frequency_hz": 500000}
+    )  # check_combined takes integer units: frequency in mHz
     assert [(e.field, e.code) for e in errs] == [("frequency_hz", E.PULSE_FIT)]
 
 
@@ -238,14 +237,16 @@ def test_derived_figures_of_the_default():
     proto, _ = protocol.validate(doc())
     d = proto.derived()
     assert d["charge_per_phase_uc"] == 0.25
-    # 1 mA * sqrt(2 * 250e-6 * 25) = 0.111803 mA
-    assert abs(d["rms_current_ma"] - 0.111803) < 1e-6
-    assert abs(d["shannon_k"] - (-1.20412)) < 1e-5
-    # Counted by hand: ramp 5 s + first train 30 s merged = 35 s -> 875 pulses; 9 more trains
-    # of 30 s -> 9 * 750; ramp down from 595 s until the gate closes one pulse plus the 50 ms
-    # late-tick guard before the end (599.949 s) -> 124 pulses.
-    assert d["pulses_total"] == 875 + 9 * 750 + 124
-    assert abs(d["stim_s"] - (35 + 9 * 30 + 5 - 0.051)) < 1e-9
+    # 1 mA * sqrt(2 * 250e-6 * 25) = 0.111803 mA: 112 uA at the board's 1 uA
+    assert d["rms_current_ma"] == 0.112 and d["rms_current_density_ma_cm2"] == 0.112
+    assert d["shannon_k"] == -1.204  # log10(0.25) + log10(0.25 / 1) = -1.20412
+    # From first principles (docs/PROTOCOL-FORMAT.md "Timeline"): 1 mA ramps in 10 steps of
+    # 0.5 s and step 0 is 0 uA, so the gate first opens at 0.5 s; the ramp runs into the
+    # first train (5..35 s): 34.5 s at 40 ms -> ceil(862.5) = 863 pulses. Nine more trains
+    # of 30 s -> 9 x 750. The ramp down starts at 595 s, inside the OFF phase that began at
+    # 575 s: nothing to ramp down, no pulses. 863 + 6750 = 7613.
+    assert d["pulses_total"] == 863 + 9 * 750 == 7613
+    assert d["stim_s"] == 34.5 + 9 * 30
 
 
 # ---- timing from the sim trace ----
@@ -256,14 +257,14 @@ def run(d, **board_kw):
 def test_default_session_timing_exact():
     r = run(doc())
     pulses = list(iter_pulses(r["segments"]))
-    assert r["pulses"] == len(pulses) == r["derived"]["pulses_total"] == 7749
+    assert r["pulses"] == len(pulses) == r["derived"]["pulses_total"] == 7613
     assert r["final_state"] == "DONE" and not r["cut_short"]
     assert r["sim_s"] == 600
     starts = [p[0] for p in pulses]
-    # every interval between pulses is a whole number of 40 ms periods
+    # pulses one 40 ms period apart within a train; between trains, at least the OFF phase
     for a, b in zip(starts, starts[1:]):
-        assert (b - a) % 40000 == 0 and b > a
-    # trains: gate opens at 0 (ramp), then ON at 65 s, 125 s, ... each exactly on time
+        assert b - a == 40000 or b - a >= 30000000
+    # trains: gate opens at 0.5 s (ramp), then ON at 65 s, 125 s, ... each exactly on time
     for k in range(1, 10):
         onset_us = (5 + 60 * k) * 1000000
         assert onset_us in starts
@@ -274,12 +275,13 @@ def test_default_session_timing_exact():
         off1 = off0 + 30000000
         if off1 <= 595000000:
             assert not [s for s in starts if off0 <= s < off1]
-    # session end: the last pulse starts before the gate closes at 599.949 s and ends in time
-    assert starts[-1] < 599949000
-    assert starts[-1] + 520 <= 600000000 - 50000
-    # widths and gap from the edges
+    # session end: the ramp down begins at 595 s inside the OFF phase from 575 s: nothing
+    # more after the last train
+    assert 575000000 - 40000 <= starts[-1] < 575000000
+    # widths and gap from the edges; the first pulse is the ramp's first 0.1 mA step at 0.5 s
     edges = list(iter_edges(r["segments"][:1]))
-    assert edges[:4] == [(0, 1, 0), (250, 0, 0), (270, 0, 1), (520, 0, 0)]
+    assert edges[:4] == [(500000, 1, 0), (500250, 0, 0), (500270, 0, 1), (500520, 0, 0)]
+    assert pulses[0][1] == 100
 
 
 def test_state_timeline_of_the_default():
@@ -304,7 +306,8 @@ def test_ramp_starts_at_zero_and_steps_at_most_100ua():
             )
         )
         amps = [p[1] for p in iter_pulses(r["segments"])]
-        assert amps[0] == 0
+        assert 0 < amps[0] <= L.RAMP_STEP_MAX_UA  # the first step up from 0 uA
+        assert min(amps) > 0  # a pulse at 0 uA is no pulse: the gate stays closed
         assert max(amps) == int(round(amp_ma * 1000))
         prev = 0
         for a in amps:
@@ -321,7 +324,9 @@ def test_ramp_reaches_target_exactly_at_ramp_end():
 
 def test_continuous_and_short_trains():
     r = run(doc(off_s=0, session_s=60, on_s=10))
-    assert r["pulses"] == r["derived"]["pulses_total"] == 60 * 25 - 1  # minus the end guard
+    # 1 mA ramps in 0.5 s steps; the first (0..0.5 s) and the last (59.5..60 s) are 0 uA,
+    # so the gate is open from 0.5 s to 59.5 s: 59 s at 25 Hz
+    assert r["pulses"] == r["derived"]["pulses_total"] == 59 * 25
     # 0.1 s on / 0.1 s off at 25 Hz: trains shorter than... still exact vs derived
     r = run(doc(on_s=0.1, off_s=0.1, session_s=30, frequency_hz=7))
     assert r["pulses"] == r["derived"]["pulses_total"]
@@ -340,7 +345,7 @@ def test_duration_cuts_the_run_and_output_goes_off():
     assert r["cut_short"] and r["sim_s"] == 40.0
     assert r["final_state"] == "OFF"
     assert not board.engine.gated and board.dac.value_ua == 0
-    assert r["pulses"] == 875
+    assert r["pulses"] == 863  # 0.5 s .. 35 s at 40 ms (the derived figure's first window)
 
 
 def test_clock_wrap_does_not_disturb_timing():
@@ -473,27 +478,32 @@ def test_every_error_message_is_a_sentence_naming_its_field():
 
 
 def test_derived_figures_exact_for_many_protocols():
-    import math
-
+    # Integer units and integer arithmetic: the same figures on every runtime, board included.
     from tvns import protocol
 
-    for amp, width, freq, area in ((1.0, 250, 25, 1.0), (3.3, 500, 7, 2.5), (10, 100, 100, 4)):
+    cases = (
+        # amp, width, freq, area -> pC, rms uA, density uA/cm2, k x1000, period us, mHz
+        (1.0, 250, 25, 1.0, 250000, 112, 112, -1204, 40000, 25000),
+        (3.3, 500, 7, 2.5, 1650000, 276, 110, 37, 142857, 7000),
+        (10, 100, 100, 4, 1000000, 1414, 354, -602, 10000, 100000),
+        (0.127, 20, 33.333, 0.53, 2540, 5, 9, -4915, 30000, 33333),
+    )
+    for amp, width, freq, area, pc, rms, dens, k, period, mhz in cases:
         p = protocol.validate(
             doc(amplitude_ma=amp, pulse_width_us=width, frequency_hz=freq, electrode_area_cm2=area)
         )[0]
-        period_s = round(1e6 / freq) / 1e6
-        q_uc = amp * width / 1000
-        rms = amp * math.sqrt(2 * width / 1e6 / period_s)
-        assert abs(p.charge_per_phase_uc() - q_uc) < 1e-12
-        assert abs(p.rms_current_ma() - rms) < 1e-12
-        assert abs(p.rms_density_ma_cm2() - rms / area) < 1e-12
-        assert abs(p.shannon_k() - (math.log10(q_uc) + math.log10(q_uc / area))) < 1e-12
+        assert p.charge_pc() == pc
+        assert p.rms_current_ua() == rms
+        assert p.rms_density_ua_cm2() == dens
+        assert p.shannon_k_x1000() == k
+        assert p.period_us == period
         d = p.derived()
-        assert d["charge_per_phase_uc"] == round(q_uc, 6)
-        assert d["rms_current_ma"] == round(rms, 6)
-        assert d["rms_current_density_ma_cm2"] == round(rms / area, 6)
-        assert d["period_us"] == round(1e6 / freq)
-        assert d["frequency_hz_actual"] == round(1e6 / round(1e6 / freq), 6)
+        assert d["charge_per_phase_uc"] == pc / 1000000
+        assert d["rms_current_ma"] == rms / 1000
+        assert d["rms_current_density_ma_cm2"] == dens / 1000
+        assert d["shannon_k"] == k / 1000
+        assert d["period_us"] == period
+        assert d["frequency_hz_actual"] == mhz / 1000
 
 
 def test_state_history_ring_keeps_the_newest_and_counts_the_lost():
@@ -517,8 +527,8 @@ def test_shannon_limit_edge_is_exact():
     assert protocol.validate(doc(**dict(base, electrode_area_cm2=0.36)))[0] is not None
     _, errs = protocol.validate(doc(**dict(base, electrode_area_cm2=0.35)))
     assert [(e.field, e.code) for e in errs] == [("electrode_area_cm2", E.SHANNON)]
-    k = protocol.validate(doc(**dict(base, electrode_area_cm2=0.36)))[0].shannon_k()
-    assert 1.84 < k < 1.85
+    k = protocol.validate(doc(**dict(base, electrode_area_cm2=0.36)))[0].shannon_k_x1000()
+    assert 1840 < k < 1850
 
 
 def test_size_limit_is_exact_and_text_loads_respect_the_ceiling():
@@ -550,11 +560,11 @@ def test_pulse_fit_boundary():
     # 2 x 900 + 100 us pulse + 100 us off time = 2000 us: fits a 500 Hz period exactly
     errs = []
     checks.check_combined(
-        errs, {"pulse_width_us": 900, "interphase_gap_us": 100, "frequency_hz": 500}
+        errs, {"pulse_width_us": 900, "interphase_gap_us": 100, "frequency_hz": 500000}
     )
     assert errs == []
     checks.check_combined(
-        errs, {"pulse_width_us": 901, "interphase_gap_us": 100, "frequency_hz": 500}
+        errs, {"pulse_width_us": 901, "interphase_gap_us": 100, "frequency_hz": 500000}
     )
     assert [e.code for e in errs] == [E.PULSE_FIT]
 
@@ -586,10 +596,10 @@ def test_validator_and_derived_figures_come_from_one_place():
     # 8.855 mA x 977 us = 8.651335 uC: the charge and the Shannon refusals quote one figure
     bad = dict(SLOW, amplitude_ma=8.855, pulse_width_us=977, frequency_hz=16)
     msgs = {e.code: e.message for e in protocol.validate(doc(**bad))[1]}
-    q = "%g uC" % G.charge_uc(8855, 977)
-    assert q in msgs[E.CHARGE] and q in msgs[E.SHANNON], msgs
+    assert G.charge_pc(8855, 977) == 8651335
+    assert "8.651335 uC" in msgs[E.CHARGE] and "8.651335 uC" in msgs[E.SHANNON], msgs
     # a valid protocol's derived figures are the validator's, from the same integers
     p = protocol.validate(doc(amplitude_ma=2.5, frequency_hz=33.3))[0]
-    assert p.period_us == G.period_us(33.3) == 30030
-    assert p.shannon_k() == G.shannon_k(2500, 250, 1.0)
-    assert p.rms_density_ma_cm2() == G.rms_density_ma_cm2(2500, 250, 30030, 1.0)
+    assert p.period_us == G.period_us(33300) == 30030
+    assert p.shannon_k_x1000() == G.shannon_k_x1000(2500 * 250, 100)
+    assert p.rms_density_ua_cm2() == G.rms_density_ua_cm2(2500, 250, 30030, 100)

@@ -27,7 +27,7 @@ GOLDEN = HERE / "golden"
 DEFAULT = HERE.parent / "firmware" / "protocols" / "default.json"
 REGOLD = os.environ.get("TVNS_REGOLD", "") == "1"
 VCD_HEAD_LINES = 130  # header, the first pulses, the first 0.1 mA ramp step
-VCD_TAIL_LINES = 30  # the last ramp steps down to 0 and the end of the session
+VCD_TAIL_LINES = 30  # the last train (the ramp down begins in OFF: no pulses) and the end
 
 
 def _tvns(*args):

@@ -33,7 +33,7 @@ def test_pull_from_the_sim_device_after_a_run(tmp_path):
     session = recs[last_start:]
     assert session[0]["protocol"]["name"] == "tragus-25hz-250us-30on30off"
     end = [x for x in session if x["kind"] == "session_end"][0]
-    assert end["state"] == "DONE" and end["pulses"] == 7749
+    assert end["state"] == "DONE" and end["pulses"] == 7613
     csv_text = (out / "session-log.csv").read_text()
     assert csv_text.splitlines()[0].startswith("seq,kind")
     assert len(csv_text.splitlines()) == len(recs) + 1

@@ -13,7 +13,7 @@ from tvns_tools.firmware import micropython_binary
 
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parent
-MP_MODULES = ("test_firmware_core", "test_tick_core", "mp_only_alloc")
+MP_MODULES = ("test_firmware_core", "test_tick_core", "test_protocol_core", "mp_only_alloc")
 
 
 def _count_tests(module):
@@ -68,7 +68,7 @@ def test_micropython_and_cpython_give_the_same_session():
     assert mp["runtime"] == "micropython" and cp["runtime"] == "cpython"
     for key in ("pulses", "sim_s", "final_state", "states", "faults", "segments"):
         assert mp[key] == cp[key], key
-    assert mp["pulses"] == mp["derived"]["pulses_total"] == 7749
+    assert mp["pulses"] == mp["derived"]["pulses_total"] == 7613
     assert mp["final_state"] == "DONE"
 
 

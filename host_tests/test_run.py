@@ -30,7 +30,7 @@ def test_run_sim_default_protocol_completes_with_every_pulse():
     assert r.returncode == 0, r.stderr
     st = json.loads(r.stdout)
     assert st["state"] == "DONE" and st["exit_code"] == 0
-    assert st["pulses"] == total  # 7749 at the time of writing (docs said 7750 before)
+    assert st["pulses"] == total  # 7613 since 0 uA pulses are no pulses (7749 before)
     assert st["elapsed_s"] == st["session_s"] == 600 and st["amplitude_ma"] == 0
     assert "state RAMP_DOWN" in r.stderr and "session_end DONE" in r.stderr
     assert wall_s < 20  # 600 s of session at 1000x: about 0.6 s plus start-up

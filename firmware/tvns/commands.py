@@ -14,6 +14,7 @@ from micropython import const
 
 from tvns import errors as E
 from tvns import investigator as I
+from tvns import jsonscan
 from tvns import limits as L
 from tvns.log import crc32, rotated_name  # the firmware's one CRC-32 (binascii.crc32)
 
@@ -60,7 +61,14 @@ def _pin(req, name="pin"):
 
 def _load(con, req):
     src = req.get("protocol")
-    if not isinstance(src, (dict, str)):
+    if isinstance(src, dict):
+        # Judged on its own text, exactly as the host sent it (number spelling, a key given
+        # twice): the same verdict as `tvns validate` on the file, on every runtime.
+        span = jsonscan.member_span(con.line, "protocol")
+        if span is None:
+            raise E.TvnsError(E.BAD_FIELD, "protocol: the request line is not JSON", "protocol")
+        src = con.line[span[0] : span[1]]
+    elif not isinstance(src, str):
         raise E.TvnsError(E.BAD_FIELD, "protocol must be a JSON object", "protocol")
     proto = con.app.load(src, _pin(req))
     return {"protocol": proto.name, "derived": proto.derived()}

@@ -49,6 +49,7 @@ class Console:
         self.log = []  # [record dict with "seq"], oldest first, at most LOG_RECORDS
         self.next_seq = 0
         self._digest = None
+        self.line = b""  # the request line being served (`load` judges a protocol on its text)
 
     # ---- input ----
     def feed(self, data):
@@ -114,6 +115,7 @@ class Console:
         if handler is None:
             return self._error(rid, E.UNKNOWN_CMD, "unknown command %r" % (cmd,), "cmd")
         self.counts["requests"] += 1
+        self.line = raw
         self.app.host_seen()
         if cmd in REFUSED_WHILE_RUNNING and self.app.session.running():
             msg = "%s refused while stimulating; stop first" % cmd

@@ -33,6 +33,7 @@ RAMP_FIT = "ramp_fit"  # ramps longer than the session
 RAMP_RATE = "ramp_rate"  # a ramp too short for one 0.1 mA step per pulse period
 ABOVE_CEILING = "above_ceiling"  # amplitude above the board's or investigator's ceiling
 BLINDED_SHAM = "blinded_sham"  # blinded and sham together: a blinded arm comes from the device
+DUPLICATE_FIELD = "duplicate_field"  # a key given twice: a reader and the device could differ
 
 VALIDATION_CODES = (
     JSON,
@@ -53,6 +54,7 @@ VALIDATION_CODES = (
     RAMP_RATE,
     ABOVE_CEILING,
     BLINDED_SHAM,
+    DUPLICATE_FIELD,
 )
 
 # Session command error codes (stable).

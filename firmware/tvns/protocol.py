@@ -1,17 +1,17 @@
-# Protocol files: parse, check the structure (fields, types, schema, name), then the hard
-# limits (tvns/checks.py); a valid one becomes a Protocol with its derived safety figures
-# (tvns/figures.py).
-# Runs at load time only (never in the control tick), so floats are fine here.
+# Protocol files: parse (tvns/jsonscan.py: strict JSON, numbers kept as decimal text,
+# duplicate keys found), check the structure (fields, types, schema, name), then the hard
+# limits in integer units (tvns/checks.py); a valid one becomes a Protocol with its derived
+# safety figures (tvns/figures.py, tvns/schedule.py).
+# No float takes part in a verdict: the same text gets the same verdict on CPython, the
+# 64-bit MicroPython and a board (single floats, 31-bit small ints). Load time only.
 # The format is a contract: docs/PROTOCOL-FORMAT.md.
-import json
-import math
-
 from tvns import checks as C
 from tvns import errors as E
 from tvns import figures as G
+from tvns import jsonscan
 from tvns import limits as L
+from tvns import units as U
 from tvns.checks import err as _err
-from tvns.checks import scaled as _scaled
 
 SCHEMA = 1
 
@@ -38,6 +38,7 @@ OPTIONAL_FIELDS = (
 )
 _OPTIONAL = {name: kind for name, kind in OPTIONAL_FIELDS}
 _KINDS = {name: kind for name, kind in FIELDS + OPTIONAL_FIELDS}
+_PLACES = {name: places for name, places, _lo, _hi, _unit, _z in C.NUMERIC}
 _TYPE_WORDS = {
     "int": "an integer",
     "num": "a number",
@@ -47,61 +48,78 @@ _TYPE_WORDS = {
 
 
 class Protocol:
-    """A validated protocol in the firmware's integer units (uA, us, ms)."""
+    """A validated protocol in the firmware's integer units (uA, us, mHz, ms, 0.01 cm2)."""
 
-    def __init__(self, doc):
-        self.doc = doc  # the validated dict, kept for logs and reports
-        self.name = doc["name"]
-        self.amplitude_ua = _scaled(doc["amplitude_ma"], 1000)
-        self.width_us = int(doc["pulse_width_us"])
-        self.gap_us = int(doc["interphase_gap_us"])
+    def __init__(self, ok, u):
+        self.name = ok["name"]
+        self.amplitude_ua = u["amplitude_ma"]
+        self.width_us = u["pulse_width_us"]
+        self.gap_us = u["interphase_gap_us"]
+        self.freq_mhz = u["frequency_hz"]
         # The period is rounded to the engine's 1 us grid; derived figures use the actual value.
-        self.period_us = G.period_us(doc["frequency_hz"])
-        self.on_ms = _scaled(doc["on_s"], 1000)
-        self.off_ms = _scaled(doc["off_s"], 1000)
-        self.ramp_up_ms = _scaled(doc["ramp_up_s"], 1000)
-        self.ramp_down_ms = _scaled(doc["ramp_down_s"], 1000)
-        self.session_ms = _scaled(doc["session_s"], 1000)
-        self.area_cm2 = float(doc["electrode_area_cm2"])
-        self.sham = doc["sham"]
-        self.keepalive_ms = _scaled(doc.get("keepalive_s", 0), 1000)
+        self.period_us = G.period_us(self.freq_mhz)
+        self.on_ms = u["on_s"]
+        self.off_ms = u["off_s"]
+        self.ramp_up_ms = u["ramp_up_s"]
+        self.ramp_down_ms = u["ramp_down_s"]
+        self.session_ms = u["session_s"]
+        self.area_x100 = u["electrode_area_cm2"]
+        self.sham = ok["sham"]
+        self.keepalive_ms = u.get("keepalive_s", 0)
         # Blinded: the investigator's allocation (board store) decides active or sham at
         # start; everything derived here is the active arm's (what the operator may see).
-        self.blinded = doc.get("blinded", False)
+        self.blinded = ok.get("blinded", False)
+        self._derived = None  # derived(), worked out once
+        # The validated protocol as plain JSON values, for logs and reports: the numbers are
+        # the ones the firmware uses (integer fields as int, the others as float).
+        doc = {}
+        for name, kind in FIELDS + OPTIONAL_FIELDS:
+            if name in u:
+                v = u[name]
+                doc[name] = v if kind == "int" else v / 10 ** _PLACES[name]
+            elif name in ok:
+                doc[name] = ok[name]
+        self.doc = doc
 
     # The figures (tvns/figures.py) from the same integers the validator used.
-    def charge_per_phase_uc(self):
-        return G.charge_uc(self.amplitude_ua, self.width_us)
+    def charge_pc(self):
+        return G.charge_pc(self.amplitude_ua, self.width_us)
 
-    def rms_current_ma(self):
-        return G.rms_current_ma(self.amplitude_ua, self.width_us, self.period_us)
+    def rms_current_ua(self):
+        return G.rms_current_ua(self.amplitude_ua, self.width_us, self.period_us)
 
-    def rms_density_ma_cm2(self):
-        return G.rms_density_ma_cm2(self.amplitude_ua, self.width_us, self.period_us, self.area_cm2)
+    def rms_density_ua_cm2(self):
+        return G.rms_density_ua_cm2(
+            self.amplitude_ua, self.width_us, self.period_us, self.area_x100
+        )
 
-    def shannon_k(self):
-        return G.shannon_k(self.amplitude_ua, self.width_us, self.area_cm2)
+    def shannon_k_x1000(self):
+        return G.shannon_k_x1000(self.charge_pc(), self.area_x100)
 
     def derived(self):
+        """The figures, each an integer in the unit the firmware works in, shown in the
+        protocol's units with exactly that precision (docs/PROTOCOL-FORMAT.md). Worked out
+        once (App.load does it before anything changes); callers get a copy."""
+        if self._derived is None:
+            self._derived = self._figures()
+        return dict(self._derived)
+
+    def _figures(self):
         # Imported here: schedule imports nothing from protocol, and the tick never needs this.
         from tvns import schedule
 
         pulses = 0 if self.sham else schedule.pulse_count(self)
         stim_ms = 0 if self.sham else schedule.output_ms(self)
         return {
-            "charge_per_phase_uc": _round(self.charge_per_phase_uc(), 6),
-            "rms_current_ma": _round(self.rms_current_ma(), 6),
-            "rms_current_density_ma_cm2": _round(self.rms_density_ma_cm2(), 6),
-            "shannon_k": _round(self.shannon_k(), 6),
+            "charge_per_phase_uc": self.charge_pc() / 1000000,
+            "rms_current_ma": self.rms_current_ua() / 1000,
+            "rms_current_density_ma_cm2": self.rms_density_ua_cm2() / 1000,
+            "shannon_k": self.shannon_k_x1000() / 1000,
             "pulses_total": pulses,
             "stim_s": stim_ms / 1000,
             "period_us": self.period_us,
-            "frequency_hz_actual": _round(G.frequency_hz(self.period_us), 6),
+            "frequency_hz_actual": G.frequency_mhz(self.period_us) / 1000,
         }
-
-
-def _round(x, places):
-    return float("%.*f" % (places, x))
 
 
 def parse(text, ceiling_ua=L.CURRENT_MAX_UA):
@@ -110,33 +128,71 @@ def parse(text, ceiling_ua=L.CURRENT_MAX_UA):
     if text is None or len(text) == 0:
         _err(errs, None, E.EMPTY, "protocol is empty")
         return None, errs
+    if isinstance(text, str):
+        try:
+            text = text.encode()
+        except UnicodeError:  # CPython: a lone surrogate
+            _err(errs, None, E.JSON, "protocol is not valid UTF-8 text")
+            return None, errs
     if len(text) > L.PROTOCOL_MAX_BYTES:
         msg = "protocol is %d bytes; the limit is %d bytes" % (len(text), L.PROTOCOL_MAX_BYTES)
         _err(errs, None, E.TOO_LARGE, msg)
         return None, errs
-    if isinstance(text, (bytes, bytearray)):
-        try:
-            text = text.decode("utf-8")
-        except UnicodeError:
-            _err(errs, None, E.JSON, "protocol is not valid UTF-8 text")
-            return None, errs
-    if not text.strip():
+    if not bytes(text).strip():
         _err(errs, None, E.EMPTY, "protocol is empty")
         return None, errs
     try:
-        doc = json.loads(text)
-    except (ValueError, RuntimeError) as exc:  # RuntimeError: nesting too deep (both runtimes)
+        doc, dups = jsonscan.loads(bytes(text))
+    except (jsonscan.JsonError, UnicodeError) as exc:
         _err(errs, None, E.JSON, "protocol is not valid JSON (%s)" % exc)
         return None, errs
-    return validate(doc, ceiling_ua)
+    return _validate(doc, dups, ceiling_ua)
 
 
 def validate(doc, ceiling_ua=L.CURRENT_MAX_UA):
-    """A decoded JSON value -> (Protocol or None, [TvnsError]); reports every problem at once."""
+    """A decoded JSON value (Python ints and floats for numbers) -> (Protocol or None,
+    [TvnsError]). Each number is judged on its shortest decimal text (repr), so 0.127 is
+    0.127 here as in a file; a board reads protocols through parse(), from their text."""
+    if isinstance(doc, dict):
+        doc = {k: _as_num(v) for k, v in doc.items()}
+    return _validate(doc, (), ceiling_ua)
+
+
+def _as_num(v):
+    t = type(v)
+    if t is int:
+        return jsonscan.Num(str(v))
+    if t is float:
+        return jsonscan.Num(_float_text(v))
+    return v
+
+
+def _float_text(v):
+    """A float's shortest decimal text, at most 15 significant digits: what a person typed
+    (0.56, not the 0.5600000000000001 the 64-bit MicroPython parses that literal into, nor
+    the 0.30000000000000004 of 0.1 + 0.2). A board with single floats gets its repr."""
+    text = repr(v)
+    digits = 0
+    for ch in text:
+        if ch == "e" or ch == "E":
+            break
+        if "0" <= ch <= "9" and (digits or ch != "0"):
+            digits += 1
+    return text if digits <= 15 else "%.15g" % v
+
+
+def _validate(doc, dups, ceiling_ua):
+    """Every problem at once: duplicate and unknown fields, missing fields, types, the header,
+    then the limits (tvns/checks.py)."""
     errs = []
     if not isinstance(doc, dict):
         _err(errs, None, E.JSON, "protocol must be a JSON object")
         return None, errs
+    for key in dups:
+        msg = "%s appears more than once: a reader may see one value, the device use another" % (
+            key,
+        )
+        _err(errs, key, E.DUPLICATE_FIELD, msg)
     for key in sorted(k for k in doc if k not in _KINDS):
         shown = key if isinstance(key, str) else repr(key)
         _err(errs, shown, E.UNKNOWN_FIELD, "unknown field %r (check the spelling)" % (shown,))
@@ -148,38 +204,38 @@ def validate(doc, ceiling_ua=L.CURRENT_MAX_UA):
         elif _type_ok(errs, name, kind, doc[name]):
             ok[name] = doc[name]
     _check_header(errs, ok)
-    C.check_fields(errs, ok, ceiling_ua)
-    C.check_combined(errs, ok)
-    C.check_ramp_rate(errs, ok)
+    u = C.check_fields(errs, ok, ceiling_ua)
+    C.check_combined(errs, u)
+    C.check_ramp_rate(errs, u)
     if ok.get("blinded") is True and ok.get("sham") is True:
         msg = "blinded protocols take the arm from the device: sham must be false"
         _err(errs, "sham", E.BLINDED_SHAM, msg)
     if errs:
         return None, errs
-    return Protocol(doc), errs
+    return Protocol(ok, u), errs
 
 
 def _type_ok(errs, name, kind, value):
-    t = type(value)
     if kind == "bool":
-        good = t is bool
+        good = value is True or value is False
     elif kind == "str":
-        good = t is str
-    elif kind == "int":
-        # 250.0 is accepted as 250; 250.5 is a resolution error reported later.
-        good = t is int or t is float
+        good = type(value) is str
     else:
-        good = t is int or t is float
+        good = type(value) is jsonscan.Num
     if not good:
         _err(
             errs, name, E.TYPE, "%s must be %s (got %s)" % (name, _TYPE_WORDS[kind], _jtype(value))
         )
         return False
-    if t is float and (value != value or value in (math.inf, -math.inf)):
-        _err(errs, name, E.NOT_FINITE, "%s must be a finite number (got %s)" % (name, value))
+    if kind == "str" or kind == "bool":
+        return True
+    code, _v = U.to_units(value.text, 0)
+    if code == U.NOT_FINITE:
+        _err(errs, name, E.NOT_FINITE, "%s must be a finite number (got %s)" % (name, value.text))
         return False
-    if kind == "int" and value != int(value):
-        _err(errs, name, E.RESOLUTION, "%s must be a whole number (got %s)" % (name, value))
+    if kind == "int" and code == U.RESOLUTION:
+        shown = U.excerpt(value.text)
+        _err(errs, name, E.RESOLUTION, "%s must be a whole number (got %s)" % (name, shown))
         return False
     return True
 
@@ -187,9 +243,9 @@ def _type_ok(errs, name, kind, value):
 def _jtype(value):
     if value is None:
         return "null"
-    t = type(value)
-    if t is bool:
+    if value is True or value is False:
         return "a boolean"
+    t = type(value)
     if t is str:
         return "a string"
     if t is list:
@@ -200,8 +256,26 @@ def _jtype(value):
 
 
 def _check_header(errs, ok):
-    if "schema" in ok and ok["schema"] != SCHEMA:
-        _err(errs, "schema", E.SCHEMA, "schema must be %d (got %s)" % (SCHEMA, ok.pop("schema")))
-    if "name" in ok and not 1 <= len(ok["name"]) <= L.NAME_MAX_CHARS:
-        _err(errs, "name", E.OUT_OF_RANGE, "name must be 1..%d characters" % L.NAME_MAX_CHARS)
+    if "schema" in ok:
+        code, v = U.to_units(ok["schema"].text, 0)
+        if code != U.OK or v != SCHEMA:
+            shown = U.excerpt(ok.pop("schema").text)
+            _err(errs, "schema", E.SCHEMA, "schema must be %d (got %s)" % (SCHEMA, shown))
+        else:
+            ok["schema"] = v
+    if "name" in ok and not name_ok(ok["name"]):
+        msg = "name must be 1..%d printable ASCII characters (letters, digits, space, punctuation)"
+        _err(errs, "name", E.OUT_OF_RANGE, msg % L.NAME_MAX_CHARS)
         ok.pop("name")
+
+
+def name_ok(name):
+    """A protocol name: 1..NAME_MAX_CHARS printable ASCII characters (0x20..0x7E). One rule on
+    every runtime, and a name that every log, terminal and report shows as written: no
+    control characters, no escapes that decode differently (docs/PROTOCOL-FORMAT.md)."""
+    if not 1 <= len(name) <= L.NAME_MAX_CHARS:
+        return False
+    for ch in name:
+        if not 0x20 <= ord(ch) <= 0x7E:
+            return False
+    return True

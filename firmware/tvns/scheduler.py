@@ -112,9 +112,10 @@ class Scheduler:
     def load(self, protocol, blind_sham=False):
         if self.session.running():
             raise E.TvnsError(E.BUSY, "load refused while stimulating; stop first")
+        sched = Schedule(protocol, blind_sham)  # what can fail (memory) before any change
         self._engine.load(protocol.width_us, protocol.gap_us, protocol.period_us)
         self.protocol = protocol
-        self.sched = Schedule(protocol, blind_sham)
+        self.sched = sched
         self.period_ms = (protocol.period_us + 999) // 1000
         self.up_gap_ms = self.period_ms
         cap = protocol.session_ms + _GUARD_MS
