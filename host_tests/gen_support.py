@@ -16,8 +16,12 @@ OUTPUT_STATES = {"RAMP_UP", "ON", "RAMP_DOWN"}
 
 @st.composite
 def valid_protocols(draw):
-    freq_hz = draw(st.one_of(st.integers(1, 100), st.floats(1, 100, allow_nan=False)))
-    period_us = round(1e6 / freq_hz)
+    # frequency_hz has a 0.001 Hz resolution: whole Hz, or any mHz value in range
+    freq_mhz = draw(
+        st.one_of(st.integers(1, 100).map(lambda f: f * 1000), st.integers(1000, 100000))
+    )
+    freq_hz = freq_mhz // 1000 if freq_mhz % 1000 == 0 else freq_mhz / 1000
+    period_us = (2 * 10**9 // freq_mhz + 1) // 2  # figures.period_us: nearest, halves up
     amp_ua = draw(st.integers(1, L.CURRENT_MAX_UA))
     width_us = draw(st.integers(L.WIDTH_MIN_US, min(L.WIDTH_MAX_US, L.CHARGE_MAX_PC // amp_ua)))
     steps = -(-amp_ua // L.RAMP_STEP_MAX_UA)
