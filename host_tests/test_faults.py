@@ -312,3 +312,47 @@ def test_an_interrupted_session_counts_in_full_against_the_daily_cap(make):
     app = App(board)
     assert app.session.state == S.FAULT and app.faults[0]["fault"] == "interrupted"
     assert app.exposure_used_ms() == 600000
+
+
+def _keepalive_stop(d, host_lost_at_ms, jitter_ms, seed=1):
+    """The keep-alive stop (0.5 s after the host goes quiet), with late ticks."""
+    board = SimBoard(jitter_ms=jitter_ms, seed=seed)
+    return simulate(dict(d, keepalive_s=0.5), board=board, inject=[("host_loss", host_lost_at_ms)])
+
+
+def test_stop_ramp_is_timed_from_the_stop_and_late_ticks_never_stretch_it():
+    # 10 mA: a nominal 1 s stop, 100 steps of 0.1 mA every 10 ms. Each step used to wait
+    # 10 ms from whenever the last tick ran: 3.1 s at 50 ms of lateness.
+    d = doc(amplitude_ma=10, off_s=0, session_s=60)
+    for jitter_ms in (0, 10, 25, 50):
+        r = _keepalive_stop(d, 20000, jitter_ms)
+        (f,) = r["faults"]  # host_loss, at the session time the stop began
+        assert f["fault"] == "host_loss" and r["final_state"] == "STOPPED"
+        stopped = [t for t, s in r["states"] if s == "STOPPED"][0]
+        took = stopped - f["t_s"]
+        assert took <= 1.0 + (jitter_ms + 1) / 1000, (jitter_ms, took)
+        amps = [p[1] for p in pulses_after(r, f["t_s"])]
+        assert amps == sorted(amps, reverse=True) and amps[0] <= 10000
+        assert not pulses_after(r, f["output_off_s"])
+
+
+def test_stop_near_the_end_holds_the_session_bound_under_late_ticks():
+    # 100 Hz, 10 mA, the shortest ramp down allowed (100 steps of 11 ms: 1.101 s). A stop in
+    # the last 2 s used to stretch past the session's end and trip session_cap.
+    d = doc(
+        amplitude_ma=10,
+        frequency_hz=100,
+        pulse_width_us=100,
+        ramp_up_s=1.101,
+        ramp_down_s=1.101,
+        off_s=0,
+        session_s=30,
+    )
+    for host_lost_at_ms in range(27000, 29400, 200):
+        for jitter_ms in (20, 50):
+            r = _keepalive_stop(d, host_lost_at_ms, jitter_ms, seed=host_lost_at_ms)
+            assert r["final_state"] in ("STOPPED", "DONE"), (host_lost_at_ms, r["faults"])
+            assert not [f for f in r["faults"] if f["fault"] == "session_cap"]
+            assert r["states"][-1][0] <= 30 + (jitter_ms + 1) / 1000
+            for start, _amp, width, gap in iter_pulses(r["segments"]):
+                assert start + 2 * width + gap <= 30_000_000  # nothing past the session

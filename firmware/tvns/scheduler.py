@@ -95,6 +95,8 @@ class Scheduler:
         self.elapsed_ms = 0  # session time at the last tick that did work
         self.stop_requested = False
         self.stopping = False
+        self.stop_at_ms = 0  # session time of the stop's first step
+        self.stop_from_ua = 0  # the nominal amplitude the stop ramps down from
         self.beats = 0  # every tick call, due or not: the main loop's proof of life (wraps)
         self.exceptions = 0  # exceptions caught in the tick body (wraps)
         self.off_failed = False  # the output-off path raised: the main loop must starve the WDT
@@ -273,19 +275,35 @@ class Scheduler:
         if clock.ticks_diff(now, self.work_ms) < 0:
             return
         # 4. A stop request: ramp down one 0.1 mA step per _STOP_STEP_MS, then STOPPED.
-        #    Timed on the nominal amplitude, so a blinded sham's stop lasts as long.
+        #    Timed on the nominal amplitude, so a blinded sham's stop lasts as long. Step k
+        #    falls due at stop_at_ms + (k - 1) * _STOP_STEP_MS, from the stop, not from when
+        #    this tick ran: a late tick takes every step that fell due (one larger step down),
+        #    so late ticks never stretch a stop. Never above the schedule's own ramp down, and
+        #    over by the gate's end: a stop never runs into the session's end.
         if self.stop_requested and not self.stopping:
             self.stopping = True
+            self.stop_at_ms = t
+            self.stop_from_ua = self.nom_ua
             s.fire(S.EV_STOP, t)
         if self.stopping:
-            nom = self.nom_ua - _STEP_UA
-            if nom <= 0 or not self.nom_gate or S.OUTPUT_ALLOWED[s.state] == 0:
+            k = (t - self.stop_at_ms) // _STOP_STEP_MS + 1
+            nom = self.stop_from_ua - k * _STEP_UA
+            sc = self.sched
+            sc.eval(t)
+            if sc.phase >= S.RAMP_DOWN and sc.amp_ua < nom:
+                nom = sc.amp_ua
+            if (
+                nom <= 0
+                or not self.nom_gate
+                or S.OUTPUT_ALLOWED[s.state] == 0
+                or t >= sc.gate_end_ms
+            ):
                 self._output_off()
                 s.fire(S.EV_STOPPED, t)
                 return
             self.nom_ua = nom
             self._set_amp(self.amp_ua if self.amp_ua < nom else nom)
-            self.work_ms = clock.ticks_add(now, _STOP_STEP_MS)
+            self.work_ms = clock.ticks_add(self.t0_ms, self.stop_at_ms + k * _STOP_STEP_MS)
             return
         # 5. Where the schedule says the session is now.
         sc = self.sched
