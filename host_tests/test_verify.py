@@ -92,11 +92,12 @@ def test_the_simulated_vcd_is_change_only_with_the_pico_wire_names(tmp_path):
     pins = json.loads((ROOT / "hardware" / "boards" / "pico.json").read_text())["pins"]
     assert names[:4] == ["phase_a", "phase_b", "sync", "gate"] and set(names[:4]) <= set(pins)
     # one timestamp per instant that changes something, so 10 min stay under 700 kB: 4 per
-    # pulse (A up with SYNC, A down, B up, B down with SYNC), 11 gate closings (each gate
-    # opening shares its first pulse's), and the end
+    # pulse (A up with SYNC, A down, B up, B down with SYNC), 10 gate closings (each gate
+    # opening shares its first pulse's; the ramp down begins in OFF: no window), the
+    # initial values at 0 (the gate opens with the ramp's first step at 0.5 s) and the end
     stamps = [line for line in text.splitlines() if line.startswith("#")]
     assert len(text) < 700_000
-    assert len(stamps) == 4 * 7749 + 11 + 1
+    assert len(stamps) == 4 * 7613 + 10 + 1 + 1
 
 
 def test_cli_exit_codes_and_json(tmp_path):

@@ -28,7 +28,7 @@ def test_the_clean_capture_passes(bench):
     for gate in (True, False):
         doc, failed = _check(bench, "clean", lambda p: None, gate)
         assert failed == set() and doc["verdict"] == "pass" and doc["exit_code"] == 0
-        assert doc["counts"]["pulses"] == 173 and not doc["alignment"]["ambiguous"]
+        assert doc["counts"]["pulses"] == 165 and not doc["alignment"]["ambiguous"]
         assert doc["alignment"]["session_start_s"] == pytest.approx(0.1)
         ran = {r["check"] for r in doc["checks"] if r["status"] == "pass"}
         assert {"session_length", "pulses_per_train", "train_on", "train_off", "duty_cycle"} <= ran

@@ -48,7 +48,7 @@ def test_saleae_logic2_csv(bench, kind):
     # change-only rows say nothing of the rate: the edge grid gives an upper bound
     assert "inferred" in doc["capture"]["sample_period_source"]
     if kind is None:
-        assert failed == set() and doc["counts"]["pulses"] == 173
+        assert failed == set() and doc["counts"]["pulses"] == 165
     else:
         assert BROKEN[kind] in failed
         assert doc["first_mismatch"]["check"] == BROKEN[kind]
@@ -66,7 +66,7 @@ def test_generic_sampled_csv(bench, kind):
     width = next(r for r in doc["checks"] if r["check"] == "phase_a_width")
     assert width["tolerance"] == "±10.020 us"  # one sample + 100 ppm of 200 us
     if kind is None:
-        assert failed == set() and doc["counts"]["pulses"] == 75
+        assert failed == set() and doc["counts"]["pulses"] == 70
         assert doc["alignment"]["session_start_s"] == pytest.approx(0.1)
     else:
         assert BROKEN[kind] in failed
@@ -181,5 +181,5 @@ def test_a_capture_starting_inside_phase_b(bench):
     path = tmp / "mid_b.csv"
     path.write_text("\n".join(lines) + "\n")
     doc, failed = vc.run_verify(path, proto, sample_rate_hz=1e6)
-    assert failed == set() and doc["counts"]["pulses"] == 173 - 31
+    assert failed == set() and doc["counts"]["pulses"] == 165 - 31
     assert doc["alignment"]["session_start_s"] == pytest.approx(0.1)

@@ -15,8 +15,9 @@ sys.path.insert(0, str(ROOT / "firmware"))
 from tvns.board.simrun import simulate  # noqa: E402
 from tvns.board.simtrace import iter_pulses  # noqa: E402
 
-# A bench protocol with every feature in a few seconds: ramp, four trains of 75 (ramp up +
-# the first ON), 25, 25 and 48 pulses (ramp down), off 1.5 s between.
+# A bench protocol with every feature in a few seconds: ramp, four trains of 70 (ramp up from
+# its first 0.1 mA step at 0.1 s + the first ON), 25, 25 and 45 pulses (the ramp down, which
+# begins where a new ON phase would, until its last non-zero step), off 1.5 s between.
 BENCH = {
     "schema": 1,
     "name": "bench-50hz-200us",

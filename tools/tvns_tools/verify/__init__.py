@@ -81,7 +81,7 @@ def _phases(ctx):
     ctx.phases_from = "analog %s above %.4g V (0.05 mA)" % (sense, thr)
     exp.visible_only(exp.limits.RAMP_STEP_MAX_UA // 2)
     cap.notes.append(
-        "phases taken from the sense voltage: pulses below 0.05 mA (the ramp's first step) "
+        "phases taken from the sense voltage: pulses below 0.05 mA (an amplitude that small) "
         "are not seen; capture phase_a/phase_b digitally for timing"
     )
 

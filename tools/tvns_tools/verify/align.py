@@ -1,7 +1,7 @@
 """Place a capture in the session. A capture may start anywhere: its trains (runs of pulses
 one period apart) are matched to the trains the protocol promises, and the offset that
 explains the most train starts and lengths wins. The session's first train (ramp up + the
-first ON) and its last (merged with the ramp down) usually differ from the others; a
+first ON) and its last (merged with a live ramp down) usually differ from the others; a
 capture that shows only identical middle trains is placed, but `ambiguous` (nothing that
 depends on the absolute position, such as the session length, is then checked)."""
 

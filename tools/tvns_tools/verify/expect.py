@@ -1,8 +1,9 @@
 """What the firmware promises for a protocol, in nanoseconds from the session start, derived
 with the firmware's own code (tvns.protocol, tvns.schedule) and its timing rules
 (docs/PROTOCOL-FORMAT.md "Timeline"):
-- the gate opens at the session start and at every ON edge, and closes at every OFF edge
-  and one pulse (rounded up to 1 ms) + 50 ms before the session end;
+- the gate opens with the ramp's first non-zero step and at every ON edge, and closes at
+  every OFF edge, with the ramp down's last (0 uA) step and at the latest one pulse (rounded
+  up to 1 ms) + 50 ms before the session end; a ramp down that begins in OFF opens none;
 - the first pulse of a train starts when the gate opens, or when the previous period ends
   if that is later; then one pulse every period while the gate is open; a pulse in flight
   when the gate closes finishes;
@@ -141,7 +142,7 @@ class Expected:
 
     def visible_only(self, min_ua):
         """Keep only the pulses of at least min_ua: what a sense-voltage capture can see
-        (the ramp's first step carries 0 uA)."""
+        (a protocol below 0.05 mA ramps in one step to its amplitude)."""
         keep = [(t, a) for t, a in zip(self.starts, self.amps) if a >= min_ua]
         self.starts = [t for t, _a in keep]
         self.amps = [a for _t, a in keep]
