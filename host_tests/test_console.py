@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 from tvns_tools.device import Device
 from tvns_tools.firmware import micropython_binary, micropython_env
 from tvns_tools.transport import LocalTransport, pty_pair
@@ -21,6 +22,7 @@ sys.path.insert(0, str(HERE))
 from console_support import HOSTILE  # noqa: E402 - the same hostile table, both runtimes
 
 
+@pytest.mark.mp_tier
 def test_console_core_under_micropython():
     env = dict(os.environ, MICROPYPATH="%s:%s" % (ROOT / "firmware", HERE))
     r = subprocess.run(

