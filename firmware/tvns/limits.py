@@ -45,3 +45,9 @@ OFF_MIN_US = const(100)
 # Protocol files larger than this are refused before parsing.
 PROTOCOL_MAX_BYTES = const(4096)
 NAME_MAX_CHARS = const(64)
+# Board maps (tvns/board/config.py): the control tick's period that SAFETY.md's monitor
+# latencies assume, and the watchdog's range: at least two main-loop passes (no false reset),
+# at most what the stall bound assumes (engineering choice).
+TICK_MAX_MS = const(1)
+WDT_MIN_MS = const(200)
+WDT_MAX_MS = const(1000)

@@ -61,6 +61,19 @@ GUIDE = {
         "the host's limits_crc. A board with an investigator PIN needs --pin.",
         "tvns deploy --board rp2 --port auto",
     ),
+    "board": (
+        "Board pin maps (hardware/boards/*.json): check one with the firmware's own boot checks "
+        "before it reaches a board.",
+        "tvns board check hardware/boards/pico.json",
+    ),
+    "board check": (
+        "The pin-map checks the hazard table depends on, as the firmware runs them at boot: one "
+        "role per GPIO, GPIOs the chip has and that are free, outputs on pins that can drive, "
+        "the sense ADC on an ADC pin, fail-safe pulls, the output stage low at boot, tick_ms 1, "
+        "wdt_timeout_ms 200..2000, ceiling_ua 1..10000. Exit 0 fit, 2 with every problem "
+        "named by its field.",
+        "tvns board check hardware/boards/pico.json --json",
+    ),
     "logs": (
         "Session logs: check a file, export it as JSON and CSV, pull it off a device, or print "
         "the device's recent events.",

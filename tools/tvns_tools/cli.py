@@ -6,7 +6,7 @@ report its session log, verify a capture. Every command has its own --help with 
 
 import sys
 
-from tvns_tools import devcmds, logs, ports, report, simulate, validate
+from tvns_tools import boardcheck, devcmds, logs, ports, report, simulate, validate
 from tvns_tools.argparsing import ArgumentParser, finish
 from tvns_tools.firmware import ToolError
 from tvns_tools.hw import commands as hw_cmd
@@ -166,6 +166,16 @@ def argparse_deploy(sub, name):
     return p
 
 
+def argparse_board(sub, name):
+    """`tvns board check FILE`: one subcommand for now (args.board_cmd)."""
+    p = sub.add_parser(name, help="board pin maps: check one before it reaches a board")
+    sub = p.add_subparsers(dest="board_cmd", required=True, metavar="{check}")
+    c = sub.add_parser("check", help="the firmware's boot checks on a pin map (exit 0 / 2)")
+    c.add_argument("file", help="a board pin map (JSON)")
+    c.add_argument("--json", action="store_true", help="machine-readable result")
+    return p
+
+
 def argparse_logs(sub, name):
     """`tvns logs check|export|pull|events`: one handler (logs.cmd_logs) dispatches on
     args.logs_cmd."""
@@ -209,6 +219,7 @@ COMMANDS = {
     "sim-device": (devcmds.cmd_sim_device, argparse_sim_device),
     "ports": (ports.cmd_ports, argparse_ports),
     "deploy": (devcmds.cmd_deploy, argparse_deploy),
+    "board": (boardcheck.cmd_board, argparse_board),
     "logs": (logs.cmd_logs, argparse_logs),
     "report": (report.cmd_report, argparse_report),
     "verify": (verify_cmd.cmd_verify, verify_cmd.argparse_verify),  # builder: verify/command.py

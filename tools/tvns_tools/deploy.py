@@ -72,7 +72,7 @@ def device_name(rel):
 def stage(board, out_dir, config=None, firmware=FIRMWARE):
     """Build the device's file tree in out_dir; returns the device names written."""
     arch = ARCH[board]
-    config = pathlib.Path(config) if config else ROOT / "hardware" / "boards" / CONFIG[board]
+    config = board_map_path(board, config)
     if not config.exists():
         raise ToolError("no board config %s (give --config FILE)" % config)
     try:
@@ -290,9 +290,19 @@ def firmware_version(firmware=FIRMWARE):
     return _firmware_version(firmware)
 
 
+def board_map_path(board, config=None):
+    return pathlib.Path(config) if config else ROOT / "hardware" / "boards" / CONFIG[board]
+
+
 def deploy(args):
     from tvns_tools import ports
+    from tvns_tools.boardcheck import check_file
 
+    # The map first, on the host: a map the board would refuse at boot never reaches it.
+    path = board_map_path(args.board, args.config)
+    if not path.exists():
+        raise ToolError("no board config %s (give --config FILE)" % path)
+    check_file(path)
     port = ports.resolve(args.port, kind=args.board)
     ports.check_exists(port)
     keep = pathlib.Path(args.stage) if args.stage else None

@@ -14,7 +14,7 @@
 
 from tvns import limits
 from tvns import safety as F
-from tvns.board.config import gpio, need, num
+from tvns.board.config import check_or_raise, gpio, need, num
 from tvns.board.rp2_dac import GPIO_MAX, Mcp4725Dac, PwmDac
 from tvns.board.rp2_engine import KillPath, PioEngine, pull_of
 from tvns.errors import OUT_OF_RANGE, TvnsError
@@ -231,7 +231,9 @@ class Board:
 
 
 def build(config, machine=None, rp2=None, time_mod=None):
-    """Construct the board from a pin-map dict; modules default to the real ones."""
+    """Construct the board from a pin-map dict; modules default to the real ones. The map's
+    checks (tvns/board/config.py) come first: a map unfit for the hazard table touches no pin."""
+    check_or_raise(config)
     if machine is None:
         import machine
     if rp2 is None:
