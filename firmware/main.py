@@ -4,7 +4,16 @@
 # the sim board stands in, and tvns/board/simmain.py (host only) reads the host's argv:
 #   micropython main.py --simulate PROTOCOL.json ...   one session, JSON result
 #   micropython main.py --console [--speed N] [--state DIR] [--log FILE]   the console on stdio
-import sys
+import micropython
+
+try:
+    # First of all: room for the traceback of an exception raised in a hard IRQ (the tick),
+    # which may not allocate (isr_rules.rst). The unix port has no such buffer.
+    micropython.alloc_emergency_exception_buf(100)
+except AttributeError:
+    pass
+
+import sys  # noqa: E402 - after the emergency buffer on purpose
 
 BOARD_CONFIG = "board.json"  # written next to main.py by `tvns deploy`
 LOG_FILE = "log.jsonl"  # the session log on the board's flash (`tvns logs pull`)

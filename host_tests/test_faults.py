@@ -300,7 +300,7 @@ def test_boot_after_a_watchdog_reset_outside_a_session_records_but_does_not_latc
     App(board)
     board.reset("watchdog")  # e.g. the main loop hung while idle
     app = App(board)
-    assert app.faults == [{"fault": "watchdog", "t_s": 0.0, "latched": False}]
+    assert app.faults == [{"fault": "watchdog", "t_ms": 0, "latched": False}]
     assert app.session.state == S.IDLE and not board.engine.gated
 
 

@@ -74,3 +74,14 @@ def test_no_import_cycles():
     for n in sorted(graph):
         visit(n)
     assert len(done) >= 20  # every firmware module was visited
+
+
+def test_main_py_allocates_the_emergency_exception_buffer_first():
+    # isr_rules.rst: the buffer must exist before anything can raise in a hard IRQ
+    body = ast.parse((FIRMWARE / "main.py").read_text()).body
+    assert isinstance(body[0], ast.Import) and body[0].names[0].name == "micropython"
+    guarded = body[1]
+    assert isinstance(guarded, ast.Try)
+    call = guarded.body[0].value
+    assert call.func.attr == "alloc_emergency_exception_buf" and call.args[0].value == 100
+    assert [h.type.id for h in guarded.handlers] == ["AttributeError"]  # the unix port

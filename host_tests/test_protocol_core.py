@@ -245,3 +245,26 @@ def test_failed_load_changes_nothing():
     assert (app.protocol, sch.protocol, sch.sched, app.session.state) == before
     assert (app.board.engine.width_us, app.board.engine.period_us) == engine
     assert app.protocol is good and app.session.state == S.ARMED
+
+
+# ---- issue 17.6: integer times in RAM, bounded fault history ----
+def test_events_and_faults_keep_integer_ms_and_the_history_is_bounded():
+    from sim_support import loop, started
+
+    board, app = started(doc(session_s=20, on_s=2, off_s=1, ramp_up_s=2, ramp_down_s=2))
+    loop(app, 6000)
+    assert app.events  # state changes waiting for the console
+    for ev in app.events:
+        assert type(ev.get("t_ms")) is int and "t_s" not in ev, ev
+        for v in ev.values():
+            assert type(v) is not float, ev  # a float is a heap object on a board
+    # the console writes seconds, as PROTOCOL.md says
+    out = []
+    con = Console(app, out.append)
+    con.service()
+    lines = [json.loads(x) for x in out]
+    assert lines and all(type(x["t_s"]) is float for x in lines if x.get("event") == "state")
+    for _ in range(100):  # a fault storm: the list keeps the newest, the count all
+        app._record_fault(2, 1234, latched=False)
+    assert len(app.faults) <= 16 and app.faults_total == 100
+    assert app.faults[-1] == {"fault": "lead_off", "t_ms": 1234, "latched": False}

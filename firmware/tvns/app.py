@@ -31,6 +31,7 @@ from tvns.uptime import Uptime
 
 LOOP_MS = 100  # main-loop period: WDT feed, history, console
 _EVENTS_MAX = 256  # pending events kept for the console; the oldest go first
+_FAULTS_MAX = 16  # faults kept in RAM for reports (all of them are in the log); oldest go first
 
 
 class App:
@@ -54,7 +55,8 @@ class App:
             self.scheduler.ceiling_ua = mine
         self.protocol = None
         self.states = []  # (elapsed_ms, state name) drained from the ring by the last pass
-        self.faults = []  # dicts: every fault with its time, kept for reports
+        self.faults = []  # dicts: the last _FAULTS_MAX faults, time as integer t_ms
+        self.faults_total = 0  # faults recorded since boot (how many faults[] has seen)
         self.events = []  # pending event dicts for the console
         self.events_dropped = 0
         self.host_clock = None  # (unix_s, uptime s) from set_time: information for the log
@@ -283,12 +285,17 @@ class App:
         books.close_books(self, reason, event)
 
     def _record_fault(self, code, t_ms, latched=True, session=None):
-        rec = {"fault": F.name(code), "t_s": t_ms / 1000, "latched": latched}
+        # Times stay integer ms in RAM (a float is a heap object on a board): seconds only
+        # where a record is written out (_secs here for the log, Console.event for the link).
+        rec = {"fault": F.name(code), "t_ms": t_ms, "latched": latched}
         if session:
             rec["session"] = session
+        if len(self.faults) >= _FAULTS_MAX:
+            self.faults.pop(0)
         self.faults.append(rec)
+        self.faults_total += 1
         self._event(dict(rec, event="fault"))
-        self._log("fault", rec)
+        self._log("fault", _secs(rec))
 
     def _log(self, kind, fields):
         self.journal.append(kind, fields)
@@ -320,7 +327,7 @@ class App:
         self.session.drain(buf)
         if buf:
             for t_ms, name in buf:
-                self._event({"event": "state", "state": name, "t_s": t_ms / 1000})
+                self._event({"event": "state", "state": name, "t_ms": t_ms})
                 self._log("state", {"t_s": t_ms / 1000, "state": name})
         if sch.fault_code != F.NONE and sch.fault_code != self._fault_seen:
             self._fault_seen = sch.fault_code
@@ -389,3 +396,10 @@ class App:
         except BaseException:
             self.scheduler.fault(F.EXCEPTION)
             raise
+
+
+def _secs(rec):
+    """A copy of rec with its integer t_ms as t_s in seconds: for a record written out."""
+    out = dict(rec)
+    out["t_s"] = out.pop("t_ms") / 1000
+    return out

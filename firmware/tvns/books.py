@@ -85,8 +85,11 @@ def flush(app):
         app.board.wdt.feed()  # a write may take a while; the tick is alive
     if journal.queue and not journal.flush() and journal.errors != app._log_errors_seen:
         app._log_errors_seen = journal.errors
-        t_s = app.scheduler.elapsed_ms / 1000 if app.session.state > S.ARMED else None
-        app._event({"event": "log_error", "error": journal.failed, "t_s": t_s})
+        if app.session.state > S.ARMED:
+            ev = {"event": "log_error", "error": journal.failed, "t_ms": app.scheduler.elapsed_ms}
+        else:
+            ev = {"event": "log_error", "error": journal.failed, "t_s": None}
+        app._event(ev)
     if app.store.dirty and not app.store.flush():
         app._event({"event": "store", "ok": False, "damaged": app.store.damaged})
 
@@ -98,9 +101,11 @@ def close_books(app, reason, event=False):
     sch = app.scheduler
     app.store.hold = False
     store_update(app, {"exposure": app.exposure.add(sch.elapsed_ms), "active": None})
-    end = {"state": app.state_name, "t_s": sch.elapsed_ms / 1000, "reason": reason}
+    # integer ms in the pending event (Console.event writes t_s); seconds in the log record
+    end = {"state": app.state_name, "t_ms": sch.elapsed_ms, "reason": reason}
     if event:
         app._event(dict(end, event="session_end"))
+    end = {"state": end["state"], "t_s": sch.elapsed_ms / 1000, "reason": reason}
     end["duration_s"] = sch.elapsed_ms / 1000
     end["pulses"] = app._pulses()
     end["charge_uc"] = app._charge_uc()

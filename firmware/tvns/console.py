@@ -145,7 +145,10 @@ class Console:
         self._send(reply)
 
     def event(self, ev):
-        """Number an event, keep it in the log ring and send it as an event line."""
+        """Number an event, keep it in the log ring and send it as an event line. The app
+        keeps times as integer t_ms; the line (and the ring it is served from) says t_s."""
+        if "t_ms" in ev:
+            ev["t_s"] = ev.pop("t_ms") / 1000
         ev["seq"] = self.next_seq
         self.next_seq += 1
         self.log.append(ev)

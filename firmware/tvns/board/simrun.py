@@ -140,23 +140,24 @@ def simulate(
 
 def _collect(app, offset_ms, states, faults, seen, board, origin_us):
     """Move the app's new states and faults into the run's timeline (times from the first
-    start). Returns how many of app.faults are now collected."""
+    start). Returns how many of the app's faults (faults_total) are now collected."""
     if app.states:
         for t_ms, name in app.states:
             states.append([(offset_ms + t_ms) / 1000, name])
         app.states.clear()  # collected: the next pass must not hand them over again
-    if len(app.faults) <= seen:
+    new = app.faults_total - seen  # app.faults keeps only the last few: take the new ones
+    if new <= 0:
         return seen
-    for rec in app.faults[seen:]:
+    for rec in app.faults[-new:]:
         rec = dict(rec)
-        rec["t_s"] = offset_ms / 1000 + rec["t_s"]
+        rec["t_s"] = (offset_ms + rec.pop("t_ms")) / 1000
         off_us = board.engine.last_off_us
         if board.engine.gated or off_us < 0:
             rec["output_off_s"] = None
         else:
             rec["output_off_s"] = (off_us - origin_us) / 1e6
         faults.append(rec)
-    return len(app.faults)
+    return app.faults_total
 
 
 def error_result(exc):
