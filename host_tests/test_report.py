@@ -136,3 +136,35 @@ def test_meta_doc_lists_every_meta_key_in_order():
     assert listed == list(meta.KEYS)
     used = list(report.META_ITEMS.values()) + ["sham_type", "electrode_size", "time_of_day"]
     assert set(used) <= set(meta.KEYS)  # the report reads only keys a meta file may hold
+
+
+def _line_with_crc(body):
+    return body[:-1] + (',"crc":"%08x"}\n' % (L.crc32(body) & 0xFFFFFFFF)).encode()
+
+
+def test_report_never_crashes_on_a_bad_log_line(tmp_path):
+    """Issue 10.13: a MicroPython used to log names decoded from escaped non-BMP characters as
+    lone surrogates (raw CESU-8 bytes, or \\ud83d escapes) under a valid CRC: such lines are
+    bad lines, and the other sessions are reported; a name from before the printable-ASCII
+    rule does not stop its session's report either."""
+    good = tmp_path / "good.jsonl"
+    log = L.Log(str(good), sync=False)
+    logs.log_simulation(log, simulate(dict(M.PROTOCOL, session_s=20)), unix_s=1_760_000_000)
+    log.append("session_start", {"protocol": dict(M.PROTOCOL, name="café"), "board": "sim"})
+    log.close()
+    first = good.read_bytes().splitlines(keepends=True)[0]
+    body = first[: first.rindex(b',"crc"')] + b"}"
+    name = ('"name":"%s"' % M.PROTOCOL["name"]).encode()
+    assert name in body
+    bad = tmp_path / "bad.jsonl"
+    bad.write_bytes(
+        _line_with_crc(body.replace(name, b'"name":"\xed\xa0\xbd\xed\xb8\x80"'))
+        + _line_with_crc(body.replace(name, b'"name":"\\ud83d"'))
+        + good.read_bytes()
+    )
+    out = tmp_path / "r" / "rep"
+    assert cli.main(["report", str(bad), "--out", str(out)]) == 0
+    md = out.with_suffix(".md").read_text()
+    assert "2 bad lines skipped" in md
+    assert md.count("## Session") == 2 and "café" in md
+    assert out.with_suffix(".html").exists()

@@ -91,6 +91,8 @@ def _meta(start):
 
 def _protocol(start):
     doc = {k: v for k, v in start.get("protocol", {}).items() if k != "meta"}
+    if isinstance(doc.get("name"), str) and not P.name_ok(doc["name"]):
+        doc["name"] = "logged"  # a name from before the printable-ASCII rule: not a figure
     proto, errs = P.validate(doc, L.CURRENT_MAX_UA)
     if proto is None:
         raise ToolError(
@@ -287,13 +289,26 @@ def markdown(session, index, all_sessions, plot_name=None, extra=()):
     )
 
 
+def _writable(rec):
+    """Can the record be written out as UTF-8? A line whose strings hold lone surrogates (a
+    MicroPython once logged names decoded from escaped non-BMP characters that way) cannot:
+    it counts as a bad line, never a crash."""
+    try:
+        json.dumps(rec, ensure_ascii=False).encode("utf-8")
+    except UnicodeError:
+        return False
+    return True
+
+
 def report(log_path, session=None, out=None, extra=None, plot_for=None):
     """Markdown text for one session (1-based index; negative counts from the end) or all.
     With out (a path): also writes out.md, out.html (self-contained: the plots inside) and
     out-session<N>.png beside it. extra(index) -> [(section, rows)] appended to a session
     (tvns simulate adds its own); plot_for(index) -> a PNG to show instead of drawing the
     log's envelope (tvns simulate's plot)."""
-    recs = logs.records(log_path)
+    read = logs.records(log_path)
+    recs = [r for r in read if _writable(r)]
+    unwritable = len(read) - len(recs)
     all_sessions = logs.sessions(recs)
     if not all_sessions:
         raise ToolError("%s holds no session_start record" % log_path)
@@ -307,7 +322,12 @@ def report(log_path, session=None, out=None, extra=None, plot_for=None):
     title = "tVNS session report: %s" % pathlib.Path(log_path).name
     head = [
         "Log: %d valid records, %d bad lines skipped, %d torn tail bytes, %d power_loss records."
-        % (check["valid"], check["bad_records"], check["torn_tail_bytes"], check["power_loss"]),
+        % (
+            check["valid"] - unwritable,
+            check["bad_records"] + unwritable,
+            check["torn_tail_bytes"],
+            check["power_loss"],
+        ),
         'Items a person must supply read "%s" when neither the log nor the study metadata '
         "(tvns run --meta) carries them." % NOT_RECORDED,
     ]
