@@ -186,3 +186,77 @@ def test_tvns_micropython_selects_the_runtime(tmp_path):
         timeout=60,
     )
     assert r.returncode == 1 and "TVNS_MICROPYTHON" in r.stderr, r.stderr
+
+
+# ---- the fast paths give the full scanner's answers (or step aside) ----
+def _full(data):
+    from tvns import jsonscan
+
+    s = jsonscan._Scan(data)
+    value, i = s.value(s.ws(0), 0)
+    if s.ws(i) != s.n:
+        raise jsonscan.JsonError("extra data")
+    return value, s.dups
+
+
+def _same(a, b):
+    from tvns import jsonscan
+
+    if type(a) is not type(b):
+        return False
+    if type(a) is jsonscan.Num:
+        return a.text == b.text
+    if type(a) is dict:
+        return list(a) == list(b) and all(_same(a[k], b[k]) for k in a)
+    return a == b
+
+
+_PIECES = st.sampled_from(
+    [" ", "\t", "\n", "\x0c", ",", ":", "{", "}", "[", "]", '"', "\\", "0", "1.5", "-", "e",
+     "01", "1.", "true", "nul", "NaN", "-Infinity", '"k"', '"sham"', "\x01", "é"]
+)  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.integers(0, 2000), st.lists(_PIECES, max_size=4), st.integers(0, 10**6))
+def test_fast_scanner_agrees_with_the_full_one(at, pieces, seed):
+    from tvns import jsonscan
+
+    base = _protocol(dict(random.Random(seed).choice(FIXED)))
+    at = at % (len(base) + 1)
+    text = (base[:at] + "".join(pieces) + base[at:]).encode()
+    fast = jsonscan._flat(text)
+    try:
+        full = _full(text)
+    except jsonscan.JsonError:
+        assert fast is None, text
+        return
+    if fast is not None:
+        assert _same(fast[0], full[0]) and fast[1] == full[1], text
+
+
+@settings(max_examples=600, deadline=None)
+@given(
+    st.from_regex(r"-?(0|[1-9][0-9]{0,12})(\.[0-9]{0,12}[1-9])?", fullmatch=True),
+    st.integers(0, 6),
+)
+def test_to_units_fast_path_agrees_with_the_exact_one(text, places):
+    from tvns import units
+
+    assert units.to_units(text, places) == units._exact(text, places), text
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 10**6), st.sampled_from(["", " ", "  \n"]), st.booleans())
+def test_protocol_span_fast_path_agrees_with_the_walk(seed, ws, name_first):
+    from tvns import jsonscan
+
+    proto = _protocol(dict(random.Random(seed).choice(FIXED)))
+    fields = ['"id": 7', '"cmd": "load"', '"protocol":%s%s' % (ws, proto), '"pin": "1{2}3"']
+    if name_first:
+        fields.reverse()
+    line = ("{" + ", ".join(fields) + "}").encode()
+    walk = jsonscan._span_walk(line, "protocol")
+    fast = jsonscan._span_flat(line, "protocol")
+    assert walk is not None and line[walk[0] : walk[1]] == proto.encode()
+    assert fast is None or fast == walk, line

@@ -268,3 +268,21 @@ def test_events_and_faults_keep_integer_ms_and_the_history_is_bounded():
         app._record_fault(2, 1234, latched=False)
     assert len(app.faults) <= 16 and app.faults_total == 100
     assert app.faults[-1] == {"fault": "lead_off", "t_ms": 1234, "latched": False}
+
+
+def test_the_usual_protocol_and_request_take_the_fast_paths():
+    # the C-method paths (jsonscan._flat, _span_flat, units' partition) serve the common
+    # case; test_numerics.py checks them against the byte-by-byte scanner
+    from tvns import jsonscan
+
+    text = text_with(amplitude_ma="0.127").encode()
+    got = jsonscan._flat(text)
+    assert got is not None and got[0]["amplitude_ma"].text == "0.127" and got[1] == []
+    line = b'{"id": 1, "cmd": "load", "protocol": ' + text + b"}"
+    assert jsonscan._span_flat(line, "protocol") == (line.index(b"{", 1), len(line) - 1)
+    assert jsonscan._flat(text.replace(b'"t"', b'"a\\u0062"')) is None  # escapes: full scan
+    # long runs between strings are the full scanner's (a regex on them would recurse deep)
+    spaced = text_with(amplitude_ma=" " * 3000 + "0.127").encode()
+    assert jsonscan._flat(spaced) is None
+    p, errs = verdict(spaced)
+    assert p is not None and p.amplitude_ua == 127, errs

@@ -118,6 +118,9 @@ def main():
     rows.append(("  MicroPython / CPython wall ratio", "%.1f" % (mp["wall_s"] / cp_wall)))
     rows.append(("firmware .mpy total, armv6m (deployed files)", "%d bytes" % mpy_size("armv6m")))
     rows.append(("firmware .mpy total, xtensawin", "%d bytes" % mpy_size("xtensawin")))
+    import bench_load
+
+    rows += bench_load.rows()
     try:
         import bench_pio
 

@@ -41,17 +41,17 @@ def check_fields(errs, ok, ceiling_ua):
             continue
         text = ok[name].text
         code, v = U.to_units(text, places)
-        shown = U.excerpt(text)
-        rng = "%s..%s" % (U.show(lo, places), U.show(hi, places))
-        if zero_means is not None:
-            rng = "0 (%s) or %s" % (zero_means, rng)
-        if code == U.RESOLUTION:
-            msg = "%s=%s is finer than the %s resolution" % (name, shown, unit)
-            err(errs, name, E.RESOLUTION, msg)
-        elif code != U.OK or not (lo <= v <= hi or (v == 0 and zero_means is not None)):
-            err(errs, name, E.OUT_OF_RANGE, "%s must be %s (got %s)" % (name, rng, shown))
-        else:
+        if code == U.OK and (lo <= v <= hi or (v == 0 and zero_means is not None)):
             u[name] = v
+        elif code == U.RESOLUTION:
+            msg = "%s=%s is finer than the %s resolution" % (name, U.excerpt(text), unit)
+            err(errs, name, E.RESOLUTION, msg)
+        else:
+            rng = "%s..%s" % (U.show(lo, places), U.show(hi, places))
+            if zero_means is not None:
+                rng = "0 (%s) or %s" % (zero_means, rng)
+            msg = "%s must be %s (got %s)" % (name, rng, U.excerpt(text))
+            err(errs, name, E.OUT_OF_RANGE, msg)
     amp = u.get("amplitude_ma")
     if amp is not None and amp > ceiling_ua:
         msg = "amplitude_ma=%s is above this board's ceiling of %s mA" % (

@@ -29,17 +29,101 @@ _WORDS = ((b"true", True), (b"false", False), (b"null", None))
 _SPECIAL = (b"NaN", b"Infinity", b"-Infinity")
 
 
+try:
+    import re
+
+    # After a key: ':' and a token (a number or literal) then ',' or '}', or ':' alone (a
+    # string follows); after a string value: ',' or '}'. Whitespace: JSON's four only.
+    _AFTER_KEY = re.compile(b"[ \t\n\r]*:[ \t\n\r]*([^ \t\n\r,}]*)[ \t\n\r]*([,}]?)[ \t\n\r]*$")
+    _AFTER_VALUE = re.compile(b"[ \t\n\r]*([,}])[ \t\n\r]*$")
+    _NUMBER = re.compile(b"-?(0|[1-9][0-9]*)(\\.[0-9]+)?([eE][+-]?[0-9]+)?$")
+except (ImportError, ValueError):  # no re, or one that refuses these: the full scanner
+    _AFTER_KEY = None
+_WS = b" \t\n\r"  # JSON's whitespace, and only it (bytes.strip() would take \x0b, \x0c too)
+_TOKENS = {b"true": True, b"false": False, b"null": None}
+
+
 def loads(data):
     """bytes -> (value, dups): dups lists the top-level object's keys seen twice (in order).
     Raises JsonError naming the byte offset of the first problem."""
     if data and max(data) >= 0x80:
         _check_utf8(data)
+    else:
+        got = _flat(data)
+        if got is not None:
+            return got
     s = _Scan(data)
     i = s.ws(0)
     value, i = s.value(i, 0)
     if s.ws(i) != s.n:
         s.fail(i, "extra data after the JSON value")
     return value, s.dups
+
+
+def _flat(b):
+    """The usual protocol, fast: an ASCII object of members whose values are strings without
+    escapes, numbers or literals, walked with C string methods (split on quotes, one regex
+    per member) instead of byte by byte. Returns what the full scanner would return, or None
+    for anything else (nesting, escapes, an error): the full scanner then decides."""
+    if _AFTER_KEY is None or b"\\" in b:
+        return None
+    parts = b.split(b'"')
+    n = len(parts)
+    if n < 4 or parts[0].strip(_WS) != b"{":
+        return None
+    try:
+        return _members(parts, n)
+    except RuntimeError:  # the regex engine's recursion limit: the full scanner decides
+        return None
+
+
+_SEGMENT_MAX = 64  # longer runs between strings (whitespace, digits) go to the full scanner
+
+
+def _members(parts, n):
+    doc = {}
+    dups = []
+    i = 1
+    while i + 1 < n:
+        key = parts[i]
+        seg = parts[i + 1]
+        if len(seg) > _SEGMENT_MAX:
+            return None
+        m = _AFTER_KEY.match(seg)
+        if m is None or (key and min(key) < 0x20):
+            return None
+        tok = m.group(1)
+        if tok:
+            if tok in _TOKENS:
+                value = _TOKENS[tok]
+            elif _NUMBER.match(tok) or tok in _SPECIAL:
+                value = Num(tok.decode())
+            else:
+                return None
+            sep = m.group(2)
+            i += 2
+        else:  # a string, then ',' or '}'
+            if m.group(2) or i + 3 >= n:
+                return None
+            raw = parts[i + 2]
+            if raw and min(raw) < 0x20:
+                return None
+            value = raw.decode()
+            seg = parts[i + 3]
+            m = _AFTER_VALUE.match(seg) if len(seg) <= _SEGMENT_MAX else None
+            if m is None:
+                return None
+            sep = m.group(1)
+            i += 4
+        name = key.decode()
+        if name in doc:
+            dups.append(name)
+        doc[name] = value
+        if sep == b"}":
+            return (doc, dups) if i == n else None
+        if sep != b",":
+            return None
+    return None
 
 
 def _check_utf8(b):
@@ -263,6 +347,32 @@ def member_span(line, key):
     The console hands that text to the protocol validator, so a protocol sent inside a request
     is judged on exactly the bytes a host sent (duplicate keys and number spelling included).
     The last occurrence wins, as in json.loads."""
+    got = _span_flat(line, key)
+    return got if got is not None else _span_walk(line, key)
+
+
+def _span_flat(line, key):
+    """member_span() for the usual request, with C searches only: the key once, outside any
+    string, at depth 1, and a value that is one flat object (no braces inside it, an even
+    number of quotes). None for anything else: the walk below then decides."""
+    k = b'"' + key.encode() + b'":'
+    i = line.find(k)
+    if i < 0 or b"\\" in line or line.count(k) != 1 or line.count(b'"', 0, i) % 2:
+        return None
+    if line.count(b"{", 0, i) != 1 or line.count(b"}", 0, i) or line[:1] != b"{":
+        return None
+    v = i + len(k)
+    while line[v : v + 1] in (b" ", b"\t", b"\n", b"\r"):
+        v += 1
+    if line[v : v + 1] != b"{":
+        return None
+    end = line.find(b"}", v)
+    if end < 0 or line.count(b"{", v + 1, end) or line.count(b'"', v, end) % 2:
+        return None
+    return v, end + 1
+
+
+def _span_walk(line, key):
     s = _Scan(line)
     i = s.ws(0)
     found = None

@@ -36,8 +36,12 @@ OPTIONAL_FIELDS = (
     ("keepalive_s", "num"),  # 0 (default): no keep-alive; else stop if the host is silent
     ("blinded", "bool"),  # false (default); true: the arm (active/sham) is set on the device
 )
+_ALL = FIELDS + OPTIONAL_FIELDS
 _OPTIONAL = {name: kind for name, kind in OPTIONAL_FIELDS}
-_KINDS = {name: kind for name, kind in FIELDS + OPTIONAL_FIELDS}
+_KINDS = {name: kind for name, kind in _ALL}
+# The Python type each kind of field arrives as (numbers: their text, jsonscan.Num)
+_TYPES = {"int": jsonscan.Num, "num": jsonscan.Num, "str": str, "bool": bool}
+_ABSENT = object()
 _PLACES = {name: places for name, places, _lo, _hi, _unit, _z in C.NUMERIC}
 _TYPE_WORDS = {
     "int": "an integer",
@@ -70,16 +74,25 @@ class Protocol:
         # start; everything derived here is the active arm's (what the operator may see).
         self.blinded = ok.get("blinded", False)
         self._derived = None  # derived(), worked out once
-        # The validated protocol as plain JSON values, for logs and reports: the numbers are
-        # the ones the firmware uses (integer fields as int, the others as float).
-        doc = {}
-        for name, kind in FIELDS + OPTIONAL_FIELDS:
-            if name in u:
-                v = u[name]
-                doc[name] = v if kind == "int" else v / 10 ** _PLACES[name]
-            elif name in ok:
-                doc[name] = ok[name]
-        self.doc = doc
+        self._ok = ok
+        self._u = u
+        self._doc = None
+
+    @property
+    def doc(self):
+        """The validated protocol as plain JSON values, for logs and reports (made when first
+        asked for: `load` does not need it): the numbers the firmware uses, integer fields
+        as int, the others as float."""
+        if self._doc is None:
+            doc = {}
+            for name, kind in _ALL:
+                if name in self._u:
+                    v = self._u[name]
+                    doc[name] = v if kind == "int" else v / 10 ** _PLACES[name]
+                elif name in self._ok:
+                    doc[name] = self._ok[name]
+            self._doc = doc
+        return self._doc
 
     # The figures (tvns/figures.py) from the same integers the validator used.
     def charge_pc(self):
@@ -193,16 +206,24 @@ def _validate(doc, dups, ceiling_ua):
             key,
         )
         _err(errs, key, E.DUPLICATE_FIELD, msg)
-    for key in sorted(k for k in doc if k not in _KINDS):
-        shown = key if isinstance(key, str) else repr(key)
-        _err(errs, shown, E.UNKNOWN_FIELD, "unknown field %r (check the spelling)" % (shown,))
+    unknown = [k for k in doc if k not in _KINDS]
+    if unknown:
+        for key in sorted(unknown, key=repr):
+            shown = key if isinstance(key, str) else repr(key)
+            msg = "unknown field %r (check the spelling)" % (shown,)
+            _err(errs, shown, E.UNKNOWN_FIELD, msg)
     ok = {}
-    for name, kind in FIELDS + OPTIONAL_FIELDS:
-        if name not in doc:
+    for name, kind in _ALL:
+        value = doc.get(name, _ABSENT)
+        if value is _ABSENT:
             if name not in _OPTIONAL:
                 _err(errs, name, E.MISSING, "%s is required" % name)
-        elif _type_ok(errs, name, kind, doc[name]):
-            ok[name] = doc[name]
+        elif type(value) is _TYPES[kind] and not (
+            type(value) is jsonscan.Num and value.text in U.NOT_FINITE_TEXTS
+        ):
+            ok[name] = value
+        else:
+            _type_error(errs, name, kind, value)
     _check_header(errs, ok)
     u = C.check_fields(errs, ok, ceiling_ua)
     C.check_combined(errs, u)
@@ -215,29 +236,13 @@ def _validate(doc, dups, ceiling_ua):
     return Protocol(ok, u), errs
 
 
-def _type_ok(errs, name, kind, value):
-    if kind == "bool":
-        good = value is True or value is False
-    elif kind == "str":
-        good = type(value) is str
+def _type_error(errs, name, kind, value):
+    if type(value) is _TYPES[kind]:  # a number where one belongs: NaN or an infinity
+        msg = "%s must be a finite number (got %s)" % (name, value.text)
+        _err(errs, name, E.NOT_FINITE, msg)
     else:
-        good = type(value) is jsonscan.Num
-    if not good:
-        _err(
-            errs, name, E.TYPE, "%s must be %s (got %s)" % (name, _TYPE_WORDS[kind], _jtype(value))
-        )
-        return False
-    if kind == "str" or kind == "bool":
-        return True
-    code, _v = U.to_units(value.text, 0)
-    if code == U.NOT_FINITE:
-        _err(errs, name, E.NOT_FINITE, "%s must be a finite number (got %s)" % (name, value.text))
-        return False
-    if kind == "int" and code == U.RESOLUTION:
-        shown = U.excerpt(value.text)
-        _err(errs, name, E.RESOLUTION, "%s must be a whole number (got %s)" % (name, shown))
-        return False
-    return True
+        msg = "%s must be %s (got %s)" % (name, _TYPE_WORDS[kind], _jtype(value))
+        _err(errs, name, E.TYPE, msg)
 
 
 def _jtype(value):
@@ -257,7 +262,7 @@ def _jtype(value):
 
 def _check_header(errs, ok):
     if "schema" in ok:
-        code, v = U.to_units(ok["schema"].text, 0)
+        code, v = U.to_units(ok["schema"].text, 0)  # 1.0 and 1e0 are 1 too
         if code != U.OK or v != SCHEMA:
             shown = U.excerpt(ok.pop("schema").text)
             _err(errs, "schema", E.SCHEMA, "schema must be %d (got %s)" % (SCHEMA, shown))
@@ -275,7 +280,9 @@ def name_ok(name):
     control characters, no escapes that decode differently (docs/PROTOCOL-FORMAT.md)."""
     if not 1 <= len(name) <= L.NAME_MAX_CHARS:
         return False
-    for ch in name:
-        if not 0x20 <= ord(ch) <= 0x7E:
-            return False
-    return True
+    try:
+        raw = name.encode()
+    except UnicodeError:  # CPython: a lone surrogate
+        return False
+    # one byte per character (ASCII), none outside 0x20..0x7E (min/max run in C)
+    return len(raw) == len(name) and min(raw) >= 0x20 and max(raw) <= 0x7E

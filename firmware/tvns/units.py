@@ -12,12 +12,31 @@ NOT_FINITE = const(3)  # NaN or an infinity
 
 _MAX_DIGITS = const(9)  # 10**9 - 1 < 2**30: the result is a small int on every port
 _NOT_FINITE = ("NaN", "Infinity", "-Infinity", "nan", "inf", "-inf")
+NOT_FINITE_TEXTS = _NOT_FINITE  # JSON's extension tokens, and repr() of a float
 
 
 def to_units(text, places):
     """The number written as text (JSON grammar, or repr() of a float) in units of
     10**-places: (OK, int) or (RESOLUTION | HUGE | NOT_FINITE, None). Negative values come
     back negative (every range check refuses them)."""
+    if "e" not in text and "E" not in text and text not in _NOT_FINITE:
+        # The usual spelling (no exponent), by partition: the same answer as below.
+        neg = text[:1] == "-"
+        whole, _dot, frac = (text[1:] if neg else text).partition(".")
+        whole = whole.lstrip("0")
+        if len(whole) + places <= _MAX_DIGITS:  # else HUGE, or not: _exact() says
+            frac = frac.rstrip("0")
+            if len(frac) > places:
+                return RESOLUTION, None
+            v = int(whole) * 10**places if whole else 0
+            if frac:
+                v += int(frac) * 10 ** (places - len(frac))
+            return OK, -v if neg else v
+    return _exact(text, places)
+
+
+def _exact(text, places):
+    """to_units() for any spelling: exponents, and digits counted before any scaling."""
     if text in _NOT_FINITE:
         return NOT_FINITE, None
     neg = text[:1] == "-"
