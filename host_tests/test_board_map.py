@@ -30,10 +30,11 @@ ESP32 = {
         "gate": {"gpio": 22, "dir": "out", "safe": 0},
         "dac": {"gpio": 25, "dir": "out", "safe": 0},
         "sense_adc": {"gpio": 36, "dir": "in", "safe": None},
-        "estop": {"gpio": 27, "dir": "in", "safe": None, "pull": "down"},
+        "estop": {"gpio": 27, "dir": "in", "safe": None, "pull": "up"},
         "compliance": {"gpio": 26, "dir": "in", "safe": None, "pull": "up"},
     },
     "dac": {"kind": "dac", "full_scale_ua": 10000},
+    "estop": {"active": 1},  # e-stop loop to 3V3 through NC contacts: high = pressed
 }
 
 
@@ -79,6 +80,12 @@ RP2040_BAD = (
     (("pins", "estopp"), {"gpio": 17, "dir": "in"}, ("pins.estopp", OUT_OF_RANGE)),
     (("pins", "dac_pwm"), None, ("pins.dac_pwm", MISSING)),  # dac.kind = pwm needs it
     (("mcu",), "stm32", ("mcu", OUT_OF_RANGE)),
+    # fail-safe inputs: a cut wire must read as the fault
+    (("pins", "estop", "pull"), "up", ("pins.estop.pull", OUT_OF_RANGE)),  # NC loop, active 0
+    (("pins", "estop", "pull"), None, ("pins.estop.pull", OUT_OF_RANGE)),
+    (("pins", "kill", "pull"), "up", ("pins.kill.pull", OUT_OF_RANGE)),
+    (("pins", "overcurrent", "pull"), "up", ("pins.overcurrent.pull", OUT_OF_RANGE)),
+    (("pins", "compliance", "pull"), "down", ("pins.compliance.pull", OUT_OF_RANGE)),
 )
 
 
@@ -88,7 +95,7 @@ def test_an_rp2040_map_with_a_hole_is_refused_naming_the_field(path, value, want
 
 
 def test_the_side_set_group_must_be_consecutive():
-    cfg = changed(pico_config(), ("pins", "sync", "gpio"), 7)
+    cfg = changed(pico_config(), ("pins", "sync", "gpio"), 12)
     assert problems(cfg) == [("pins.sync.gpio", OUT_OF_RANGE)]
 
 
@@ -100,6 +107,8 @@ ESP32_BAD = (
     (("pins", "gate", "gpio"), 24, ("pins.gate.gpio", OUT_OF_RANGE)),  # no GPIO24
     (("pins", "dac", "gpio"), 27, ("pins.dac.gpio", OUT_OF_RANGE)),  # DAC on 25/26 only
     (("pins", "sense_adc", "gpio"), 4, ("pins.sense_adc.gpio", OUT_OF_RANGE)),  # ADC2
+    (("pins", "estop", "pull"), "down", ("pins.estop.pull", OUT_OF_RANGE)),  # active 0? no: 1
+    (("pins", "estop", "gpio"), 35, ("pins.estop.pull", OUT_OF_RANGE)),  # no internal pull
 )
 
 

@@ -41,8 +41,8 @@ def _compare(d, duration_s):
 def test_default_protocol_edges_match():
     offsets, n = _compare(doc(), 12)
     assert n == 288 * 4  # from the first 0.1 mA step at 0.5 s to 11.997 s: ceil(287.4) pulses
-    # the gate opens at 0.5 s (the ramp's first non-zero step) on a waiting SM: 1 cycle
-    assert offsets == {CYCLE_US}
+    # the gate opens at 0.5 s (the ramp's first non-zero step) on a waiting SM: 2 cycles
+    assert offsets == {2 * CYCLE_US}
 
 
 def test_trains_gap_and_short_off_times_match():

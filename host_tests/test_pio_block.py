@@ -139,14 +139,16 @@ def test_cli_engine_pio_injects_a_kill_into_a_vcd(tmp_path):
     r = subprocess.run(
         [sys.executable, "-m", "tvns_tools.cli", "simulate", "firmware/protocols/default.json",
          "--runtime", "cpython", "--engine", "pio", "--duration", "13",
-         "--inject", "overcurrent@12.0001", "--vcd", str(vcd), "--json"],
+         "--inject", "overcurrent@12.0201", "--vcd", str(vcd), "--json"],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert r.returncode == 0, r.stderr
     (f,) = json.loads(r.stdout)["faults"]
     assert f["fault"] == "overcurrent"
     lines = vcd.read_text().split("\n")
-    i = lines.index("#12000100016")  # 2 PIO cycles (16 ns) after the kill at 12.0001 s
+    # a pulse starts at 12.02 s (the gate opened with the ramp's first step at 0.5 s, 40 ms
+    # grid): 2 PIO cycles (16 ns) after the kill at 12.0201 s, inside its phase A
+    i = lines.index("#12020100016")
     assert lines[i + 1 : i + 3] == ["0a", "0s"]
     assert "1a" not in lines[i:] and "1b" not in lines[i:]
 

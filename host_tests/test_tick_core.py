@@ -190,7 +190,9 @@ def test_sim_clock_and_engine_keep_small_ints_past_2_to_the_30_us_and_the_ms_wra
     pc = sum(s[2] * s[3] * s[4] for s in r["segments"])
     assert e.charge_nc_recorded * 1000 + e.charge_pc_rem == pc
     starts = [s[0] for s in r["segments"]]
-    assert starts == sorted(starts) and starts[0] < 1000  # unwrapped to absolute time
+    # unwrapped to absolute time: the first pulse with the ramp's first step (2 mA in 20 steps
+    # of 0.5 s; step 0 is 0 uA, no pulse)
+    assert starts == sorted(starts) and starts[0] == 500000
     assert starts[-1] > 1200 * 1000000 - 60 * 1000000
 
 

@@ -38,6 +38,16 @@ def gpio(config, name, gpio_max):
     return int(num(spec, "gpio", "pins.%s.gpio" % name, 0, gpio_max))
 
 
+# Inputs that must read as their fault when the wire is cut (the pull pulls towards it): the
+# level that means the fault, fixed or from the map (section, key, default).
+FAIL_SAFE = {
+    "estop": ("estop", "active", 0),  # pressed
+    "compliance": ("sense", "compliance_active", 1),  # out of headroom
+    "kill": 0,  # KILL_n low: kill
+    "overcurrent": 0,  # OC_OK low: tripped
+    "latch_q": 1,  # the kill latch has cut the bridge
+}
+
 # ---- what each MCU's GPIOs can do (datasheets: RP2040 1.4, ESP32 2.2 and 4.1) ----
 # gpio_max; absent (no such GPIO); reserved {gpio: why}; no_out (input-only); adc; dac;
 # roles {name: (dir, safe level or None, required)}; sideset (consecutive GPIOs, in order).
@@ -62,7 +72,7 @@ _RP2040 = {
         "estop": ("in", None, True),
         "sense_adc": ("in", None, True),
         "kill": ("in", None, False),
-        "oc_comp": ("in", None, False),
+        "overcurrent": ("in", None, False),
     },
     "sideset": ("phase_a", "phase_b", "sync"),  # one PIO side-set group
     "wdt_max_ms": 8388,
@@ -189,6 +199,7 @@ def _pins(errs, config, pins, mcu):
     for name in sorted(roles):
         if roles[name][2] and name not in pins:
             _bad(errs, "pins." + name, "required", MISSING)
+    _fail_safe(errs, config, pins)
     _needs(errs, config, pins, mcu)
 
 
@@ -205,6 +216,29 @@ def _role(errs, field, spec, g, role, mcu):
     if field.endswith("_adc") and g not in mcu["adc"]:
         adc = ", ".join("GPIO%d" % p for p in mcu["adc"])
         _bad(errs, field + ".gpio", "GPIO%d has no ADC (use one of %s)" % (g, adc))
+    pull = spec.get("pull")
+    if pull not in (None, "up", "down"):
+        _bad(errs, field + ".pull", "must be up, down or null")
+    elif pull is not None and g in mcu["no_out"]:
+        _bad(errs, field + ".pull", "GPIO%d has no internal pull (say external_pull)" % g)
+
+
+def _fail_safe(errs, config, pins):
+    """A cut wire must read as the fault: the pull (internal, or external_pull on a pin that
+    has none) pulls towards the fault's level (SAFETY.md, the e-stop and kill rows)."""
+    for name in sorted(FAIL_SAFE):
+        spec = pins.get(name)
+        if not isinstance(spec, dict):
+            continue
+        level = FAIL_SAFE[name]
+        if type(level) is tuple:
+            section = config.get(level[0])
+            level = section.get(level[1], level[2]) if isinstance(section, dict) else level[2]
+        want = "up" if level == 1 else "down"
+        pull = spec.get("pull") or spec.get("external_pull")
+        if pull != want:
+            msg = "must be %r: a cut wire then reads as the fault (active level %s)" % (want, level)
+            _bad(errs, "pins.%s.pull" % name, msg)
 
 
 def _needs(errs, config, pins, mcu):
