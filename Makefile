@@ -44,7 +44,7 @@ deploy: $(STAMP)
 fuzz: $(STAMP)
 	TVNS_FUZZ=1 $(BIN)/python -m pytest host_tests/test_stateful.py
 
-# mutmut over limits, protocol, session, safety, schedule, scheduler (results in build/mutation)
+# mutmut over limits, protocol, checks, figures, units, jsonscan, session, safety (MODULES= adds more; results in build/mutation)
 mutation: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[mutation]'
 	tools/mutation.sh

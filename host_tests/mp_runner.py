@@ -6,9 +6,33 @@ Usage: MICROPYPATH=firmware:host_tests micropython host_tests/mp_runner.py MODUL
 import sys
 
 
+def _import(name):
+    """__import__; after a RuntimeError, again once every firmware module is loaded on its
+    own. The 32-bit unix port (the board-numerics runtime) allows 40 KB of C stack, and
+    compiling a long chain of nested imports from source can pass it; loaded one by one,
+    no chain is long. (A board imports precompiled .mpy files: no compiler on the stack.)"""
+    try:
+        return __import__(name)
+    except RuntimeError:
+        pass
+    import os
+
+    import tvns
+
+    top = tvns.__file__.rsplit("/", 1)[0]
+    for _ in range(2):
+        for f in sorted(os.listdir(top)):
+            if f.endswith(".py") and f != "__init__.py":
+                try:
+                    __import__("tvns." + f[:-3])
+                except Exception:  # the test module's own import below reports real errors
+                    pass
+    return __import__(name)
+
+
 def run_module(name):
     passed = failed = 0
-    mod = __import__(name)
+    mod = _import(name)
     for attr in sorted(dir(mod)):
         if not attr.startswith("test_"):
             continue

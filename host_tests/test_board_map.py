@@ -69,7 +69,7 @@ RP2040_BAD = (
     (("ceiling_ua",), 50000, ("ceiling_ua", OUT_OF_RANGE)),
     (("ceiling_ua",), 0, ("ceiling_ua", OUT_OF_RANGE)),
     (("wdt_timeout_ms",), 100, ("wdt_timeout_ms", OUT_OF_RANGE)),
-    (("wdt_timeout_ms",), 8000, ("wdt_timeout_ms", OUT_OF_RANGE)),
+    (("wdt_timeout_ms",), 2001, ("wdt_timeout_ms", OUT_OF_RANGE)),
     (("wdt_timeout_ms",), None, ("wdt_timeout_ms", MISSING)),
     (("pins", "sense_adc", "gpio"), 22, ("pins.sense_adc.gpio", OUT_OF_RANGE)),  # no ADC
     (("pins", "gate", "gpio"), 30, ("pins.gate.gpio", OUT_OF_RANGE)),  # no GP30
@@ -92,6 +92,11 @@ RP2040_BAD = (
 @pytest.mark.parametrize("path, value, want", RP2040_BAD)
 def test_an_rp2040_map_with_a_hole_is_refused_naming_the_field(path, value, want):
     assert want in problems(changed(pico_config(), path, value))
+
+
+def test_the_watchdog_range_holds_the_flash_write_advice():
+    for ms in (200, 300, 1000, 2000):  # >= 1 s rides out a worst-case flash erase
+        assert problems(changed(pico_config(), ("wdt_timeout_ms",), ms)) == []
 
 
 def test_the_side_set_group_must_be_consecutive():

@@ -17,7 +17,13 @@ pytestmark = pytest.mark.mp_tier
 
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parent
-MP_MODULES = ("test_firmware_core", "test_tick_core", "test_protocol_core", "mp_only_alloc")
+MP_MODULES = (
+    "test_firmware_core",
+    "test_tick_core",
+    "test_protocol_core",
+    "test_numbers_core",
+    "mp_only_alloc",
+)
 
 
 def _count_tests(module):

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# make mutation: mutmut over the limits, protocol validation (protocol, checks, figures),
-# session and safety modules with the fast CPython tests. MODULES="schedule scheduler" adds
+# make mutation: mutmut over the limits, protocol validation (protocol, checks, figures,
+# units, jsonscan), session and safety modules with the fast CPython tests. MODULES="schedule scheduler" adds
 # more (slow: about 1 mutant/s).
 # mutmut names mutants by module path from the directory it runs in, and the tests import
 # `tvns.*`, so it runs in a scratch workspace laid out as tvns/ + tests/.
@@ -13,14 +13,14 @@ mkdir -p "$WS/tests"
 cp -r firmware/tvns "$WS/tvns"
 rm -rf "$WS/tvns/board/rp2"*.py
 # The stateful test is left out: it takes seconds per mutant and adds little on these modules.
-for t in test_firmware_core test_invariants test_faults test_blinding sim_support gen_support; do
+for t in test_firmware_core test_protocol_core test_numbers_core test_invariants test_faults test_blinding sim_support gen_support; do
   cp "host_tests/$t.py" "$WS/tests/"
 done
 : > "$WS/tests/conftest.py"  # mutmut puts mutants/ first on sys.path: `tvns` comes from there
 # CPython's `const` (the host-only micropython shim): pytest puts tests/ on sys.path
 cp tools/tvns_tools/shim/micropython.py "$WS/tests/"
 ONLY=""
-for m in limits protocol checks figures session safety ${MODULES:-}; do ONLY="$ONLY\"tvns/$m.py\", "; done
+for m in limits protocol checks figures units jsonscan session safety ${MODULES:-}; do ONLY="$ONLY\"tvns/$m.py\", "; done
 cat > "$WS/pyproject.toml" <<TOML
 [tool.mutmut]
 source_paths = ["tvns/"]
