@@ -80,7 +80,8 @@ def test_period_and_frequency_round_to_nearest_halves_up():
 
 
 def test_isqrt_is_exact_at_and_around_perfect_squares():
-    for r in (0, 1, 2, 3, 10, 99, 1000, 46340, 46341, 10**6 + 3, 10**8 + 7, 3 * 10**9 + 1):
+    big = (10**15 + 7, 3 * 10**20 + 1, 2**60 + 3)  # past a double's 53 bits: corrections run
+    for r in (0, 1, 2, 3, 10, 99, 1000, 46340, 46341, 10**6 + 3, 10**8 + 7, 3 * 10**9 + 1) + big:
         for m in (r * r - 1, r * r, r * r + 1, r * r + 2 * r, r * r + 2 * r + 1):
             if m >= 0:
                 x = G.isqrt(m)
@@ -122,6 +123,13 @@ def _shannon_exact(pc, a100, k1000):  # (pc^2 / (1e10 a100))^1000 >= 10^k1000, s
     return pc ** (2 * 1000) >= 10 ** (k1000 + 10 * 1000) * a100**1000
 
 
+def _shannon_any(pc, a100, k1000):  # the same for a k of either sign
+    e = k1000 + 10 * 1000
+    lhs = pc ** (2 * 1000)
+    rhs = a100**1000
+    return lhs >= rhs * 10**e if e >= 0 else lhs * 10**-e >= rhs
+
+
 def test_shannon_limit_is_exact_near_its_edge_and_clear_far_from_it():
     # 5 uC (5e6 pC): k = 2 log10(5) - log10(A) + ... crosses 1.85 between A = 0.35 and 0.36
     for pc in (4970000, 4980000, 5000000, 1000, 250000, 5000000):
@@ -136,9 +144,13 @@ def test_shannon_limit_is_exact_near_its_edge_and_clear_far_from_it():
     for pc in (lo - 1, lo, hi, hi + 1):
         assert G.shannon_at_or_above(pc, a100, 1850) == _shannon_exact(pc, a100, 1850), pc
     assert not G.shannon_at_or_above(lo, a100, 1850) and G.shannon_at_or_above(hi, a100, 1850)
-    # other limits reduce their fraction the same way (k = 2.000, 1.5, 0)
-    assert G.shannon_at_or_above(10**10, 1, 2000) and not G.shannon_at_or_above(10**5, 1, 2000)
-    assert G.shannon_at_or_above(10**7, 100, 0) and not G.shannon_at_or_above(10**4, 100, 0)
+    # other limits reduce their fraction the same way (k = 2.000, 1.5, 0, -12.345), exactly
+    for k in (2000, 1500, 0, -12345, 1850, 1851, -1):
+        for pc in (20, 999, 10**4, 10**5, 250000, 5 * 10**6, 10**7, 10**10):
+            for a100 in (1, 35, 100, 10000):
+                if pc**2 < 10**40:  # keep the reference's powers small enough
+                    want = _shannon_any(pc, a100, k)
+                    assert G.shannon_at_or_above(pc, a100, k) == want, (pc, a100, k)
 
 
 def test_shannon_k_x1000_digits():
@@ -259,3 +271,57 @@ def test_member_span_both_ways():
     text = b'{"protocol": "{\\"a\\": 1}"}'
     start, end = J.member_span(text, "protocol")
     assert text[start:end] == b'"{\\"a\\": 1}"'
+
+
+def test_the_edges_of_utf8_escapes_and_hex():
+    for good in (b"\xc2\x80", b"\xdf\xbf", b"\xe0\xa0\x80", b"\xed\x9f\xbf", b"\xee\x80\x80",
+                 b"\xef\xbf\xbf", b"\xf0\x90\x80\x80", b"\xf3\xbf\xbf\xbf", b"\xf4\x8f\xbf\xbf",
+                 b"\xe1\x80\x80", b"\xec\xbf\xbf", b"\xf1\x80\x80\x80"):  # fmt: skip
+        assert _loads(b'"' + good + b'"')[0] == good.decode(), good
+    for bad in (b"\xe0\xa0", b"\xf0\x90\x80", b"\xe1\x7f\x80", b"\xe1\x80\xc0", b"\xf1\x80\x80\x7f",
+                b"\xed\xbf\xbf", b"\xf4\xbf\xbf\xbf", b"\xc2\xc0"):  # fmt: skip
+        assert _fails(b'"' + bad + b'"'), bad
+    hexes = (("\\u0030", "0"), ("\\u0039", "9"), ("\\u0041", "A"), ("\\u0046", "F"),
+             ("\\u0061", "a"), ("\\u0066", "f"), ("\\u00aF", "\u00af"), ("\\uD7FF", "\ud7ff"),
+             ("\\uE000", "\ue000"), ("\\uFFFF", "\uffff"), ("\\ud800\\udc00", "\U00010000"),
+             ("\\udbff\\udfff", "\U0010ffff"))  # fmt: skip
+    for esc, want in hexes:
+        assert _loads('"%s"' % esc)[0] == want, esc
+    for esc in ("\\u00g0", "\\u00G0", "\\u00/0", "\\u00:0", "\\u00@0", "\\u00`0", "\\ud800\\ud800",
+                "\\ud800\\ue000", "\\ud800x", "\\udfff"):  # fmt: skip
+        assert _fails('"%s"' % esc), esc
+
+
+def test_span_flat_takes_only_what_it_can_prove():
+    base = b'{"id": 1, "cmd": "load", "protocol": {"a": 1, "b": "x"}}'
+    got = J._span_flat(base, "protocol")
+    assert got is not None and base[got[0] : got[1]] == b'{"a": 1, "b": "x"}'
+    for line in (
+        b'{"protocol": {"a": 1}, "x": {"protocol": {"b": 2}}}',  # the key twice
+        b'{"n": "\\"protocol\\":", "protocol": {"a": 1}}',  # a backslash anywhere
+        b'{"n": "{", "protocol": {"a": 1}}',  # a brace in a string before it
+        b'{"n": "}", "protocol": {"a": 1}}',
+        b'{"n": "a\\"protocol\\": {}"}',
+        b'{"x": {"protocol": {"a": 1}}}',  # not at the top
+        b'{"protocol": [1]}',  # not an object
+        b'{"protocol": "text"}',
+        b'{"protocol": {"a": {"b": 1}}}',  # nested: the walk decides
+        b'{"protocol": {"a": "}"}}',  # a closing brace in a string inside it
+        b'{"protocol": {"a": 1',  # never closed
+        b' {"protocol": {"a": 1}}',  # not a '{' first
+    ):
+        assert J._span_flat(line, "protocol") is None, line
+    line = b'{"protocol":\n\r {"a": 1}}'
+    assert J._span_flat(line, "protocol") == (line.index(b'{"a"'), len(line) - 1)
+
+
+def test_float_text_is_what_a_person_typed():
+    from tvns import protocol
+
+    assert protocol._float_text(0.127) == "0.127" and protocol._float_text(100.0) == "100.0"
+    assert protocol._float_text(0.1 + 0.2) == "0.3"  # 17 digits: rounded to 15
+    assert protocol._float_text(0.5600000000000001) in ("0.56", "0.5600000000000001")
+    assert protocol._float_text(1e-07) in ("1e-07", "1.0e-07")
+    assert protocol._float_text(0.000123456789012345) == repr(0.000123456789012345)
+    assert protocol._float_text(float("nan")) == "nan"
+    assert protocol._float_text(-2.5) == "-2.5"

@@ -36,16 +36,20 @@ def charge_pc(amplitude_ua, width_us):
 
 
 def isqrt(n):
-    """floor(sqrt(n)) for an int n >= 0 (MicroPython has no math.isqrt): a float guess (off
-    by a few units at most, single floats included), then exact integer corrections."""
+    """floor(sqrt(n)) for an int n >= 0 (MicroPython has no math.isqrt): integer Newton steps
+    from a float guess (single floats are off by many units, or overflow, for big n)."""
     if n < 2:
         return n
-    x = int(math.sqrt(n))
-    while x * x > n:
-        x -= 1
-    while (x + 1) * (x + 1) <= n:
-        x += 1
-    return x
+    try:
+        x = int(math.sqrt(n)) + 1
+    except (OverflowError, ValueError):  # past the float range: a power of two above
+        x = 1 << (2 * len("%x" % n))
+    x = (x + n // x) // 2  # one step from anywhere lands at or above floor(sqrt(n))
+    while True:
+        y = (x + n // x) // 2
+        if y >= x:
+            return x
+        x = y
 
 
 def _round_sqrt(num, den):
