@@ -58,6 +58,8 @@ def changed(base, path, value):
 def test_the_shipped_maps_are_fit():
     assert problems(pico_config()) == []
     assert problems(ESP32) == []
+    for path in sorted((ROOT / "hardware" / "boards").glob("*.json")):
+        assert problems(json.loads(path.read_text())) == [], path.name
 
 
 RP2040_BAD = (
@@ -114,6 +116,8 @@ ESP32_BAD = (
     (("pins", "sense_adc", "gpio"), 4, ("pins.sense_adc.gpio", OUT_OF_RANGE)),  # ADC2
     (("pins", "estop", "pull"), "down", ("pins.estop.pull", OUT_OF_RANGE)),  # active 0? no: 1
     (("pins", "estop", "gpio"), 35, ("pins.estop.pull", OUT_OF_RANGE)),  # no internal pull
+    (("dac", "kind"), "pwm", ("dac.kind", OUT_OF_RANGE)),  # the ESP32 board has no PWM DAC
+    (("tick_ms",), 10, ("tick_ms", OUT_OF_RANGE)),
 )
 
 
@@ -143,6 +147,15 @@ def test_the_firmware_refuses_a_bad_map_at_boot_before_touching_a_pin():
     with pytest.raises(TvnsError) as e:
         rp2.build(cfg, machine, rp2_fake, None)
     assert e.value.field == "tick_ms"
+
+
+def test_the_esp32_board_runs_the_same_checks_at_boot():
+    from esp32_support import build, esp32_config
+
+    with pytest.raises(TvnsError) as e:
+        build(esp32_config(tick_ms=50))
+    assert e.value.field == "tick_ms"
+    build()  # the shipped map boots
 
 
 def _tvns(*args):

@@ -76,6 +76,7 @@ _RP2040 = {
     },
     "sideset": ("phase_a", "phase_b", "sync"),  # one PIO side-set group
     "wdt_max_ms": 8388,
+    "dac_kinds": {"pwm": "dac_pwm", "mcp4725": None},  # kind -> the pin it needs
 }
 _ESP32 = {
     "gpio_max": 39,
@@ -116,6 +117,7 @@ _ESP32 = {
     },
     "sideset": (),
     "wdt_max_ms": 60000,
+    "dac_kinds": {"dac": "dac", "mcp4725": None},
 }
 MCUS = {"rp2040": _RP2040, "esp32": _ESP32}
 
@@ -255,15 +257,18 @@ def _needs(errs, config, pins, mcu):
                 _bad(errs, "pins.%s.gpio" % n, msg)
     dac = config.get("dac")
     kind = dac.get("kind") if isinstance(dac, dict) else None
-    if kind in ("pwm", "dac"):
-        role = "dac_pwm" if kind == "pwm" else "dac"
-        if role not in pins:
-            _bad(errs, "pins." + role, "required by dac.kind = %s" % kind, MISSING)
-        elif kind == "dac" and pins[role].get("gpio") not in mcu["dac"]:
-            _bad(errs, "pins.dac.gpio", "the DAC is on GPIO25 or GPIO26 only")
+    kinds = mcu["dac_kinds"]
+    if kind not in kinds:
+        shown = ", ".join(sorted(kinds))
+        _bad(
+            errs, "dac.kind", "must be one of %s on the %s (got %r)" % (shown, config["mcu"], kind)
+        )
     elif kind == "mcp4725":
         for role in ("i2c_sda", "i2c_scl"):
             if role not in pins:
                 _bad(errs, "pins." + role, "required by dac.kind = mcp4725", MISSING)
-    else:
-        _bad(errs, "dac.kind", "must be pwm, dac (ESP32) or mcp4725 (got %r)" % (kind,))
+    elif kinds[kind] not in pins:
+        _bad(errs, "pins." + kinds[kind], "required by dac.kind = %s" % kind, MISSING)
+    elif mcu["dac"] and pins[kinds[kind]].get("gpio") not in mcu["dac"]:
+        pins_text = " or ".join("GPIO%d" % g for g in mcu["dac"])
+        _bad(errs, "pins.%s.gpio" % kinds[kind], "the DAC is on %s only" % pins_text)

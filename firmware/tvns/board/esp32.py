@@ -15,7 +15,7 @@
 # anywhere on the device imports network or bluetooth; both stay off from reset.
 from tvns import limits
 from tvns.board import esp32_io, esp32_pins, esp32_rmt
-from tvns.board.config import gpio, num
+from tvns.board.config import check_or_raise, gpio, num
 from tvns.board.esp32_dac import build_dac
 from tvns.errors import OUT_OF_RANGE, TvnsError
 from tvns.store import FileStore
@@ -107,6 +107,7 @@ class Ticker:
 
 class Board:
     def __init__(self, config, machine, esp32, time_mod):
+        check_or_raise(config)  # the rules every board shares, data per MCU (board/config.py)
         esp32_pins.check(config)
         self.name = config.get("name", NAME)
         self.ceiling_ua = int(num(config, "ceiling_ua", "ceiling_ua", 0, limits.CURRENT_MAX_UA))
