@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make mutation: mutmut over the limits, protocol validation (protocol, checks, figures,
-# units, jsonscan), session and safety modules with the fast CPython tests. MODULES="schedule scheduler" adds
-# more (slow: about 1 mutant/s).
+# units, jsonscan), session and safety modules with the fast CPython tests.
+# MODULES="schedule scheduler" adds more (slow: about 1 mutant/s).
 # mutmut names mutants by module path from the directory it runs in, and the tests import
 # `tvns.*`, so it runs in a scratch workspace laid out as tvns/ + tests/.
 set -euo pipefail
@@ -13,9 +13,12 @@ mkdir -p "$WS/tests"
 cp -r firmware/tvns "$WS/tvns"
 rm -rf "$WS/tvns/board/rp2"*.py
 # The stateful test is left out: it takes seconds per mutant and adds little on these modules.
-for t in test_firmware_core test_protocol_core test_numbers_core test_invariants test_faults test_blinding sim_support gen_support; do
+for t in test_firmware_core test_protocol_core test_numbers_core test_invariants test_faults \
+  test_blinding sim_support gen_support esp32_support; do
   cp "host_tests/$t.py" "$WS/tests/"
 done
+# the pin maps the ESP32 helpers read (host_tests/../hardware/boards)
+mkdir -p "$WS/hardware" && cp -r hardware/boards "$WS/hardware/"
 : > "$WS/tests/conftest.py"  # mutmut puts mutants/ first on sys.path: `tvns` comes from there
 # CPython's `const` (the host-only micropython shim): pytest puts tests/ on sys.path
 cp tools/tvns_tools/shim/micropython.py "$WS/tests/"
@@ -24,6 +27,7 @@ for m in limits protocol checks figures units jsonscan session safety ${MODULES:
 cat > "$WS/pyproject.toml" <<TOML
 [tool.mutmut]
 source_paths = ["tvns/"]
+also_copy = ["hardware/"]
 only_mutate = [$ONLY]
 pytest_add_cli_args_test_selection = ["tests/"]
 pytest_add_cli_args = ["-q", "-p", "no:cacheprovider", "-x"]
