@@ -65,7 +65,7 @@ def test_deploy_refuses_a_pin_map_the_esp32_would_refuse_before_copying(
     cfg = tmp_path / "bad.json"
     cfg.write_text(json.dumps(bad))
     argv = ["deploy", "--port", port, "--board", "esp32", "--config", str(cfg), "--resume"]
-    assert cli.main([*argv, "--no-check"]) == 1
+    assert cli.main([*argv, "--no-check"]) == 2  # an unfit map: refused input, as board check
     err = capsys.readouterr().err
     assert "pins.phase_b.gpio" in err and "input-only" in err and "Traceback" not in err
     assert _tree(fs) == set()  # nothing reached the board
