@@ -310,3 +310,14 @@ def test_the_stage_latch_cuts_the_bridge_at_once_and_clear_resets_it_after_the_c
     board.sense.short = False
     app.clear()
     assert app.session.state == S.IDLE and not board.stage.latched
+
+
+def test_the_esp32_pin_groups_and_the_shared_rules_read_one_table():
+    """esp32_pins' named groups cover exactly the chip's reserved pins in board/config.py,
+    and its roles are that table's: a role added once is known to both checks."""
+    from tvns.board.config import MCUS
+
+    chip = MCUS["esp32"]
+    grouped = set(esp32_pins.FLASH) | set(esp32_pins.CONSOLE) | set(esp32_pins.STRAPPING)
+    assert grouped == set(chip["reserved"])
+    assert esp32_pins.ROLES is chip["roles"] and esp32_pins.INPUT_ONLY is chip["no_out"]

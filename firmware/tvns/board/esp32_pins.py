@@ -1,34 +1,22 @@
 # ESP32 pin-map rules (hardware/boards/esp32-devkitc.json): what each GPIO of the chip can
 # do, as data, and the checks the board runs before it touches a pin. The host runs the
 # same checks before `tvns deploy` copies anything. Reading a dict touches no hardware.
-from tvns.board.config import need, num
+from tvns.board.config import MCUS, need, num
 from tvns.errors import MISSING, OUT_OF_RANGE, TvnsError
 
-GPIO_MAX = 39
-NO_PAD = (20, 24, 28, 29, 30, 31)  # no such GPIO on the ESP32
+# The chip's data lives once, in board/config.py (the rules every board shares read it too);
+# the groups below keep their own names for this module's messages.
+_CHIP = MCUS["esp32"]
+GPIO_MAX = _CHIP["gpio_max"]
+NO_PAD = _CHIP["absent"]  # no such GPIO on the ESP32
 FLASH = (6, 7, 8, 9, 10, 11)  # the module's SPI flash
 CONSOLE = (1, 3)  # UART0: the USB serial console the host talks to
 STRAPPING = (0, 2, 5, 12, 15)  # sampled at reset: boot mode, flash voltage, boot log
-INPUT_ONLY = (34, 35, 36, 37, 38, 39)  # no output driver, no internal pull resistors
-DAC_PINS = (25, 26)
-ADC1_PINS = (32, 33, 34, 35, 36, 37, 38, 39)  # ADC2 is shared with the radio: not used
-
+INPUT_ONLY = _CHIP["no_out"]  # no output driver, no internal pull resistors
+DAC_PINS = _CHIP["dac"]
+ADC1_PINS = _CHIP["adc"]  # ADC2 is shared with the radio: not used
 # role: (direction, safe level or None, required)
-ROLES = {
-    "phase_a": ("out", 0, True),
-    "phase_b": ("out", 0, True),
-    "sync": ("out", 0, False),
-    "gate": ("out", 0, True),
-    "latch_reset": ("out", 1, False),
-    "dac": ("out", 0, False),
-    "i2c_sda": ("io", None, False),
-    "i2c_scl": ("io", None, False),
-    "estop": ("in", None, True),
-    "compliance": ("in", None, False),
-    "overcurrent": ("in", None, False),
-    "latch_q": ("in", None, False),
-    "sense_adc": ("in", None, True),
-}
+ROLES = _CHIP["roles"]
 PULLS = (None, "up", "down")
 
 
