@@ -128,7 +128,10 @@ _rm('tvns')
 
 
 def mpremote(port, args, resume=False, timeout_s=120):
+    from tvns_tools.transport import timeout_scale
+
     cmd = [_bin("mpremote"), "connect", port] + (["resume"] if resume else []) + args
+    timeout_s *= timeout_scale(port)
     try:
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
     except subprocess.TimeoutExpired as exc:
@@ -243,10 +246,10 @@ def copy(port, stage_dir, resume=False):
 def check_hello(port, version, timeout_s=15.0):
     """Reset the board (main.py starts the console) and compare hello's version."""
     from tvns_tools.device import Device
-    from tvns_tools.transport import SerialTransport
+    from tvns_tools.transport import SerialTransport, timeout_scale
 
     mpremote(port, ["reset"])
-    deadline = time.monotonic() + timeout_s
+    deadline = time.monotonic() + timeout_s * timeout_scale(port)
     while True:  # the USB serial port disappears for a moment during the reset
         time.sleep(0.5)
         try:
@@ -256,7 +259,7 @@ def check_hello(port, version, timeout_s=15.0):
             if time.monotonic() > deadline:
                 raise
     try:
-        hello = dev.wait_boot(max(1.0, deadline - time.monotonic()))
+        hello = dev.wait_boot(max(1.0, deadline - time.monotonic()) / dev.scale)
     finally:
         dev.close()
     if hello.get("version") != version:

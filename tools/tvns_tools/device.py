@@ -28,6 +28,9 @@ class DeviceError(ToolError):
 class Device:
     def __init__(self, transport):
         self.t = transport
+        # Every host timeout below is for a full-speed board; a slower device says how much
+        # slower through its transport (transport.timeout_scale: `tvns emulate`).
+        self.scale = float(getattr(transport, "timeout_scale", 1.0) or 1.0)
         self.events = []  # every event line received, in order
         self.noise = []  # lines that were not JSON objects (tracebacks, REPL chatter)
         self._next_id = 1
@@ -71,7 +74,9 @@ class Device:
         self.send_raw(json.dumps(dict(fields, id=rid, cmd=cmd)).encode())
         return self.wait_reply(rid, timeout_s, check)
 
-    def wait_reply(self, rid, timeout_s=REPLY_TIMEOUT_S, check=True):
+    def wait_reply(self, rid, timeout_s=REPLY_TIMEOUT_S, check=True, also=()):
+        """The reply to request rid (or to any id in also); timeout_s is scaled."""
+        timeout_s *= self.scale
         deadline = time.monotonic() + timeout_s
         while True:
             obj = self._receive(deadline - time.monotonic())
@@ -80,20 +85,25 @@ class Device:
                 raise ToolError("no reply to request %r within %.1f s%s" % (rid, timeout_s, tail))
             if self._dispatch(obj):
                 continue
-            if obj.get("id") == rid or rid is None:
+            if obj.get("id") == rid or rid is None or obj.get("id") in also:
                 if check and not obj.get("ok"):
                     raise DeviceError(obj.get("error") or {}, obj.get("errors"))
                 return obj
             # a reply to an earlier request we gave up on: drop it
 
     def wait_boot(self, timeout_s=BOOT_TIMEOUT_S):
-        """Wait until the device answers hello (a board may still be resetting)."""
-        deadline = time.monotonic() + timeout_s
+        """Wait until the device answers hello (a board may still be resetting). A late reply
+        to an earlier hello counts: a slow device is answering, not lost."""
+        deadline = time.monotonic() + timeout_s * self.scale
+        sent = []
         while True:
+            rid = self._next_id
+            self._next_id += 1
+            self.send_raw(json.dumps({"id": rid, "cmd": "hello"}).encode())
+            sent.append(rid)
+            left_s = max(0.1, deadline - time.monotonic()) / self.scale
             try:
-                return self.request(
-                    "hello", timeout_s=min(1.0, max(0.1, deadline - time.monotonic()))
-                )
+                return self.wait_reply(rid, min(1.0, left_s), True, also=tuple(sent))
             except DeviceError:
                 raise
             except ToolError:
@@ -118,7 +128,7 @@ class Device:
 
     def wait_end(self, timeout_s):
         """Poll status until the session is in an end state; returns the last status."""
-        deadline = time.monotonic() + timeout_s
+        deadline = time.monotonic() + timeout_s * self.scale
         while True:
             st = self.request("status")
             if st["state"] in END_STATES or st["state"] in ("IDLE", "ARMED"):
@@ -167,7 +177,7 @@ def run_session(dev, protocol, show=None, poll_s=0.2, stop_timeout_s=30.0, pin=N
 
 
 def _await_event(dev, name, timeout_s):
-    deadline = time.monotonic() + timeout_s
+    deadline = time.monotonic() + timeout_s * dev.scale
     while not any(e.get("event") == name for e in dev.events):
         if time.monotonic() >= deadline:
             return

@@ -3,9 +3,12 @@ USB), or a local process running the firmware on the sim board under the MicroPy
 runtime. Both deliver received lines through a queue filled by a reader thread, so the host
 never blocks on the link and timeouts are exact."""
 
+import json
 import os
+import pathlib
 import queue
 import subprocess
+import tempfile
 import threading
 import time
 
@@ -15,9 +18,67 @@ BAUD = 115200  # ignored by USB CDC, needed by pyserial
 NOISE_KEEP = 200  # non-JSON lines (a traceback, REPL banner) kept for error messages
 
 
+# Host timeouts are stated for a board at full speed. A slower device (the emulated Pico of
+# `tvns emulate` runs ~15-30x slower than silicon) announces a factor: TVNS_TIMEOUT_SCALE in
+# the environment wins; else a port that a running `tvns emulate` registered (below) takes
+# the factor that emulator measured. The device itself cannot tell: it sees only its own
+# (emulated) clock, which is the point of emulating it.
+ENV_TIMEOUT_SCALE = "TVNS_TIMEOUT_SCALE"
+EMULATED_PORTS = pathlib.Path(tempfile.gettempdir()) / ("tvns-emulate-%d" % os.getuid())
+
+
+def _port_key(port):
+    return os.path.realpath(port).strip("/").replace("/", "-") + ".json"
+
+
+def register_emulated_port(port, timeout_scale):
+    """Announce port as an emulated board slowed down by timeout_scale; returns the undo."""
+    EMULATED_PORTS.mkdir(parents=True, exist_ok=True)
+    path = EMULATED_PORTS / _port_key(port)
+    rec = {"port": port, "pid": os.getpid(), "timeout_scale": float(timeout_scale)}
+    path.write_text(json.dumps(rec))
+
+    def undo():
+        try:
+            if json.loads(path.read_text()).get("pid") == os.getpid():
+                path.unlink()
+        except (OSError, ValueError):
+            pass
+
+    return undo
+
+
+def emulated_port(port):
+    """The record of a running emulator serving port, or None."""
+    try:
+        rec = json.loads((EMULATED_PORTS / _port_key(port)).read_text())
+        os.kill(int(rec["pid"]), 0)  # still running?
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return rec
+
+
+def timeout_scale(port=None):
+    """The factor host timeouts are multiplied by for this port (>= 1)."""
+    env = os.environ.get(ENV_TIMEOUT_SCALE)
+    if env:
+        try:
+            value = float(env)
+        except ValueError:
+            value = 0.0
+        if not 1.0 <= value <= 1000.0:
+            raise ToolError("%s=%r: give a factor from 1 to 1000" % (ENV_TIMEOUT_SCALE, env))
+        return value
+    rec = emulated_port(port) if port else None
+    return max(1.0, float(rec["timeout_scale"])) if rec else 1.0
+
+
 class Transport:
     """Base: send_line(bytes), read_line(timeout_s) -> bytes | None (None: timeout),
-    close(). Subclasses start a reader that calls self._rx(line) for every line."""
+    close(). Subclasses start a reader that calls self._rx(line) for every line.
+    timeout_scale: how much slower than a real board this link's device runs."""
+
+    timeout_scale = 1.0
 
     def __init__(self):
         self._lines = queue.Queue()
@@ -120,6 +181,8 @@ class SerialTransport(Transport):
     def __init__(self, port, baud=BAUD):
         super().__init__()
         import serial  # pyserial: imported here so the sim path does not need it
+
+        self.timeout_scale = timeout_scale(port)
 
         try:
             self.ser = serial.Serial(port, baud, timeout=0.05)
