@@ -1,0 +1,331 @@
+"""The virtual output stage: what hardware/README.md's stage would do, attached to the
+emulated chip's pins and run on its clock (every callback here runs on the engine thread).
+
+Reads, from the pins the pin map names (hardware/boards/pico.json, never hard-coded):
+  phase_a / phase_b (the H-bridge), the amplitude setpoint (dac_pwm's PWM duty through the
+  RC filter, or an MCP4725's I2C fast-write codes when dac.kind is "mcp4725").
+Drives:
+  sense_adc  the peak-hold of the sense amplifier, as the ADC would convert it;
+  compliance the current source's headroom comparator;
+  estop      the e-stop contact (normally open to GND when estop.active is 0, normally
+             closed when it is 1: a cut cable then reads as pressed);
+  extra inputs others add with add_input() (a kill line, a comparator readback, ...).
+
+The model (choices written down in docs/EMULATOR.md):
+- The current source delivers the setpoint (full_scale_ua x duty + offset_ua, the pin map's
+  DAC calibration taken as exact), never more than the hardware limiter (limit_ua) and never
+  more than compliance_v / R into the load. Open load: no current, comparator high.
+- The sense peak-hold holds the last phase's amplitude (refreshed at every phase start, as
+  hardware/README.md describes it); hold_tau_ms adds an RC bleed between pulses.
+- The ADC converts with the firmware's own calibration (4095 counts = vref_mv at the
+  amplifier output) and rounds down: a reading is never above the true current.
+- The compliance comparator output is likewise held per pulse: high when the last phase ran
+  out of headroom.
+"""
+
+import math
+
+LOADS = {"500": 500, "2k": 2000, "10k": 10000, "open": None, "short": 0}
+FAULTS = ("open", "short", "estop", "estop_cut", "stuck_dac", "hang")
+COMPLIANCE_V = 15.0  # hardware/README.md: 2 x 9 V battery, compliance ~15 V
+LIMIT_UA = 10000  # hardware/README.md: the current source's hardware limit, <= 10 mA
+HANG_GPIO_PREFERENCE = (22, 21, 20, 19, 18, 14, 13, 12, 11, 10)  # a spare pin for the hang hook
+
+
+def load_ohms(name):
+    """'2k' -> 2000, '500' -> 500, 'open' -> None, 'short' -> 0; also plain numbers/'4.7k'."""
+    key = str(name).strip().lower()
+    if key in LOADS:
+        return LOADS[key]
+    try:
+        if key.endswith("k"):
+            return int(float(key[:-1]) * 1000)
+        return int(float(key))
+    except ValueError:
+        raise ValueError(
+            "load %r: give ohms (500, 2k, 10k, 4.7k), open or short" % (name,)
+        ) from None
+
+
+def pin(config, name):
+    """GPIO number of a pin-map entry, or None when the board has no such pin."""
+    spec = config.get("pins", {}).get(name)
+    return None if spec is None else int(spec["gpio"])
+
+
+def spare_gpio(config):
+    used = {int(s["gpio"]) for s in config.get("pins", {}).values()}
+    for g in HANG_GPIO_PREFERENCE:
+        if g not in used:
+            return g
+    raise ValueError("no spare GPIO for the hang hook")
+
+
+class OutputStage:
+    def __init__(
+        self,
+        emu,
+        config,
+        load="2k",
+        compliance_v=COMPLIANCE_V,
+        limit_ua=LIMIT_UA,
+        hold_tau_ms=None,
+    ):
+        self.emu = emu
+        self.config = config
+        self.r_ohms = load_ohms(load)
+        self.load = str(load)
+        self.compliance_v = float(config.get("stage", {}).get("compliance_v", compliance_v))
+        self.limit_ua = int(limit_ua)
+        self.hold_tau_ms = hold_tau_ms
+        dac = config.get("dac", {})
+        self.dac_kind = dac.get("kind", "pwm")
+        self.fs_ua = int(dac.get("full_scale_ua", 10000))
+        self.dac_offset_ua = int(dac.get("offset_ua", 0))
+        sense = config.get("sense", {})
+        # ADC counts per uA at the amplifier output (firmware convention: 4095 = vref).
+        self._counts_per_ua = (
+            4095.0
+            * sense.get("r_ohms", 100)
+            * sense.get("amp_gain", 1)
+            / (sense.get("vref_mv", 3300) * 1000.0)
+        )
+        self._comp_active = int(sense.get("compliance_active", 1))
+        self._estop_active = int(config.get("estop", {}).get("active", 0))
+        self.gpio = {
+            name: pin(config, name)
+            for name in (
+                "phase_a",
+                "phase_b",
+                "sync",
+                "gate",
+                "dac_pwm",
+                "compliance",
+                "estop",
+                "sense_adc",
+            )
+        }
+        self.hang_gpio = spare_gpio(config)
+        self.faults = {}  # kind -> injection time (ns)
+        self.events = []  # (t_ns, "inject"|"clear", kind)
+        self.stuck_ua = None
+        self.held_ua = 0  # the peak-hold's value
+        self.held_at_ns = 0
+        self.comp_high = False  # the comparator's held output
+        self.pulses = []  # (t_ns, current_ua, setpoint_ua) at every phase-A start
+        self.phases = 0
+        self._extra = {}  # name -> (gpio, level_fn(stage) -> bool | None)
+        self._mcp_code = 0
+        self._mcp_bytes = []
+        self._attached = False
+        self.estop_pressed = False
+
+    # ---- wiring (engine thread) ----
+    def attach(self):
+        """Connect to the chip: call once, before or after the emulator starts."""
+        self.emu.call(self._attach)
+        return self
+
+    def _attach(self):
+        mcu = self.emu.mcu
+        outs = [self.gpio[n] for n in ("phase_a", "phase_b", "sync", "gate", "dac_pwm")]
+        self.emu.wire_loopback([g for g in outs if g is not None])
+        for name in ("phase_a", "phase_b"):
+            g = self.gpio[name]
+            mcu.gpio[g].add_listener(self._phase_listener(name))
+        if self.dac_kind == "mcp4725":
+            self._attach_mcp4725()
+        if self.hold_tau_ms:
+            self._bleed = self.emu.clock.create_alarm(self._bleed_step)
+            self._bleed.schedule(100_000)
+        self._attached = True
+        self._drive_inputs()
+
+    def _phase_listener(self, name):
+        from rp2040py.gpio_pin import GPIOPinState
+
+        high = GPIOPinState.HIGH
+
+        def on_change(value, _old):
+            if value == high:
+                self._phase_start(name)
+
+        return on_change
+
+    def _attach_mcp4725(self):
+        dac = self.config.get("dac", {})
+        bus = self.emu.mcu.i2c[int(dac.get("i2c_id", 0))]
+        addr = int(dac.get("i2c_addr", 0x60))
+
+        def on_connect(address, _mode):
+            self._mcp_bytes = []
+            bus.complete_connect(address == addr)
+
+        def on_write(value):
+            self._mcp_bytes.append(value)
+            bus.complete_write(True)
+
+        def on_stop():
+            b = self._mcp_bytes
+            if len(b) >= 2 and (b[0] & 0xC0) == 0:  # fast write, power-down bits 00
+                self._mcp_code = ((b[0] & 0x0F) << 8) | b[1]
+            self._mcp_bytes = []
+            bus.complete_stop()
+
+        bus.on_connect = on_connect
+        bus.on_write_byte = on_write
+        bus.on_stop = on_stop
+
+    # ---- the physics ----
+    def setpoint_ua(self):
+        """The current the source is told to drive now (engine thread)."""
+        if self.stuck_ua is not None:
+            return self.stuck_ua
+        return self._dac_ua()
+
+    def _dac_ua(self):
+        if self.dac_kind == "mcp4725":
+            frac = self._mcp_code / 4095.0
+        else:
+            frac = self._pwm_fraction(self.gpio["dac_pwm"])
+        if frac <= 0:
+            return 0
+        return max(0, int(self.fs_ua * frac + self.dac_offset_ua))
+
+    def _pwm_fraction(self, g):
+        from rp2040py.gpio_pin import FUNCTION_PWM
+
+        io = self.emu.mcu.gpio[g]
+        if io.function_select != FUNCTION_PWM:
+            return 1.0 if io.output_enable and io.output_value else 0.0
+        ch = self.emu.mcu.pwm.channels[(g >> 1) & 7]
+        if not ch.csr & 1:  # slice disabled: the output stays at its last level, low here
+            return 0.0
+        level = (ch.cc >> 16) if g & 1 else (ch.cc & 0xFFFF)
+        return min(level, ch.top + 1) / (ch.top + 1)
+
+    def current_ua(self, setpoint_ua=None):
+        """(current into the load, out of compliance?) for a phase starting now."""
+        i = self.setpoint_ua() if setpoint_ua is None else setpoint_ua
+        if "short" in self.faults:
+            i = self.limit_ua  # the stage failed past its current control: only the limiter
+        i = min(i, self.limit_ua)
+        r = None if "open" in self.faults else self.r_ohms
+        if r is None:
+            return 0, True
+        if r > 0 and i * r / 1e6 > self.compliance_v:
+            return int(self.compliance_v / r * 1e6), True
+        return i, False
+
+    def _phase_start(self, name):
+        setpoint = self.setpoint_ua()
+        ua, comp = self.current_ua(setpoint)
+        t_ns = self.emu.edge_ns()
+        if name == "phase_a":
+            self.pulses.append((t_ns, ua, setpoint))
+        self.phases += 1
+        self.held_ua = ua
+        self.held_at_ns = t_ns
+        self.comp_high = comp
+        self._update_adc()
+        self._drive_comparator()
+        for g, fn in self._extra.values():
+            self._drive(g, fn(self))
+
+    def _bleed_step(self):
+        self._update_adc()
+        self._bleed.schedule(100_000)
+
+    def held_now_ua(self):
+        if not self.hold_tau_ms:
+            return self.held_ua
+        dt_ms = (self.emu.now_ns - self.held_at_ns) / 1e6
+        return self.held_ua * math.exp(-dt_ms / self.hold_tau_ms)
+
+    def adc_counts(self, ua):
+        """12-bit ADC reading for a sensed current, rounded down, clipped at full scale."""
+        return min(4095, max(0, int(math.floor(ua * self._counts_per_ua + 1e-9))))
+
+    def _update_adc(self):
+        g = self.gpio["sense_adc"]
+        if g is not None and 26 <= g <= 29:
+            self.emu.mcu.adc.channel_values[g - 26] = self.adc_counts(self.held_now_ua())
+
+    # ---- inputs the stage drives ----
+    def _drive(self, gpio, level):
+        """level True/False drives the pin; None leaves it floating (its pull decides)."""
+        io = self.emu.mcu.gpio[gpio]
+        if level is None:
+            io.release_input()
+        else:
+            io.set_input_value(bool(level))
+
+    def _drive_comparator(self):
+        g = self.gpio["compliance"]
+        if g is not None:
+            self._drive(g, self.comp_high == bool(self._comp_active))
+
+    def _estop_level(self):
+        """The e-stop contact to GND: closed drives low, open floats (the pull-up reads high)."""
+        if "estop_cut" in self.faults:
+            return None  # the cable is cut: the contact is open whatever the button does
+        pressed = "estop" in self.faults or self.estop_pressed
+        if self._estop_active == 0:  # normally open: pressing closes it
+            return False if pressed else None
+        return None if pressed else False  # normally closed: pressing opens it
+
+    def _drive_inputs(self):
+        if self.gpio["estop"] is not None:
+            self._drive(self.gpio["estop"], self._estop_level())
+        self._drive_comparator()
+        self._drive(self.hang_gpio, "hang" in self.faults)
+        for g, fn in self._extra.values():
+            self._drive(g, fn(self))
+        self._update_adc()
+
+    def add_input(self, name, gpio, level_fn):
+        """Another input the stage drives: level_fn(stage) -> True/False/None (floating),
+        re-evaluated at every phase start and every inject/clear."""
+        self._extra[name] = (int(gpio), level_fn)
+        if self._attached:
+            self.emu.call(self._drive_inputs)
+
+    # ---- faults (thread-safe: host code calls these) ----
+    def inject(self, kind, stuck_ua=None):
+        if kind not in FAULTS:
+            raise ValueError("fault %r: one of %s" % (kind, ", ".join(FAULTS)))
+        self.emu.call(self._inject, kind, stuck_ua)
+
+    def _inject(self, kind, stuck_ua=None):
+        self.faults[kind] = self.emu.now_ns
+        self.events.append((self.emu.now_ns, "inject", kind))
+        if kind == "stuck_dac":
+            self.stuck_ua = self._dac_ua() if stuck_ua is None else int(stuck_ua)
+        self._drive_inputs()
+
+    def clear(self, kind):
+        self.emu.call(self._clear, kind)
+
+    def _clear(self, kind):
+        self.faults.pop(kind, None)
+        self.events.append((self.emu.now_ns, "clear", kind))
+        if kind == "stuck_dac":
+            self.stuck_ua = None
+        if kind in ("open", "short"):
+            self.comp_high = False
+        self._drive_inputs()
+
+    def inject_at(self, t_ns, kind, stuck_ua=None):
+        """Inject at an exact emulated time (an alarm on the engine thread)."""
+        self.emu.at_ns(t_ns, lambda: self._inject(kind, stuck_ua))
+
+    def press_estop(self, pressed=True):
+        def _set():
+            self.estop_pressed = pressed
+            self._drive_inputs()
+
+        self.emu.call(_set)
+
+    def set_load(self, load):
+        self.r_ohms = load_ohms(load)
+        self.load = str(load)
