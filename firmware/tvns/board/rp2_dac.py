@@ -31,6 +31,7 @@ class _DacBase(DacCal):
         self._engine = engine
         self._clock = clock
         self.pending = -1  # a code waiting for a pulse boundary (-1: none)
+        self.value_ua = 0  # the setpoint asked for last (main.py's abort event reports it)
 
     def set_ua(self, ua):
         if ua < 0:
@@ -38,6 +39,7 @@ class _DacBase(DacCal):
         if ua > self.ceiling_ua:
             raise TvnsError(ABOVE_CEILING, "current above the board ceiling", "amplitude_ua")
         self.pending = self.code_for(ua)
+        self.value_ua = ua
         self.apply()
 
     def apply(self):

@@ -138,6 +138,11 @@ class PioEngine:
         sm.active(1)  # runs the setup, then waits (all low) for the gate
         self.loaded = True
 
+    @property
+    def gated(self):
+        """The gate as the tick commanded it (main.py's abort event reports it)."""
+        return self._gate_on
+
     def gate(self, on):
         # Sampled by the PIO only between pulses: a pulse in flight always finishes.
         self._gate_on = on

@@ -56,6 +56,7 @@ class EmuPico:
         self.mcu.watchdog.on_watchdog_trigger = self._on_watchdog
         self.dev.cdc.on_serial_data = self._on_serial
         self._consoles = []
+        self.input_log = []  # (t_ns, bytes) as they entered the USB input FIFO
         self.started = False
         self.wall_start = None
 
@@ -185,6 +186,39 @@ class EmuPico:
         wall = time.monotonic() - self.wall_start
         return self.clock.nanos / 1e9 / wall if wall > 0 else 0.0
 
+    def watch_flash(self, fn):
+        """fn(opcode, address, data) after every flash erase (0x20, 0xD8) or page program
+        (0x02) the chip's SSI carries out, on the engine thread (where a power cut can be
+        placed between two of them)."""
+
+        def _wire():
+            ssi = self.mcu.ssi
+            apply = ssi._apply_command
+
+            def watched():
+                buf = bytes(ssi._tx_buffer)
+                apply()
+                if len(buf) >= 4 and buf[0] in (0x02, 0x20, 0xD8):
+                    fn(buf[0], (buf[1] << 16) | (buf[2] << 8) | buf[3], buf[4:])
+
+            ssi._apply_command = watched
+
+        self.call(_wire)
+
+    def power_cut(self):
+        """Cut the power and restore it right after the instruction running now (engine
+        thread, e.g. from watch_flash: the flash command just carried out has completed; none
+        after it has started): the chip restarts from flash as at power-on, RAM, peripherals
+        and the watchdog afresh. Not inside the flash command itself: rp2040py's SSI would keep
+        a half-sent command across the reset and the boot ROM's first read would hang."""
+        from rp2040py.device.base_device import ResetCause
+
+        def _cut():
+            self._record_reset("power")
+            self.dev.hard_reset(cause=ResetCause.POWER_ON)
+
+        self.clock.create_alarm(_cut).schedule(0)
+
     # ---- resets ----
     def _record_reset(self, cause):
         self.resets.append((self.now_ns, cause))
@@ -257,6 +291,8 @@ class _InputPacer:
             chunk = bytes(self._pending[:free])
             del self._pending[: len(chunk)]
             more = bool(self._pending)
+        if chunk:
+            self._emu.input_log.append((self._emu.now_ns, chunk))
         for b in chunk:
             cdc.send_serial_byte(b)
         if more:

@@ -74,19 +74,22 @@ def _lfs(buffer=None):
     ctx = UserContext(buffsize=block_size * block_count)
     if buffer is not None:
         ctx.buffer[:] = buffer
-    # Disk version 2.0: what rp2040py's mklittlefs writes and every MicroPython since 1.2x
-    # mounts (prog size 256 as the rp2 port uses).
+    # A fresh image is written in on-disk version 2.0 (what rp2040py's mklittlefs writes and
+    # every MicroPython since 1.2x mounts). An existing one is mounted as it is: asking for a
+    # disk version there makes littlefs-python see an empty root.
+    if buffer is not None:
+        fs = LittleFS(context=ctx, block_size=block_size, block_count=block_count, mount=True)
+        return fs, ctx
     fs = LittleFS(
         context=ctx,
         block_size=block_size,
         block_count=block_count,
         prog_size=256,
         disk_version=0x00020000,
-        mount=buffer is not None,
+        mount=False,
     )
-    if buffer is None:
-        fs.format()
-        fs.mount()
+    fs.format()
+    fs.mount()
     return fs, ctx
 
 

@@ -1,0 +1,252 @@
+"""Speed and memory of the firmware on the real MicroPython rp2 port (emulated Pico, 125 MHz,
+flash with no wait states: silicon is slower, never faster). The figures issue 18 sets goals
+for; `make bench` prints them (tools/bench.py), and after each change to the firmware:
+
+    .venv/bin/python -m tvns_tools.rp2emu.bench [--json]
+
+How each is measured (docs/EMULATOR.md):
+- boot: emulated ms from power-on to main.py's `boot` event on the console (plain image);
+- tick: Scheduler.tick timed in CPU cycles with SysTick on the board's own 1 kHz hard Timer
+  (hooks.py), classified idle / running with nothing due / ramp step / train edge;
+- CPU: the running ticks' mean cost over the tick period;
+- load: emulated ms from the request's last byte entering the USB FIFO to the reply's line
+  leaving it (what a host waits), for the default protocol and the most demanding valid one;
+- heap: gc.mem_free() after boot and, lowest, at every main-loop pass and console request of
+  a session, plus what the hooks themselves hold (measured on the board and added back).
+"""
+
+import json
+import pathlib
+import shutil
+import statistics
+import sys
+import tempfile
+
+from tvns_tools.firmware import FIRMWARE
+from tvns_tools.rp2emu import harness, hooks, image
+from tvns_tools.rp2emu.stage import spare_gpio
+
+CYCLES_PER_US = 125
+NS_PER_MS = 1_000_000
+# Goals (issue 18); all "at most" but heap ("at least").
+GOALS = {
+    "rp2emu_tick_idle_us": ("<=", 10),
+    "rp2emu_tick_running_max_us": ("<=", 50),
+    "rp2emu_tick_cpu_pct": ("<=", 5),
+    "rp2emu_boot_ms": ("<=", 250),
+    "rp2emu_load_default_ms": ("<=", 15),
+    "rp2emu_load_worst_ms": ("<=", 15),
+    "rp2emu_heap_free_min_kb": (">=", 150),
+}
+# 1 h at 100 Hz, 0.1 s on / 0.1 s off: valid per `tvns validate`, and the most pulses and
+# duty-cycle windows a protocol can ask for.
+WORST = {
+    "schema": 1,
+    "name": "worst-1h-100hz-0.1on-0.1off",
+    "amplitude_ma": 1.0,
+    "pulse_width_us": 200,
+    "interphase_gap_us": 20,
+    "frequency_hz": 100,
+    "on_s": 0.1,
+    "off_s": 0.1,
+    "ramp_up_s": 1,
+    "ramp_down_s": 1,
+    "session_s": 3600,
+    "electrode_area_cm2": 1.0,
+    "sham": False,
+}
+# The measured session: 2 mA in 1 s at 100 Hz (20 ramp steps), then 0.1 s trains, stopped
+# after 1.45 s (a fast ramp down: 20 more steps), then idle ticks.
+SESSION = dict(WORST, name="bench-session", amplitude_ma=2.0, session_s=600)
+RUN_MS = 1450
+IDLE_MS = 150
+
+
+def build_images(workdir):
+    """(plain image, hooks image) of the working tree's firmware, staged as `tvns deploy`
+    stages it (mpy-cross), without the mpremote copy."""
+    from tvns_tools import deploy
+
+    workdir = pathlib.Path(workdir)
+    stage = workdir / "stage"
+    shutil.rmtree(stage, ignore_errors=True)
+    deploy.stage("rp2", stage)
+    plain = image.from_stage(stage, workdir / "plain.img")
+    files = hooks.overlay_files(
+        (FIRMWARE / "main.py").read_bytes(), spare_gpio(harness.pico_config()), bench=True
+    )
+    return plain, image.overlay(plain, files, workdir / "bench.img")
+
+
+def _request_ms(board, cmd, **fields):
+    """(reply, emulated ms from the request entering the USB FIFO to its reply leaving)."""
+    n_in, n_lines = len(board.emu.input_log), len(board.lines)
+    reply = board.dev.request(cmd, check=False, **fields)
+    t_in = board.emu.input_log[n_in:][-1][0]
+    t_out = next(t for t, o in board.lines[n_lines:] if o.get("id") == reply.get("id"))
+    return reply, (t_out - t_in) / NS_PER_MS
+
+
+def _us(cycles):
+    return cycles / CYCLES_PER_US
+
+
+def measure(uf2=None, workdir=None, progress=None):
+    """Every figure as a dict (the JSON keys of tools/bench.py --json, and more)."""
+    say = progress or (lambda msg: None)
+    tmp = None
+    if workdir is None:
+        tmp = tempfile.TemporaryDirectory(prefix="tvns-rp2emu-bench-")
+        workdir = tmp.name
+    try:
+        plain, bench_img = build_images(workdir)
+        out = {}
+        say("boot (plain image)")
+        with harness.EmuBoard(plain, uf2=uf2) as board:
+            t_boot, _ev = board.wait_boot()
+            out["rp2emu_boot_ms"] = round(t_boot / NS_PER_MS, 1)
+        say("load, session and ticks (hooks image)")
+        with harness.EmuBoard(bench_img, uf2=uf2) as board:
+            board.wait_boot()
+            default = json.loads((FIRMWARE / "protocols" / "default.json").read_text())
+            reply, ms = _request_ms(board, "load", protocol=default)
+            out["rp2emu_load_default_ms"] = round(ms, 1)
+            out["rp2emu_load_default_ok"] = bool(reply.get("ok"))
+            reply, ms = _request_ms(board, "load", protocol=WORST)
+            out["rp2emu_load_worst_ms"] = round(ms, 1)
+            out["rp2emu_load_worst_ok"] = bool(reply.get("ok"))
+            if not reply.get("ok"):
+                out["rp2emu_load_worst_error"] = reply["error"]["message"]
+            t0 = board.start_session(SESSION)
+            board.emu.run_until(t0 + RUN_MS * NS_PER_MS)
+            board.dev.request("stop")
+            board.wait_event("session_end", t0, emu_ms=1500)
+            board.emu.run_for_ms(IDLE_MS)
+            res = hooks.read_results(board.emu)
+        out.update(_figures(res))
+        out["rp2emu_wall_note"] = "emulated figures; silicon with flash wait states is slower"
+        return out
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+
+
+def _figures(res):
+    if res is None:
+        raise RuntimeError("the bench hooks left no results on the board")
+    out = {}
+    t = res["ticks"]
+    for name, kind in (
+        ("idle", "idle"),
+        ("running", "running"),
+        ("ramp_step", "ramp_step"),
+        ("train_edge", "train_edge"),
+    ):
+        k = t[kind]
+        if k["samples"]:
+            out["rp2emu_tick_%s_median_us" % name] = round(_us(statistics.median(k["samples"])), 1)
+            out["rp2emu_tick_%s_max_us" % name] = round(_us(k["max_cycles"]), 1)
+            out["rp2emu_tick_%s_n" % name] = k["n"]
+    out["rp2emu_tick_idle_us"] = out.get("rp2emu_tick_idle_median_us")
+    running = [t[k] for k in ("running", "ramp_step", "train_edge", "state")]
+    out["rp2emu_tick_running_max_us"] = round(_us(max(k["max_cycles"] for k in running)), 1)
+    n = sum(k["n"] for k in running)
+    total = sum(k["sum_cycles"] for k in running)
+    period_cycles = harness.pico_config()["tick_ms"] * 1000 * CYCLES_PER_US
+    out["rp2emu_tick_cpu_pct"] = round(100.0 * total / (n * period_cycles), 1) if n else None
+    out["rp2emu_tick_calibration_cycles"] = res["calib_cycles"]
+    hooks_bytes = res["hooks_bytes"]
+    out["rp2emu_heap_free_boot_kb"] = round((res["free_boot"] + hooks_bytes) / 1024, 1)
+    out["rp2emu_heap_free_min_kb"] = round((res["free_min"] + hooks_bytes) / 1024, 1)
+    out["rp2emu_hooks_bytes"] = hooks_bytes
+    out["rp2emu_load_handler_max_ms"] = round(res["load_us_max"] / 1000, 1)
+    return out
+
+
+def rows(figures):
+    """(measure, value, goal) rows for the bench table."""
+
+    def goal(key):
+        g = GOALS.get(key)
+        return "%s %g" % g if g else ""
+
+    f = figures
+    out = [
+        (
+            "rp2emu boot to console (emulated)",
+            "%s ms" % f["rp2emu_boot_ms"],
+            goal("rp2emu_boot_ms"),
+        ),
+    ]
+    for label, name, g in (
+        ("rp2emu tick, session idle", "idle", "<= 10"),
+        ("rp2emu tick, running, nothing due", "running", "<= 30"),
+        ("rp2emu tick with a ramp step", "ramp_step", "<= 50"),
+        ("rp2emu tick with a train edge", "train_edge", "<= 50"),
+    ):
+        med = f.get("rp2emu_tick_%s_median_us" % name)
+        mx = f.get("rp2emu_tick_%s_max_us" % name)
+        n = f.get("rp2emu_tick_%s_n" % name)
+        out.append((label, "median %s us, max %s us (%s ticks)" % (med, mx, n), g))
+    out.append(
+        (
+            "rp2emu tick, worst while running",
+            "%s us" % f["rp2emu_tick_running_max_us"],
+            goal("rp2emu_tick_running_max_us"),
+        )
+    )
+    out.append(
+        (
+            "rp2emu CPU taken by the tick (session)",
+            "%s %%" % f["rp2emu_tick_cpu_pct"],
+            goal("rp2emu_tick_cpu_pct"),
+        )
+    )
+    out.append(
+        (
+            "rp2emu console load, default protocol",
+            "%s ms" % f["rp2emu_load_default_ms"],
+            goal("rp2emu_load_default_ms"),
+        )
+    )
+    worst = "%s ms" % f["rp2emu_load_worst_ms"]
+    if not f.get("rp2emu_load_worst_ok"):
+        worst += " (refused: %s)" % f.get("rp2emu_load_worst_error", "?")
+    out.append(
+        ("rp2emu console load, 1 h at 100 Hz 0.1/0.1 s", worst, goal("rp2emu_load_worst_ms"))
+    )
+    out.append(
+        (
+            "rp2emu heap free after boot / lowest in a session",
+            "%s / %s KB" % (f["rp2emu_heap_free_boot_kb"], f["rp2emu_heap_free_min_kb"]),
+            goal("rp2emu_heap_free_min_kb"),
+        )
+    )
+    return out
+
+
+def main(argv=None):
+    import argparse
+
+    p = argparse.ArgumentParser(
+        prog="python -m tvns_tools.rp2emu.bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = p.parse_args(argv)
+    uf2 = image.find_firmware()
+    if uf2 is None:
+        print("no MicroPython rp2 UF2 found (set TVNS_RP2_FIRMWARE)", file=sys.stderr)
+        return 2
+    figures = measure(uf2, progress=lambda m: print("rp2emu bench: " + m, file=sys.stderr))
+    if args.json:
+        print(json.dumps(figures, indent=1))
+    else:
+        for name, value, goal in rows(figures):
+            print("%-48s %-44s %s" % (name, value, goal))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,221 @@
+"""Harness hooks that run ON the emulated Pico, added to a deployed image as an overlay (the
+firmware files stay byte-identical; only main.py becomes a three-line wrapper that installs
+the hooks and then runs the firmware's own main.py, kept as main_fw.py):
+
+- hang: App.service (the main-loop pass that feeds the watchdog) spins forever once a spare
+  GPIO (the stage's "hang" line) is high, while the control tick keeps running from its hard
+  Timer IRQ: the hung main loop of a deadlock or a runaway driver, at an exact emulated time.
+- bench: Scheduler.tick timed with the Cortex-M0+ SysTick as a free-running 24-bit counter
+  at clk_sys (RVR = 0xFFFFFF, CSR = 5: 8 ns per count), read before and after each call, minus
+  the calibrated cost of the two reads; each tick classified (idle, running with nothing due,
+  ramp step, train edge, other state change); gc.mem_free() after boot and after every
+  main-loop pass and console request; the console `load` handler's time in us.
+Results live in one array('i') whose address the hooks put in WATCHDOG SCRATCH0 (free for
+applications; pico-sdk uses 4-7); the host reads it straight out of the emulated SRAM.
+"""
+
+import struct
+
+MAGIC = 0x7E57B0C5 & 0x7FFFFFFF
+KINDS = ("idle", "running", "ramp_step", "train_edge", "state")
+SAMPLES = 64  # per kind, the first ones (a ring would mix phases of the session)
+# Layout of the results array (int32 words)
+_HDR = 12  # magic, calib, free_boot, free_min, hooks_bytes, load_n, load_us_last, load_err,
+# load_us_max, free_before_load_min, ticks_total, spare
+_N, _SUM_LO, _SUM_HI, _MAX, _IDX = (_HDR + i * 5 for i in range(5))
+_SAMP = _HDR + 25
+WORDS = _SAMP + 5 * SAMPLES
+SCRATCH0 = 0x4005800C
+
+MAIN_WRAPPER = """# main.py of the emulator harness (tools/tvns_tools/rp2emu/hooks.py): install the
+# hooks, then run the firmware's own main.py (kept byte-identical as main_fw.py).
+import gc
+gc.collect()
+_free = gc.mem_free()
+import emu_hooks
+emu_hooks.install(_free, %(bench)s)
+del _free
+exec(open("main_fw.py").read(), {"__name__": "__main__"})
+"""
+
+HOOKS = """# emu_hooks.py: emulator-harness hooks (tools/tvns_tools/rp2emu/hooks.py explains).
+import array
+import gc
+import machine
+from micropython import const
+
+_CVR = const(0xE000E018)
+_SAMPLES = const(%(samples)d)
+_HDR = const(%(hdr)d)
+_SAMP = const(%(samp)d)
+R = array.array("i", bytes(4 * %(words)d))
+_hang = machine.Pin(%(hang_gpio)d, machine.Pin.IN, machine.Pin.PULL_DOWN)
+
+
+def _noop(self, t=None):
+    pass
+
+
+def install(free_before, bench):
+    import uctypes
+    from tvns import app, console, scheduler
+    from tvns import session as S
+
+    R[0] = %(magic)d
+    machine.mem32[%(scratch0)d] = uctypes.addressof(R)
+    svc = app.App.service
+    boot = [True]
+
+    def service(self):
+        if _hang.value():
+            while True:  # the hung main loop: the tick keeps running in its hard IRQ
+                pass
+        svc(self)
+        if bench:
+            f = gc.mem_free()
+            if boot[0]:
+                boot[0] = False
+                R[2] = f
+            if R[3] == 0 or f < R[3]:
+                R[3] = f
+
+    app.App.service = service
+    if not bench:
+        return
+    line = console.Console._line
+
+    def _line(self, raw):
+        line(self, raw)
+        f = gc.mem_free()
+        if R[3] == 0 or f < R[3]:
+            R[3] = f
+
+    console.Console._line = _line
+    load = console.COMMANDS["load"]
+    ticks_us = __import__("time").ticks_us
+    ticks_diff = __import__("time").ticks_diff
+
+    def _load(con, req):
+        f = gc.mem_free()
+        if R[9] == 0 or f < R[9]:
+            R[9] = f
+        t0 = ticks_us()
+        try:
+            return load(con, req)
+        except MemoryError:
+            R[7] = 1
+            raise
+        finally:
+            us = ticks_diff(ticks_us(), t0)
+            R[5] += 1
+            R[6] = us
+            if us > R[8]:
+                R[8] = us
+
+    console.COMMANDS["load"] = _load
+    m32 = machine.mem32
+    m32[0xE000E014] = 0xFFFFFF  # SysTick RVR: the full 24 bits
+    m32[0xE000E010] = 5  # CSR: enabled, clk_sys, no interrupt
+    best = 0xFFFFFF
+    for _ in range(16):
+        a = m32[_CVR]
+        _noop(None, None)
+        b = m32[_CVR]
+        c = (a - b) & 0xFFFFFF
+        if c < best:
+            best = c
+    R[1] = best
+    tick = scheduler.Scheduler.tick
+    running = S.RUNNING
+
+    def timed(self, t=None):
+        amp = self.amp_ua
+        gate = self.gate_on
+        st = self.session.state
+        a = m32[_CVR]
+        tick(self, t)
+        b = m32[_CVR]
+        c = ((a - b) & 0xFFFFFF) - R[1]
+        if running[st] == 0:
+            k = 0
+        elif self.gate_on != gate:
+            k = 3
+        elif self.amp_ua != amp:
+            k = 2
+        elif self.session.state != st:
+            k = 4
+        else:
+            k = 1
+        R[10] += 1
+        R[_HDR + k] += 1
+        s = R[_HDR + 5 + k] + c
+        if s >= 0x40000000:
+            s -= 0x40000000
+            R[_HDR + 10 + k] += 1
+        R[_HDR + 5 + k] = s
+        if c > R[_HDR + 15 + k]:
+            R[_HDR + 15 + k] = c
+        i = R[_HDR + 20 + k]
+        if i < _SAMPLES:
+            R[_SAMP + k * _SAMPLES + i] = c
+            R[_HDR + 20 + k] = i + 1
+
+    scheduler.Scheduler.tick = timed
+    gc.collect()
+    R[4] = free_before - gc.mem_free()
+"""
+
+
+def overlay_files(firmware_main, hang_gpio, bench=False):
+    """{device path: bytes} to add to a deployed image: the wrapper main.py, the firmware's
+    main.py as main_fw.py, and emu_hooks.py."""
+    hooks = HOOKS % {
+        "samples": SAMPLES,
+        "hdr": _HDR,
+        "samp": _SAMP,
+        "words": WORDS,
+        "hang_gpio": hang_gpio,
+        "magic": MAGIC,
+        "scratch0": SCRATCH0,
+    }
+    return {
+        "main.py": (MAIN_WRAPPER % {"bench": "True" if bench else "False"}).encode(),
+        "main_fw.py": firmware_main,
+        "emu_hooks.py": hooks.encode(),
+    }
+
+
+def read_results(emu):
+    """The results array as a dict, read from the emulated SRAM (None before install)."""
+
+    def _read():
+        addr = emu.mcu.watchdog.scratch_data[0]
+        if not 0x20000000 <= addr < 0x20042000:
+            return None
+        off = addr - 0x20000000
+        return bytes(emu.mcu.sram[off : off + 4 * WORDS])
+
+    raw = emu.call(_read)
+    if raw is None:
+        return None
+    w = struct.unpack("<%di" % WORDS, raw)
+    if w[0] != MAGIC:
+        return None
+    ticks = {}
+    for k, name in enumerate(KINDS):
+        n = w[_N + k]
+        total = w[_SUM_HI + k] * 0x40000000 + w[_SUM_LO + k]
+        samples = list(w[_SAMP + k * SAMPLES : _SAMP + k * SAMPLES + w[_IDX + k]])
+        ticks[name] = {"n": n, "sum_cycles": total, "max_cycles": w[_MAX + k], "samples": samples}
+    return {
+        "calib_cycles": w[1],
+        "free_boot": w[2],
+        "free_min": w[3],
+        "hooks_bytes": w[4],
+        "loads": w[5],
+        "load_us_last": w[6],
+        "load_memory_error": bool(w[7]),
+        "load_us_max": w[8],
+        "ticks_total": w[10],
+        "ticks": ticks,
+    }
