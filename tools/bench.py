@@ -104,18 +104,48 @@ def mpy_size(arch):
     return total
 
 
-def main():
+def rp2emu_figures():
+    """The firmware on the real rp2 port (emulated Pico): tools/tvns_tools/rp2emu/bench.py.
+    None (and a line on stderr) when no MicroPython rp2 UF2 is found."""
+    from tvns_tools.rp2emu import bench as rp2bench
+    from tvns_tools.rp2emu import image
+
+    uf2 = image.find_firmware()
+    if uf2 is None:
+        print("rp2emu rows skipped: no MicroPython rp2 UF2 (TVNS_RP2_FIRMWARE)", file=sys.stderr)
+        return None
+    return rp2bench.measure(uf2, progress=lambda m: print("rp2emu: " + m, file=sys.stderr))
+
+
+def main(argv=None):
+    import argparse
+
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--json", action="store_true", help="print the figures as JSON (rp2emu_* keys)")
+    p.add_argument("--only", choices=("rp2emu",), help="only the rows of one group")
+    args = p.parse_args(argv)
+    if args.only == "rp2emu":
+        figures = rp2emu_figures() or {}
+        if args.json:
+            print(json.dumps(figures, indent=1))
+        else:
+            _print_rp2emu(figures)
+        return
+    doc = {"machine": machine()}
     rows = []
     cp_wall, cp = bench_cpython()
     rows.append(("60 min 25 Hz session, CPython: wall (best of 5)", "%.4f s" % cp_wall))
     rows.append(("  sim time / wall time (goal >= 3600)", "%.0f" % (3600 / cp_wall)))
     rows.append(("  pulses simulated", str(cp["pulses"])))
+    doc["cpython_60min_wall_s"] = cp_wall
     mp = bench_micropython()
     rows.append(("60 min 25 Hz session, MicroPython: wall (best of 3)", "%.4f s" % mp["wall_s"]))
     rows.append(("  sim time / wall time (goal >= 1200)", "%.0f" % (3600 / mp["wall_s"])))
     rows.append(("  whole process incl. interpreter start", "%.3f s" % mp["process_s"]))
     rows.append(("  peak heap, micropython.mem_peak()", "%d bytes" % mp["mem_peak"]))
     rows.append(("  MicroPython / CPython wall ratio", "%.1f" % (mp["wall_s"] / cp_wall)))
+    doc["micropython_60min_wall_s"] = mp["wall_s"]
+    doc["micropython_mem_peak_bytes"] = mp["mem_peak"]
     rows.append(("firmware .mpy total, armv6m (deployed files)", "%d bytes" % mpy_size("armv6m")))
     rows.append(("firmware .mpy total, xtensawin", "%d bytes" % mpy_size("xtensawin")))
     import bench_load
@@ -130,12 +160,36 @@ def main():
     import bench_rmt
 
     rows += bench_rmt.rows()
+    figures = rp2emu_figures()
+    if figures:
+        doc.update(figures)
+    if args.json:
+        print(json.dumps(doc, indent=1))
+        return
     table = Table(title="tvns bench on %s" % machine())
     table.add_column("measure")
     table.add_column("value", justify="right")
+    table.add_column("goal")
     for name, value in rows:
-        table.add_row(name, value)
-    Console(width=110).print(table)
+        table.add_row(name, value, "")
+    if figures:
+        from tvns_tools.rp2emu import bench as rp2bench
+
+        for name, value, goal in rp2bench.rows(figures):
+            table.add_row(name, value, goal)
+    Console(width=130).print(table)
+
+
+def _print_rp2emu(figures):
+    from tvns_tools.rp2emu import bench as rp2bench
+
+    table = Table(title="tvns bench (rp2emu) on %s" % machine())
+    for col in ("measure", "value", "goal"):
+        table.add_column(col)
+    if figures:
+        for name, value, goal in rp2bench.rows(figures):
+            table.add_row(name, value, goal)
+    Console(width=130).print(table)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from tvns_tools.argparsing import ArgumentParser, finish
 from tvns_tools.firmware import ToolError
 from tvns_tools.hw import commands as hw_cmd
 from tvns_tools.link import add_link_args
+from tvns_tools.rp2emu import cli as emulate_cmd
 from tvns_tools.verify import command as verify_cmd
 
 # The layout is mpremote's (its main.py `_COMMANDS`): this module parses arguments, one
@@ -224,6 +225,7 @@ COMMANDS = {
     "report": (report.cmd_report, argparse_report),
     "verify": (verify_cmd.cmd_verify, verify_cmd.argparse_verify),  # builder: verify/command.py
     "hw": (hw_cmd.cmd_hw, hw_cmd.argparse_hw),  # builder: hw/commands.py
+    "emulate": (emulate_cmd.cmd_emulate, emulate_cmd.argparse_emulate),  # builder: rp2emu/cli.py
 }
 
 
