@@ -11,6 +11,7 @@ Select or skip the tier with `-m rp2emu` / `-m "not rp2emu"`.
 import json
 import os
 import pathlib
+import signal
 import subprocess
 import sys
 
@@ -47,6 +48,7 @@ SHORT = {
     "electrode_area_cm2": 1.0,
     "sham": False,
 }
+PULL_WALL_S = 240  # `tvns logs pull` reads 4 files with mpremote: about a minute here
 _live = []  # boards running now: only one at a time (each emulator takes a whole core)
 
 
@@ -164,19 +166,25 @@ def test_session_to_done_matches_the_model_engine(deployed):
 def test_logs_pull_after_a_session_while_the_watchdog_runs(deployed, tmp_path):
     board = deployed["board"]
     before = len(board.emu.resets)
-    r = subprocess.run(
-        [sys.executable, "-m", "tvns_tools.cli", "logs", "pull", "--port", board.port]
-        + ["--out", str(tmp_path)],
-        capture_output=True,
+    cmd = [sys.executable, "-m", "tvns_tools.cli", "logs", "pull", "--port", board.port]
+    proc = subprocess.Popen(
+        cmd + ["--out", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=1800,
+        start_new_session=True,  # mpremote runs under it: one group to stop
     )
+    try:
+        _out, err = proc.communicate(timeout=PULL_WALL_S)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        err = "no result within %d s (wall)" % PULL_WALL_S
     board.emu.run_for_ms(WDT_MS + 2 * LOOP_MS)
     assert board.emu.resets[before:] == []  # the board did not reset under the pull
-    assert r.returncode == 0, r.stderr
-    kinds = [
-        rec["kind"] for rec in json.loads((tmp_path / "session-log.json").read_text())["records"]
-    ]
+    assert proc.returncode == 0, err
+    records = json.loads((tmp_path / "session-log.json").read_text())["records"]
+    kinds = [rec["kind"] for rec in records]
     assert "session_start" in kinds and "session_end" in kinds
 
 
@@ -274,6 +282,26 @@ def test_estop_cable_cut_cuts_output_within_one_tick_and_latches(fault_board):
         if board.state() not in ("FAULT", "IDLE", "DONE", "STOPPED"):
             board.dev.request("stop")
             board.wait_event("session_end", t_inj, emu_ms=1500)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the stop ramp steps 0.1 mA every 10 ms but the sense peak hold shows the last pulse: "
+    "at 25 Hz up to 4 steps pass between pulses and the overcurrent check (110 % of the higher "
+    "of the last two amplitudes + 50 uA) trips on the held value (known finding for the "
+    "monitors: the threshold must follow what the hold can still show)",
+)
+def test_stop_at_25hz_ramps_down_to_stopped(fault_board):
+    board = fault_board
+    for kind in list(board.stage.faults):
+        board.stage.clear(kind)
+    if board.state() == "FAULT":
+        board.dev.request("clear")
+    t0 = board.start_session(dict(SHORT, name="emu-25hz", frequency_hz=25))
+    board.emu.run_until(t0 + 600 * NS_PER_MS)
+    board.dev.request("stop")
+    _t, end = board.wait_event("session_end", t0, emu_ms=1500)
+    assert end["state"] == "STOPPED", end
 
 
 HEAP_LOCK_PROOF = """
