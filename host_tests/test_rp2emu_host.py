@@ -56,8 +56,11 @@ def test_loads_and_the_stage_arithmetic():
     st = stage.OutputStage(emu=None, config=cfg, load="10k")
     assert st.gpio["phase_a"] == cfg["pins"]["phase_a"]["gpio"]  # from the pin map
     assert st.hang_gpio not in {p["gpio"] for p in cfg["pins"].values()}
-    assert st.current_ua(1000) == (1000, False)
-    assert st.current_ua(2000) == (1500, True)  # 15 V into 10 kohm: out of compliance
+    assert st.current_ua(100) == (100, False)
+    assert st.current_ua(1000) == (1000, True)  # OS-1's impedance term: 10 kohm at 1 mA
+    assert st.current_ua(3000) == (2920, True)  # 29.2 V into 10 kohm: out of headroom
+    st.set_load("2k")
+    assert st.current_ua(8000) == (8000, False)  # the impedance term never trips 2 kohm
     # the ADC rounds down: at the ceiling a reading never exceeds it (firmware's k_q12 math)
     k_q12 = int(3300 * 1000 * 4096 / (4095 * 100) + 0.5)
     for ua in (100, 1000, cfg["ceiling_ua"], 9999):

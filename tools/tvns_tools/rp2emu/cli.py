@@ -46,7 +46,7 @@ def argparse_emulate(sub, name="emulate"):
         type=float,
         default=None,
         metavar="V",
-        help="output stage compliance (default 15 V)",
+        help="output stage compliance (default 29.2 V: OS-1, hardware/DESIGN.md)",
     )
     p.add_argument(
         "--firmware",

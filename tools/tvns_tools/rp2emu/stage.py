@@ -11,24 +11,31 @@ Drives:
              closed when it is 1: a cut cable then reads as pressed);
   extra inputs others add with add_input() (a kill line, a comparator readback, ...).
 
-The model (choices written down in docs/EMULATOR.md):
+The model is the reference stage OS-1 (hardware/DESIGN.md), written down in docs/EMULATOR.md:
 - The current source delivers the setpoint (full_scale_ua x duty + offset_ua, the pin map's
-  DAC calibration taken as exact), never more than the hardware limiter (limit_ua) and never
-  more than compliance_v / R into the load. Open load: no current, comparator high.
-- The sense peak-hold holds the last phase's amplitude (refreshed at every phase start, as
-  hardware/README.md describes it); hold_tau_ms adds an RC bleed between pulses.
+  DAC calibration taken as exact), never more than the hardware limiter (limit_ua, 10.49 mA)
+  and never more than compliance_v / R into the load (30 V rail less the sink's 0.8 V
+  headroom). Open load: no current.
+- The sense is a sample-and-hold taken during phase A and cleared while the gate is low, so
+  the ADC shows the last pulse's current; hold_tau_ms adds an RC bleed instead (a peak
+  detector, for what-ifs).
 - The ADC converts with the firmware's own calibration (4095 counts = vref_mv at the
   amplifier output) and rounds down: a reading is never above the true current.
-- The compliance comparator output is likewise held per pulse: high when the last phase ran
-  out of headroom.
+- The lead-off comparator is sampled at the end of phase A and cleared while the gate is low:
+  high when the sink ran out of headroom or the load needs more than 6.81 kohm x I + 0.59 V
+  (OS-1's impedance term: trips 10 kohm from 0.18 mA, never 2 kohm).
 """
 
 import math
 
 LOADS = {"500": 500, "2k": 2000, "10k": 10000, "open": None, "short": 0}
 FAULTS = ("open", "short", "estop", "estop_cut", "stuck_dac", "hang")
-COMPLIANCE_V = 15.0  # hardware/README.md: 2 x 9 V battery, compliance ~15 V
-LIMIT_UA = 10000  # hardware/README.md: the current source's hardware limit, <= 10 mA
+# OS-1 (hardware/DESIGN.md): 30 V rail, the sink needs 0.8 V; limiter at 10.49 mA; the
+# impedance comparator trips when the load needs more than IMPEDANCE_OHMS x I + IMPEDANCE_V.
+COMPLIANCE_V = 29.2
+LIMIT_UA = 10490
+IMPEDANCE_OHMS = 6810
+IMPEDANCE_V = 0.59
 HANG_GPIO_PREFERENCE = (22, 21, 20, 19, 18, 14, 13, 12, 11, 10)  # a spare pin for the hang hook
 
 
@@ -67,7 +74,7 @@ class OutputStage:
         emu,
         config,
         load="2k",
-        compliance_v=COMPLIANCE_V,
+        compliance_v=None,
         limit_ua=LIMIT_UA,
         hold_tau_ms=None,
     ):
@@ -75,7 +82,9 @@ class OutputStage:
         self.config = config
         self.r_ohms = load_ohms(load)
         self.load = str(load)
-        self.compliance_v = float(config.get("stage", {}).get("compliance_v", compliance_v))
+        if compliance_v is None:  # a pin map may state its stage's; else OS-1's
+            compliance_v = config.get("stage", {}).get("compliance_v", COMPLIANCE_V)
+        self.compliance_v = float(compliance_v)
         self.limit_ua = int(limit_ua)
         self.hold_tau_ms = hold_tau_ms
         dac = config.get("dac", {})
@@ -133,6 +142,8 @@ class OutputStage:
         for name in ("phase_a", "phase_b"):
             g = self.gpio[name]
             mcu.gpio[g].add_listener(self._phase_listener(name))
+        if self.gpio["gate"] is not None:
+            mcu.gpio[self.gpio["gate"]].add_listener(self._gate_listener())
         if self.dac_kind == "mcp4725":
             self._attach_mcp4725()
         if self.hold_tau_ms:
@@ -149,6 +160,20 @@ class OutputStage:
         def on_change(value, _old):
             if value == high:
                 self._phase_start(name)
+
+        return on_change
+
+    def _gate_listener(self):
+        from rp2040py.gpio_pin import GPIOPinState
+
+        high = GPIOPinState.HIGH
+
+        def on_change(value, _old):
+            if value != high:  # gate low clears the sample-and-hold and the lead-off flag
+                self.held_ua = 0
+                self.comp_high = False
+                self._update_adc()
+                self._drive_comparator()
 
         return on_change
 
@@ -215,15 +240,16 @@ class OutputStage:
             return 0, True
         if r > 0 and i * r / 1e6 > self.compliance_v:
             return int(self.compliance_v / r * 1e6), True
-        return i, False
+        return i, i > 0 and i * r / 1e6 > IMPEDANCE_OHMS * i / 1e6 + IMPEDANCE_V
 
     def _phase_start(self, name):
+        self.phases += 1
+        if name != "phase_a":
+            return  # OS-1 samples the sense and the lead-off flag during phase A
         setpoint = self.setpoint_ua()
         ua, comp = self.current_ua(setpoint)
         t_ns = self.emu.edge_ns()
-        if name == "phase_a":
-            self.pulses.append((t_ns, ua, setpoint))
-        self.phases += 1
+        self.pulses.append((t_ns, ua, setpoint))
         self.held_ua = ua
         self.held_at_ns = t_ns
         self.comp_high = comp
@@ -266,7 +292,9 @@ class OutputStage:
             self._drive(g, self.comp_high == bool(self._comp_active))
 
     def _estop_level(self):
-        """The e-stop contact to GND: closed drives low, open floats (the pull-up reads high)."""
+        """The e-stop contact to GND: closed drives low, open floats (the pull-up reads high).
+        (OS-1 wires a normally-closed loop from 3V3 for issue 16; pico.json still declares the
+        normally-open button, estop.active 0, and the stage follows the pin map.)"""
         if "estop_cut" in self.faults:
             return None  # the cable is cut: the contact is open whatever the button does
         pressed = "estop" in self.faults or self.estop_pressed
