@@ -98,10 +98,9 @@ def _boot(img, uf2):
 
 
 @pytest.fixture(scope="module")
-def fault_board(deployed, uf2):
-    board = _boot(deployed["image"], uf2)
-    yield board
-    board.close()
+def fault_board(deployed):
+    """The faults run on the deployed board, after its session (one boot less)."""
+    return deployed["board"]
 
 
 @pytest.fixture(scope="module")
@@ -157,12 +156,6 @@ def test_session_to_done_matches_the_model_engine(deployed):
     assert all(any(s <= p["t_ns"] and p["end_ns"] <= e for s, e in sync) for p in pulses)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="logs pull uses mpremote's raw REPL, which interrupts main.py: nothing feeds the "
-    "running watchdog and the board resets mid-copy (known finding: logs pull moves onto the "
-    "console protocol in another issue)",
-)
 def test_logs_pull_after_a_session_while_the_watchdog_runs(deployed, tmp_path):
     board = deployed["board"]
     before = len(board.emu.resets)
@@ -220,7 +213,10 @@ def _next_pulse(board, t_ns):
 
 
 def _check_cut_and_latched(board, kind, fault, t_cause_ns):
-    t_fault, ev = board.wait_event("fault", t_cause_ns, emu_ms=400, match={"fault": fault})
+    # the fault event follows within a main-loop pass of the tick that latched it
+    t_fault, ev = board.wait_event(
+        "fault", t_cause_ns, emu_ms=2 * LOOP_MS + 50, match={"fault": fault}
+    )
     assert ev["latched"] is True
     off = board.output_off_ns(t_cause_ns)
     assert off is not None and off - t_cause_ns <= OFF_WITHIN_NS, (off, t_cause_ns)
@@ -310,8 +306,7 @@ from tvns.board import rp2
 from tvns.app import App
 board = rp2.build_from_file("board.json")
 app = App(board, None)
-with open("proto.json") as f:
-    app.load(f.read())
+app.load(%(proto)r)
 app.arm()
 app.start()  # the board's own 1 kHz hard Timer now runs Scheduler.tick; the WDT runs
 sch = app.scheduler
@@ -343,8 +338,7 @@ def test_hard_irq_tick_allocates_nothing_on_the_real_port(fault_board):
     board.dev.close()  # the raw REPL takes the console over
     board._dev = None
     proto = dict(SHORT, name="heap-lock")
-    code = "open('proto.json','w').write(%r)\n" % json.dumps(proto)
-    code += HEAP_LOCK_PROOF % {"lock_ms": 300}
+    code = HEAP_LOCK_PROOF % {"lock_ms": 300, "proto": json.dumps(proto)}
     out, err = board.emu.exec_raw(code)
     text = out.decode(errors="replace")
     assert err == b"" and "Traceback" not in text and "MemoryError" not in text, text + repr(err)
@@ -381,7 +375,7 @@ def _after_reboot_nothing_resumes(board, t_reset, fault):
     assert st["state"] == "FAULT" and st["fault"] == fault, st
     records = board.dev.logs()[0]
     assert any(r.get("event") == "fault" and r["fault"] == fault and r["latched"] for r in records)
-    board.emu.run_for_ms(300)
+    board.emu.run_for_ms(200)
     assert _pulses_between(board, t_reset) == []
     assert board.output_off_ns(t_reset) is not None
 
@@ -435,12 +429,15 @@ def test_log_and_store_survive_a_reset_in_the_middle_of_a_write(hooks_board, tmp
     board = hooks_board
     _idle(board)
     dev = board.dev
-    dev.request("load", protocol=SHORT)
+    name = b"emu-power-cut"
+    dev.request("load", protocol=dict(SHORT, name=name.decode()))
     dev.request("arm")
     cut = []
 
     def on_flash(op, addr, data):
-        if not cut and op == 0x02 and b"session_start" in data:
+        # the first page of this session's session_start record (older records, which
+        # littlefs may copy on write, name other protocols)
+        if not cut and op == 0x02 and b"session_start" in data and name in data:
             cut.append(board.emu.now_ns)
             board.emu.power_cut()
 
@@ -454,8 +451,10 @@ def test_log_and_store_survive_a_reset_in_the_middle_of_a_write(hooks_board, tmp
     assert st["state"] == "FAULT" and st["fault"] == "interrupted", st
     img = board.emu.dump_fs(tmp_path / "after.img")
     files = image.read(img)
-    state = json.loads(files["state.json"])  # whole: the old or the new version, never torn
-    assert "active" not in state and state["exposure"][1] >= SHORT["session_s"] * 1000
+    from tvns import storefmt
+
+    state, why = storefmt.decode(files["state.json"])  # whole: the old or the new, never torn
+    assert why is None and "active" not in state, why
     lines = files["log.jsonl"].splitlines(keepends=True)
     assert lines and all(fwlog.check(line) is not None for line in lines)
     kinds = [fwlog.check(line)[1] for line in lines]
