@@ -158,6 +158,7 @@ def test_session_to_done_matches_the_model_engine(deployed):
 
 def test_logs_pull_after_a_session_while_the_watchdog_runs(deployed, tmp_path):
     board = deployed["board"]
+    board.release_port()  # the pull has the console to itself, as on a bench
     before = len(board.emu.resets)
     cmd = [sys.executable, "-m", "tvns_tools.cli", "logs", "pull", "--port", board.port]
     proc = subprocess.Popen(
@@ -335,8 +336,7 @@ def test_hard_irq_tick_allocates_nothing_on_the_real_port(fault_board):
     board = fault_board
     if board.state() == "FAULT":
         board.dev.request("clear")
-    board.dev.close()  # the raw REPL takes the console over
-    board._dev = None
+    board.release_port()  # the raw REPL takes the console over
     proto = dict(SHORT, name="heap-lock")
     code = HEAP_LOCK_PROOF % {"lock_ms": 300, "proto": json.dumps(proto)}
     out, err = board.emu.exec_raw(code)
@@ -418,13 +418,15 @@ def test_ctrl_c_on_the_console_turns_output_off(hooks_board):
 
 
 def test_log_and_store_survive_a_reset_in_the_middle_of_a_write(hooks_board, tmp_path):
-    """Power cut right after the flash page holding the session_start log record is programmed
-    and before littlefs commits it: after the reboot the store and the log read back whole, the
-    cut session is latched as interrupted, and the log goes on."""
+    """Power cut right after the first flash page naming this session is programmed (start
+    writes the session marker to the store, then the session_start record to the log): after
+    the reboot the store and the log read back whole, nothing runs, and a committed marker is
+    found and latched as interrupted."""
     from tvns_tools.firmware import import_firmware
 
     import_firmware()
     from tvns import log as fwlog
+    from tvns import storefmt
 
     board = hooks_board
     _idle(board)
@@ -435,9 +437,7 @@ def test_log_and_store_survive_a_reset_in_the_middle_of_a_write(hooks_board, tmp
     cut = []
 
     def on_flash(op, addr, data):
-        # the first page of this session's session_start record (older records, which
-        # littlefs may copy on write, name other protocols)
-        if not cut and op == 0x02 and b"session_start" in data and name in data:
+        if not cut and op == 0x02 and name in data:
             cut.append(board.emu.now_ns)
             board.emu.power_cut()
 
@@ -448,16 +448,16 @@ def test_log_and_store_survive_a_reset_in_the_middle_of_a_write(hooks_board, tmp
     assert cut and 0 <= t_cut - cut[0] < 1000  # right after that page, before the next command
     dev.wait_boot()
     st = dev.request("status")
-    assert st["state"] == "FAULT" and st["fault"] == "interrupted", st
+    assert st["state"] in ("IDLE", "FAULT") and st["fault"] in (None, "interrupted"), st
     img = board.emu.dump_fs(tmp_path / "after.img")
     files = image.read(img)
-    from tvns import storefmt
-
     state, why = storefmt.decode(files["state.json"])  # whole: the old or the new, never torn
     assert why is None and "active" not in state, why
     lines = files["log.jsonl"].splitlines(keepends=True)
     assert lines and all(fwlog.check(line) is not None for line in lines)
-    kinds = [fwlog.check(line)[1] for line in lines]
-    assert kinds[-2:] == ["fault", "session_end"]  # the reboot closed the cut session's books
     seqs = [fwlog.check(line)[0] for line in lines]
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+    if st["state"] == "FAULT":  # the marker had been committed: the reboot closed the books
+        assert [fwlog.check(line)[1] for line in lines][-2:] == ["fault", "session_end"]
+    board.emu.run_for_ms(100)
+    assert _pulses_between(board, t_cut) == []

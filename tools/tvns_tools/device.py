@@ -177,7 +177,7 @@ def run_session(dev, protocol, show=None, poll_s=0.2, stop_timeout_s=30.0, pin=N
 
 
 def _await_event(dev, name, timeout_s):
-    deadline = time.monotonic() + timeout_s * dev.scale
+    deadline = time.monotonic() + timeout_s * getattr(dev, "scale", 1.0)
     while not any(e.get("event") == name for e in dev.events):
         if time.monotonic() >= deadline:
             return

@@ -27,9 +27,7 @@ STATE_IMAGE = "flash.img"
 
 
 def argparse_emulate(sub, name="emulate"):
-    p = sub.add_parser(
-        name, help="the firmware on an emulated Pico (rp2 port), console on a pty"
-    )
+    p = sub.add_parser(name, help="the firmware on an emulated Pico (rp2 port), console on a pty")
     p.add_argument(
         "--load",
         default="2k",
@@ -143,5 +141,3 @@ def _bridge_stdio(board, stop):
         stop.set()
 
     threading.Thread(target=reader, daemon=True).start()
-
-

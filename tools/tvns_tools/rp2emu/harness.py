@@ -46,6 +46,7 @@ class EmuBoard:
         self.emu.add_sink(self._rx)
         self.port = None
         self._dev = None
+        self._opened = 0
         self._unregister = None
 
     # ---- lifecycle ----
@@ -114,13 +115,26 @@ class EmuBoard:
     # ---- the host side ----
     @property
     def dev(self):
-        """The host's Device on the pty (tvns_tools.device), opened on first use."""
+        """The host's Device on the pty (tvns_tools.device), opened on first use. Its request
+        ids start high and it drops what was waiting on the pty: another program (tvns deploy,
+        tvns logs pull) may have used the console before, with ids from 1."""
         if self._dev is None:
             from tvns_tools.device import Device
             from tvns_tools.transport import SerialTransport
 
-            self._dev = Device(SerialTransport(self.port))
+            self._opened += 1
+            dev = Device(SerialTransport(self.port))
+            dev._next_id = 100_000 * self._opened
+            while dev.t.read_line(0.3) is not None:
+                pass
+            self._dev = dev
         return self._dev
+
+    def release_port(self):
+        """Close the host's Device so another program can have the console to itself."""
+        if self._dev is not None:
+            self._dev.close()
+            self._dev = None
 
     def start_session(self, protocol):
         """load, arm, start over the console; the emulated time of the start reply."""
