@@ -6,10 +6,10 @@ the hooks and then runs the firmware's own main.py, kept as main_fw.py):
   GPIO (the stage's "hang" line) is high, while the control tick keeps running from its hard
   Timer IRQ: the hung main loop of a deadlock or a runaway driver, at an exact emulated time.
 - bench: Scheduler.tick timed with the Cortex-M0+ SysTick as a free-running 24-bit counter
-  at clk_sys (RVR = 0xFFFFFF, CSR = 5: 8 ns per count), read before and after each call, minus
-  the calibrated cost of the two reads; each tick classified (idle, running with nothing due,
-  ramp step, train edge, other state change); gc.mem_free() after boot and after every
-  main-loop pass and console request; the console `load` handler's time in us.
+  at clk_sys (RVR = 0xFFFFFF, CSR = 5: 8 ns per count), read before and after each call
+  (the call included), minus the calibrated cost of the two reads; each tick classified
+  (idle, running with nothing due, ramp step, train edge, other state change); gc.mem_free() after a gc.collect() (live data)
+  after boot and after every main-loop pass and console request.
 Results live in one array('i') whose address the hooks put in WATCHDOG SCRATCH0 (free for
 applications; pico-sdk uses 4-7); the host reads it straight out of the emulated SRAM.
 """
@@ -31,10 +31,11 @@ MAIN_WRAPPER = """# main.py of the emulator harness (tools/tvns_tools/rp2emu/hoo
 # hooks, then run the firmware's own main.py (kept byte-identical as main_fw.py).
 import gc
 gc.collect()
-_free = gc.mem_free()
+_f0 = gc.mem_free()
 import emu_hooks
-emu_hooks.install(_free, %(bench)s)
-del _free
+gc.collect()
+emu_hooks.install(_f0 - gc.mem_free(), %(bench)s)
+del _f0
 exec(open("main_fw.py").read(), {"__name__": "__main__"})
 """
 
@@ -52,14 +53,13 @@ R = array.array("i", bytes(4 * %(words)d))
 _hang = machine.Pin(%(hang_gpio)d, machine.Pin.IN, machine.Pin.PULL_DOWN)
 
 
-def _noop(self, t=None):
-    pass
-
-
-def install(free_before, bench):
+def install(module_bytes, bench):
     import uctypes
     from tvns import app, console, scheduler
     from tvns import session as S
+
+    gc.collect()
+    free_before = gc.mem_free()  # the firmware's modules are loaded: only the hooks count
 
     R[0] = %(magic)d
     machine.mem32[%(scratch0)d] = uctypes.addressof(R)
@@ -72,6 +72,7 @@ def install(free_before, bench):
                 pass
         svc(self)
         if bench:
+            gc.collect()  # live data only: garbage is not what the heap has to hold
             f = gc.mem_free()
             if boot[0]:
                 boot[0] = False
@@ -86,6 +87,7 @@ def install(free_before, bench):
 
     def _line(self, raw):
         line(self, raw)
+        gc.collect()
         f = gc.mem_free()
         if R[3] == 0 or f < R[3]:
             R[3] = f
@@ -117,9 +119,8 @@ def install(free_before, bench):
     m32[0xE000E014] = 0xFFFFFF  # SysTick RVR: the full 24 bits
     m32[0xE000E010] = 5  # CSR: enabled, clk_sys, no interrupt
     best = 0xFFFFFF
-    for _ in range(16):
+    for _ in range(16):  # the two reads alone: the call of the tick is part of its cost
         a = m32[_CVR]
-        _noop(None, None)
         b = m32[_CVR]
         c = (a - b) & 0xFFFFFF
         if c < best:
@@ -162,7 +163,7 @@ def install(free_before, bench):
 
     scheduler.Scheduler.tick = timed
     gc.collect()
-    R[4] = free_before - gc.mem_free()
+    R[4] = module_bytes + free_before - gc.mem_free()
 """
 
 
@@ -183,6 +184,17 @@ def overlay_files(firmware_main, hang_gpio, bench=False):
         "main_fw.py": firmware_main,
         "emu_hooks.py": hooks.encode(),
     }
+
+
+def reset_heap_min(emu):
+    """Forget the lowest free heap seen so far (e.g. after the load measurements)."""
+
+    def _reset():
+        addr = emu.mcu.watchdog.scratch_data[0]
+        off = addr - 0x20000000 + 4 * 3
+        emu.mcu.sram[off : off + 4] = b"\x00\x00\x00\x00"
+
+    emu.call(_reset)
 
 
 def read_results(emu):
