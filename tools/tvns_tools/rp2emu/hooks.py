@@ -8,8 +8,9 @@ the hooks and then runs the firmware's own main.py, kept as main_fw.py):
 - bench: Scheduler.tick timed with the Cortex-M0+ SysTick as a free-running 24-bit counter
   at clk_sys (RVR = 0xFFFFFF, CSR = 5: 8 ns per count), read before and after each call
   (the call included), minus the calibrated cost of the two reads; each tick classified
-  (idle, running with nothing due, ramp step, train edge, other state change); gc.mem_free() after a gc.collect() (live data)
-  after boot and after every main-loop pass and console request.
+  (idle, running with nothing due, ramp step, train edge, other state change);
+  gc.mem_free() after a gc.collect() (live data) after boot and after every main-loop pass
+  and console request.
 Results live in one array('i') whose address the hooks put in WATCHDOG SCRATCH0 (free for
 applications; pico-sdk uses 4-7); the host reads it straight out of the emulated SRAM.
 """
