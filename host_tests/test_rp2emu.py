@@ -268,12 +268,6 @@ def test_estop_pressed_cuts_output_within_one_tick_and_latches(fault_board):
     assert board.dev.request("clear")["state"] == "IDLE"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pico.json's e-stop is a normally-open button to GND (estop.active 0): a cut cable "
-    "floats high through the pull-up and reads 'not pressed', so the firmware fails open "
-    "(known finding: the e-stop moves to a normally-closed contact in another issue)",
-)
 def test_estop_cable_cut_cuts_output_within_one_tick_and_latches(fault_board):
     board = fault_board
     _fault_session(board)

@@ -108,6 +108,13 @@ GUIDE = {
         "(docs/VERIFY.md). Exit 0 pass, 2 mismatch, 1 unreadable.",
         "tvns verify capture.sr firmware/protocols/default.json --plot out/verify.png",
     ),
+    "emulate": (
+        "The real firmware on an emulated Pico: the official MicroPython rp2 port in rp2040py, "
+        "with a virtual OS-1 output stage and a bench load. Its console is a pty that every "
+        "--port command takes (timeouts scaled to the emulator's speed); a board without the "
+        "firmware is deployed with tvns deploy first (docs/EMULATOR.md).",
+        "tvns emulate --pty --load 2k --state ~/.tvns-pico",
+    ),
     "hw": (
         "The reference output stage OS-1 in ngspice (hardware/DESIGN.md).",
         "tvns hw simulate --load 2k",

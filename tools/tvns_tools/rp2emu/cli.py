@@ -31,7 +31,7 @@ def argparse_emulate(sub, name="emulate"):
     p.add_argument(
         "--load",
         default="2k",
-        help="load on the output: %s or ohms (default 2k)" % ", ".join(LOADS),
+        help="load on the output: %s or ohms (default: %%(default)s)" % ", ".join(LOADS),
     )
     p.add_argument(
         "--state", metavar="DIR", help="keep the emulated flash in DIR/flash.img across runs"

@@ -36,6 +36,7 @@ COMPLIANCE_V = 29.2
 LIMIT_UA = 10490
 IMPEDANCE_OHMS = 6810
 IMPEDANCE_V = 0.59
+OC_TRIP_UA = 10980  # OS-1's overcurrent comparator (OC_OK low above 10.98 mA)
 HANG_GPIO_PREFERENCE = (22, 21, 20, 19, 18, 14, 13, 12, 11, 10)  # a spare pin for the hang hook
 
 
@@ -101,6 +102,12 @@ class OutputStage:
         )
         self._comp_active = int(sense.get("compliance_active", 1))
         self._estop_active = int(config.get("estop", {}).get("active", 0))
+        # The e-stop contact goes to the rail its pin's pull is not: a pull-down pin is wired
+        # to 3V3 (OS-1's normally-closed loop), a pull-up pin to GND (a button). It is normally
+        # closed when "pressed" reads as the pull's level (pressing opens it).
+        est = config.get("pins", {}).get("estop", {})
+        self._estop_rail = est.get("pull", "up") == "down"  # True: the contact drives high
+        self._estop_nc = (0 if self._estop_rail else 1) == self._estop_active
         self.gpio = {
             name: pin(config, name)
             for name in (
@@ -233,8 +240,9 @@ class OutputStage:
         """(current into the load, out of compliance?) for a phase starting now."""
         i = self.setpoint_ua() if setpoint_ua is None else setpoint_ua
         if "short" in self.faults:
-            i = self.limit_ua  # the stage failed past its current control: only the limiter
-        i = min(i, self.limit_ua)
+            i = 10**9  # the sink transistor shorted: only the load and the rail limit it
+        else:
+            i = min(i, self.limit_ua)
         r = None if "open" in self.faults else self.r_ohms
         if r is None:
             return 0, True
@@ -290,21 +298,36 @@ class OutputStage:
         g = self.gpio["compliance"]
         if g is not None:
             self._drive(g, self.comp_high == bool(self._comp_active))
+        self._drive_kill()
+
+    def _drive_kill(self):
+        if self.gpio["overcurrent"] is not None:
+            self._drive(self.gpio["overcurrent"], self._oc_ok())
+        if self.gpio["kill"] is not None:
+            self._drive(self.gpio["kill"], self._kill_level())
+
+    def _estop_closed(self):
+        if "estop_cut" in self.faults:
+            return False  # the cable is cut: the contact is open whatever the button does
+        pressed = "estop" in self.faults or self.estop_pressed
+        return not pressed if self._estop_nc else pressed
 
     def _estop_level(self):
-        """The e-stop contact to GND: closed drives low, open floats (the pull-up reads high).
-        (OS-1 wires a normally-closed loop from 3V3 for issue 16; pico.json still declares the
-        normally-open button, estop.active 0, and the stage follows the pin map.)"""
-        if "estop_cut" in self.faults:
-            return None  # the cable is cut: the contact is open whatever the button does
-        pressed = "estop" in self.faults or self.estop_pressed
-        if self._estop_active == 0:  # normally open: pressing closes it
-            return False if pressed else None
-        return None if pressed else False  # normally closed: pressing opens it
+        """A closed contact drives its rail; an open one floats (the pin's pull decides)."""
+        return self._estop_rail if self._estop_closed() else None
+
+    def _oc_ok(self):
+        return self.held_ua <= OC_TRIP_UA
+
+    def _kill_level(self):
+        """OS-1's KILL_n: high while the e-stop loop is closed and OC_OK is high."""
+        loop = self._estop_closed() if self._estop_nc else not self._estop_closed()
+        return loop and self._oc_ok()
 
     def _drive_inputs(self):
         if self.gpio["estop"] is not None:
             self._drive(self.gpio["estop"], self._estop_level())
+        self._drive_kill()
         self._drive_comparator()
         self._drive(self.hang_gpio, "hang" in self.faults)
         for g, fn in self._extra.values():
