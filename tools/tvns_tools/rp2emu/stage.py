@@ -119,6 +119,8 @@ class OutputStage:
                 "compliance",
                 "estop",
                 "sense_adc",
+                "kill",
+                "overcurrent",
             )
         }
         self.hang_gpio = spare_gpio(config)
