@@ -76,7 +76,7 @@ class Device:
 
     def wait_reply(self, rid, timeout_s=REPLY_TIMEOUT_S, check=True, also=()):
         """The reply to request rid (or to any id in also); timeout_s is scaled."""
-        timeout_s *= self.scale
+        timeout_s *= getattr(self, "scale", 1.0)
         deadline = time.monotonic() + timeout_s
         while True:
             obj = self._receive(deadline - time.monotonic())
@@ -94,14 +94,14 @@ class Device:
     def wait_boot(self, timeout_s=BOOT_TIMEOUT_S):
         """Wait until the device answers hello (a board may still be resetting). A late reply
         to an earlier hello counts: a slow device is answering, not lost."""
-        deadline = time.monotonic() + timeout_s * self.scale
+        deadline = time.monotonic() + timeout_s * getattr(self, "scale", 1.0)
         sent = []
         while True:
             rid = self._next_id
             self._next_id += 1
             self.send_raw(json.dumps({"id": rid, "cmd": "hello"}).encode())
             sent.append(rid)
-            left_s = max(0.1, deadline - time.monotonic()) / self.scale
+            left_s = max(0.1, deadline - time.monotonic()) / getattr(self, "scale", 1.0)
             try:
                 return self.wait_reply(rid, min(1.0, left_s), True, also=tuple(sent))
             except DeviceError:
@@ -128,7 +128,7 @@ class Device:
 
     def wait_end(self, timeout_s):
         """Poll status until the session is in an end state; returns the last status."""
-        deadline = time.monotonic() + timeout_s * self.scale
+        deadline = time.monotonic() + timeout_s * getattr(self, "scale", 1.0)
         while True:
             st = self.request("status")
             if st["state"] in END_STATES or st["state"] in ("IDLE", "ARMED"):
