@@ -259,3 +259,60 @@ def test_overcurrent_at_the_ceiling_tolerates_two_sense_steps_and_no_more():
     assert app.session.state == S.FAULT and app.scheduler.fault_code == F.OVERCURRENT
     # a board whose sense reads exact microamps keeps (almost) no tolerance
     assert _at_ceiling(1, 3).scheduler.fault_code == F.OVERCURRENT
+
+
+# ---- the overcurrent threshold follows what the sense can still show (issue 9) ----
+def _stop_at(freq_hz, amplitude_ma, stop_ms, ramp_up_s=1):
+    """A session stopped stop_ms after its start; (app, board) once the stop has run out."""
+    d = doc(amplitude_ma=amplitude_ma, frequency_hz=freq_hz, ramp_up_s=ramp_up_s)
+    d["ramp_down_s"] = ramp_up_s
+    board, app = started(d)
+    loop(app, stop_ms)
+    app.stop()
+    loop(app, 600)
+    return app, board
+
+
+def test_the_sim_sense_holds_the_last_pulse_not_the_setpoint():
+    """OS-1's sample-and-hold: a setpoint lowered between two pulses shows at the next pulse."""
+    board, app = started(doc(frequency_hz=25, ramp_up_s=1, amplitude_ma=1.0))
+    loop(app, 1500)  # ON at 1 mA
+    held = board.sense.read_ua()
+    assert held == board.engine.amp_ua > 0
+    board.engine.set_amp(held - 100)  # between pulses: the hold keeps the last pulse
+    assert board.sense.read_ua() == held
+    board.engine.gate(False)  # the gate clears the hold
+    assert board.sense.read_ua() == 0
+
+
+def test_a_stop_at_25_hz_ramps_down_without_tripping_overcurrent():
+    """The stop ramp takes 0.1 mA every 10 ms: between two 40 ms pulses up to 4 steps, while
+    the sense still holds the last pulse. The overcurrent check allows the highest amplitude
+    commanded since that pulse could have been taken (the emulated Pico tripped here when it
+    remembered only the one before)."""
+    for stop_ms in range(600, 640, 3):  # every phase of the 40 ms period
+        app, _board = _stop_at(25, 1.0, stop_ms)
+        assert app.scheduler.fault_code == F.NONE, stop_ms
+        assert app.session.state == S.STOPPED, stop_ms
+    app, _board = _stop_at(1, 1.0, 12500, ramp_up_s=11)  # at 1 Hz the hold outlasts the ramp
+    assert app.session.state == S.STOPPED and app.scheduler.fault_code == F.NONE
+
+
+def test_the_threshold_forgets_an_amplitude_no_pulse_can_show_any_more():
+    """Not a blanket allowance: during a 10 s ramp down from 2 mA, a source stuck at 1.4 mA
+    (a DAC that no longer follows) trips overcurrent as soon as 110 % + 50 uA of what was
+    commanded in the last one to two hold windows is below it, on the tick's own check
+    (a board without the hardware kill path)."""
+    d = doc(amplitude_ma=2.0, ramp_up_s=1, ramp_down_s=10, on_s=20, off_s=0, session_s=20)
+    board, app = started(d, kill_path=False)
+    loop(app, 10_500)
+    assert app.session.state == S.RAMP_DOWN
+    engine = board.engine
+    board.sense.read_ua = lambda: 1400 if engine.gated else 0
+    seen = []
+    while app.session.state == S.RAMP_DOWN and len(seen) < 400:
+        seen.append(app.scheduler.amp_ua)
+        loop(app, 25)
+    assert app.scheduler.fault_code == F.OVERCURRENT
+    # 1400 > 1.1 x 1227 + 50: tripped at the first step below that, within two windows
+    assert 1100 <= seen[-1] <= 1300, seen[-5:]

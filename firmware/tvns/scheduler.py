@@ -38,6 +38,9 @@ _LEAD_OFF_MIN_UA = const(200)  # safety.LEAD_OFF_MIN_SETPOINT_UA
 _GUARD_MS = const(50)  # safety.END_GUARD_MS
 _NO_EVENT = const(255)
 _WRAP = const(0x3FFFFFFF)  # counters wrap here: 2**30 - 1, the largest small int of a 32-bit port
+# A setpoint reaches the DAC within 3 ticks (board/rp2_dac.py: applied between pulses); with a
+# late tick, 5 ms. A pulse the sense holds was commanded at most a period + this ago.
+_APPLY_MS = const(5)
 # The event that moves the session into each schedule phase (indexed by state).
 _EVENT_FOR_PHASE = bytes(
     (
@@ -78,6 +81,12 @@ class Scheduler:
         self.nom_ua = 0  # the active arm's amplitude (== amp_ua unless blinded sham)
         self.nom_gate = False  # the active arm's gate (== gate_on unless blinded sham)
         self.prev_amp_ua = 0  # the one before: a peak-hold sense may still show it
+        # The highest amplitudes commanded (and since replaced) that the sense's hold may
+        # still show: those replaced in this hold window and in the one before (_monitor).
+        self.held_hi_ua = 0
+        self.held_hi_prev_ua = 0
+        self.held_win_ms = 0  # a pulse period + _APPLY_MS (load)
+        self.held_since_ms = 0  # ticks_ms the present hold window began
         self.last_up_ms = 0  # session time of the last upward amplitude step
         self.up_gap_ms = 0  # upward steps at least one pulse period apart (jitter-proof)
         self.gate_on_ms = 0  # ticks_ms when the gate last opened
@@ -120,6 +129,7 @@ class Scheduler:
         self.sched = sched
         self.period_ms = (protocol.period_us + 999) // 1000
         self.up_gap_ms = self.period_ms
+        self.held_win_ms = self.period_ms + _APPLY_MS
         cap = protocol.session_ms + _GUARD_MS
         hard = L.SESSION_MAX_S * 1000 + _GUARD_MS
         self.cap_ms = cap if cap < hard else hard
@@ -155,6 +165,9 @@ class Scheduler:
         self.host_ms = now
         self.last_up_ms = -self.up_gap_ms
         self.prev_amp_ua = 0
+        self.held_hi_ua = 0
+        self.held_hi_prev_ua = 0
+        self.held_since_ms = now
         if not self.session.fire(S.EV_START, 0):
             raise E.TvnsError(E.BAD_STATE, "start needs an ARMED session")
         self.tick()
@@ -203,7 +216,7 @@ class Scheduler:
             code = F.SESSION_CAP
         elif self.gate_on:
             ua = self._sense.read_ua()
-            hi = self.amp_ua if self.amp_ua > self.prev_amp_ua else self.prev_amp_ua
+            hi = self._held_hi(now)
             if ua > hi + hi // 10 + _FLOOR_UA or ua > self.ceiling_ua + self.ceiling_margin_ua:
                 code = F.OVERCURRENT
             elif self._sense.read_compliance():
@@ -229,6 +242,23 @@ class Scheduler:
             self.stop_ms = t
             self.work_ms = now
         return False
+
+    def _held_hi(self, now):
+        """The highest amplitude the sense may show now: the one commanded, or one replaced
+        since the last pulse the hold shows could have started (a sample-and-hold keeps the
+        last pulse: a stop ramp at 25 Hz takes up to 4 steps between two pulses, and at 1 Hz
+        the whole ramp). Two windows of a period + _APPLY_MS each: an amplitude replaced at
+        t counts until t + 1 to 2 windows, never less than it can show."""
+        if self._clock.ticks_diff(now, self.held_since_ms) >= self.held_win_ms:
+            self.held_hi_prev_ua = self.held_hi_ua
+            self.held_hi_ua = 0
+            self.held_since_ms = now
+        hi = self.amp_ua
+        if self.held_hi_ua > hi:
+            hi = self.held_hi_ua
+        if self.held_hi_prev_ua > hi:
+            hi = self.held_hi_prev_ua
+        return hi
 
     # ---- the control tick ----
     def tick(self, _timer=None):
@@ -355,8 +385,11 @@ class Scheduler:
     def _set_amp(self, amp):
         if amp != self.amp_ua:
             self._dac.set_ua(amp)
-            self.prev_amp_ua = self.amp_ua
+            old = self.amp_ua
+            self.prev_amp_ua = old
             self.amp_ua = amp
+            if old > self.held_hi_ua:
+                self.held_hi_ua = old  # the hold may show it for a window yet (_held_hi)
 
     def _set_gate(self, on):
         if on != self.gate_on:

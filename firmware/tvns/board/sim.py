@@ -99,6 +99,9 @@ class SimSense:
         self.short = False
         self.has_comparator = True  # False: a board without the compliance comparator
         self.step_ua = 1  # one step of the sense reading (the model reads exact microamps)
+        # The engine's sample-and-hold (bound once: the tick must not allocate); the ESP32
+        # model's recorder has none and reads its setpoint.
+        self._held = getattr(engine, "held_ua", None)
 
     def self_test(self):
         """Idle output-stage check at arm and clear: a short, or a load above the lead-off
@@ -113,9 +116,12 @@ class SimSense:
         return self.compliance_mv * 1000 // self.load_ohm
 
     def read_ua(self):
+        """The sense as OS-1's sample-and-hold shows it: the last pulse's current (0 with the
+        gate closed), not the setpoint; a stop ramp steps below it between two pulses."""
         if not self._engine.gated:
             return 0
-        amp = self._engine.amp_ua
+        held = self._held
+        amp = held() if held is not None else self._engine.amp_ua
         if self.short:
             return 2 * amp + 1000
         lim = self.max_ua()

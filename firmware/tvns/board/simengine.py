@@ -55,6 +55,7 @@ class SimEngine:
         self.gap_us = 0
         self.period_us = 0
         self.amp_ua = 0  # latched at each pulse start (the DAC applies between pulses)
+        self._held_ua = 0  # amplitude of the last pulse of a closed segment, since the gate opened
         self.gated = False
         self.loaded = False  # a safe stop unloads; load() arms the engine (and the kill path)
         self.killed = False  # the kill path cut the output; cleared by load()
@@ -113,6 +114,7 @@ class SimEngine:
         else:
             self._close(now)
             self.gated = False
+            self._held_ua = 0
             self._mark_off()
         self._gate_edge(1 if on else 0)
 
@@ -178,6 +180,16 @@ class SimEngine:
         self._cut(gate_edge=False)
         self.killed = True
         self.fifo = 0
+
+    def held_ua(self):
+        """What a sample-and-hold sense (OS-1: sampled in phase A, cleared while the gate is
+        low) shows now: the amplitude of the last pulse started since the gate opened, 0
+        before the first. Not the setpoint: a lower one set since shows from the next pulse."""
+        if not self.gated:
+            return 0
+        if self._started(self._clock.us30):
+            return self.amp_ua
+        return self._held_ua
 
     def sync_high(self):
         """SYNC (phase A start to phase B end of a pulse) is high now."""
@@ -264,6 +276,7 @@ class SimEngine:
             if n and _diff(now, last) < 2 * self.width_us + self.gap_us:
                 self.cut_pulses = _add(self.cut_pulses, 1)
             self.gated = False
+            self._held_ua = 0
             self._mark_off()
         if gate_edge:
             self._gate_edge(0)
@@ -280,6 +293,7 @@ class SimEngine:
         self.fifo = self.seg_permits - n
         if n == 0:
             return
+        self._held_ua = self.amp_ua  # the hold shows this segment's last pulse
         period = self.period_us
         self.next_free = _add(s, n * period)
         self._free_valid = True
