@@ -260,6 +260,24 @@ class EmuPico:
         self._consoles.append(con)
         return con.path
 
+    def repl_start(self, code, emu_ms=3000):
+        """Interrupt the running program (Ctrl-C twice, as mpremote does), enter the raw REPL
+        and start code there without waiting for it to end (it may run for good: main.py);
+        returns the emulated time the device acknowledged it (OK). Its output goes to the
+        console sinks like any other, right after the OK."""
+        buf = bytearray()
+        unsink = self.add_sink(buf.extend)
+        try:
+            self.send(b"\r\x03\x03\x01")
+            banner = b"raw REPL; CTRL-B to exit\r\n>"
+            self.wait_for(lambda: banner in buf, emu_ms, what="the raw REPL")
+            del buf[:]
+            self.send(code.encode() + b"\x04")
+            self.wait_for(lambda: buf.startswith(b"OK"), emu_ms, what="the raw REPL's OK")
+            return self.now_ns
+        finally:
+            unsink()
+
     def exec_raw(self, code, timeout_s=300):
         """Run code over the raw REPL (interrupting main.py, as mpremote does); (stdout,
         stderr) as bytes. The console sinks are re-attached afterwards."""

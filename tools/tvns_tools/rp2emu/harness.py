@@ -20,7 +20,7 @@ import sys
 import time
 
 from tvns_tools.firmware import ROOT
-from tvns_tools.rp2emu import capture
+from tvns_tools.rp2emu import capture, hooks
 from tvns_tools.rp2emu.emulator import EmuError, EmuPico
 from tvns_tools.rp2emu.stage import OutputStage
 
@@ -48,6 +48,13 @@ class EmuBoard:
         self._dev = None
         self._opened = 0
         self._unregister = None
+        self.hooked = False  # main.py runs under the harness hooks (run_main_from_repl)
+        self._loaded = None  # the protocol the running main.py has loaded (start_session)
+        self.emu.on_reset.append(self._on_reset)
+
+    def _on_reset(self, _cause):
+        self.hooked = False
+        self._loaded = None
 
     # ---- lifecycle ----
     def start(self):
@@ -137,10 +144,14 @@ class EmuBoard:
             self._dev = None
 
     def start_session(self, protocol):
-        """load, arm, start over the console; the emulated time of the start reply."""
+        """load (unless this protocol is loaded already: a fault and its clear keep it), arm,
+        start over the console; the emulated time of the start reply."""
         dev = self.dev
-        dev.request("set_time", unix_s=1_790_000_000)
-        dev.request("load", protocol=protocol)
+        key = json.dumps(protocol, sort_keys=True)
+        if self._loaded != key:
+            dev.request("set_time", unix_s=1_790_000_000)
+            dev.request("load", protocol=protocol)
+            self._loaded = key
         dev.request("arm")
         n = len(self.lines)
         dev.request("start")
@@ -151,6 +162,19 @@ class EmuBoard:
 
     def state(self):
         return self.dev.request("status")["state"]
+
+    def run_main_from_repl(self, prelude=""):
+        """Interrupt main.py (Ctrl-C: its output-off path runs) and, over the raw REPL, run
+        prelude, then the board's own main.py under the harness hooks (hooks.py: the hang
+        line), for good: the console serves as after a boot, with no reboot and nothing
+        written to the flash. Returns the emulated time the REPL took the code. The
+        watchdog must not be running (no session since the last reset): nothing feeds it
+        between Ctrl-C and main.py's first pass."""
+        self.release_port()
+        t = self.emu.repl_start(hooks.repl_main_code(self.stage.hang_gpio, prelude))
+        self.hooked = True
+        self._loaded = None
+        return t
 
     # ---- what the pins did ----
     def edges(self, since_ns=0, until_ns=None):

@@ -1,6 +1,8 @@
-"""Harness hooks that run ON the emulated Pico, added to a deployed image as an overlay (the
-firmware files stay byte-identical; only main.py becomes a three-line wrapper that installs
-the hooks and then runs the firmware's own main.py, kept as main_fw.py):
+"""Harness hooks that run ON the emulated Pico, either added to a deployed image as an overlay
+(the firmware files stay byte-identical; only main.py becomes a three-line wrapper that
+installs the hooks and then runs the firmware's own main.py, kept as main_fw.py: the bench),
+or sent over the raw REPL to a running board, which then runs its main.py under them (the
+tests: repl_main_code, no reboot, nothing written to the flash):
 
 - hang: App.service (the main-loop pass that feeds the watchdog) spins forever once a spare
   GPIO (the stage's "hang" line) is high, while the control tick keeps running from its hard
@@ -168,10 +170,9 @@ def install(module_bytes, bench):
 """
 
 
-def overlay_files(firmware_main, hang_gpio, bench=False):
-    """{device path: bytes} to add to a deployed image: the wrapper main.py, the firmware's
-    main.py as main_fw.py, and emu_hooks.py."""
-    hooks = HOOKS % {
+def hooks_source(hang_gpio):
+    """The text of emu_hooks.py (defines install(module_bytes, bench))."""
+    return HOOKS % {
         "samples": SAMPLES,
         "hdr": _HDR,
         "samp": _SAMP,
@@ -180,6 +181,30 @@ def overlay_files(firmware_main, hang_gpio, bench=False):
         "magic": MAGIC,
         "scratch0": SCRATCH0,
     }
+
+
+# For the raw REPL (EmuPico.repl_start): the hang hook installed, then the deployed main.py
+# run as it runs after a boot (modules already imported stay so: no boot time, no new file).
+REPL_MAIN = """
+print()
+%(prelude)s
+%(hooks)s
+install(0, False)
+exec(open("main.py").read(), {"__name__": "__main__"})
+"""
+
+
+def repl_main_code(hang_gpio, prelude=""):
+    """Code for the raw REPL: prelude (its own output first, on a line of its own), then the
+    hang hook installed and the board's main.py run under it, for good (the console serves
+    as after a boot). Nothing is written to the flash."""
+    return REPL_MAIN % {"prelude": prelude, "hooks": hooks_source(hang_gpio)}
+
+
+def overlay_files(firmware_main, hang_gpio, bench=False):
+    """{device path: bytes} to add to a deployed image: the wrapper main.py, the firmware's
+    main.py as main_fw.py, and emu_hooks.py."""
+    hooks = hooks_source(hang_gpio)
     return {
         "main.py": (MAIN_WRAPPER % {"bench": "True" if bench else "False"}).encode(),
         "main_fw.py": firmware_main,

@@ -16,9 +16,36 @@ emulated time of that cycle (the loop has already moved the clock to the end of 
 instruction or jump), so a GPIO listener can timestamp PIO edges to the cycle (8 ns) instead
 of to the end of a jump. Measured with the tvns program: 200 us phases, 20 us gaps and a 10 ms
 period come out exact to the cycle, at the speed the emulator had without this.
+
+Also: a machine that holds pins in a one-instruction loop (`set pins, v` that wraps to itself,
+no delay: the firmware's kill machine once KILL_n has fallen) is "parked": it is not stepped on
+its own (every cycle, in Python, for as long as it holds: 125,000 steps per emulated ms), only
+together with every other step of its block, after the lower-numbered machines, so its writes
+still win wherever they would on silicon (output priority) and nothing in between can glitch a
+pin. Any CPU access to the block unparks it first.
+
+Also: a change of SHIFTCTRL's FJOIN bits flushes both FIFOs of that machine (RP2040 datasheet,
+SMx_SHIFTCTRL: "FIFOs are flushed when this bit is changed"). The pico-sdk clears FIFOs that
+way (pio_sm_clear_fifos toggles FJOIN_RX twice) in pio_sm_init, which MicroPython's
+StateMachine.init() calls; rp2040py 0.3.6 only stores the bits, so words put before an
+init() stayed queued and the next sm.put() on the now full FIFO waited forever
+(docs/EMULATOR.md). FIFO joining itself (8-deep FIFOs) is not modelled; the firmware does not
+join.
 """
 
 _NS_PER_CYCLE = 8  # 125 MHz
+_SHIFTCTRL = {0x0D0 + 0x18 * i: i for i in range(4)}  # SMi_SHIFTCTRL offset -> machine
+_FJOIN = 3 << 30  # FJOIN_TX, FJOIN_RX
+_NEVER_FP = 1 << 62  # rp2040py's "never due"
+
+
+def _holds_pins(m, instr, pc):
+    """True when the machine's next instruction is `set <dest>, v` with no delay (and no
+    side-set value) that wraps to itself: running it again changes nothing."""
+    if (instr >> 13) != 0b111 or (instr >> 8) & 0x1F:
+        return False
+    ctrl = m.exec_ctrl
+    return (ctrl >> 12) & 0x1F == pc and (ctrl >> 7) & 0x1F == pc and not m.exec_valid
 
 
 def _countdown_step_fp(m, instr, pc):
@@ -41,7 +68,7 @@ class ExactPio:
     the iteration that falls through, X to 0. Anything that writes to the block's registers
     first rewinds that to the exact iteration (X and due time) at the current cycle."""
 
-    __slots__ = ("real", "clock", "stamp_ns", "stopped", "_ff", "_looping")
+    __slots__ = ("real", "clock", "stamp_ns", "stopped", "_ff", "_looping", "_parked")
 
     def __init__(self, real, clock):
         self.real = real
@@ -50,6 +77,7 @@ class ExactPio:
         self.stopped = real.stopped
         self._ff = {}  # machine index -> (due of the first skipped iteration, X there, step_fp)
         self._looping = {}  # machine index -> pc of the delay loop it has entered
+        self._parked = []  # machines holding their pins (module doc), in index order
 
     def advance(self, cycles):
         real = self.real
@@ -57,6 +85,7 @@ class ExactPio:
             self.stopped = True
             self._ff.clear()
             self._looping.clear()
+            self._parked = []
             return
         start = real.cycle_fp
         end = start + (cycles << 8)
@@ -74,14 +103,24 @@ class ExactPio:
             if self._fast_forward(due):
                 continue
             self.stamp_ns = base_ns + ((due - start) >> 8) * _NS_PER_CYCLE
+            for m in self._parked:  # they write after the others in this cycle, as on silicon
+                m.next_due_fp = due
             before = [(m, m.pc) for m in real.machines if m.enabled and m.next_due_fp <= due]
             real.advance(0)  # the machines due at exactly this cycle take one step
             for m, pc in before:
                 self._ff.pop(m.index, None)
-                if m.pc == pc and _countdown_step_fp(m, real.instructions[pc], pc):
+                instr = real.instructions[pc]
+                if m.pc == pc and _countdown_step_fp(m, instr, pc):
                     self._looping[m.index] = pc
                 else:
                     self._looping.pop(m.index, None)
+                if m.pc == pc and not m.waiting and _holds_pins(m, instr, pc):
+                    if m not in self._parked:
+                        self._parked.append(m)
+                        self._parked.sort(key=lambda x: x.index)
+                    m.next_due_fp = _NEVER_FP
+            if self._parked:
+                real.recompute_due()
             if real.next_due_fp <= due:  # nothing moved on (all stalled): stop here
                 break
         self.stamp_ns = None
@@ -108,11 +147,16 @@ class ExactPio:
         return False
 
     def rewind(self):
-        """Undo fast-forwards to the exact state at the current cycle (before a register
-        access by the CPU, which may stop, restart or inspect a machine)."""
+        """Undo fast-forwards and unpark to the exact state at the current cycle (before a
+        register access by the CPU, which may stop, restart or inspect a machine)."""
+        real = self.real
+        if self._parked:
+            for m in self._parked:  # due now again: it re-asserts its pins this cycle
+                m.next_due_fp = real.cycle_fp
+            self._parked = []
+            real.recompute_due()
         if not self._ff:
             return
-        real = self.real
         now = real.cycle_fp
         for m in real.machines:
             ff = self._ff.pop(m.index, None)
@@ -142,13 +186,36 @@ class _RegisterHook:
 
     def write_uint32(self, offset, value):
         self._proxy.rewind()
+        old = self._shiftctrl(offset)
         self._real.write_uint32(offset, value)
+        self._flush_on_join(offset, old)
         self._proxy.stopped = self._real.stopped
 
     def write_uint32_atomic(self, offset, value, atomic_type):
         self._proxy.rewind()
+        old = self._shiftctrl(offset)
         self._real.write_uint32_atomic(offset, value, atomic_type)
+        self._flush_on_join(offset, old)
         self._proxy.stopped = self._real.stopped
+
+    def _shiftctrl(self, offset):
+        i = _SHIFTCTRL.get(offset)
+        return None if i is None else self._real.machines[i].shift_ctrl
+
+    def _flush_on_join(self, offset, old):
+        """Both FIFOs of the machine flushed when a write changed its FJOIN bits (module doc)."""
+        if old is None:
+            return
+        m = self._real.machines[_SHIFTCTRL[offset]]
+        if not (m.shift_ctrl ^ old) & _FJOIN:
+            return
+        m.tx_fifo.reset()
+        m.rx_fifo.reset()
+        dma = m.rp2040.dma
+        dma.set_dreq(m.dreq_tx)  # TX not full: the DMA may write
+        dma.clear_dreq(m.dreq_rx)  # RX empty: nothing to read
+        m.check_wait()  # a machine stalled on a full RX FIFO may go on
+        self._real.check_interrupts()
 
     def __getattr__(self, name):
         return getattr(self._real, name)

@@ -16,9 +16,9 @@ The model is the reference stage OS-1 (hardware/DESIGN.md), written down in docs
   DAC calibration taken as exact), never more than the hardware limiter (limit_ua, 10.49 mA)
   and never more than compliance_v / R into the load (30 V rail less the sink's 0.8 V
   headroom). Open load: no current.
-- The sense is a sample-and-hold taken during phase A and cleared while the gate is low, so
-  the ADC shows the last pulse's current; hold_tau_ms adds an RC bleed instead (a peak
-  detector, for what-ifs).
+- The sense is a sample-and-hold that tracks the current during phase A and is cleared while
+  the gate is low, so the ADC shows the last pulse's current; hold_tau_ms adds an RC bleed
+  instead (a peak detector, for what-ifs).
 - The ADC converts with the firmware's own calibration (4095 counts = vref_mv at the
   amplifier output) and rounds down: a reading is never above the true current.
 - The lead-off comparator is sampled at the end of phase A and cleared while the gate is low:
@@ -29,14 +29,14 @@ The model is the reference stage OS-1 (hardware/DESIGN.md), written down in docs
 import math
 
 LOADS = {"500": 500, "2k": 2000, "10k": 10000, "open": None, "short": 0}
-FAULTS = ("open", "short", "estop", "estop_cut", "stuck_dac", "hang")
+FAULTS = ("open", "short", "overcurrent", "estop", "estop_cut", "stuck_dac", "hang")
 # OS-1 (hardware/DESIGN.md): 30 V rail, the sink needs 0.8 V; limiter at 10.49 mA; the
 # impedance comparator trips when the load needs more than IMPEDANCE_OHMS x I + IMPEDANCE_V.
 COMPLIANCE_V = 29.2
 LIMIT_UA = 10490
 IMPEDANCE_OHMS = 6810
 IMPEDANCE_V = 0.59
-OC_TRIP_UA = 10980  # OS-1's overcurrent comparator (OC_OK low above 10.98 mA)
+OC_TRIP_UA = 10980  # OS-1's overcurrent comparator on the sense resistor (OC_OK low above it)
 HANG_GPIO_PREFERENCE = (22, 21, 20, 19, 18, 14, 13, 12, 11, 10)  # a spare pin for the hang hook
 
 
@@ -130,6 +130,7 @@ class OutputStage:
         self.held_ua = 0  # the peak-hold's value
         self.held_at_ns = 0
         self.comp_high = False  # the comparator's held output
+        self.phase_high = {"phase_a": False, "phase_b": False}  # the bridge's inputs now
         self.pulses = []  # (t_ns, current_ua, setpoint_ua) at every phase-A start
         self.phases = 0
         self._extra = {}  # name -> (gpio, level_fn(stage) -> bool | None)
@@ -167,8 +168,14 @@ class OutputStage:
         high = GPIOPinState.HIGH
 
         def on_change(value, _old):
-            if value == high:
+            on = value == high
+            if on == self.phase_high[name]:
+                return
+            self.phase_high[name] = on
+            if on:
                 self._phase_start(name)
+            else:
+                self._drive_kill()  # no current through the sense resistor: OC_OK lets go
 
         return on_change
 
@@ -255,18 +262,29 @@ class OutputStage:
     def _phase_start(self, name):
         self.phases += 1
         if name != "phase_a":
-            return  # OS-1 samples the sense and the lead-off flag during phase A
+            self._drive_kill()  # the overcurrent comparator watches phase B's current too
+            return
         setpoint = self.setpoint_ua()
         ua, comp = self.current_ua(setpoint)
         t_ns = self.emu.edge_ns()
         self.pulses.append((t_ns, ua, setpoint))
+        self._sample(ua, comp, t_ns)
+        for g, fn in self._extra.values():
+            self._drive(g, fn(self))
+
+    def _sample(self, ua, comp, t_ns):
+        """OS-1 samples the sense and the lead-off flag during phase A."""
         self.held_ua = ua
         self.held_at_ns = t_ns
         self.comp_high = comp
         self._update_adc()
         self._drive_comparator()
-        for g, fn in self._extra.values():
-            self._drive(g, fn(self))
+
+    def current_now_ua(self):
+        """The current through the sense resistor now: a phase's, else none."""
+        if not (self.phase_high["phase_a"] or self.phase_high["phase_b"]):
+            return 0
+        return self.current_ua()[0]
 
     def _bleed_step(self):
         self._update_adc()
@@ -319,7 +337,9 @@ class OutputStage:
         return self._estop_rail if self._estop_closed() else None
 
     def _oc_ok(self):
-        return self.held_ua <= OC_TRIP_UA
+        """OS-1's overcurrent comparator (U14A on the sense resistor, not the hold): low while
+        more than OC_TRIP_UA flows, or while the `overcurrent` fault holds it tripped."""
+        return "overcurrent" not in self.faults and self.current_now_ua() <= OC_TRIP_UA
 
     def _kill_level(self):
         """OS-1's KILL_n: high while the e-stop loop is closed and OC_OK is high."""
@@ -354,6 +374,9 @@ class OutputStage:
         self.events.append((self.emu.now_ns, "inject", kind))
         if kind == "stuck_dac":
             self.stuck_ua = self._dac_ua() if stuck_ua is None else int(stuck_ua)
+        if self.phase_high["phase_a"] and kind in ("open", "short", "stuck_dac"):
+            ua, comp = self.current_ua()  # mid phase A: the hold follows the new current
+            self._sample(ua, comp, self.emu.now_ns)
         self._drive_inputs()
 
     def clear(self, kind):
