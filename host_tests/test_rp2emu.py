@@ -2,10 +2,13 @@
 (rp2040py) with a virtual output stage: deployed with the real `tvns deploy`, driven through
 the real host code over a pty, output watched on the emulated GPIOs (docs/EMULATOR.md).
 
-Slow (the emulator runs ~15-35x slower than silicon): one deploy per run, emulated stretches
-of a few hundred ms, boards shared by the tests of a group (file order matters: each group's
-board is booted by its first test's fixture and stopped when the next group starts).
-Select or skip the tier with `-m rp2emu` / `-m "not rp2emu"`.
+Slow (the emulator runs ~15-35x slower than silicon), so ONE board serves the whole tier:
+a blank Pico, deployed, then every test in file order on it, each starting from whatever
+the last one left (`_idle` clears the stage's faults and a latched FAULT; a test that resets
+the chip waits for the reboot). The only reboots are the ones the tests are about: the hung
+main loop's and Ctrl-C's watchdog resets, and the power cut. Emulated stretches are a few
+hundred ms. Select or skip the tier with `-m rp2emu` / `-m "not rp2emu"`; under xdist the
+tier is one group (one worker, in order: pyproject.toml's addopts).
 """
 
 import json
@@ -18,20 +21,24 @@ import sys
 import pytest
 from tiers import require
 from tvns_tools.firmware import FIRMWARE
-from tvns_tools.rp2emu import capture, harness, hooks, image
-from tvns_tools.rp2emu.stage import spare_gpio
+from tvns_tools.rp2emu import capture, harness, image
+from tvns_tools.rp2emu.emulator import EmuPico
 
-pytestmark = pytest.mark.rp2emu
+pytestmark = [pytest.mark.rp2emu, pytest.mark.xdist_group("rp2emu")]
 
 NS_PER_MS = 1_000_000
 CONFIG = harness.pico_config()
 TICK_MS = CONFIG["tick_ms"]
 WDT_MS = CONFIG["wdt_timeout_ms"]
 LOOP_MS = 100  # tvns.app.LOOP_MS: the main loop feeds the watchdog once per pass
-# Output off "within one tick": the fault is seen by the first control tick after its cause
-# (the timer fires every TICK_MS) and the tick turns the output off before it returns; that
-# tick may itself start up to one period late (timer jitter while the main loop runs).
+# Output off "within one tick" (the control tick's monitors): the fault is seen by the
+# first tick after its cause and the tick turns the output off before it returns; that tick
+# may itself start up to one period late (timer jitter while the main loop runs).
 OFF_WITHIN_NS = 2 * TICK_MS * NS_PER_MS
+# The hardware kill path (issue 16): both phases low within 1 us of KILL_n falling (125
+# cycles at 125 MHz). The emulator's GPIO input has no 2-cycle synchroniser and its PIO
+# steps are stamped to the cycle (docs/EMULATOR.md): it shows a few cycles, silicon ~2 more.
+KILL_WITHIN_NS = 1000
 # 100 Hz so a short stretch holds many pulses; ramps at their 1 s minimum; 0.1 s on/off.
 SHORT = {
     "schema": 1,
@@ -48,21 +55,13 @@ SHORT = {
     "electrode_area_cm2": 1.0,
     "sham": False,
 }
-PULL_WALL_S = 240  # `tvns logs pull` reads 4 files with mpremote: about a minute here
-START_HANGS = (
-    "known finding from the last rebase: on the emulated rp2 port, main's firmware (dead-man "
-    "engine and kill path) does not return from `start` (Scheduler.start() hangs in the raw "
-    "REPL too, engine.load alone returns); the session tests wait for that fix"
-)
-_probe = {}  # "start": True/False once a board has been asked
-_live = []  # boards running now: only one at a time (each emulator takes a whole core)
-
-
-def _exclusive(board):
-    for other in _live:
-        other.close()
-    _live[:] = [board]
-    return board
+# The fault tests: pulses every 10 ms from the start, without trains (a pulse is always due).
+STEADY = dict(SHORT, name="emu-steady-100hz", on_s=2.2, off_s=0)
+PERIOD_NS = 10 * NS_PER_MS
+WIDTH_NS = SHORT["pulse_width_us"] * 1000
+GAP_NS = SHORT["interphase_gap_us"] * 1000
+PULL_WALL_S = 240  # `tvns logs pull`: log_read pages over the console, about a minute here
+PHASES = ("phase_a", "phase_b")
 
 
 @pytest.fixture(scope="session")
@@ -74,73 +73,139 @@ def uf2():
 
 @pytest.fixture(scope="session")
 def deployed(uf2, tmp_path_factory):
-    """The real `tvns deploy` onto a blank emulated Pico; its flash image is what every other
-    group boots from. The board itself runs on for the session group. TVNS_RP2EMU_IMAGE=FILE
-    boots a saved image instead (iterating on one test; the deploy test then skips)."""
+    """The real `tvns deploy` onto a blank emulated Pico, which then runs every test of the
+    tier. TVNS_RP2EMU_IMAGE=FILE boots a saved image instead (iterating on one test; the
+    deploy test then skips)."""
     work = tmp_path_factory.mktemp("rp2emu-deploy")
     reuse = os.environ.get("TVNS_RP2EMU_IMAGE")
     if reuse:
-        board = _boot(reuse, uf2)
+        board = harness.EmuBoard(reuse, "2k", uf2=uf2).start()
+        board.wait_boot()
         yield {"board": board, "image": pathlib.Path(reuse), "output": None, "work": work}
         board.close()
         return
     board, img, out = harness.deploy_blank(work, uf2)
-    _exclusive(board)
     yield {"board": board, "image": img, "output": out, "work": work}
     board.close()
 
 
-@pytest.fixture(scope="session")
-def hooks_image(deployed, tmp_path_factory):
-    """The deployed image plus the harness hooks (tools/tvns_tools/rp2emu/hooks.py)."""
-    files = hooks.overlay_files((FIRMWARE / "main.py").read_bytes(), spare_gpio(CONFIG))
-    return image.overlay(deployed["image"], files, tmp_path_factory.mktemp("hooks") / "h.img")
+@pytest.fixture
+def board(deployed):
+    return deployed["board"]
 
 
-def _boot(img, uf2):
-    board = _exclusive(harness.EmuBoard(img, "2k", uf2=uf2).start())
-    board.wait_boot()
-    return board
+# ---- helpers: bring the board back to a state that can arm; what the pins did ----
+def _idle(board):
+    """Clear the stage's faults; wait out a reboot in progress; end a session a failed test
+    left running; clear a latched FAULT (refused while a cause remains: then it fails)."""
+    for kind in list(board.stage.faults):
+        board.stage.clear(kind)
+    st = board.dev.request("status")
+    if st["state"] in ("RAMP_UP", "ON", "OFF", "RAMP_DOWN"):
+        t = board.emu.now_ns
+        board.dev.request("stop")
+        board.wait_event("session_end", t, emu_ms=1500)
+        st = board.dev.request("status")
+    if st["state"] == "FAULT":
+        board.dev.request("clear")
 
 
-def _need_start(board):
-    """xfail at once (not after every host timeout) when `start` does not answer on the port."""
-    if "start" not in _probe:
-        dev = board.dev
-        dev.request("set_time", unix_s=1_790_000_000)
-        dev.request("load", protocol=dict(SHORT, name="probe"))
-        dev.request("arm")
-        n = len(board.lines)
-        dev.send_raw(b'{"id": "probe", "cmd": "start"}')
-        try:
-            board.emu.wait_for(
-                lambda: any(o.get("id") == "probe" for _t, o in board.lines[n:]), 500, what="start"
-            )
-            _probe["start"] = True
-            dev.request("stop")
-            board.wait_event("session_end", board.emu.now_ns - 600 * NS_PER_MS, emu_ms=1500)
-        except Exception:  # noqa: BLE001 - no answer: the finding below
-            _probe["start"] = False
-    if not _probe["start"]:
-        pytest.xfail(START_HANGS)
+def _running(board, proto=STEADY, ms=35):
+    """A session started from idle and ms into its pulses; returns its start (ns)."""
+    _idle(board)
+    t0 = board.start_session(proto)
+    board.emu.run_until(t0 + ms * NS_PER_MS)
+    assert board.dev.request("status")["state"] == "RAMP_UP"
+    assert len(_pulses_between(board, t0)) >= 2
+    return t0
 
 
-@pytest.fixture(scope="module")
-def fault_board(deployed, uf2):
-    """A freshly booted board from the deployed image for the fault tests."""
-    board = _boot(deployed["image"], uf2)
-    yield board
-    board.close()
+def _pulses_between(board, t0, t1=None):
+    """Phase-A starts the stage saw in [t0, t1)."""
+    return [t for t, _ua, _s in list(board.stage.pulses) if t >= t0 and (t1 is None or t < t1)]
 
 
-@pytest.fixture(scope="module")
-def hooks_board(hooks_image, uf2):
-    board = _boot(hooks_image, uf2)
-    yield board
-    board.close()
+def _next_pulse_ns(board, ahead_ns=3 * NS_PER_MS):
+    """When a coming pulse is due, at least ahead_ns from now (room for the host to set an
+    alarm): the last phase-A start + whole periods (the PIO is cycle-exact:
+    test_session_to_done_matches_the_model_engine)."""
+    t = board.stage.pulses[-1][0] + PERIOD_NS
+    while t - board.emu.now_ns < ahead_ns:
+        t += PERIOD_NS
+    return t
 
 
-# ---- deploy and a whole session ----
+def _rises_after(board, t_ns):
+    return [(t, n) for t, n, lv in board.edges(t_ns) if n in PHASES and lv]
+
+
+def _wait_reset(board, since_ns, causes, emu_ms):
+    def found():
+        return next((t for t, c in list(board.emu.resets) if t >= since_ns and c in causes), None)
+
+    board.emu.wait_for(lambda: found() is not None, emu_ms, what="a %s reset" % "/".join(causes))
+    return found()
+
+
+def _latched(board, fault, since_ns):
+    """The fault event (latched) after since_ns, status FAULT with that cause, and no pulse
+    for several periods after (nothing comes back)."""
+    _t, ev = board.wait_event("fault", since_ns, emu_ms=2 * LOOP_MS + 50, match={"fault": fault})
+    assert ev["latched"] is True
+    n_pulses = len(board.stage.pulses)
+    board.emu.run_for_ms(3 * PERIOD_NS // NS_PER_MS)
+    assert len(board.stage.pulses) == n_pulses
+    st = board.dev.request("status")
+    assert st["state"] == "FAULT" and st["fault"] == fault, st
+
+
+def _clear_refused_while(board, kind, cause_text):
+    """`clear` is refused while the stage still holds the cause; accepted once it lets go."""
+    r = board.dev.request("clear", check=False)
+    assert r["ok"] is False and r["error"]["code"] == "fault_present", r
+    assert cause_text in r["error"]["message"], r
+    board.stage.clear(kind)
+    assert board.dev.request("clear")["state"] == "IDLE"
+
+
+# ---- the emulator itself ----
+FIFO_PROBE = """
+import rp2
+@rp2.asm_pio()
+def p():
+    pull()
+sm = rp2.StateMachine(0, p)
+sm.put(1)
+sm.put(2)
+before = sm.tx_fifo()
+sm.init(p)
+print("fifo", before, sm.tx_fifo())
+"""
+
+
+def test_state_machine_init_clears_the_fifos_as_on_silicon(uf2):
+    """rp2040py 0.3.6 keeps TX FIFO words across StateMachine.init(), whose pico-sdk
+    pio_sm_init clears them (toggling SHIFTCTRL.FJOIN_RX: "FIFOs are flushed when this bit is
+    changed", RP2040 datasheet). The engine's second load then blocked in sm.put() and `start`
+    never answered. The harness flushes them (pio_timing); the bare emulator still does not
+    (when it does, the workaround can go)."""
+    exe = pathlib.Path(sys.executable).parent / "rp2040py"
+    bare = subprocess.run(
+        [str(exe), "micropython", "--image", str(uf2), "-c", FIFO_PROBE],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "fifo 2 2" in bare.stdout, bare.stdout + bare.stderr  # the emulator's gap
+    emu = EmuPico(uf2=uf2).start()
+    try:
+        out, err = emu.exec_raw(FIFO_PROBE)
+    finally:
+        emu.stop()
+    assert b"fifo 2 0" in out, out + err  # as silicon: init() cleared the two words
+
+
+# ---- deploy, then the tick under the real hard IRQ and a hung main loop ----
 def test_deploy_onto_a_blank_board_and_hello(deployed):
     from tvns_tools import deploy
     from tvns_tools.firmware import import_firmware
@@ -148,13 +213,14 @@ def test_deploy_onto_a_blank_board_and_hello(deployed):
     out = deployed["output"]
     if out is None:
         pytest.skip("TVNS_RP2EMU_IMAGE set: booted a saved image, no deploy")
-    n = len(deploy.firmware_files()) + 1  # + board.json
+    n = len(deploy.firmware_files(board="rp2")) + 1  # + board.json
     assert "deployed %d files to %s (rp2, armv6m)" % (n, deployed["board"].port) in out
     assert "hello: version %s on pico" % deploy.firmware_version() in out
     files = image.read(deployed["image"])
     assert files["main.py"] == (FIRMWARE / "main.py").read_bytes()
     assert json.loads(files["board.json"]) == CONFIG
     assert files["tvns/scheduler.mpy"][:1] == b"M" and "tvns/board/sim.mpy" not in files
+    assert not any("esp32" in name for name in files)
     # deploy reset the board (mpremote reset: machine.reset) and it answers on the console
     assert [c for _t, c in deployed["board"].emu.resets] == ["software"]
     import_firmware()
@@ -164,17 +230,109 @@ def test_deploy_onto_a_blank_board_and_hello(deployed):
     assert hello["limits_crc"] == limits_digest() and hello["board"] == "pico"
 
 
-def test_session_to_done_matches_the_model_engine(deployed):
-    board = deployed["board"]
-    _need_start(board)
+HEAP_LOCK_PROOF = """
+import json, machine, micropython, time
+from tvns.board import rp2
+from tvns.app import App
+board = rp2.build_from_file("board.json")
+# No watchdog for this board: main.py takes the chip over afterwards, and an RP2040 WDT
+# cannot be stopped (nothing would feed it until main.py's own first session).
+board.wdt.start = lambda: None
+app = App(board, None)
+app.load(%(proto)r)
+app.arm()
+app.start()  # the board's own 1 kHz hard Timer now runs Scheduler.tick
+sch = app.scheduler
+ticks_ms = time.ticks_ms
+ticks_diff = time.ticks_diff
+b0 = sch.beats
+amp0 = sch.amp_ua
+t0 = ticks_ms()
+micropython.heap_lock()
+try:
+    while ticks_diff(ticks_ms(), t0) < %(lock_ms)d:
+        pass
+finally:
+    micropython.heap_unlock()
+res = {"heap_lock": True, "beats": sch.beats - b0, "amp0": amp0, "amp": sch.amp_ua,
+       "state": app.state_name, "fault": sch.fault_code}
+board.ticker.stop()
+board.safe_off()
+print(json.dumps(res))
+del board, app, sch
+"""
+
+
+def test_hard_irq_tick_allocates_nothing_on_the_real_port(board):
+    """The control tick under the rp2 port's hard Timer IRQ with the heap locked for 300 ms of
+    a ramp (ramp steps, monitors, ADC reads): an allocation would raise MemoryError in the
+    IRQ, the port would print it and stop calling the tick. Run over the raw REPL, which then
+    hands the board to its main.py under the hang hook (the next test)."""
+    _idle(board)
+    proto = dict(SHORT, name="heap-lock")
+    prelude = HEAP_LOCK_PROOF % {"lock_ms": 300, "proto": json.dumps(proto)}
+    raw = []
+    unsink = board.emu.add_sink(raw.append)
+    try:
+        t = board.run_main_from_repl(prelude)
+        board.wait_boot(t, emu_ms=3000)  # main.py answers again: the proof has ended
+    finally:
+        unsink()
+    text = b"".join(raw).decode(errors="replace")
+    assert "MemoryError" not in text and "Traceback" not in text, text
+    res = next(o for _t, o in board.lines if _t >= t and o.get("heap_lock"))
+    assert res["beats"] >= 250  # the tick ran every ms of the locked stretch
+    assert res["state"] == "RAMP_UP" and res["fault"] == 0
+    assert res["amp"] >= res["amp0"] + 200  # ramp steps were taken under the lock
+    # the proof's session left its marker: main.py found it, as after any cut session
+    assert board.dev.request("status")["fault"] in ("interrupted", "watchdog")
+
+
+def test_hung_main_loop_watchdog_resets_and_nothing_resumes(board):
+    if not board.hooked:  # the previous test hands the board over under the hook
+        board.wait_boot(board.run_main_from_repl())
+    _idle(board)
+
+    def line_drops(_cause):  # the hook's line drops with the reset (once)
+        board.stage._clear("hang")
+        board.emu.on_reset.remove(line_drops)
+
+    board.emu.on_reset.append(line_drops)
+    t0 = board.start_session(SHORT)
+    board.emu.run_until(t0 + 150 * NS_PER_MS)
+    board.stage.inject("hang")
+    t_hang = board.stage.faults.get("hang") or board.stage.events[-1][0]
+    # The watchdog is fed once per main-loop pass: it bites within one pass + its timeout.
+    bound_ms = LOOP_MS + WDT_MS
+    t_reset = _wait_reset(board, t_hang, ("watchdog",), bound_ms + 100)
+    assert t_reset - t_hang <= (bound_ms + 5) * NS_PER_MS
+    period_ms = 1000 / SHORT["frequency_hz"]
+    assert len(_pulses_between(board, t_hang, t_reset)) <= bound_ms // period_ms + 1
+    _after_reboot_nothing_resumes(board, t_reset, "watchdog")
+
+
+def _after_reboot_nothing_resumes(board, t_reset, fault):
+    board.dev.wait_boot()  # boot output before the host listens again is lost, as on USB
+    st = board.dev.request("status")
+    assert st["state"] == "FAULT" and st["fault"] == fault, st
+    records = board.dev.logs()[0]
+    assert any(r.get("event") == "fault" and r["fault"] == fault and r["latched"] for r in records)
+    board.emu.run_for_ms(100)
+    assert _pulses_between(board, t_reset) == []
+    assert board.output_off_ns(t_reset) is not None
+
+
+# ---- a whole session, and its log ----
+def test_session_to_done_matches_the_model_engine(board):
+    _idle(board)
     t0 = board.start_session(SHORT)
     t_end, end = board.wait_event("session_end", t0, emu_ms=3500)
     assert end["state"] == "DONE", end
     assert board.state() == "DONE"
-    edges = board.edges()
+    edges = board.edges(t0)
     assert capture.overlaps(edges) == []  # A and B never high together
     pulses = capture.pulses(edges)
-    amps = [ua for t, ua, _set in board.stage.pulses]
+    amps = [ua for t, ua, _set in board.stage.pulses if t >= t0]
     assert len(amps) == len(pulses) > 100
     gate = [(t, lv) for t, n, lv in edges if n == "gate"]
     problems = harness.compare_with_model(SHORT, pulses, amps, gate)
@@ -187,8 +345,7 @@ def test_session_to_done_matches_the_model_engine(deployed):
     assert all(any(s <= p["t_ns"] and p["end_ns"] <= e for s, e in sync) for p in pulses)
 
 
-def test_logs_pull_after_a_session_while_the_watchdog_runs(deployed, tmp_path):
-    board = deployed["board"]
+def test_logs_pull_after_a_session_while_the_watchdog_runs(board, tmp_path):
     board.release_port()  # the pull has the console to itself, as on a bench
     before = len(board.emu.resets)
     cmd = [sys.executable, "-m", "tvns_tools.cli", "logs", "pull", "--port", board.port]
@@ -197,7 +354,7 @@ def test_logs_pull_after_a_session_while_the_watchdog_runs(deployed, tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        start_new_session=True,  # mpremote runs under it: one group to stop
+        start_new_session=True,  # one group to stop
     )
     try:
         _out, err = proc.communicate(timeout=PULL_WALL_S)
@@ -213,229 +370,118 @@ def test_logs_pull_after_a_session_while_the_watchdog_runs(deployed, tmp_path):
     assert "session_start" in kinds and "session_end" in kinds
 
 
-# ---- faults on the output stage: output off within one tick, latched ----
-def _fault_session(board):
-    """A session in RAMP_UP with the amplitude past 0.2 mA (the under-current lead-off floor),
-    the gate open and pulses running; returns the start time (ns)."""
-    _need_start(board)
-    for kind in list(board.stage.faults):
-        board.stage.clear(kind)
-    if board.state() == "FAULT":
-        board.dev.request("clear")
-    t0 = board.start_session(SHORT)
-    board.emu.run_until(t0 + 250 * NS_PER_MS)
-    st = board.dev.request("status")
-    assert st["state"] == "RAMP_UP" and st["fault"] is None, st
-    assert len(_pulses_between(board, t0)) >= 20  # 100 Hz: pulses since the start
-    return t0
+# ---- the hardware kill path: the PIO's kill machine, within 1 us (issue 16) ----
+def test_kill_mid_phase_a_overcurrent_cuts_within_1us_and_latches(board):
+    """OS-1's overcurrent comparator trips in the middle of phase A and holds (the source
+    keeps failing): OC_OK (GP17) and KILL_n (GP7) fall; the kill machine takes A, B and SYNC
+    low within 1 us, the pulse gets no phase B, FAULT latches `overcurrent` (the kill's
+    snapshot: OC_OK low), and `clear` is refused until the comparator lets go."""
+    _running(board)
+    t_a = _next_pulse_ns(board)
+    board.stage.inject_at(t_a + WIDTH_NS // 2, "overcurrent")
+    board.emu.wait_for(lambda: "overcurrent" in board.stage.faults, 30, what="the injection")
+    t_kill = board.stage.faults["overcurrent"]
+    board.emu.run_until(t_kill + 2 * PERIOD_NS)
+    edges = board.edges(t_a - WIDTH_NS)
+    a = capture.intervals(edges, "phase_a")
+    assert a and a[0][0] < t_kill < a[0][1], (a, t_kill)  # the kill came mid phase A
+    assert a[0][1] - t_kill <= KILL_WITHIN_NS, (a[0], t_kill)
+    for name in PHASES + ("sync",):
+        falls = [t for t, n, lv in edges if n == name and not lv and t >= t_kill]
+        assert capture.level_at(edges, name, float("inf")) == 0
+        assert all(t - t_kill <= KILL_WITHIN_NS for t in falls), (name, falls)
+    assert _rises_after(board, t_kill) == []  # no phase B, no pulse since
+    _latched(board, "overcurrent", t_kill)
+    _clear_refused_while(board, "overcurrent", "overcurrent")
 
 
-def _inject_between_pulses(board, kind):
-    """Inject in the off-time after a pulse; returns the emulated time it took effect (the
-    stage's record: an alarm asked for a moment already past fires at once)."""
-    last = board.stage.pulses[-1][0]
-    board.stage.inject_at(last + 4 * NS_PER_MS, kind)
-    board.emu.wait_for(lambda: kind in board.stage.faults, 20, what="the injection")
-    return board.stage.faults[kind]
+def test_kill_in_the_off_time_estop_holds_the_next_pulse_back(board):
+    """E-stop pressed 1 us before a pulse is due, in the off time: GP16 and KILL_n fall, and
+    the pulse never starts (the tick would have been up to 1 ms too late for it); FAULT
+    latches `estop`, `clear` is refused while the button is down."""
+    _running(board)
+    t_due = _next_pulse_ns(board)
+    board.stage.inject_at(t_due - KILL_WITHIN_NS, "estop")
+    board.emu.wait_for(lambda: "estop" in board.stage.faults, 30, what="the injection")
+    t_kill = board.stage.faults["estop"]
+    assert t_kill < t_due and capture.level_at(board.edges(), "phase_a", t_kill) == 0
+    board.emu.run_until(t_due + 2 * PERIOD_NS)
+    assert _rises_after(board, t_kill) == []  # the pulse due 1 us later did not start
+    _latched(board, "estop", t_kill)
+    _clear_refused_while(board, "estop", "e-stop")
 
 
-def _next_pulse(board, t_ns):
-    """Start time of the first pulse at or after t_ns (the first the stage's fault shows in)."""
-
-    def found():
-        return next((t for t, _ua, _s in list(board.stage.pulses) if t >= t_ns), None)
-
-    board.emu.wait_for(lambda: found() is not None, 50, what="the next pulse")
-    return found()
-
-
-def _check_cut_and_latched(board, kind, fault, t_cause_ns):
-    # the fault event follows within a main-loop pass of the tick that latched it
-    t_fault, ev = board.wait_event(
-        "fault", t_cause_ns, emu_ms=2 * LOOP_MS + 50, match={"fault": fault}
-    )
-    assert ev["latched"] is True
-    off = board.output_off_ns(t_cause_ns)
-    assert off is not None and off - t_cause_ns <= OFF_WITHIN_NS, (off, t_cause_ns)
-    n_pulses = len(board.stage.pulses)
-    board.emu.run_for_ms(60)  # several periods: nothing comes back
-    assert len(board.stage.pulses) == n_pulses
-    assert board.output_off_ns(t_cause_ns) == off
-    st = board.dev.request("status")
-    assert st["state"] == "FAULT" and st["fault"] == fault
-    return off
+def test_estop_cable_cut_mid_phase_b_cuts_within_1us_and_latches(board):
+    """The e-stop cable cut in the middle of phase B: the loop opens (KILL_n low) and GP16
+    floats to its pull-down (pressed), so the cause reads `estop`."""
+    _running(board)
+    t_a = _next_pulse_ns(board)
+    t_cut = t_a + WIDTH_NS + GAP_NS + WIDTH_NS // 2
+    board.stage.inject_at(t_cut, "estop_cut")
+    board.emu.wait_for(lambda: "estop_cut" in board.stage.faults, 30, what="the injection")
+    t_kill = board.stage.faults["estop_cut"]
+    board.emu.run_until(t_kill + 2 * PERIOD_NS)
+    b = capture.intervals(board.edges(t_a), "phase_b")
+    assert b and b[0][0] < t_kill < b[0][1] and b[0][1] - t_kill <= KILL_WITHIN_NS, (b, t_kill)
+    assert _rises_after(board, t_kill) == []
+    _latched(board, "estop", t_kill)
+    _clear_refused_while(board, "estop_cut", "e-stop")
 
 
-def test_overcurrent_cuts_output_within_one_tick_and_latches(fault_board):
-    board = fault_board
-    _fault_session(board)
-    t_inj = _inject_between_pulses(board, "short")  # the stage fails to its 10 mA limiter
-    t_seen = _next_pulse(board, t_inj)  # the next pulse shows it
-    _t, ua, setpoint = board.stage.pulses[-1]
-    assert ua > 10 * setpoint  # 7.5 mA: the limiter, then 15 V compliance into 2 kohm
-    _check_cut_and_latched(board, "short", "overcurrent", t_seen)
+def test_overcurrent_from_a_shorted_source_cuts_within_1us_of_the_phase(board):
+    """The stage fails past its current control between pulses (the sink shorted: only the
+    29.2 V compliance into 2 kohm limits it, 14.6 mA): the next phase A trips OS-1's
+    comparator at once, the kill machine cuts it within 1 us, FAULT latches `overcurrent`."""
+    _running(board)
+    t_due = _next_pulse_ns(board, 5 * NS_PER_MS)
+    board.stage.inject_at(t_due - 4 * NS_PER_MS, "short")
+    board.emu.run_until(t_due + 2 * PERIOD_NS)
+    t_seen, ua, setpoint = next(p for p in board.stage.pulses if p[0] >= t_due - 1000)
+    assert ua > 14000 and ua > 10 * setpoint
+    a = capture.intervals(board.edges(t_seen), "phase_a")
+    assert a[0][0] == t_seen and a[0][1] - t_seen <= KILL_WITHIN_NS, (a[0], t_seen)
+    assert _rises_after(board, t_seen + 1) == []
+    _latched(board, "overcurrent", t_seen)
     board.stage.clear("short")
+    assert board.dev.request("clear")["state"] == "IDLE"  # the comparator let go
 
 
-def test_lead_off_cuts_output_within_one_tick_and_latches(fault_board):
-    board = fault_board
-    _fault_session(board)
-    t_inj = _inject_between_pulses(board, "open")  # the electrode comes off
-    t_seen = _next_pulse(board, t_inj)
-    assert board.stage.pulses[-1][1] == 0  # nothing flows into an open load
-    _check_cut_and_latched(board, "open", "lead_off", t_seen)
+# ---- the tick's monitors (second line of defence) ----
+def test_lead_off_cuts_output_within_one_tick_and_latches(board):
+    _running(board)
+    t_due = _next_pulse_ns(board, 5 * NS_PER_MS)
+    board.stage.inject_at(t_due - 4 * NS_PER_MS, "open")  # the electrode comes off
+    board.emu.run_until(t_due + 1000)
+    t_seen, ua, _set = next(p for p in board.stage.pulses if p[0] >= t_due - 1000)
+    assert ua == 0  # nothing flows into an open load; the comparator says so at once
+    _latched(board, "lead_off", t_seen)
+    off = board.output_off_ns(t_seen)
+    assert off is not None and off - t_seen <= OFF_WITHIN_NS, (off, t_seen)
     board.stage.clear("open")
-
-
-def test_estop_pressed_cuts_output_within_one_tick_and_latches(fault_board):
-    board = fault_board
-    _fault_session(board)
-    t_inj = _inject_between_pulses(board, "estop")
-    _check_cut_and_latched(board, "estop", "estop", t_inj)
-    r = board.dev.request("clear", check=False)  # refused while the button is down
-    assert r["ok"] is False and r["error"]["code"] == "fault_present"
-    board.stage.clear("estop")
     assert board.dev.request("clear")["state"] == "IDLE"
 
 
-def test_estop_cable_cut_cuts_output_within_one_tick_and_latches(fault_board):
-    board = fault_board
-    _fault_session(board)
-    t_inj = _inject_between_pulses(board, "estop_cut")
-    try:
-        _check_cut_and_latched(board, "estop_cut", "estop", t_inj)
-    finally:
-        board.stage.clear("estop_cut")
-        if board.state() not in ("FAULT", "IDLE", "DONE", "STOPPED"):
-            board.dev.request("stop")
-            board.wait_event("session_end", t_inj, emu_ms=1500)
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="the stop ramp steps 0.1 mA every 10 ms but the sense peak hold shows the last pulse: "
-    "at 25 Hz up to 4 steps pass between pulses and the overcurrent check (110 % of the higher "
-    "of the last two amplitudes + 50 uA) trips on the held value (known finding for the "
-    "monitors: the threshold must follow what the hold can still show)",
-)
-def test_stop_at_25hz_ramps_down_to_stopped(fault_board):
-    board = fault_board
-    _need_start(board)
-    for kind in list(board.stage.faults):
-        board.stage.clear(kind)
-    if board.state() == "FAULT":
-        board.dev.request("clear")
-    t0 = board.start_session(dict(SHORT, name="emu-25hz", frequency_hz=25))
+def test_stop_at_25hz_ramps_down_to_stopped(board):
+    """The stop ramp takes 0.1 mA every 10 ms, 4 steps between two 40 ms pulses, while the
+    sense's sample-and-hold still shows the last pulse: no overcurrent (it tripped when the
+    check remembered only the amplitude before the last)."""
+    _idle(board)
+    t0 = board.start_session(dict(SHORT, name="emu-25hz", frequency_hz=25, on_s=2.2, off_s=0))
     board.emu.run_until(t0 + 600 * NS_PER_MS)
+    assert board.stage.pulses[-1][1] >= 400  # the ramp is well under way: 4+ steps to go
+    t_stop = board.emu.now_ns
     board.dev.request("stop")
     _t, end = board.wait_event("session_end", t0, emu_ms=1500)
     assert end["state"] == "STOPPED", end
+    amps = [ua for t, ua, _s in board.stage.pulses if t >= t_stop]
+    assert amps == sorted(amps, reverse=True)
 
 
-HEAP_LOCK_PROOF = """
-import json, machine, micropython, time
-from tvns.board import rp2
-from tvns.app import App
-board = rp2.build_from_file("board.json")
-app = App(board, None)
-app.load(%(proto)r)
-app.arm()
-app.start()  # the board's own 1 kHz hard Timer now runs Scheduler.tick; the WDT runs
-sch = app.scheduler
-feed = board.wdt.feed
-ticks_ms = time.ticks_ms
-ticks_diff = time.ticks_diff
-b0 = sch.beats
-amp0 = sch.amp_ua
-t0 = ticks_ms()
-micropython.heap_lock()
-try:
-    while ticks_diff(ticks_ms(), t0) < %(lock_ms)d:
-        feed()
-finally:
-    micropython.heap_unlock()
-print(json.dumps({"beats": sch.beats - b0, "amp0": amp0, "amp": sch.amp_ua,
-                  "state": app.state_name, "fault": sch.fault_code}))
-board.safe_off()
-"""
-
-
-def test_hard_irq_tick_allocates_nothing_on_the_real_port(fault_board):
-    """The control tick under the rp2 port's hard Timer IRQ with the heap locked for 300 ms of
-    a ramp (ramp steps, monitors, ADC reads): an allocation would raise MemoryError in the
-    IRQ, the port would print it and stop calling the tick."""
-    board = fault_board
-    _need_start(board)
-    if board.state() == "FAULT":
-        board.dev.request("clear")
-    board.release_port()  # the raw REPL takes the console over
-    proto = dict(SHORT, name="heap-lock")
-    code = HEAP_LOCK_PROOF % {"lock_ms": 300, "proto": json.dumps(proto)}
-    out, err = board.emu.exec_raw(code)
-    text = out.decode(errors="replace")
-    assert err == b"" and "Traceback" not in text and "MemoryError" not in text, text + repr(err)
-    res = json.loads(text.strip().splitlines()[0])
-    assert res["beats"] >= 250  # the tick ran every ms of the locked stretch
-    assert res["state"] == "RAMP_UP" and res["fault"] == 0
-    assert res["amp"] >= res["amp0"] + 200  # ramp steps were taken under the lock
-
-
-# ---- the hung main loop, Ctrl-C, a power cut mid-write (the hooks image) ----
-def _idle(board):
-    """Back to a state that can arm, after an earlier test's fault or reset."""
-    for kind in list(board.stage.faults):
-        board.stage.clear(kind)
-    if board.state() == "FAULT":
-        board.dev.request("clear")
-
-
-def _pulses_between(board, t0, t1=None):
-    return [t for t, _ua, _s in list(board.stage.pulses) if t >= t0 and (t1 is None or t < t1)]
-
-
-def _wait_reset(board, since_ns, causes, emu_ms):
-    def found():
-        return next((t for t, c in list(board.emu.resets) if t >= since_ns and c in causes), None)
-
-    board.emu.wait_for(lambda: found() is not None, emu_ms, what="a %s reset" % "/".join(causes))
-    return found()
-
-
-def _after_reboot_nothing_resumes(board, t_reset, fault):
-    board.dev.wait_boot()  # boot output before the host listens again is lost, as on USB
-    st = board.dev.request("status")
-    assert st["state"] == "FAULT" and st["fault"] == fault, st
-    records = board.dev.logs()[0]
-    assert any(r.get("event") == "fault" and r["fault"] == fault and r["latched"] for r in records)
-    board.emu.run_for_ms(200)
-    assert _pulses_between(board, t_reset) == []
-    assert board.output_off_ns(t_reset) is not None
-
-
-def test_hung_main_loop_watchdog_resets_and_nothing_resumes(hooks_board):
-    board = hooks_board
-    _need_start(board)
-    _idle(board)
-    board.emu.on_reset.append(lambda cause: board.stage._clear("hang"))  # the hook's line drops
-    t0 = board.start_session(SHORT)
-    board.emu.run_until(t0 + 200 * NS_PER_MS)
-    board.stage.inject("hang")
-    t_hang = board.stage.faults.get("hang") or board.stage.events[-1][0]
-    # The watchdog is fed once per main-loop pass: it bites within one pass + its timeout.
-    bound_ms = LOOP_MS + WDT_MS
-    t_reset = _wait_reset(board, t_hang, ("watchdog",), bound_ms + 100)
-    assert t_reset - t_hang <= (bound_ms + 5) * NS_PER_MS
-    period_ms = 1000 / SHORT["frequency_hz"]
-    assert len(_pulses_between(board, t_hang, t_reset)) <= bound_ms // period_ms + 1
-    _after_reboot_nothing_resumes(board, t_reset, "watchdog")
-
-
-def test_ctrl_c_on_the_console_turns_output_off(hooks_board):
-    board = hooks_board
-    _need_start(board)
+# ---- Ctrl-C on the console, a power cut mid-write ----
+def test_ctrl_c_on_the_console_turns_output_off(board):
     _idle(board)
     t0 = board.start_session(SHORT)
-    board.emu.run_until(t0 + 200 * NS_PER_MS)
+    board.emu.run_until(t0 + 150 * NS_PER_MS)
     n_in = len(board.emu.input_log)
     board.dev.t.send_line(b"\x03")  # Ctrl-C, as a terminal sends it
     board.emu.wait_for(lambda: len(board.emu.input_log) > n_in, 100, what="the byte")
@@ -451,7 +497,7 @@ def test_ctrl_c_on_the_console_turns_output_off(hooks_board):
     _after_reboot_nothing_resumes(board, t_reset, "watchdog")
 
 
-def test_log_and_store_survive_a_reset_in_the_middle_of_a_write(hooks_board, tmp_path):
+def test_log_and_store_survive_a_reset_in_the_middle_of_a_write(board, tmp_path):
     """Power cut right after the first flash page naming this session is programmed (start
     writes the session marker to the store, then the session_start record to the log): after
     the reboot the store and the log read back whole, nothing runs, and a committed marker is
@@ -462,11 +508,11 @@ def test_log_and_store_survive_a_reset_in_the_middle_of_a_write(hooks_board, tmp
     from tvns import log as fwlog
     from tvns import storefmt
 
-    board = hooks_board
     _idle(board)
     dev = board.dev
     name = b"emu-power-cut"
     dev.request("load", protocol=dict(SHORT, name=name.decode()))
+    board._loaded = None  # not the harness's: start_session loads again after this
     dev.request("arm")
     cut = []
 
