@@ -27,8 +27,10 @@ system-deps:
 # board-numerics one (single floats, 31-bit small ints: $$TVNS_MICROPYTHON_NUMERICS, else
 # ../shared/mp-rp2num/micropython); without it that pass says so in one line (a failure
 # under CI=true).
+# The emulated Pico's tier (rp2emu, ~5 min of one core) is one xdist group: it runs in file
+# order on one worker while the other worker takes the rest of the suite.
 test: $(STAMP) system-deps
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
 	TVNS_MP_PASS=numerics $(BIN)/python -m pytest -m mp_tier -rs -p no:cacheprovider
 
 # make deploy [PORT=auto|/dev/ttyACM0] [BOARD=rp2|esp32] [PIN=...]: MicroPython version check,

@@ -8,7 +8,7 @@ the last one left (`_idle` clears the stage's faults and a latched FAULT; a test
 the chip waits for the reboot). The only reboots are the ones the tests are about: the hung
 main loop's and Ctrl-C's watchdog resets, and the power cut. Emulated stretches are a few
 hundred ms. Select or skip the tier with `-m rp2emu` / `-m "not rp2emu"`; under xdist the
-tier is one group (one worker, in order: pyproject.toml's addopts).
+tier is one group (one worker, in order: `make test` runs `-n 2 --dist loadgroup`).
 """
 
 import json
@@ -55,8 +55,9 @@ SHORT = {
     "electrode_area_cm2": 1.0,
     "sham": False,
 }
-# The fault tests: pulses every 10 ms from the start, without trains (a pulse is always due).
-STEADY = dict(SHORT, name="emu-steady-100hz", on_s=2.2, off_s=0)
+# The fault tests: pulses every 10 ms without trains (a pulse is always due), from 25 ms on
+# (main's schedule has no 0 uA pulses: the first is the ramp's first 0.1 mA step, 1 s / 40).
+STEADY = dict(SHORT, name="emu-steady-100hz", amplitude_ma=4.0, on_s=2.2, off_s=0)
 PERIOD_NS = 10 * NS_PER_MS
 WIDTH_NS = SHORT["pulse_width_us"] * 1000
 GAP_NS = SHORT["interphase_gap_us"] * 1000
@@ -110,7 +111,7 @@ def _idle(board):
         board.dev.request("clear")
 
 
-def _running(board, proto=STEADY, ms=35):
+def _running(board, proto=STEADY, ms=50):
     """A session started from idle and ms into its pulses; returns its start (ns)."""
     _idle(board)
     t0 = board.start_session(proto)
@@ -258,6 +259,13 @@ res = {"heap_lock": True, "beats": sch.beats - b0, "amp0": amp0, "amp": sch.amp_
        "state": app.state_name, "fault": sch.fault_code}
 board.ticker.stop()
 board.safe_off()
+# As a soft reset would: every machine stopped and the PIO program memory freed, or main.py's
+# own board (the same programs, assembled again) finds no room for them (OSError ENOMEM).
+import rp2
+for i in range(8):
+    rp2.StateMachine(i).active(0)
+rp2.PIO(0).remove_program()
+rp2.PIO(1).remove_program()
 print(json.dumps(res))
 del board, app, sch
 """
@@ -278,7 +286,8 @@ def test_hard_irq_tick_allocates_nothing_on_the_real_port(board):
         board.wait_boot(t, emu_ms=3000)  # main.py answers again: the proof has ended
     finally:
         unsink()
-    text = b"".join(raw).decode(errors="replace")
+    # what the proof printed (before it: main.py's own KeyboardInterrupt, the Ctrl-C)
+    text = b"".join(raw).decode(errors="replace").split("raw REPL; CTRL-B to exit")[-1]
     assert "MemoryError" not in text and "Traceback" not in text, text
     res = next(o for _t, o in board.lines if _t >= t and o.get("heap_lock"))
     assert res["beats"] >= 250  # the tick ran every ms of the locked stretch
@@ -308,6 +317,59 @@ def test_hung_main_loop_watchdog_resets_and_nothing_resumes(board):
     assert t_reset - t_hang <= (bound_ms + 5) * NS_PER_MS
     period_ms = 1000 / SHORT["frequency_hz"]
     assert len(_pulses_between(board, t_hang, t_reset)) <= bound_ms // period_ms + 1
+    _after_reboot_nothing_resumes(board, t_reset, "watchdog")
+
+
+def test_hung_cpu_dead_man_bound_then_watchdog_reset(board):
+    """The whole CPU hangs (the main loop spins with interrupts disabled: no tick either, as
+    in a critical section that never ends): no tick feeds the PIO's dead man, so at most
+    DEADMAN_PULSES pulses start after the interrupts went off, the pulse machine then waits
+    at its `pull` with all pins low, long before the watchdog resets the chip; after the
+    reset reset_cause reads watchdog and nothing resumes. PRIMASK is read off the emulated
+    core (sampled every 50 us)."""
+    from tvns_tools.firmware import import_firmware
+
+    import_firmware()
+    from tvns import safety
+
+    if not board.hooked:  # the last test's watchdog reset ended main.py under the hook
+        board.wait_boot(board.run_main_from_repl())
+    _idle(board)
+    core = board.emu.mcu.core
+    irq_off = []  # [t_ns] of every PRIMASK 0 -> 1 seen; a 1 -> 0 forgets it
+    alarm = []
+
+    def sample():
+        if core.pm and not irq_off:
+            irq_off.append(board.emu.now_ns)
+        elif not core.pm and irq_off:
+            irq_off.clear()
+        if alarm:
+            alarm[0].schedule(50_000)
+
+    def line_drops(_cause):  # the hook's lines drop with the reset; sampling stops
+        board.stage._clear("hang_cpu")
+        alarm.clear()
+        board.emu.on_reset.remove(line_drops)
+
+    board.emu.on_reset.append(line_drops)
+    t0 = board.start_session(STEADY)
+    board.emu.run_until(t0 + 60 * NS_PER_MS)
+    alarm.append(board.emu.alarm(sample))
+    board.emu.call(alarm[0].schedule, 50_000)
+    board.stage.inject("hang_cpu")
+    t_hang = board.stage.events[-1][0]
+    t_reset = _wait_reset(board, t_hang, ("watchdog",), LOOP_MS + WDT_MS + 100)
+    assert irq_off, "interrupts never went off"
+    t_off = irq_off[0]
+    assert t_hang <= t_off <= t_hang + (LOOP_MS + 5) * NS_PER_MS  # the next main-loop pass
+    after = _pulses_between(board, t_off, t_reset)
+    assert len(after) <= safety.DEADMAN_PULSES, (t_off, after)
+    # the pulses ran out on their own, well before the watchdog bit: the dead man
+    last = after[-1] if after else t_off
+    assert t_reset - last >= WDT_MS * NS_PER_MS - 3 * PERIOD_NS
+    assert capture.level_at(board.edges(t0), "phase_a", t_reset - 1) == 0
+    assert capture.level_at(board.edges(t0), "phase_b", t_reset - 1) == 0
     _after_reboot_nothing_resumes(board, t_reset, "watchdog")
 
 

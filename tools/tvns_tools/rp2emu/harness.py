@@ -171,7 +171,9 @@ class EmuBoard:
         watchdog must not be running (no session since the last reset): nothing feeds it
         between Ctrl-C and main.py's first pass."""
         self.release_port()
-        t = self.emu.repl_start(hooks.repl_main_code(self.stage.hang_gpio, prelude))
+        t = self.emu.repl_start(
+            hooks.repl_main_code(self.stage.hang_gpio, prelude, self.stage.hang_cpu_gpio)
+        )
         self.hooked = True
         self._loaded = None
         return t

@@ -54,6 +54,9 @@ _HDR = const(%(hdr)d)
 _SAMP = const(%(samp)d)
 R = array.array("i", bytes(4 * %(words)d))
 _hang = machine.Pin(%(hang_gpio)d, machine.Pin.IN, machine.Pin.PULL_DOWN)
+_hang_cpu = None
+if %(hang_cpu_gpio)d >= 0:
+    _hang_cpu = machine.Pin(%(hang_cpu_gpio)d, machine.Pin.IN, machine.Pin.PULL_DOWN)
 
 
 def install(module_bytes, bench):
@@ -71,6 +74,8 @@ def install(module_bytes, bench):
 
     def service(self):
         if _hang.value():
+            if _hang_cpu is not None and _hang_cpu.value():
+                machine.disable_irq()  # the whole CPU hangs (a critical section): no tick
             while True:  # the hung main loop: the tick keeps running in its hard IRQ
                 pass
         svc(self)
@@ -170,14 +175,16 @@ def install(module_bytes, bench):
 """
 
 
-def hooks_source(hang_gpio):
-    """The text of emu_hooks.py (defines install(module_bytes, bench))."""
+def hooks_source(hang_gpio, hang_cpu_gpio=-1):
+    """The text of emu_hooks.py (defines install(module_bytes, bench)); hang_cpu_gpio (-1:
+    none) high with the hang line: the hung loop disables interrupts first."""
     return HOOKS % {
         "samples": SAMPLES,
         "hdr": _HDR,
         "samp": _SAMP,
         "words": WORDS,
         "hang_gpio": hang_gpio,
+        "hang_cpu_gpio": hang_cpu_gpio,
         "magic": MAGIC,
         "scratch0": SCRATCH0,
     }
@@ -194,11 +201,11 @@ exec(open("main.py").read(), {"__name__": "__main__"})
 """
 
 
-def repl_main_code(hang_gpio, prelude=""):
+def repl_main_code(hang_gpio, prelude="", hang_cpu_gpio=-1):
     """Code for the raw REPL: prelude (its own output first, on a line of its own), then the
     hang hook installed and the board's main.py run under it, for good (the console serves
     as after a boot). Nothing is written to the flash."""
-    return REPL_MAIN % {"prelude": prelude, "hooks": hooks_source(hang_gpio)}
+    return REPL_MAIN % {"prelude": prelude, "hooks": hooks_source(hang_gpio, hang_cpu_gpio)}
 
 
 def overlay_files(firmware_main, hang_gpio, bench=False):

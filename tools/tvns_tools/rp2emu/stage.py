@@ -29,7 +29,7 @@ The model is the reference stage OS-1 (hardware/DESIGN.md), written down in docs
 import math
 
 LOADS = {"500": 500, "2k": 2000, "10k": 10000, "open": None, "short": 0}
-FAULTS = ("open", "short", "overcurrent", "estop", "estop_cut", "stuck_dac", "hang")
+FAULTS = ("open", "short", "overcurrent", "estop", "estop_cut", "stuck_dac", "hang", "hang_cpu")
 # OS-1 (hardware/DESIGN.md): 30 V rail, the sink needs 0.8 V; limiter at 10.49 mA; the
 # impedance comparator trips when the load needs more than IMPEDANCE_OHMS x I + IMPEDANCE_V.
 COMPLIANCE_V = 29.2
@@ -61,8 +61,8 @@ def pin(config, name):
     return None if spec is None else int(spec["gpio"])
 
 
-def spare_gpio(config):
-    used = {int(s["gpio"]) for s in config.get("pins", {}).values()}
+def spare_gpio(config, skip=()):
+    used = {int(s["gpio"]) for s in config.get("pins", {}).values()} | set(skip)
     for g in HANG_GPIO_PREFERENCE:
         if g not in used:
             return g
@@ -124,6 +124,8 @@ class OutputStage:
             )
         }
         self.hang_gpio = spare_gpio(config)
+        # with the hang line: the hung loop also disables interrupts (no tick either)
+        self.hang_cpu_gpio = spare_gpio(config, skip=(self.hang_gpio,))
         self.faults = {}  # kind -> injection time (ns)
         self.events = []  # (t_ns, "inject"|"clear", kind)
         self.stuck_ua = None
@@ -351,7 +353,8 @@ class OutputStage:
             self._drive(self.gpio["estop"], self._estop_level())
         self._drive_kill()
         self._drive_comparator()
-        self._drive(self.hang_gpio, "hang" in self.faults)
+        self._drive(self.hang_gpio, "hang" in self.faults or "hang_cpu" in self.faults)
+        self._drive(self.hang_cpu_gpio, "hang_cpu" in self.faults)
         for g, fn in self._extra.values():
             self._drive(g, fn(self))
         self._update_adc()
