@@ -151,7 +151,9 @@ def _wait_reset(board, since_ns, causes, emu_ms):
 def _latched(board, fault, since_ns):
     """The fault event (latched) after since_ns, status FAULT with that cause, and no pulse
     for several periods after (nothing comes back)."""
-    _t, ev = board.wait_event("fault", since_ns, emu_ms=2 * LOOP_MS + 50, match={"fault": fault})
+    # the tick latches within a few ms; the console line follows at a main-loop pass (after
+    # the fault's log record): up to about two passes later (measured: 186 ms)
+    _t, ev = board.wait_event("fault", since_ns, emu_ms=4 * LOOP_MS, match={"fault": fault})
     assert ev["latched"] is True
     n_pulses = len(board.stage.pulses)
     board.emu.run_for_ms(3 * PERIOD_NS // NS_PER_MS)
@@ -336,16 +338,16 @@ def test_hung_cpu_dead_man_bound_then_watchdog_reset(board):
         board.wait_boot(board.run_main_from_repl())
     _idle(board)
     core = board.emu.mcu.core
-    irq_off = []  # [t_ns] of every PRIMASK 0 -> 1 seen; a 1 -> 0 forgets it
+    pm_changes = []  # (t_ns, PRIMASK) at every change seen, sampled every 50 us until the reset
     alarm = []
 
     def sample():
-        if core.pm and not irq_off:
-            irq_off.append(board.emu.now_ns)
-        elif not core.pm and irq_off:
-            irq_off.clear()
-        if alarm:
-            alarm[0].schedule(50_000)
+        if not alarm:  # the reset came: the chip's state is no longer the hung one
+            return
+        pm = bool(core.pm)
+        if not pm_changes or pm_changes[-1][1] != pm:
+            pm_changes.append((board.emu.now_ns, pm))
+        alarm[0].schedule(50_000)
 
     def line_drops(_cause):  # the hook's lines drop with the reset; sampling stops
         board.stage._clear("hang_cpu")
@@ -360,14 +362,16 @@ def test_hung_cpu_dead_man_bound_then_watchdog_reset(board):
     board.stage.inject("hang_cpu")
     t_hang = board.stage.events[-1][0]
     t_reset = _wait_reset(board, t_hang, ("watchdog",), LOOP_MS + WDT_MS + 100)
-    assert irq_off, "interrupts never went off"
-    t_off = irq_off[0]
+    # PRIMASK flickers in the port's own critical sections; the hang's stays set to the end
+    assert pm_changes and pm_changes[-1][1], pm_changes[-4:]
+    t_off = pm_changes[-1][0]
     assert t_hang <= t_off <= t_hang + (LOOP_MS + 5) * NS_PER_MS  # the next main-loop pass
     after = _pulses_between(board, t_off, t_reset)
     assert len(after) <= safety.DEADMAN_PULSES, (t_off, after)
-    # the pulses ran out on their own, well before the watchdog bit: the dead man
+    # the pulses ran out on their own, well before the watchdog bit (at least its timeout
+    # less one main-loop pass after the interrupts went off): the dead man
     last = after[-1] if after else t_off
-    assert t_reset - last >= WDT_MS * NS_PER_MS - 3 * PERIOD_NS
+    assert t_reset - last >= (WDT_MS - LOOP_MS) * NS_PER_MS - 3 * PERIOD_NS, (last, t_reset)
     assert capture.level_at(board.edges(t0), "phase_a", t_reset - 1) == 0
     assert capture.level_at(board.edges(t0), "phase_b", t_reset - 1) == 0
     _after_reboot_nothing_resumes(board, t_reset, "watchdog")
@@ -446,7 +450,7 @@ def test_kill_mid_phase_a_overcurrent_cuts_within_1us_and_latches(board):
     board.emu.run_until(t_kill + 2 * PERIOD_NS)
     edges = board.edges(t_a - WIDTH_NS)
     a = capture.intervals(edges, "phase_a")
-    assert a and a[0][0] < t_kill < a[0][1], (a, t_kill)  # the kill came mid phase A
+    assert a and a[0][0] < t_kill <= a[0][1], (a, t_kill)  # the kill came mid phase A
     assert a[0][1] - t_kill <= KILL_WITHIN_NS, (a[0], t_kill)
     for name in PHASES + ("sync",):
         falls = [t for t, n, lv in edges if n == name and not lv and t >= t_kill]
@@ -548,7 +552,7 @@ def test_ctrl_c_on_the_console_turns_output_off(board):
     board.dev.t.send_line(b"\x03")  # Ctrl-C, as a terminal sends it
     board.emu.wait_for(lambda: len(board.emu.input_log) > n_in, 100, what="the byte")
     t_c = next(t for t, b in board.emu.input_log[n_in:] if b"\x03" in b)
-    t_abort, ev = board.wait_event("abort", t_c, emu_ms=200)
+    t_abort, ev = board.wait_event("abort", t_c, emu_ms=4 * LOOP_MS)
     assert ev["reason"] == "interrupt" and ev["output"] == "off"
     assert ev["gated"] is False and ev["amplitude_ua"] == 0
     off = board.output_off_ns(t_c)
