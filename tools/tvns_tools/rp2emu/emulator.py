@@ -266,15 +266,24 @@ class EmuPico:
         returns the emulated time the device acknowledged it (OK). Its output goes to the
         console sinks like any other, right after the OK."""
         buf = bytearray()
-        unsink = self.add_sink(buf.extend)
+        ok_ns = []  # stamped on the engine thread as the OK arrives: the host's polling lags
+
+        def sink(data):
+            buf.extend(data)
+            if not ok_ns and armed and buf.startswith(b"OK"):
+                ok_ns.append(self.now_ns)
+
+        armed = False
+        unsink = self.add_sink(sink)
         try:
             self.send(b"\r\x03\x03\x01")
             banner = b"raw REPL; CTRL-B to exit\r\n>"
             self.wait_for(lambda: banner in buf, emu_ms, what="the raw REPL")
             del buf[:]
+            armed = True
             self.send(code.encode() + b"\x04")
-            self.wait_for(lambda: buf.startswith(b"OK"), emu_ms, what="the raw REPL's OK")
-            return self.now_ns
+            self.wait_for(lambda: bool(ok_ns), emu_ms, what="the raw REPL's OK")
+            return ok_ns[0]
         finally:
             unsink()
 
