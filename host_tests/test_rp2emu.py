@@ -436,6 +436,76 @@ def test_logs_pull_after_a_session_while_the_watchdog_runs(board, tmp_path):
     assert "session_start" in kinds and "session_end" in kinds
 
 
+# ---- Ctrl-C on the console, a power cut mid-write ----
+def test_ctrl_c_on_the_console_turns_output_off(board):
+    _idle(board)
+    t0 = board.start_session(SHORT)
+    board.emu.run_until(t0 + 150 * NS_PER_MS)
+    n_in = len(board.emu.input_log)
+    board.dev.t.send_line(b"\x03")  # Ctrl-C, as a terminal sends it
+    board.emu.wait_for(lambda: len(board.emu.input_log) > n_in, 100, what="the byte")
+    t_c = next(t for t, b in board.emu.input_log[n_in:] if b"\x03" in b)
+    t_abort, ev = board.wait_event("abort", t_c, emu_ms=4 * LOOP_MS)
+    assert ev["reason"] == "interrupt" and ev["output"] == "off"
+    assert ev["gated"] is False and ev["amplitude_ua"] == 0
+    off = board.output_off_ns(t_c)
+    assert off is not None and off <= t_abort
+    # main.py has ended; the watchdog it started is not fed any more: the chip resets
+    t_reset = _wait_reset(board, t_c, ("watchdog",), WDT_MS + 200)
+    assert _pulses_between(board, off) == []
+    _after_reboot_nothing_resumes(board, t_reset, "watchdog")
+
+
+def test_log_and_store_survive_a_reset_in_the_middle_of_a_write(board, tmp_path):
+    """Power cut right after the first flash page naming this session is programmed (start
+    writes the session marker to the store, then the session_start record to the log): after
+    the reboot the store and the log read back whole, nothing runs, and a committed marker is
+    found and latched as interrupted."""
+    from tvns_tools.firmware import import_firmware
+
+    import_firmware()
+    from tvns import log as fwlog
+    from tvns import storefmt
+
+    _idle(board)
+    dev = board.dev
+    name = b"emu-power-cut"
+    dev.request("load", protocol=dict(SHORT, name=name.decode()))
+    board._loaded = None  # not the harness's: start_session loads again after this
+    dev.request("arm")
+    cut = []
+
+    def on_flash(op, addr, data):
+        if not cut and op == 0x02 and name in data:
+            cut.append(board.emu.now_ns)
+            board.emu.power_cut()
+
+    board.emu.watch_flash(on_flash)
+    t_start = board.emu.now_ns
+    dev.send_raw(b'{"id": 999, "cmd": "start"}')  # no reply expected: the power goes first
+    t_cut = _wait_reset(board, t_start, ("power",), 2000)
+    assert cut and 0 <= t_cut - cut[0] < 1000  # right after that page, before the next command
+    dev.wait_boot()
+    st = dev.request("status")
+    assert st["state"] in ("IDLE", "FAULT") and st["fault"] in (None, "interrupted"), st
+    img = board.emu.dump_fs(tmp_path / "after.img")
+    files = image.read(img)
+    state, why = storefmt.decode(files["state.json"])  # whole: the old or the new, never torn
+    assert why is None and "active" not in state, why
+    lines = files["log.jsonl"].splitlines(keepends=True)
+    assert lines and all(fwlog.check(line) is not None for line in lines)
+    seqs = [fwlog.check(line)[0] for line in lines]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+    if st["state"] == "FAULT":  # the marker had been committed: the reboot closed the books
+        recs = [json.loads(line) for line in lines]
+        starts = [i for i, r in enumerate(recs) if r["kind"] == "session_start"]
+        after = recs[starts[-1] :] if starts else recs  # the cut may fall before the record
+        assert any(r["kind"] == "fault" and r.get("fault") == "interrupted" for r in after)
+        assert any(r["kind"] == "session_end" for r in after)
+    board.emu.run_for_ms(100)
+    assert _pulses_between(board, t_cut) == []
+
+
 # ---- the hardware kill path: the PIO's kill machine, within 1 us (issue 16) ----
 def test_kill_mid_phase_a_overcurrent_cuts_within_1us_and_latches(board):
     """OS-1's overcurrent comparator trips in the middle of phase A and holds (the source
@@ -541,73 +611,3 @@ def test_stop_at_25hz_ramps_down_to_stopped(board):
     assert end["state"] == "STOPPED", end
     amps = [ua for t, ua, _s in board.stage.pulses if t >= t_stop]
     assert amps == sorted(amps, reverse=True)
-
-
-# ---- Ctrl-C on the console, a power cut mid-write ----
-def test_ctrl_c_on_the_console_turns_output_off(board):
-    _idle(board)
-    t0 = board.start_session(SHORT)
-    board.emu.run_until(t0 + 150 * NS_PER_MS)
-    n_in = len(board.emu.input_log)
-    board.dev.t.send_line(b"\x03")  # Ctrl-C, as a terminal sends it
-    board.emu.wait_for(lambda: len(board.emu.input_log) > n_in, 100, what="the byte")
-    t_c = next(t for t, b in board.emu.input_log[n_in:] if b"\x03" in b)
-    t_abort, ev = board.wait_event("abort", t_c, emu_ms=4 * LOOP_MS)
-    assert ev["reason"] == "interrupt" and ev["output"] == "off"
-    assert ev["gated"] is False and ev["amplitude_ua"] == 0
-    off = board.output_off_ns(t_c)
-    assert off is not None and off <= t_abort
-    # main.py has ended; the watchdog it started is not fed any more: the chip resets
-    t_reset = _wait_reset(board, t_c, ("watchdog",), WDT_MS + 200)
-    assert _pulses_between(board, off) == []
-    _after_reboot_nothing_resumes(board, t_reset, "watchdog")
-
-
-def test_log_and_store_survive_a_reset_in_the_middle_of_a_write(board, tmp_path):
-    """Power cut right after the first flash page naming this session is programmed (start
-    writes the session marker to the store, then the session_start record to the log): after
-    the reboot the store and the log read back whole, nothing runs, and a committed marker is
-    found and latched as interrupted."""
-    from tvns_tools.firmware import import_firmware
-
-    import_firmware()
-    from tvns import log as fwlog
-    from tvns import storefmt
-
-    _idle(board)
-    dev = board.dev
-    name = b"emu-power-cut"
-    dev.request("load", protocol=dict(SHORT, name=name.decode()))
-    board._loaded = None  # not the harness's: start_session loads again after this
-    dev.request("arm")
-    cut = []
-
-    def on_flash(op, addr, data):
-        if not cut and op == 0x02 and name in data:
-            cut.append(board.emu.now_ns)
-            board.emu.power_cut()
-
-    board.emu.watch_flash(on_flash)
-    t_start = board.emu.now_ns
-    dev.send_raw(b'{"id": 999, "cmd": "start"}')  # no reply expected: the power goes first
-    t_cut = _wait_reset(board, t_start, ("power",), 2000)
-    assert cut and 0 <= t_cut - cut[0] < 1000  # right after that page, before the next command
-    dev.wait_boot()
-    st = dev.request("status")
-    assert st["state"] in ("IDLE", "FAULT") and st["fault"] in (None, "interrupted"), st
-    img = board.emu.dump_fs(tmp_path / "after.img")
-    files = image.read(img)
-    state, why = storefmt.decode(files["state.json"])  # whole: the old or the new, never torn
-    assert why is None and "active" not in state, why
-    lines = files["log.jsonl"].splitlines(keepends=True)
-    assert lines and all(fwlog.check(line) is not None for line in lines)
-    seqs = [fwlog.check(line)[0] for line in lines]
-    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
-    if st["state"] == "FAULT":  # the marker had been committed: the reboot closed the books
-        recs = [json.loads(line) for line in lines]
-        starts = [i for i, r in enumerate(recs) if r["kind"] == "session_start"]
-        after = recs[starts[-1] :] if starts else recs  # the cut may fall before the record
-        assert any(r["kind"] == "fault" and r.get("fault") == "interrupted" for r in after)
-        assert any(r["kind"] == "session_end" for r in after)
-    board.emu.run_for_ms(100)
-    assert _pulses_between(board, t_cut) == []
