@@ -1,5 +1,6 @@
-"""The firmware's layering (ARCHITECTURE.md): board/ is the only room that touches hardware,
-the core never imports a board, and no import runs in a circle (lazy imports included)."""
+"""The firmware's layering (docs/ARCHITECTURE.md): board/ is the only room that touches
+hardware, the core never imports a board, and no import runs in a circle (lazy imports
+included)."""
 
 import ast
 import pathlib

@@ -1,9 +1,8 @@
 """A hypothesis state machine mixing commands, protocol loads (good and bad), time steps,
-fault injection, cause removal, resets and tick jitter; the invariants of ARCHITECTURE.md
-are checked after every step: 120 runs of up to 100 steps (about 11,500 steps, measured)
-per `make test`;
-`make fuzz` (TVNS_FUZZ=1) runs 20x more.
-Invariant 8 (log records survive a power cut) belongs to the session log (issue #6): not
+fault injection, cause removal, resets and tick jitter; the invariants of
+docs/ARCHITECTURE.md are checked after every step: 120 runs of up to 100 steps (about 11,500
+steps, measured) per `make test`; `make fuzz` (TVNS_FUZZ=1) runs 20x more.
+Invariant 8 (log records survive a power cut) belongs to the session log (test_log.py): not
 checked here."""
 
 import os

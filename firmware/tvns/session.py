@@ -16,7 +16,8 @@ STOPPED = const(7)
 FAULT = const(8)
 NAMES = ("IDLE", "ARMED", "RAMP_UP", "ON", "OFF", "RAMP_DOWN", "DONE", "STOPPED", "FAULT")
 
-# May the output stage be enabled in this state? (invariant 4: only RAMP_UP, ON, RAMP_DOWN)
+# May the output stage be enabled in this state? (invariant 4 of docs/ARCHITECTURE.md:
+# only RAMP_UP, ON, RAMP_DOWN)
 OUTPUT_ALLOWED = b"\x00\x00\x01\x01\x00\x01\x00\x00\x00"
 # Does the control tick advance the session in this state?
 RUNNING = b"\x00\x00\x01\x01\x01\x01\x00\x00\x00"

@@ -102,8 +102,9 @@ class Sense:
         compliance comparator reads clear (OS-1 clears it while the gate is low: "at
         compliance" now is a stuck comparator or a broken wire); 3. the sense reads about
         0 uA (more means current flows with the output off, or a stuck peak hold).
-        No probe pulse: invariant 4 allows output only in RAMP_UP/ON/RAMP_DOWN, and the
-        lead-off monitors check the load on the first pulses of every session."""
+        No probe pulse: invariant 4 (docs/ARCHITECTURE.md) allows output only in
+        RAMP_UP/ON/RAMP_DOWN, and the lead-off monitors check the load on the first pulses
+        of every session."""
         if self.kill is not None:
             code = self.kill.cause_now()
             if code != F.NONE:
