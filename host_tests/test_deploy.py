@@ -354,3 +354,29 @@ def test_deploy_opens_a_pin_locked_repl_with_the_pin_first(tmp_path):
         hello = console(board.port, "hello")[-1]
         assert hello["ctrl_c"] is True  # until the next boot
         assert pin not in json.dumps(hello)
+
+
+def test_deploy_refuses_while_a_session_runs_and_copies_nothing(tmp_path, monkeypatch, capsys):
+    """SAFETY.md H61: a deploy would cut a running session (mpremote's Ctrl-C and the copy
+    stop the main loop: FAULT). `tvns deploy` asks the board first and refuses, in one line,
+    before mpremote runs at all; the session runs on."""
+    from desk_support import VirtualBoard, console, status
+
+    calls = []
+    monkeypatch.setattr(deploy, "mpremote", lambda *a, **k: calls.append(a))
+    proto = json.dumps(json.loads((FIRMWARE / "protocols" / "default.json").read_text()))
+    with VirtualBoard(tmp_path / "flash", speed=1) as board:
+        replies = console(board.port, 'load {"protocol": %s}' % proto, "arm", "start")
+        assert all(r["ok"] for r in replies if "id" in r), replies
+        before = _tree(tmp_path / "flash")
+        running = ("RAMP_UP", "ON", "OFF", "RAMP_DOWN")
+        assert status(board.port)["state"] in running
+        assert _deploy(board.port) == 1
+        out, err = capsys.readouterr()
+        assert err.startswith("tvns: a session is running on %s (" % board.port), err
+        assert err.endswith("): stop it first (tvns stop)\n") and err.count("\n") == 1
+        assert "Traceback" not in err and "deployed" not in out
+        assert calls == []  # mpremote never ran: no Ctrl-C, no copy, no reset
+        assert _tree(tmp_path / "flash") == before  # nothing reached the board's flash
+        st = status(board.port)
+        assert st["state"] in running and not st.get("fault")  # the session runs on
