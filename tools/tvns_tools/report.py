@@ -4,7 +4,10 @@ derived from the logged protocol by the firmware's own code, and an envelope plo
 
 What only a person can know (site, skin preparation, electrode material, anode/cathode
 placement, blinding, ...) comes from an optional "meta" object in session_start (or in the
-protocol) and reads NOT_RECORDED when absent: never guessed."""
+protocol) and reads NOT_RECORDED when absent: never guessed.
+
+Longer than ~300 lines on purpose: the consensus items are one table read top to bottom
+(items()) with the helpers that fill it; the formatting lives in reportfmt.py and sessionplot.py."""
 
 import datetime
 import json

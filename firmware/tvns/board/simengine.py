@@ -9,6 +9,8 @@
 # Pulse trains are recorded as segments [start_us, period_us, count, amp_ua, width_us,
 # gap_us]: exact, and O(events) instead of O(pulses), so an hour simulates fast. Recording
 # goes through a preallocated ring (no allocation inside the tick); the main loop drains it.
+# Longer than ~300 lines on purpose: the PIO timing, the dead man, the kill path and the
+# recording all act on the same pulse in flight; apart, each would need the others' state.
 #
 # Small ints only on the tick's path (a 32-bit port boxes integers from 2**30 up): times are
 # the clock's wrapped microseconds (clock.us30, compared with _diff); an open segment older
