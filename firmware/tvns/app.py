@@ -329,6 +329,11 @@ class App:
             for t_ms, name in buf:
                 self._event({"event": "state", "state": name, "t_ms": t_ms})
                 self._log("state", {"t_s": t_ms / 1000, "state": name})
+        trg = sch.trigger
+        if trg is not None and trg._tail != trg._head:  # nothing allocated without news
+            for t_ms, what in trg.drain([]):
+                self._event({"event": "trigger", "trigger": what, "t_ms": t_ms})
+                self._log("trigger", {"t_s": t_ms / 1000, "event": what})
         if sch.fault_code != F.NONE and sch.fault_code != self._fault_seen:
             self._fault_seen = sch.fault_code
             self._record_fault(sch.fault_code, sch.fault_ms)
@@ -379,7 +384,16 @@ class App:
             "exposure_used_s": self.exposure_used_ms() / 1000,
             "store": {"ok": not self.store.damaged, "damaged": self.store.damaged},
             "log": self.journal.health(),
+            "trigger": self._trigger_status(),
         }
+
+    def _trigger_status(self):
+        """The trigger input's state (docs/GATING.md), or None for an untriggered protocol:
+        `missing` is the visible state of an input that stopped giving edges."""
+        trg = self.scheduler.trigger
+        if trg is None:
+            return None
+        return trg.status()
 
     def run_forever(self, poll=None, wait=None):
         """The main loop (main.py runs it): output stays off until a command starts a

@@ -53,3 +53,12 @@ NAME_MAX_CHARS = const(64)
 TICK_MAX_MS = const(1)
 WDT_MIN_MS = const(200)
 WDT_MAX_MS = const(2000)
+# Trigger / gate input (the protocol's optional `trigger` block, docs/PROTOCOL-FORMAT.md;
+# engineering choices): debounce of the firmware's view, the gap between bursts or trains,
+# the trains-per-minute cap, the time without a trigger that is reported as missing.
+TRIGGER_DEBOUNCE_MAX_MS = const(1000)
+TRIGGER_GAP_MAX_MS = const(600000)
+TRIGGER_TRAINS_MAX_PER_MIN = const(120)
+TRIGGER_STIM_MIN_MS = const(100)
+TRIGGER_MISSING_MIN_MS = const(1000)
+TRIGGER_MISSING_MAX_MS = const(600000)

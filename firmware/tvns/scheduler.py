@@ -30,6 +30,7 @@ from tvns import limits as L
 from tvns import safety as F
 from tvns import session as S
 from tvns.schedule import Schedule
+from tvns.trigger import TriggerRun, hw_trigger
 
 _STEP_UA = const(100)  # limits.RAMP_STEP_MAX_UA, inlined for the hot path
 _STOP_STEP_MS = const(10)  # limits.STOP_RAMP_STEP_MS
@@ -103,6 +104,8 @@ class Scheduler:
         self.work_ms = 0  # ticks_ms at which the schedule next has work
         self.feed_ms = 0  # ticks_ms by which the dead-man engine needs its next feed
         self._kill = getattr(board, "kill", None)  # the hardware kill path, where the board has one
+        self.trigger = None  # a TriggerRun while a protocol with a trigger block is loaded
+        self._marker = getattr(board, "marker", None)  # train onsets (tvns/trigger.py)
         self._irq_off = board.disable_irq
         self._irq_on = board.enable_irq
         # Overcurrent at the ceiling: a tolerance of a few steps of the sense ADC (safety.py).
@@ -115,7 +118,9 @@ class Scheduler:
         if self.session.running():
             raise E.TvnsError(E.BUSY, "load refused while stimulating; stop first")
         sched = Schedule(protocol, blind_sham)  # what can fail (memory) before any change
+        trig = self._trigger_for(protocol)
         self._engine.load(protocol.width_us, protocol.gap_us, protocol.period_us)
+        self.trigger = trig
         self.protocol = protocol
         self.sched = sched
         self.period_ms = (protocol.period_us + 999) // 1000
@@ -124,6 +129,20 @@ class Scheduler:
         hard = L.SESSION_MAX_S * 1000 + _GUARD_MS
         self.cap_ms = cap if cap < hard else hard
         self.keepalive_ms = protocol.keepalive_ms
+
+    def _trigger_for(self, p):
+        """The protocol's trigger on this board (docs/GATING.md), or None; the engine told
+        which input program to run (the rp2 PIO and the sim model follow the input
+        themselves; other engines get it through the tick). TvnsError without an input."""
+        spec = p.trigger
+        if spec is None:
+            hw_trigger(self._engine, 0, 1)  # the engine's untriggered program
+            return None
+        if getattr(self.board, "trigger", None) is None:
+            msg = "this board has no trigger input (pins.trigger in its map)"
+            raise E.TvnsError(E.OUT_OF_RANGE, msg, "trigger")
+        hw = hw_trigger(self._engine, spec.mode, spec.active)
+        return TriggerRun(spec, p.period_us, p.on_ms, self.board, hw)
 
     def use_arm(self, blind_sham):
         """Blinded protocols: the schedule of the allocated arm (start reloads the engine)."""
@@ -155,6 +174,8 @@ class Scheduler:
         self.host_ms = now
         self.last_up_ms = -self.up_gap_ms
         self.prev_amp_ua = 0
+        if self.trigger is not None:
+            self.trigger.begin(now)
         if not self.session.fire(S.EV_START, 0):
             raise E.TvnsError(E.BAD_STATE, "start needs an ARMED session")
         self.tick()
@@ -186,6 +207,7 @@ class Scheduler:
             self.gate_on = False
             self.nom_ua = 0
             self.nom_gate = False
+            self._marks_off()
         finally:
             self._irq_on(irq)
 
@@ -212,6 +234,7 @@ class Scheduler:
                 self.amp_ua >= _LEAD_OFF_MIN_UA
                 and ua < self.amp_ua // 2
                 and self._clock.ticks_diff(now, self.gate_on_ms) > self.period_ms
+                and self._pulsing_for(now) > self.period_ms
             ):
                 code = F.LEAD_OFF  # the source cannot drive the setpoint into this load
         if code != F.NONE:
@@ -245,6 +268,9 @@ class Scheduler:
                 clock = self._clock
                 self.feed_ms = clock.ticks_add(clock.ticks_ms(), self._engine.feed())
                 w = self.work_ms
+                trg = self.trigger
+                if trg is not None and clock.ticks_diff(trg.due_ms, w) < 0:
+                    w = trg.due_ms
                 self.due_ms = self.feed_ms if clock.ticks_diff(self.feed_ms, w) < 0 else w
         except Exception:  # noqa: BLE001 - whatever it was, the output goes off
             self._exception()
@@ -266,11 +292,23 @@ class Scheduler:
             return
         clock = self._clock
         now = clock.ticks_ms()
+        trg = self.trigger
+        if trg is not None and trg.waiting:
+            # Start mode: session time stays 0 until the input's edge, then counts from it.
+            trg.poll(now, 0)
+            self.t0_ms = now if trg.waiting else trg.edge_ms
+            self.work_ms = trg.due_ms if trg.waiting else now
         t = clock.ticks_diff(now, self.t0_ms)
         self.elapsed_ms = t
         # 2. Monitors on every tick: e-stop, session cap, overcurrent, lead-off, keep-alive.
         if self._monitor(now, t):
             return
+        # 2b. The trigger input, sampled every tick (tvns/trigger.py): its permission, caps.
+        if trg is not None:
+            if trg.waiting and not self.stop_requested:
+                return  # nothing runs before the start edge; a stop ends the wait
+            if trg.poll(now, t):
+                self.work_ms = now
         # 3. Deadline-driven: nothing else can change before work_ms.
         if clock.ticks_diff(now, self.work_ms) < 0:
             return
@@ -323,7 +361,7 @@ class Scheduler:
         due = clock.ticks_add(self.t0_ms, sc.next_ms)
         if amp > nom:
             wait = self.last_up_ms + self.up_gap_ms - t
-            if not sc.gate:
+            if not sc.gate or (trg is not None and nom > 0 and trg.holds_ramp()):
                 amp = nom  # no pulses now: steps taken here would add up unseen
             elif wait > 0:
                 amp = nom
@@ -341,7 +379,7 @@ class Scheduler:
         if sc.out_ua < amp:
             amp = sc.out_ua
         # 7. Order matters: amplitude before gate-on, gate-off before amplitude changes.
-        gate = sc.out_gate and allowed
+        gate = sc.out_gate and allowed and (trg is None or trg.open)
         if gate:
             self._set_amp(amp)
             self._set_gate(True)
@@ -362,6 +400,24 @@ class Scheduler:
             self.gate_on = on
             if on:
                 self.gate_on_ms = self._clock.ticks_ms()
+            mk = self._marker
+            if mk is not None and self.trigger is None:
+                mk.value(1 if on else 0)  # scheduled trains: the marker is the train
+
+    def _pulsing_for(self, now):
+        """ms since the present burst of pulses began (a large number without a trigger:
+        pulses run whenever the gate is open); -1 while no pulse runs."""
+        trg = self.trigger
+        if trg is None:
+            return 0x100000
+        return trg.flowing_ms(now)
+
+    def _marks_off(self):
+        trg = self.trigger
+        if trg is not None:
+            trg.off()
+        elif self._marker is not None:
+            self._marker.value(0)
 
     def _output_off(self):
         # Normal end: close the gate (the pulse in flight finishes balanced), then 0 uA.
@@ -369,3 +425,4 @@ class Scheduler:
         self._set_amp(0)
         self.nom_ua = 0
         self.nom_gate = False
+        self._marks_off()

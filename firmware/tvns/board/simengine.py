@@ -6,6 +6,12 @@
 #   at most that many pulses out; run dry, the next pulse waits for the next feed (starved);
 # - the hardware kill path (the PIO's kill machine): kill() takes both phases low at once,
 #   and nothing comes out again until the engine is loaded (re-armed).
+# - the trigger input (board/rp2_pio.py's triggered programs): in gate mode a pulse starts
+#   only while both the firmware's gate and the input are active (sampled between pulses,
+#   as the PIO does at `top`); in train mode an edge of the input (inactive, then active)
+#   while the gate is open starts a train that runs until the gate closes, whatever the
+#   input does meanwhile. The input's edges reach the model through trigger_edge(), called
+#   by the sim board at their exact times (the PIO sees them within 1 us: docs/GATING.md).
 # Pulse trains are recorded as segments [start_us, period_us, count, amp_ua, width_us,
 # gap_us]: exact, and O(events) instead of O(pulses), so an hour simulates fast. Recording
 # goes through a preallocated ring (no allocation inside the tick); the main loop drains it.
@@ -30,6 +36,8 @@ _GATE_RING = const(256)  # gate edges (ms30, sub-us, level) held between two dra
 _SPLIT_US = const(0x8000000)  # 2**27 us (134 s): an open segment is split past this age
 _NEVER_MS = const(0x100000)  # feed(): no feed needed (the tick has other deadlines first)
 FEED_LEVEL = F.DEADMAN_PULSES
+_GATE_MODE = const(1)  # trigger_fields.GATE
+_TRAIN_MODE = const(3)  # trigger_fields.TRAIN
 
 
 # Wrapped arithmetic in which no intermediate reaches 2**30 (a heap int on a 32-bit port).
@@ -57,7 +65,13 @@ class SimEngine:
         self.gap_us = 0
         self.period_us = 0
         self.amp_ua = 0  # latched at each pulse start (the DAC applies between pulses)
-        self.gated = False
+        self.gated = False  # pulses may run (the firmware's gate, and the input where it counts)
+        self.fw_gate = False  # the firmware's gate
+        self.trig_mode = 0  # 0: no input; _GATE_MODE, _TRAIN_MODE (set_trigger)
+        self.trig_active = 1  # the input level that is active
+        self.trig_on = False  # the input is active now
+        self.train_run = False  # train mode: a train runs until the gate closes
+        self.armed = False  # train mode: the input was seen inactive (the PIO's `wait` 0)
         self.loaded = False  # a safe stop unloads; load() arms the engine (and the kill path)
         self.killed = False  # the kill path cut the output; cleared by load()
         self.fifo = 0  # permission while no segment is open (TX FIFO words)
@@ -87,7 +101,7 @@ class SimEngine:
 
     # ---- the board interface ----
     def load(self, width_us, gap_us, period_us):
-        if self.gated:
+        if self.fw_gate:
             raise E.TvnsError(E.BUSY, "engine.load while gated on")
         if 2 * width_us + gap_us >= period_us:
             raise E.TvnsError(E.PULSE_FIT, "pulse does not fit the period", "frequency_hz")
@@ -99,9 +113,53 @@ class SimEngine:
         self.loaded = True
         self.killed = False
 
-    def gate(self, on):
-        if on == self.gated:
+    def set_trigger(self, mode, active):
+        """Follow the input (mode: 0 none, 1 gate, 3 train; active: its active level), as the
+        PIO's triggered programs do. Main loop, before load. Returns True (it can)."""
+        if self.fw_gate:
+            raise E.TvnsError(E.BUSY, "engine.set_trigger while gated on")
+        self.trig_mode = mode
+        self.trig_active = active
+        self.train_run = False
+        self.armed = not self.trig_on
+        return True
+
+    def trigger_edge(self, level):
+        """The input pin changed to level (0/1, before polarity), now."""
+        on = level == self.trig_active
+        if on == self.trig_on:
             return
+        self.trig_on = on
+        if self.trig_mode == _TRAIN_MODE:
+            if not on:
+                if not self.train_run:
+                    self.armed = True
+            elif self.armed and not self.train_run:
+                self.armed = False  # the edge is taken, refused or not (the PIO's `jmp pin`)
+                if self.fw_gate and self.loaded and not self.killed:
+                    self.train_run = True
+        self._update()
+
+    def gate(self, on):
+        if on == self.fw_gate:
+            return
+        self.fw_gate = on
+        if not on and self.train_run:
+            self.train_run = False
+            if not self.trig_on:
+                self.armed = True
+        self._update()
+        self._gate_edge(1 if on else 0)
+
+    def _update(self):
+        m = self.trig_mode
+        run = self.fw_gate and (
+            m == 0 or (m == _GATE_MODE and self.trig_on) or (m == _TRAIN_MODE and self.train_run)
+        )
+        if run != self.gated:
+            self._run(run)
+
+    def _run(self, on):
         now = self._clock.us30
         if on:
             s = now
@@ -116,7 +174,6 @@ class SimEngine:
             self._close(now)
             self.gated = False
             self._mark_off()
-        self._gate_edge(1 if on else 0)
 
     def _gate_edge(self, level):
         if level != self.gate_wire:
@@ -192,6 +249,12 @@ class SimEngine:
         last = _add(self.seg_start, (n - 1) * self.period_us)
         return _diff(now, last) < 2 * self.width_us + self.gap_us
 
+    def pulse_count(self):
+        """Pulses started so far, wrapping at 2**30 (the tick's counter: tvns/trigger.py)."""
+        if not self.gated:
+            return self.pulses_recorded
+        return _add(self.pulses_recorded, self._started(self._clock.us30))
+
     # ---- host side (main loop only: may allocate) ----
     def pulses(self):
         """Pulses started so far (recorded and in the open segment)."""
@@ -259,6 +322,9 @@ class SimEngine:
 
     def _cut(self, gate_edge=True):
         now = self._clock.us30
+        self.train_run = False
+        if gate_edge:
+            self.fw_gate = False
         if self.gated:
             n = self._started(now)
             last = _add(self.seg_start, (n - 1) * self.period_us)
