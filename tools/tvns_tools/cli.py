@@ -68,6 +68,12 @@ def argparse_simulate(sub, name):
         help="the allocation for a blinded protocol (set by the investigator on a board)",
     )
     p.add_argument(
+        "--trigger",
+        metavar="FILE",
+        help="feed the trigger input from a CSV (header t_s,level; level 0/1; a step "
+        "function from the session's start) for a protocol with a trigger block",
+    )
+    p.add_argument(
         "--engine",
         choices=("model", "pio", "rmt"),
         default="model",

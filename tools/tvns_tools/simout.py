@@ -74,6 +74,13 @@ def print_result(result, args):
             result["final_state"],
         )
     )
+    if _triggered(result):
+        ts = trigger_summary(result)
+        caps = [k for k in ("cap_rate", "cap_stim", "missing") if ts["events"].get(k)]
+        print(
+            "trigger %s: %d input edges, %d trains/bursts%s"
+            % (ts["mode"], ts["input_edges"], ts["trains"], (", " + ", ".join(caps)) if caps else "")
+        )
     for f in result["faults"]:
         off = f.get("output_off_s")
         print(
@@ -105,8 +112,27 @@ def summary(result):
         "segment_fields",
         "segments",
         "rmt",
+        "trigger_events",
+        "marker_edges",
     )
-    return {k: result[k] for k in keys if k in result}
+    out = {k: result[k] for k in keys if k in result}
+    if _triggered(result):
+        out["trigger"] = trigger_summary(result)
+    return out
+
+
+def trigger_summary(result):
+    """The trigger's mode and what the firmware saw of it, from a simulate result."""
+    events = result.get("trigger_events", [])
+    count = {}
+    for _t, what in events:
+        count[what] = count.get(what, 0) + 1
+    return {
+        "mode": result["protocol"]["trigger"]["mode"],
+        "input_edges": len(result.get("trigger_edges", [])),
+        "trains": count.get("train", 0),
+        "events": count,
+    }
 
 
 def write_vcd(result, path):
@@ -121,7 +147,13 @@ def write_vcd(result, path):
             date=time.strftime("%Y-%m-%d %H:%M:%S"),
             version=result.get("firmware_version", ""),
             gate_edges=_gate_edges(result),
+            trigger_edges=result.get("trigger_edges") if _triggered(result) else None,
+            marker_edges=result.get("marker_edges") if _triggered(result) else None,
         )
+
+
+def _triggered(result):
+    return bool((result.get("protocol") or {}).get("trigger"))
 
 
 def _gate_edges(result):
