@@ -249,7 +249,9 @@ def _validate(doc, dups, ceiling_ua):
         if ok.get("blinded") is True:
             # The input's trains would differ between the arms (a sham arm gives no pulses)
             # and show in the log: not blind.
-            msg = "a blinded protocol cannot use a trigger: its trains in the log would tell the arm"
+            msg = (
+                "a blinded protocol cannot use a trigger: its trains in the log would tell the arm"
+            )
             _err(errs, "trigger", E.OUT_OF_RANGE, msg)
     if errs:
         return None, errs

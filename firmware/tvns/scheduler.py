@@ -141,6 +141,9 @@ class Scheduler:
         if getattr(self.board, "trigger", None) is None:
             msg = "this board has no trigger input (pins.trigger in its map)"
             raise E.TvnsError(E.OUT_OF_RANGE, msg, "trigger")
+        polarity = getattr(self.board.trigger, "set_active", None)
+        if polarity is not None:
+            polarity(spec.active)  # the pull towards the inactive level
         hw = hw_trigger(self._engine, spec.mode, spec.active)
         return TriggerRun(spec, p.period_us, p.on_ms, self.board, hw)
 

@@ -119,5 +119,7 @@ def check(errs, block, jsonscan):
 def check_combined(errs, t, u):
     """The block against the protocol's own fields (u: the valid fields in units)."""
     if t["mode"] == "train" and u.get("off_s", 0) != 0:
-        msg = "trigger.mode train: each edge starts one train of on_s, so off_s must be 0 (got %s s)"
+        msg = (
+            "trigger.mode train: each edge starts one train of on_s, so off_s must be 0 (got %s s)"
+        )
         _err(errs, "off_s", E.OUT_OF_RANGE, msg % U.show(u["off_s"], 3))

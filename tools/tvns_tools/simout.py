@@ -79,7 +79,12 @@ def print_result(result, args):
         caps = [k for k in ("cap_rate", "cap_stim", "missing") if ts["events"].get(k)]
         print(
             "trigger %s: %d input edges, %d trains/bursts%s"
-            % (ts["mode"], ts["input_edges"], ts["trains"], (", " + ", ".join(caps)) if caps else "")
+            % (
+                ts["mode"],
+                ts["input_edges"],
+                ts["trains"],
+                (", " + ", ".join(caps)) if caps else "",
+            )
         )
     for f in result["faults"]:
         off = f.get("output_off_s")

@@ -40,7 +40,9 @@ def read(path):
         if not math.isfinite(t) or not 0 <= t <= MAX_T_S:
             raise ToolError("%s line %d: t_s must be 0..%g s (got %s)" % (path, n, MAX_T_S, row[0]))
         if t < last:
-            raise ToolError("%s line %d: t_s goes back in time (%s after %g)" % (path, n, row[0], last))
+            raise ToolError(
+                "%s line %d: t_s goes back in time (%s after %g)" % (path, n, row[0], last)
+            )
         level = row[1].strip()
         if level not in ("0", "1"):
             raise ToolError("%s line %d: level must be 0 or 1 (got %r)" % (path, n, level))

@@ -2,8 +2,9 @@
 # board/sim* module): the argv of the host simulator and the pacing of the sim board.
 #   micropython main.py --simulate PROTOCOL.json [--duration-ms N] [--inject KIND@MS]...
 #                       [--jitter-ms N] [--log FILE] [--arm active|sham]
-#                       [--trigger TRACE] [--esp32 PINMAP.json]   one session, JSON result; --esp32: on the
+#                       [--esp32 PINMAP.json]   one session, JSON result; --esp32: on the
 #                                               ESP32 board model (RMT engine, its frames)
+#                       [--trigger TRACE]       the trigger input: "t_us level" lines
 #   micropython main.py --console [--speed N] [--state DIR] [--log FILE]
 #                              the console on stdin/stdout, sim board, virtual time paced at
 #                              N x real time; --state DIR: the virtual board's flash (store

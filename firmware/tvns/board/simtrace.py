@@ -73,7 +73,13 @@ def _merge(changes, extra):
 
 
 def write_vcd(
-    stream, segments, end_us, date="", version="", gate_edges=(), trigger_edges=None,
+    stream,
+    segments,
+    end_us,
+    date="",
+    version="",
+    gate_edges=(),
+    trigger_edges=None,
     marker_edges=None,
 ):
     """Change-only VCD: one `#t` line per instant that changes something, nothing else, so a
