@@ -135,7 +135,7 @@ class TriggerRun:
                 if raw:
                     rose = True
                     self.edge_ms = self._pend_ms
-                    self._seen(now, t - held)
+                    self._seen(self._pend_ms, t - held)
             else:
                 due = clock.ticks_add(self._pend_ms, self.debounce_ms)
         if raw and not self.bursting:

@@ -51,6 +51,8 @@ def simulate(
     app = App(board, log)
     proto = app.load(source)
     total_ms = proto.session_ms if duration_ms is None else min(duration_ms, proto.session_ms)
+    if proto.trigger is not None and proto.trigger.mode == 2:  # start mode: waits for its edge
+        total_ms = duration_ms if duration_ms is not None else proto.session_ms + 3600000
     segments, states, faults, gate_edges = [], [], [], []
     wall0 = _wall_start()
     app.arm()
