@@ -9,7 +9,6 @@ import sys
 
 import pytest
 from sim_support import DEFAULT, doc
-
 from tvns import protocol as P
 from tvns.board.simrun import simulate
 

@@ -6,7 +6,6 @@ a train latched by its edge, the dead man kept; and the rp2 engine swapping the 
 within the PIO's 32 instruction words."""
 
 import pytest
-
 from tvns import safety
 from tvns.board import rp2_pio
 
@@ -110,7 +109,6 @@ def test_the_engine_swaps_programs_within_the_instruction_memory():
     import json
 
     from rp2_support import ROOT, fakes
-
     from tvns.board import rp2
 
     machine, fake_rp2 = fakes()
