@@ -62,6 +62,7 @@ class App:
         self.host_clock = None  # (unix_s, uptime s) from set_time: information for the log
         self.repl_open = False  # the investigator opened the REPL for this boot (`repl`)
         self.meta = None  # the study metadata of the session being started (start's meta)
+        self.titration = None  # the perception-threshold titration (tvns/titration.py)
         self._last_beats = -1
         self._was_running = False
         self._fault_seen = F.NONE

@@ -29,6 +29,9 @@ REFUSED_WHILE_RUNNING = (
     "clear_exposure",
     "reset_store",
     "repl",
+    "titrate",
+    "trial",
+    "answer",
 )
 
 

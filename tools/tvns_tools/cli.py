@@ -6,7 +6,7 @@ report its session log, verify a capture. Every command has its own --help with 
 
 import sys
 
-from tvns_tools import boardcheck, devcmds, logs, ports, report, simulate, validate
+from tvns_tools import boardcheck, devcmds, logs, ports, report, simulate, titrate, validate
 from tvns_tools.argparsing import ArgumentParser, finish
 from tvns_tools.firmware import ToolError
 from tvns_tools.hw import commands as hw_cmd
@@ -102,6 +102,11 @@ def argparse_run(sub, name):
     add_link_args(p)
     p.add_argument("--json", action="store_true", help="print the final status as JSON")
     return p
+
+
+def argparse_titrate(sub, name):
+    p = sub.add_parser(name, help="perception-threshold titration: a staircase on the device")
+    return titrate.add_args(p)
 
 
 def argparse_console(sub, name):
@@ -219,6 +224,7 @@ COMMANDS = {
     "validate": (validate.cmd_validate, argparse_validate),
     "simulate": (simulate.cmd_simulate, argparse_simulate),
     "run": (devcmds.cmd_run, argparse_run),
+    "titrate": (titrate.cmd_titrate, argparse_titrate),
     "console": (devcmds.cmd_console, argparse_console),
     "status": (devcmds.cmd_status, argparse_status),
     "stop": (devcmds.cmd_stop, argparse_stop),
