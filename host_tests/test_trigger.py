@@ -254,3 +254,32 @@ def test_trigger_events_are_logged_with_session_time(tmp_path):
     ]
     start = next(r for r in read_file(str(path)) if r["kind"] == "session_start")
     assert start["protocol"]["trigger"]["mode"] == "gate"
+
+
+def _soft_board():
+    """The sim board with an engine that does not follow the input (as the ESP32's RMT
+    engine): the tick gates with the debounced level, a millisecond path."""
+    from tvns.board.sim import SimBoard
+
+    board = SimBoard()
+    board.engine.set_trigger = None
+    return board
+
+
+def test_soft_path_gates_with_the_debounced_level_within_debounce_plus_a_tick():
+    trace = [(1.5, 1), (3.5, 0), (5.5, 1), (7.5, 0)]
+    r = simulate(gated(debounce_s=0.005), trigger=trace, duration_ms=8000, board=_soft_board())
+    starts = pulse_starts_us(r)
+    win = windows(trace)
+    for a, b in win:
+        inside = [t for t in starts if a <= t <= b + 40000]
+        assert inside
+        assert 5000 <= inside[0] - a <= 5000 + 2000  # debounce + at most the tick's 1 ms
+        assert inside[-1] - b <= 6000  # closes within debounce + a tick of the input
+    assert all(any(a <= t <= b + 6000 for a, b in win) for t in starts)
+
+
+def test_soft_path_ignores_a_10_khz_square_wave():
+    trace = trigtrace.square(5, 10_000, start_s=1.0)
+    r = simulate(gated(), trigger=trace, duration_ms=5000, board=_soft_board())
+    assert r["pulses"] == 0  # never held for the debounce: the gate never opens
