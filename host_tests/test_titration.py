@@ -8,7 +8,6 @@ import sys
 
 import pytest
 from sim_support import loop
-
 from tvns import errors as E
 from tvns import limits as L
 from tvns import titration as T
@@ -150,9 +149,20 @@ def test_tvns_titrate_sim_answered_through_a_pipe_doses_and_locks(tmp_path):
     out = tmp_path / "dosed.json"
     proc = subprocess.run(
         [
-            sys.executable, "-m", "tvns_tools.cli", "titrate", "--sim", "--speed", "50",
-            "--session", str(ROOT / "firmware" / "protocols" / "default.json"),
-            "--offset-ma", "0.25", "--out", str(out), "--json",
+            sys.executable,
+            "-m",
+            "tvns_tools.cli",
+            "titrate",
+            "--sim",
+            "--speed",
+            "50",
+            "--session",
+            str(ROOT / "firmware" / "protocols" / "default.json"),
+            "--offset-ma",
+            "0.25",
+            "--out",
+            str(out),
+            "--json",
         ],  # fmt: skip
         input=answers,
         capture_output=True,
@@ -180,3 +190,31 @@ def test_tvns_titrate_quit_ends_without_a_threshold():
     )
     assert proc.returncode == 3
     assert "aborted" in proc.stdout
+
+
+def test_the_report_shows_the_trigger_mode_and_the_titration_result(tmp_path):
+    from tvns.log import Log
+
+    from tvns_tools import report
+
+    path = tmp_path / "log.jsonl"
+    log = Log(str(path), sync=False)
+    app = App(SimBoard(), log)
+    st = _run_device(app, 0.75)
+    gated = {
+        "schema": 1, "name": "gated", "amplitude_ma": 1.0, "pulse_width_us": 250,
+        "interphase_gap_us": 20, "frequency_hz": 25, "on_s": 10, "off_s": 0,
+        "ramp_up_s": 5, "ramp_down_s": 5, "session_s": 10, "electrode_area_cm2": 1.0,
+        "sham": False, "trigger": {"mode": "gate"},
+    }  # fmt: skip
+    app.load(gated)
+    app.arm()
+    app.start()
+    app.board.set_trigger_trace([(app.board.clock.now_us + 2_000_000, 1)])
+    while app.session.running():
+        loop(app, 100)
+    loop(app, 100)
+    log.close()
+    text = report.report(str(path), session=-1)
+    assert "gate (polarity high" in text
+    assert "%g mA (%d trials" % (st["threshold_ma"], st["trials"]) in text
