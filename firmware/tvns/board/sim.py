@@ -334,7 +334,9 @@ class SimBoard:
 
     def _trigger_edge(self, level):
         self.trigger.value = level
-        self.engine.trigger_edge(level)
+        edge = getattr(self.engine, "trigger_edge", None)
+        if edge is not None:
+            edge(level)
         # The periodic 1 ms timer samples the input at its next tick (a board runs it always).
         t = (self.clock.now_us // 1000 + 1) * 1000
         if self._tick_at_us < 0 or t < self._tick_at_us:
