@@ -194,7 +194,6 @@ def test_tvns_titrate_quit_ends_without_a_threshold():
 
 def test_the_report_shows_the_trigger_mode_and_the_titration_result(tmp_path):
     from tvns.log import Log
-
     from tvns_tools import report
 
     path = tmp_path / "log.jsonl"
