@@ -117,12 +117,12 @@ def summary(result):
         "segment_fields",
         "segments",
         "rmt",
-        "trigger_events",
-        "marker_edges",
     )
     out = {k: result[k] for k in keys if k in result}
     if _triggered(result):
         out["trigger"] = trigger_summary(result)
+        out["trigger_events"] = result.get("trigger_events", [])
+        out["marker_edges"] = result.get("marker_edges", [])
     return out
 
 

@@ -156,16 +156,20 @@ def add_args(p):
 
     add_link_args(p)
     g = p.add_argument_group("staircase (device defaults in brackets)")
-    g.add_argument("--start-ma", type=float, help="first trial [0.2]")
-    g.add_argument("--rise-ma", type=float, help="step of the rising series until felt [0.2]")
-    g.add_argument("--up-ma", type=float, help="step up after not felt [0.1]")
-    g.add_argument("--down-ma", type=float, help="step down after felt [0.3]")
-    g.add_argument("--cap-ma", type=float, help="never above this [3; at most 5 and the ceiling]")
-    g.add_argument("--reversals", type=int, help="reversals to average [8]")
-    g.add_argument("--pulses", type=int, help="pulses at the trial amplitude [15]")
-    g.add_argument("--pulse-width-us", type=int, help="per phase [200]")
-    g.add_argument("--frequency-hz", type=int, help="[25]")
-    g.add_argument("--electrode-area-cm2", type=float, help="[1]")
+    g.add_argument("--start-ma", metavar="MA", type=float, help="first trial [0.2]")
+    g.add_argument(
+        "--rise-ma", metavar="MA", type=float, help="step of the rising series until felt [0.2]"
+    )
+    g.add_argument("--up-ma", metavar="MA", type=float, help="step up after not felt [0.1]")
+    g.add_argument("--down-ma", metavar="MA", type=float, help="step down after felt [0.3]")
+    g.add_argument(
+        "--cap-ma", metavar="MA", type=float, help="never above this [3; at most 5 and the ceiling]"
+    )
+    g.add_argument("--reversals", metavar="N", type=int, help="reversals to average [8]")
+    g.add_argument("--pulses", metavar="N", type=int, help="pulses at the trial amplitude [15]")
+    g.add_argument("--pulse-width-us", metavar="US", type=int, help="per phase [200]")
+    g.add_argument("--frequency-hz", metavar="HZ", type=int, help="[25]")
+    g.add_argument("--electrode-area-cm2", metavar="CM2", type=float, help="[1]")
     p.add_argument("--pin", help="investigator PIN (when the device is locked; --lock needs it)")
     p.add_argument("--session", metavar="PROTOCOL", help="a session protocol to dose from it")
     p.add_argument("--times", type=float, metavar="K", help="session amplitude = K x threshold")
