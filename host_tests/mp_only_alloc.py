@@ -167,3 +167,42 @@ def test_a_late_feed_of_a_dry_engine_allocates_nothing():
     _locked(app.scheduler.tick_cb)
     assert app.scheduler.exceptions == 0 and board.engine.starved == 1
     assert app.session.state == S.ON
+
+
+def _triggered_run(mode, edges_ms, **trig):
+    """A triggered session: the input toggled at edges_ms (session ms), every tick locked."""
+    t = {"mode": mode}
+    t.update(trig)
+    d = doc(session_s=20, on_s=1 if mode == "train" else 18, off_s=0, ramp_up_s=2, ramp_down_s=2)
+    d["trigger"] = t
+    board, app = _session(d)
+    sch = app.scheduler
+    clock = board.clock
+    origin_ms = clock.now_us // 1000
+    level = 0
+    i = 0
+    ticks = 0
+    while app.session.running() and clock.now_us // 1000 - origin_ms < 25000:
+        now_ms = clock.now_us // 1000 - origin_ms
+        if i < len(edges_ms) and now_ms >= edges_ms[i]:
+            level = 1 - level
+            board._trigger_edge(level)  # the input's edge (main-loop side: outside the lock)
+            i += 1
+        wait = clock.ticks_diff(sch.due_ms, clock.ticks_ms())
+        step = wait if 0 < wait < 50 else (1 if wait <= 0 else 50)
+        clock.now_us += step * 1000
+        _locked(sch.tick_cb)
+        assert sch.exceptions == 0, "the tick raised (allocated?) at %d ms" % now_ms
+        ticks += 1
+        board.engine.drain([])
+        board.marker.drain([])
+        app.service()
+    return app, ticks
+
+
+def test_triggered_ticks_allocate_nothing():
+    edges = [1500, 3500, 5500, 5501, 5502, 7500, 9500, 9600]  # bursts, bounce, a short one
+    for mode in ("gate", "train", "start"):
+        app, ticks = _triggered_run(mode, edges, missing_s=1)
+        assert ticks > 100, mode
+        assert app.scheduler.trigger.trains >= 1 or mode == "start", mode
