@@ -5,6 +5,8 @@
 # No float takes part in a verdict: the same text gets the same verdict on CPython, the
 # 64-bit MicroPython and a board (single floats, 31-bit small ints). Load time only.
 # The format is a contract: docs/PROTOCOL-FORMAT.md.
+# Longer than ~300 lines: the structural checks and the Protocol they build are one
+# contract; the limits (checks.py) and the trigger block (trigger_fields.py) live beside it.
 from tvns import checks as C
 from tvns import errors as E
 from tvns import figures as G

@@ -1,4 +1,6 @@
 # The trigger / gate input while a session runs (docs/GATING.md): the firmware's side of it.
+# Longer than ~300 lines: one session's trigger state, the tick's poll and the caps it
+# applies are one piece of state read together (the tick's path), kept in one place.
 #
 # Who does what:
 # - The pulse engine follows the raw input in hardware where it can (rp2: the PIO waits on

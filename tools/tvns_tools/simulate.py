@@ -1,3 +1,5 @@
+# Longer than ~300 lines: one command over two runtimes and three engines (model, pio, rmt),
+# with the trigger trace passed to each; the PIO replay and the ESP32 map checks sit beside it.
 """`tvns simulate`: run the firmware on the sim board in virtual time, under CPython or the
 MicroPython runtime (or replay a stretch through the PIO emulator); simout.py writes its
 report, VCD trace and plot."""

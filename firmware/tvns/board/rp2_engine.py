@@ -3,6 +3,8 @@
 # A, B and SYNC low from the moment KILL_n falls). The programs and their arithmetic are in
 # board/rp2_pio.py. Everything the control tick calls (gate, feed, sync_high, kill_word,
 # KillPath.tripped) is integer-only and allocates nothing.
+# Longer than ~300 lines: the pulse machine (its programs, triggered or not), its dead man and
+# the kill machine share one PIO block, its pins and its instruction memory.
 from micropython import const
 
 from tvns import limits

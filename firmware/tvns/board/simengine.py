@@ -6,12 +6,7 @@
 #   at most that many pulses out; run dry, the next pulse waits for the next feed (starved);
 # - the hardware kill path (the PIO's kill machine): kill() takes both phases low at once,
 #   and nothing comes out again until the engine is loaded (re-armed).
-# - the trigger input (board/rp2_pio.py's triggered programs): in gate mode a pulse starts
-#   only while both the firmware's gate and the input are active (sampled between pulses,
-#   as the PIO does at `top`); in train mode an edge of the input (inactive, then active)
-#   while the gate is open starts a train that runs until the gate closes, whatever the
-#   input does meanwhile. The input's edges reach the model through trigger_edge(), called
-#   by the sim board at their exact times (the PIO sees them within 1 us: docs/GATING.md).
+# - the trigger input (docs/GATING.md): see trigger_edge().
 # Pulse trains are recorded as segments [start_us, period_us, count, amp_ua, width_us,
 # gap_us]: exact, and O(events) instead of O(pulses), so an hour simulates fast. Recording
 # goes through a preallocated ring (no allocation inside the tick); the main loop drains it.
@@ -125,7 +120,12 @@ class SimEngine:
         return True
 
     def trigger_edge(self, level):
-        """The input pin changed to level (0/1, before polarity), now."""
+        """The input pin changed to level (0/1, before polarity), now. As the PIO's
+        triggered programs (board/rp2_pio.py): in gate mode a pulse starts only while both
+        the firmware's gate and the input are active (sampled between pulses, at `top`); in
+        train mode an edge (inactive, then active) while the gate is open starts a train that
+        runs until the gate closes, whatever the input does meanwhile. The sim board calls
+        this at the edge's exact time (the PIO sees it within 1 us)."""
         on = level == self.trig_active
         if on == self.trig_on:
             return

@@ -1,4 +1,6 @@
 # Host only: the esp32 board model for the simulator. The firmware's real ESP32 board
+# Longer than ~300 lines: the ESP32 board model wires the firmware's board to the silicon
+# model in one place (pads, latch, sense, engine recorder, trigger and marker).
 # (board/esp32.py: RMT engine, pending DAC, sense, e-stop, kill latch, soft Timer, WDT)
 # runs on the silicon model (simesp32hw.py) in the sim board's virtual time, behind the
 # output stage OS-1 (hardware/DESIGN.md): a kill latch set by the e-stop loop or the
