@@ -78,8 +78,10 @@ def argparse_simulate(sub, name):
         choices=("model", "pio", "rmt"),
         default="model",
         help="pulse engine for the trace: the sim board's exact model, the real RP2040 PIO "
-        "program in the cycle-exact emulator (short stretches), or the firmware's ESP32 board "
-        "with its RMT engine on the silicon model (the frames it writes, as edges)",
+        "program in the cycle-exact emulator (short stretches; with --trigger in gate or train "
+        "mode the triggered program, fed the trace through the 2-cycle input synchroniser: "
+        "edge to first pulse 5 cycles), or the firmware's ESP32 board with its RMT engine on "
+        "the silicon model (the frames it writes, as edges)",
     )
     p.add_argument(
         "--board-config",

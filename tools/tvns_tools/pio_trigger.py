@@ -114,3 +114,103 @@ def trigger_latency(mode, active=1, clock_hz=4_000_000, width_us=20, gap_us=0, p
         starts = pulse_starts(edges)
         out[edge] = starts[0] - edge if starts else None
     return out
+
+
+def run_fast(mode, active, words, trigger, gate, stop_cycle, feeder=None):
+    """run() for long stretches at the board's clock (`tvns simulate --engine pio
+    --trigger`): yields pioemu's (before, after) states, as pio_sim.run does for the
+    untriggered program. trigger, gate: pio_sim.Gate (level 1 inside spans of cycles; they
+    know their next change). feeder: pio_sim.Feeder (None: every pulled word is replaced).
+
+    Fast-forwarded, exactly (the tests compare with run()): a `jmp x-- <itself>` delay loop
+    to its last iteration; a `wait` that stalls to the next change of either input; the
+    gated program's spin while the input is active and the gate shut (top: `wait` passes,
+    `jmp pin` falls through, `jmp top`: side-set 0, no register touched) by whole turns up
+    to that change; a `pull` that ran dry with no tick left to the end."""
+    from dataclasses import replace
+
+    from pioemu import State, emulate
+
+    ops, wrap_target, wrap_top, side_count = program(mode, active)
+    delay_mask = (1 << (5 - side_count)) - 1
+    n_o = words[2]
+    pull_pc = next(pc for pc in range(wrap_target, len(ops)) if ops[pc] >> 13 == 4)
+    top = wrap_target
+    # the spin: an unconditional `jmp top` (kind 000, condition 0, target top) closes it
+    # (the train program has none: its `jmp top` leads to a `wait` that stalls)
+    spin = [pc for pc in range(top, pull_pc) if ops[pc] >> 13 == 0 and ops[pc] & 0xFF == top]
+    if mode != 1:
+        spin = []
+    spin_cycles = (
+        sum(1 + ((ops[pc] >> 8) & delay_mask) for pc in range(top, spin[0] + 1)) if spin else 0
+    )
+    state = State(transmit_fifo=pio_sim.initial_fifo(words), pin_directions=_OUT)
+
+    def source(s: State) -> int:
+        return trigger(s.clock) << TRIG_PIN | gate(s.clock) << GATE_PIN
+
+    def next_change(c):
+        found = [x for x in (trigger.next_change(c), gate.next_change(c)) if x is not None]
+        return min(found + [stop_cycle])
+
+    while state.clock < stop_cycle:
+        gen = emulate(
+            ops,
+            stop_when=lambda _op, s: s.clock >= stop_cycle,
+            initial_state=state,
+            input_source=source,
+            side_set_base=pio_sim.SIDE_BASE,
+            side_set_count=side_count,
+            jmp_pin=GATE_PIN,
+            wrap_target=wrap_target,
+            wrap_top=wrap_top,
+        )
+        state = None
+        for before, after in gen:
+            yield before, after
+            pc, bpc = after.program_counter, before.program_counter
+            if bpc == pull_pc and pc != pull_pc:
+                if feeder is None or feeder.refills(before.clock):
+                    after.transmit_fifo.append(n_o)
+            op = ops[pc]
+            if pc == bpc == pull_pc and not after.transmit_fifo:
+                state = replace(after, clock=stop_cycle)  # dry, and no tick will feed it
+                break
+            if pc == bpc and op >> 13 == 1:
+                nxt = next_change(before.clock)  # the levels it just read hold until then
+                if nxt > after.clock:
+                    state = replace(after, clock=nxt)
+                    break
+            if pc == bpc and pio_sim._is_self_loop(op, pc):
+                per_iter = 1 + ((op >> 8) & delay_mask)
+                skip = min(after.x_register - 1, (stop_cycle - after.clock) // per_iter)
+                if skip > 0:
+                    state = replace(
+                        after,
+                        x_register=after.x_register - skip,
+                        clock=after.clock + skip * per_iter,
+                    )
+                    break
+            if pc == top and bpc in spin:
+                # every turn reads the inputs at its first two cycles: turns that end
+                # before the next change after the last turn's reads do the same
+                nxt = next_change(after.clock - spin_cycles)
+                turns = (nxt - after.clock) // spin_cycles
+                if turns > 0:
+                    state = replace(after, clock=after.clock + turns * spin_cycles)
+                    break
+        if state is None:
+            return
+
+
+def edges_of(steps):
+    """[(cycle, a, b, sync)] for every change of the three output pins in run_fast()'s
+    steps (side-set acts in the cycle its instruction issues)."""
+    out, last = [], 0
+    for before, after in steps:
+        pins = after.pin_values & _OUT
+        if pins != last:
+            p = pins >> pio_sim.SIDE_BASE
+            out.append((before.clock, p & 1, p >> 1 & 1, p >> 2 & 1))
+            last = pins
+    return out
