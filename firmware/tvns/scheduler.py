@@ -344,7 +344,10 @@ class Scheduler:
                 return
             self.nom_ua = nom
             self._set_amp(self.amp_ua if self.amp_ua < nom else nom)
-            self.work_ms = clock.ticks_add(self.t0_ms, self.stop_at_ms + k * _STOP_STEP_MS)
+            nxt = self.stop_at_ms + k * _STOP_STEP_MS
+            if sc.next_ms < nxt:  # the schedule's own step down or the gate's end first
+                nxt = sc.next_ms
+            self.work_ms = clock.ticks_add(self.t0_ms, nxt)
             return
         # 5. Where the schedule says the session is now.
         sc = self.sched
@@ -368,11 +371,13 @@ class Scheduler:
                 amp = nom  # no pulses now: steps taken here would add up unseen
             elif wait > 0:
                 amp = nom
-                due = clock.ticks_add(now, wait)
+                if wait < sc.next_ms - t:  # never past the schedule's own next change
+                    due = clock.ticks_add(now, wait)
             else:
                 if amp > nom + _STEP_UA:
                     amp = nom + _STEP_UA
-                    due = clock.ticks_add(now, self.up_gap_ms)
+                    if self.up_gap_ms < sc.next_ms - t:
+                        due = clock.ticks_add(now, self.up_gap_ms)
                 self.last_up_ms = t
         if amp > self.ceiling_ua:
             amp = self.ceiling_ua
