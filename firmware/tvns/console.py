@@ -196,4 +196,14 @@ class Console:
             "store": self.app.store.health(),
             "log": self.app.journal.health(),
             "ctrl_c": self.app.ctrl_c_allowed(),
+            "heap_free": heap_free(),
         }
+
+
+def heap_free():
+    """Bytes free on the MicroPython heap now (gc.mem_free()); None on CPython, which has no
+    such heap. Not collected first: a reply must not cost a collection."""
+    import gc
+
+    fn = getattr(gc, "mem_free", None)
+    return fn() if fn is not None else None
