@@ -27,14 +27,14 @@ mkdir -p "$WS/hardware" && cp -r hardware/boards "$WS/hardware/"
 : > "$WS/tests/conftest.py"  # mutmut puts mutants/ first on sys.path: `tvns` comes from there
 # CPython's `const` (the host-only micropython shim): pytest puts tests/ on sys.path
 cp tools/tvns_tools/shim/micropython.py "$WS/tests/"
-ONLY=""
+PATHS=""
 for m in ${ONLY:-limits protocol checks figures units jsonscan session safety schedule scheduler} \
-  ${MODULES:-}; do ONLY="$ONLY\"tvns/$m.py\", "; done
+  ${MODULES:-}; do PATHS="$PATHS\"tvns/$m.py\", "; done
 cat > "$WS/pyproject.toml" <<TOML
 [tool.mutmut]
 source_paths = ["tvns/"]
 also_copy = ["hardware/"]
-only_mutate = [$ONLY]
+only_mutate = [$PATHS]
 pytest_add_cli_args_test_selection = ["tests/"]
 pytest_add_cli_args = ["-q", "-p", "no:cacheprovider", "-x"]
 TOML
