@@ -23,6 +23,7 @@
 # what goes to the DAC and the engine. They differ only in the blinded sham arm, where the
 # states, the stop ramp's length and the status the operator sees follow the nominal
 # values (docs/BLINDING.md) and the monitors the delivered ones.
+import micropython
 from micropython import const
 
 from tvns import errors as E
@@ -39,6 +40,8 @@ _LEAD_OFF_MIN_UA = const(200)  # safety.LEAD_OFF_MIN_SETPOINT_UA
 _GUARD_MS = const(50)  # safety.END_GUARD_MS
 _NO_EVENT = const(255)
 _WRAP = const(0x3FFFFFFF)  # counters wrap here: 2**30 - 1, the largest small int of a 32-bit port
+_RUNNING = S.RUNNING  # module globals: one lookup fewer per use in the tick
+_OUTPUT_ALLOWED = S.OUTPUT_ALLOWED
 # The event that moves the session into each schedule phase (indexed by state).
 _EVENT_FOR_PHASE = bytes(
     (
@@ -214,6 +217,7 @@ class Scheduler:
         finally:
             self._irq_on(irq)
 
+    @micropython.native  # machine code (mpy-cross -march): the hot path
     def _monitor(self, now, t):
         """Runs on every tick while a session runs. Returns True after a fault."""
         # The hardware kill path has already cut the output (rp2: the PIO's kill machine);
@@ -255,6 +259,7 @@ class Scheduler:
         return False
 
     # ---- the control tick ----
+    @micropython.native  # machine code (mpy-cross -march): the hot path
     def tick(self, _timer=None):
         """The timer's callback. 0. proof of life (wrapping: never a heap int in a hard IRQ);
         then the step below, guarded: an exception turns the output off and latches
@@ -265,9 +270,11 @@ class Scheduler:
         b = self.beats
         self.beats = b + 1 if b < _WRAP else 0  # b + 1 at _WRAP would be a heap int
         try:
-            self._step()
+            s = self.session
+            if _RUNNING[s.state] == 1:  # only a running session is advanced
+                self._step()
             self._dac.apply()  # a setpoint left pending reaches the DAC between pulses
-            if S.RUNNING[self.session.state] == 1:
+            if _RUNNING[s.state] == 1:
                 clock = self._clock
                 self.feed_ms = clock.ticks_add(clock.ticks_ms(), self._engine.feed())
                 w = self.work_ms
@@ -288,11 +295,10 @@ class Scheduler:
             # which resets the chip (and so stops the PIO) within its timeout.
             self.off_failed = True
 
+    @micropython.native  # machine code (mpy-cross -march): the hot path
     def _step(self):
-        # 1. Only a running session is advanced; anything else returns at once.
+        # 1. A running session only (tick checks): where are we in it?
         s = self.session
-        if S.RUNNING[s.state] == 0:
-            return
         clock = self._clock
         now = clock.ticks_ms()
         trg = self.trigger
@@ -336,7 +342,7 @@ class Scheduler:
             if (
                 nom <= 0
                 or not self.nom_gate
-                or S.OUTPUT_ALLOWED[s.state] == 0
+                or _OUTPUT_ALLOWED[s.state] == 0
                 or t >= sc.gate_end_ms
             ):
                 self._output_off()
@@ -381,7 +387,7 @@ class Scheduler:
                 self.last_up_ms = t
         if amp > self.ceiling_ua:
             amp = self.ceiling_ua
-        allowed = S.OUTPUT_ALLOWED[s.state] == 1
+        allowed = _OUTPUT_ALLOWED[s.state] == 1
         self.nom_ua = amp
         self.nom_gate = sc.gate and allowed
         if sc.out_ua < amp:
@@ -396,12 +402,14 @@ class Scheduler:
             self._set_amp(amp)
         self.work_ms = due
 
+    @micropython.native  # machine code (mpy-cross -march): the hot path
     def _set_amp(self, amp):
         if amp != self.amp_ua:
             self._dac.set_ua(amp)
             self.prev_amp_ua = self.amp_ua
             self.amp_ua = amp
 
+    @micropython.native  # machine code (mpy-cross -march): the hot path
     def _set_gate(self, on):
         if on != self.gate_on:
             self._engine.gate(on)
@@ -427,6 +435,7 @@ class Scheduler:
         elif self._marker is not None:
             self._marker.value(0)
 
+    @micropython.native  # machine code (mpy-cross -march): the hot path
     def _output_off(self):
         # Normal end: close the gate (the pulse in flight finishes balanced), then 0 uA.
         self._set_gate(False)

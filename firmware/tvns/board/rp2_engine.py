@@ -270,6 +270,7 @@ class KillPath:
 
     def __init__(self, machine, config, engine, estop):
         self._engine = engine
+        self._ksm = engine._kill_sm
         self._estop = estop
         self._pin = engine.kill_pin
         bits = engine.snapshot_bit
@@ -292,9 +293,11 @@ class KillPath:
         return self._oc is not None and self._oc.value() == 0
 
     def tripped(self):
-        w = self._engine.kill_word()
-        if w < 0:
+        # Every tick: the common answer (not fired) in one register read, no further call.
+        engine = self._engine
+        if engine._kill_word < 0 and (self._ksm is None or self._ksm.rx_fifo() == 0):
             return F.NONE
+        w = engine.kill_word()
         if self._oc_bit >= 0 and (w >> self._oc_bit) & 1 == 0:
             return F.OVERCURRENT
         if self._es_bit >= 0 and (w >> self._es_bit) & 1 == self._es_active:
