@@ -92,7 +92,7 @@ PROTOCOLS = (
     P(off_ms=0),  # continuous
     P(session_ms=2500),  # the ramp down begins in OFF: nothing to ramp down
     P(amplitude_ua=250, ramp_up_ms=1000, ramp_down_ms=1000, session_ms=3300),  # 3 steps
-    P(amplitude_ua=100, on_ms=100, off_ms=100, session_ms=1600),  # one step, ramp alone
+    P(amplitude_ua=100, on_ms=100, off_ms=100, session_ms=1700),  # one step: ramp down empty
     P(amplitude_ua=1000, width_us=1000, gap_us=100, session_ms=2460),  # gate end clamps
     P(sham=True),  # visible sham: the states, no output
     P(amplitude_ua=730, ramp_up_ms=1000, ramp_down_ms=700, session_ms=3100),  # uneven steps
@@ -221,10 +221,11 @@ def _trains_naive(count, d_us, on_us, period_us, cycle_us):
 
 
 def test_whole_trains_jump_equals_walking_every_train():
-    for period_us in (10000, 30000, 70000, 90000, 250000):
+    # (periods prime to the cycle too: the offsets then take every value, 1 us included)
+    for period_us in (10000, 30000, 70000, 90000, 250000, 10007, 30011, 70001):
         for on_us, off_us in ((100000, 100000), (90000, 20000), (300000, 50000), (50000, 10000)):
             for d_us in (0, 1, 5000, 60000, 95000, 120000):
-                for count in (0, 1, 2, 3, 7, 40):
+                for count in (0, 1, 2, 3, 7, 40, 333):
                     args = (count, d_us, on_us, period_us, on_us + off_us)
                     assert schedule._whole_trains(*args) == _trains_naive(*args), args
 
