@@ -94,9 +94,7 @@ def test_main_py_allocates_the_emergency_exception_buffer_first():
 # module docstring) within the first 15 lines, followed by the reason.
 SIZE_LINES = 300
 MARKER = re.compile(r"^(# )?Longer than ~300 lines")
-# Known exceptions, to be removed when the owner adds the reason: scheduler.py belongs to
-# the speed work (issue on speed on the real chip).
-SIZE_EXCEPTIONS = {"firmware/tvns/scheduler.py"}
+SIZE_EXCEPTIONS = set()  # none: every long module says why
 
 
 def test_modules_over_300_lines_say_why_at_their_top():

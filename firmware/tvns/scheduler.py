@@ -1,6 +1,9 @@
 # The control tick: advance the session, set the amplitude, gate the pulse engine.
 # Integer-only and allocation-free, so a board may run it from a hard Timer IRQ;
 # deadline-driven, so the simulator calls the very same code only when something is due.
+# Longer than ~300 lines on purpose: the tick, its monitors and the stop ramp stay in one
+# module so the hot path reads its state without a call across modules (each costs
+# microseconds on the Cortex-M0+, docs/SPEED.md); the commands that prepare it sit beside.
 #
 # Concurrency rules (the rp2 tick is a hard Timer IRQ that may pre-empt the main loop at any
 # bytecode):
