@@ -535,11 +535,30 @@ def test_no_upward_step_while_the_gate_is_closed():
     _run(board, sch, 1, 200)
     amp = sch.nom_ua
     assert 0 < amp < 1000
+    if 200 - sch.last_up_ms < 40:  # the last step up may have had no pulse: withdrawn
+        amp -= 100
     for t in range(200, 600):
         _at(board, sch, t)
         assert s.state == S.OFF and not sch.gate_on and sch.nom_ua == amp
     _at(board, sch, 600)
     assert s.state == S.ON and sch.nom_ua == amp + 100
+
+
+def test_a_step_up_just_before_the_gate_closes_is_withdrawn():
+    # A step at 190 ms, 10 ms before the train ends: no pulse (40 ms period) may show it,
+    # so the next train starts one step above what the last pulse showed, not two.
+    board, s, sch = _make(P(ramp_up_ms=100, on_ms=100, off_ms=400, session_ms=3000))
+    sch.start()
+    _run(board, sch, 1, 190)
+    before = sch.nom_ua
+    sch.last_up_ms = 150  # the last step 40 ms ago: one is due now
+    sch.work_ms = sch.t0_ms + 190
+    _at(board, sch, 190)
+    assert sch.nom_ua == before + 100 and sch.up_from_ua == before
+    _at(board, sch, 200)  # the gate closes 10 ms after that step
+    assert not sch.gate_on and sch.nom_ua == before and sch.amp_ua == before
+    _run(board, sch, 201, 601)
+    assert sch.nom_ua == before + 100
 
 
 def test_amplitude_never_above_the_ceiling():

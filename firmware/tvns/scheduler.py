@@ -87,6 +87,7 @@ class Scheduler:
         self.prev_amp_ua = 0  # the one before: a peak-hold sense may still show it
         self.last_up_ms = 0  # session time of the last upward amplitude step
         self.up_gap_ms = 0  # upward steps at least one pulse period apart (jitter-proof)
+        self.up_from_ua = 0  # the nominal amplitude before the last upward step
         self.gate_on_ms = 0  # ticks_ms when the gate last opened
         self.period_ms = 0
         self.cap_ms = 0  # session time beyond which the session-cap monitor faults
@@ -182,6 +183,7 @@ class Scheduler:
         self.stop_reason = F.NONE
         self.host_ms = now
         self.last_up_ms = -self.up_gap_ms
+        self.up_from_ua = 0
         self.prev_amp_ua = 0
         if self.trigger is not None:
             self.trigger.begin(now)
@@ -374,6 +376,10 @@ class Scheduler:
         amp = sc.amp_ua
         nom = self.nom_ua
         due = clock.ticks_add(self.t0_ms, sc.next_ms)
+        if not sc.gate and nom > self.up_from_ua and t - self.last_up_ms < self.up_gap_ms:
+            # The gate closes less than a period after a step up: maybe no pulse showed it.
+            # Withdrawn, so the next train's first step starts from what a pulse did show.
+            nom = self.up_from_ua
         if amp > nom:
             wait = self.last_up_ms + self.up_gap_ms - t
             if not sc.gate or (trg is not None and nom > 0 and trg.holds_ramp()):
@@ -388,6 +394,7 @@ class Scheduler:
                     if self.up_gap_ms < sc.next_ms - t:
                         due = clock.ticks_add(now, self.up_gap_ms)
                 self.last_up_ms = t
+                self.up_from_ua = nom
         if amp > self.ceiling_ua:
             amp = self.ceiling_ua
         allowed = _OUTPUT_ALLOWED[s.state] == 1
