@@ -150,6 +150,7 @@ class P:
         self.session_ms = 2400
         self.sham = False
         self.keepalive_ms = 0
+        self.trigger = None  # no trigger block (docs/GATING.md)
         for k in kw:
             setattr(self, k, kw[k])
 
