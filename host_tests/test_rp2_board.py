@@ -6,7 +6,7 @@ import pytest
 from rp2_support import ROOT, FakeTime, build_board, fakes, pico_config, pulse_sm
 from tvns.board import rp2 as board_rp2
 from tvns.board import rp2_pio
-from tvns.errors import ABOVE_CEILING, MISSING, OUT_OF_RANGE, TvnsError
+from tvns.errors import ABOVE_CEILING, MISSING, OUT_OF_RANGE, SELF_TEST, TvnsError
 
 OUTPUT_STAGE = (2, 3, 4, 5, 6, 11)  # phase A, phase B, sync, gate, DAC PWM, marker in pico.json
 
@@ -81,6 +81,32 @@ def test_load_puts_counts_in_tx_fifo_with_integer_divider():
     assert sm.running
     # the program it loaded is the one the emulator runs
     assert list(sm.program[0]) == rp2.program_info(rp2_pio.assemble(rp2))[0]
+
+
+def test_load_refuses_rather_than_wait_when_init_leaves_words_in_the_fifo(monkeypatch):
+    """The pulse machine is stopped while load() fills its TX FIFO: on the rp2 port a put()
+    on a full FIFO waits for the PIO for good. Silicon's init() flushes the FIFOs; rp2040py
+    0.3.6's did not, and `start` (the second load) never answered on the emulated Pico. With
+    such an init, load refuses (self_test), pins low on GPIO, instead of hanging."""
+    board, machine, rp2 = build_board()
+    board.engine.load(250, 0, 40_000)  # the setup words pulled; 2 permissions queued
+    sm = pulse_sm(rp2)
+    assert sm.tx_fifo() == 2
+    real_init = rp2.StateMachine.init
+
+    def init_keeping_the_fifo(self, *args, **kw):
+        queued = list(self.fifo)
+        real_init(self, *args, **kw)
+        self.fifo = queued
+
+    monkeypatch.setattr(rp2.StateMachine, "init", init_keeping_the_fifo)
+    with pytest.raises(TvnsError) as e:
+        board.engine.load(250, 0, 40_000)
+    assert e.value.code == SELF_TEST and "TX FIFO" in str(e.value)
+    assert not sm.running and not board.engine.loaded
+    for gpio in (2, 3, 4):  # A, B, SYNC back on GPIO, low
+        assert machine.pins[gpio]["mode"] == machine.Pin.OUT
+        assert machine.pins[gpio]["value"] == 0
 
 
 def test_load_uses_the_current_machine_freq():

@@ -11,7 +11,7 @@ from tvns import limits
 from tvns import safety as F
 from tvns.board import rp2_pio
 from tvns.board.config import gpio, num
-from tvns.errors import OUT_OF_RANGE, TvnsError
+from tvns.errors import OUT_OF_RANGE, SELF_TEST, TvnsError
 
 GPIO_MAX = 29  # RP2040: GPIO0..GPIO29
 _FEED = F.DEADMAN_PULSES
@@ -187,6 +187,15 @@ class PioEngine:
                 sideset_base=self._pin_a,
                 in_base=self.trigger_pin,
                 jmp_pin=self._gate,
+            )
+        # The puts below fill the 4-word TX FIFO of a stopped machine: the rp2 port's put()
+        # waits for room for good (rp2_pio.c), so an init that left words queued (rp2040py
+        # 0.3.6 did; silicon's pio_sm_init flushes) would hang `start` here. Refuse instead.
+        left = sm.tx_fifo()
+        if left:
+            self.stop()
+            raise TvnsError(
+                SELF_TEST, "pulse engine: %d words left in the PIO TX FIFO after init" % left, "pio"
             )
         sm.put(n_w)
         sm.put(n_g)
