@@ -8,57 +8,59 @@
 # phase, so it delivers nothing: docs/PROTOCOL-FORMAT.md). The operator answers felt / not
 # felt; the result (threshold, every trial) is logged as `titration` records.
 # Main loop only (console commands).
+from tvns import checks as C
 from tvns import errors as E
 from tvns import limits as L
 from tvns import protocol as P
 from tvns import session as S
 from tvns.staircase import Staircase
 
-# name -> (default, lo, hi, unit scale to the firmware's unit, unit word)
+# name -> (places, default, lo, hi, resolution): values in units of 10**-places of the
+# field's own unit (uA for _ma, 0.01 cm2 for the area), judged by the protocol's one exact
+# rule (checks.check_number) so a board with single floats gives the host's verdict.
 PARAMS = (
-    ("start_ma", 0.2, 0.1, 5.0),
-    ("rise_ma", 0.2, 0.05, 0.5),
-    ("up_ma", 0.1, 0.01, 0.5),
-    ("down_ma", 0.3, 0.01, 1.0),
-    ("cap_ma", 3.0, 0.1, L.TITRATION_CAP_MAX_UA / 1000),
-    ("reversals", 8, 2, L.TITRATION_REVERSALS_MAX),
-    ("pulses", 15, 1, 100),
-    ("pulse_width_us", 200, L.WIDTH_MIN_US, L.WIDTH_MAX_US),
-    ("frequency_hz", 25, L.FREQ_MIN_HZ, L.FREQ_MAX_HZ),
-    ("electrode_area_cm2", 1.0, 0.01, 100),
+    ("start_ma", 3, 200, 100, 5000, "0.001 mA"),
+    ("rise_ma", 3, 200, 50, 500, "0.001 mA"),
+    ("up_ma", 3, 100, 10, 500, "0.001 mA"),
+    ("down_ma", 3, 300, 10, 1000, "0.001 mA"),
+    ("cap_ma", 3, 3000, 100, L.TITRATION_CAP_MAX_UA, "0.001 mA"),
+    ("reversals", 0, 8, 2, L.TITRATION_REVERSALS_MAX, "1"),
+    ("pulses", 0, 15, 1, 100, "1"),
+    ("pulse_width_us", 0, 200, L.WIDTH_MIN_US, L.WIDTH_MAX_US, "1 us"),
+    ("frequency_hz", 0, 25, L.FREQ_MIN_HZ, L.FREQ_MAX_HZ, "1 Hz"),
+    ("electrode_area_cm2", 2, 100, L.AREA_MIN_CM2_X100, L.AREA_MAX_CM2_X100, "0.01 cm2"),
 )
-_INTS = ("reversals", "pulses", "pulse_width_us", "frequency_hz")
+_PLACES = {p[0]: p[1] for p in PARAMS}
 
 
 def read_params(given):
-    """The request's params (dict or None) with defaults; TvnsError naming the field."""
+    """The request's params (dict or None) with defaults, in units (see PARAMS); TvnsError
+    naming the first bad field (params.<name>), with the others on its .errors."""
     given = given or {}
     if not isinstance(given, dict):
         raise E.TvnsError(E.BAD_FIELD, "params must be an object", "params")
-    names = [p[0] for p in PARAMS]
+    errs = []
     for k in given:
-        if k not in names:
-            raise E.TvnsError(
-                E.BAD_FIELD,
-                "params.%s: unknown (known: %s)" % (k, ", ".join(names)),
-                "params." + str(k),
-            )
+        if k not in _PLACES:
+            msg = "params.%s: unknown (known: %s)" % (k, ", ".join(p[0] for p in PARAMS))
+            errs.append(E.TvnsError(E.BAD_FIELD, msg, "params." + str(k)))
     out = {}
-    for name, default, lo, hi in PARAMS:
-        v = given.get(name, default)
+    for name, places, default, lo, hi, unit in PARAMS:
+        if name not in given:
+            out[name] = default
+            continue
+        v = given[name]
         field = "params." + name
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not lo <= v <= hi:
-            raise E.TvnsError(E.OUT_OF_RANGE, "%s must be %g..%g" % (field, lo, hi), field)
-        if name in _INTS:
-            if v != int(v):
-                raise E.TvnsError(E.RESOLUTION, "%s must be a whole number" % field, field)
-            v = int(v)
-        elif name.endswith("_ma"):
-            ua = int(round(v * 1000))
-            if abs(v * 1000 - ua) > 1e-6:
-                raise E.TvnsError(E.RESOLUTION, "%s: 0.001 mA resolution" % field, field)
-            v = ua
-        out[name] = v
+        if type(v) is not int and type(v) is not float:
+            errs.append(E.TvnsError(E.TYPE, "%s must be a number" % field, field))
+            continue
+        text = str(v) if type(v) is int else P._float_text(v)  # the text a person typed
+        x = C.check_number(errs, field, text, places, lo, hi, unit)
+        if x is not None:
+            out[name] = x
+    if errs:
+        errs[0].errors = errs
+        raise errs[0]
     return out
 
 
@@ -81,7 +83,7 @@ class Titration:
     def trial_doc(self, amp_ua):
         """The trial as a protocol (validated like any other before it runs)."""
         p = self.params
-        period_ms = -(-1000 // p["frequency_hz"]) if p["frequency_hz"] else 1000
+        period_ms = -(-1000 // p["frequency_hz"])
         on_ms = p["pulses"] * 1000 // p["frequency_hz"]
         if on_ms < L.TRAIN_MIN_MS:
             on_ms = L.TRAIN_MIN_MS
@@ -103,7 +105,7 @@ class Titration:
             "ramp_up_s": up_ms / 1000,
             "ramp_down_s": off_ms / 1000,
             "session_s": (up_ms + on_ms + off_ms) / 1000,
-            "electrode_area_cm2": p["electrode_area_cm2"],
+            "electrode_area_cm2": p["electrode_area_cm2"] / 100,
             "sham": False,
         }
 
@@ -133,7 +135,8 @@ class Titration:
 
 
 def _shown(params):
-    return {k: (v / 1000 if k.endswith("_ma") else v) for k, v in params.items()}
+    """params in their documented units (mA, cm2), as the request spelled them."""
+    return {k: (v / 10 ** _PLACES[k] if _PLACES[k] else v) for k, v in params.items()}
 
 
 # ---- the commands (console; app: the App) ----

@@ -5,6 +5,7 @@
 from tvns import errors as E
 from tvns import limits as L
 from tvns import units as U
+from tvns.checks import check_number
 from tvns.checks import err as _err
 
 # Modes, as the tick and the engines see them (small ints).
@@ -99,18 +100,9 @@ def check(errs, block, jsonscan):
             code = E.NOT_FINITE if type(v) is jsonscan.Num else E.TYPE
             _err(errs, field, code, "%s must be %s" % (field, what))
             continue
-        code, x = U.to_units(v.text, places)
-        if code == U.OK and (lo <= x <= hi or (x == 0 and zero_means is not None)):
+        x = check_number(errs, field, v.text, places, lo, hi, unit, zero_means)
+        if x is not None:
             u[name] = x
-        elif code == U.RESOLUTION:
-            msg = "%s=%s is finer than the %s resolution" % (field, U.excerpt(v.text), unit)
-            _err(errs, field, E.RESOLUTION, msg)
-        else:
-            rng = "%s..%s" % (U.show(lo, places), U.show(hi, places))
-            if zero_means is not None:
-                rng = "0 (%s) or %s" % (zero_means, rng)
-            msg = "%s must be %s (got %s)" % (field, rng, U.excerpt(v.text))
-            _err(errs, field, E.OUT_OF_RANGE, msg)
     if len(errs) != n0:
         return None
     return u
