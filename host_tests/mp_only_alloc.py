@@ -169,13 +169,16 @@ def test_a_late_feed_of_a_dry_engine_allocates_nothing():
     assert app.session.state == S.ON
 
 
-def _triggered_run(mode, edges_ms, **trig):
-    """A triggered session: the input toggled at edges_ms (session ms), every tick locked."""
+def _triggered_run(mode, edges_ms, prime=None, **trig):
+    """A triggered session: the input toggled at edges_ms (session ms), every tick locked;
+    prime(board, app) runs once the session has started (before the first locked tick)."""
     t = {"mode": mode}
     t.update(trig)
     d = doc(session_s=20, on_s=1 if mode == "train" else 18, off_s=0, ramp_up_s=2, ramp_down_s=2)
     d["trigger"] = t
     board, app = _session(d)
+    if prime is not None:
+        prime(board, app)
     sch = app.scheduler
     clock = board.clock
     origin_ms = clock.now_us // 1000
@@ -206,3 +209,19 @@ def test_triggered_ticks_allocate_nothing():
         app, ticks = _triggered_run(mode, edges, missing_s=1)
         assert ticks > 100, mode
         assert app.scheduler.trigger.trains >= 1 or mode == "start", mode
+
+
+def test_triggered_counters_at_the_wrap_allocate_nothing():
+    # The engine's pulse count one step before 2**30 (the trigger's view of it wraps through
+    # 0 in the first burst) and the session's stimulation one pulse below the clamp.
+    def prime(board, app):
+        trg = app.scheduler.trigger
+        board.engine.pulses_recorded = WRAP
+        trg._last_c = WRAP
+        trg.stim_pulses = WRAP - 1
+        trg.max_pulses = WRAP  # the cap is not what this test is about
+
+    app, ticks = _triggered_run("gate", [1500, 3500, 5500, 7500], prime=prime)
+    trg = app.scheduler.trigger
+    assert ticks > 100 and trg.trains >= 1 and trg._last_c < 100000
+    assert trg.stim_pulses == WRAP  # clamped, never past the largest small int

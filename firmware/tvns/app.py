@@ -331,8 +331,8 @@ class App:
                 self._event({"event": "state", "state": name, "t_ms": t_ms})
                 self._log("state", {"t_s": t_ms / 1000, "state": name})
         trg = sch.trigger
-        if trg is not None and trg._tail != trg._head:  # nothing allocated without news
-            for t_ms, what in trg.drain([]):
+        if trg is not None and trg.events.pending():  # nothing allocated without news
+            for t_ms, what in trg.events.drain([]):
                 self._event({"event": "trigger", "trigger": what, "t_ms": t_ms})
                 self._log("trigger", {"t_s": t_ms / 1000, "event": what})
         if sch.fault_code != F.NONE and sch.fault_code != self._fault_seen:

@@ -23,6 +23,7 @@ from array import array
 
 from micropython import const
 
+from tvns.ring import EventRing
 from tvns.trigger_fields import GATE, START, TRAIN
 
 EV_ON = const(1)  # the debounced input became active
@@ -75,11 +76,7 @@ class TriggerRun:
         self._count = getattr(engine, "pulse_count", None) or engine.pulses
         self._marker = getattr(board, "marker", None)
         self._starts = array("i", [0] * self.rate_cap)  # ticks_ms of the last trains
-        self._ev_t = array("i", [0] * _RING)
-        self._ev_k = bytearray(_RING)
-        self._head = 0
-        self._tail = 0
-        self.lost = 0
+        self.events = EventRing(_RING, EVENT_NAMES)  # drained by the main loop (app.py)
         self.trains = 0  # bursts or trains begun in this session (wraps)
         self.stim_pulses = 0  # pulses delivered in this session (stops counting at the cap)
         self.begin(self._clock.ticks_ms())
@@ -156,12 +153,12 @@ class TriggerRun:
         c = self._count()
         d = c - self._last_c
         if d < 0:
-            d += _WRAP + 1
+            d = d + _WRAP + 1  # the counter wrapped (d + _WRAP first: never 2**30)
         self._last_c = c
         if d > 0:
             self._last_pulse_ms = now
-            s = self.stim_pulses + d
-            self.stim_pulses = s if s < _WRAP else _WRAP
+            s = self.stim_pulses
+            self.stim_pulses = s + d if s < _WRAP - d else _WRAP
             if not self.bursting:
                 self._burst_start(now, t)
         elif self.bursting and clock.ticks_diff(now, self._last_pulse_ms) > self.period_ms + 1:
@@ -266,16 +263,7 @@ class TriggerRun:
         return b if self._clock.ticks_diff(b, a) < 0 else a
 
     def _event(self, t, kind):
-        i = self._head % _RING
-        self._ev_t[i] = t
-        self._ev_k[i] = kind
-        self._head += 1
-        if self._head - self._tail > _RING:
-            self._tail += 1
-            self.lost += 1
-        if self._head > 0x10000000:  # keep both small: same distance, lower numbers
-            self._head -= 0x8000000
-            self._tail -= 0x8000000
+        self.events.put(t, kind)
 
     def flowing_ms(self, now):
         """ms since the present burst began while pulses should be flowing now (a burst
@@ -299,14 +287,6 @@ class TriggerRun:
             mk.value(0)
 
     # ---- main loop ----
-    def drain(self, out):
-        """Append (session ms, event name) pairs not yet drained to list out."""
-        while self._tail < self._head:
-            i = self._tail % _RING
-            out.append((self._ev_t[i], EVENT_NAMES[self._ev_k[i]]))
-            self._tail += 1
-        return out
-
     def status(self):
         return {
             "mode": ("none", "gate", "start", "train")[self.mode],

@@ -16,6 +16,7 @@ from tvns.errors import OUT_OF_RANGE, SELF_TEST, TvnsError
 GPIO_MAX = 29  # RP2040: GPIO0..GPIO29
 _FEED = F.DEADMAN_PULSES
 _NEVER_MS = const(0x100000)
+_WRAP = const(0x3FFFFFFF)  # counters wrap here: 2**30 - 1, the largest small int of a 32-bit port
 
 
 def _gpio(config, name):
@@ -232,8 +233,9 @@ class PioEngine:
         sm = self._sm
         level = sm.tx_fifo()
         if level < _FEED:  # words the PIO took since the last feed: one per pulse started
-            n = self._pulled + _FEED - level
-            self._pulled = n if n <= 0x3FFFFFFF else n - 0x40000000
+            d = _FEED - level
+            n = self._pulled  # wraps to 0 after _WRAP, never forming 2**30 (a heap int)
+            self._pulled = n + d if n <= _WRAP - d else n - _WRAP - 1 + d
         while level < _FEED:
             sm.put(self._n_o)
             level += 1
