@@ -143,9 +143,9 @@ def test_ring_heads_and_clock_at_the_wrap_allocate_nothing():
     loop(app, 8000)
     e = board.engine
     e._head = e._tail = WRAP - 1
-    e._gate_head = e._gate_tail = WRAP
+    e._gates.head = e._gates.tail = WRAP
     _run_locked(board, app, 4000)
-    assert app.session.state in (S.ON, S.OFF) and e._head < 100 and e._gate_head < 100
+    assert app.session.state in (S.ON, S.OFF) and e._head < 100 and e._gates.head < 100
 
 
 def test_an_exception_in_the_tick_is_caught_without_the_heap():

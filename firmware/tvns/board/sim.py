@@ -7,7 +7,7 @@ from micropython import const
 from tvns import errors as E
 from tvns import limits as L
 from tvns import safety as F
-from tvns.board.simengine import SimEngine
+from tvns.board.simengine import EdgeRing, SimEngine
 from tvns.store import MemoryStore
 
 _PERIOD = 1 << 30  # MicroPython ticks wrap here
@@ -206,44 +206,25 @@ class SimTriggerIn:
 
 
 class SimMarker:
-    """The marker output (train onsets): its edges in a preallocated ring, as the gate's
-    (value() runs in the tick: no allocation); the main loop drains them."""
+    """The marker output (train onsets): its edges recorded as the gate wire's are
+    (simengine.EdgeRing: value() runs in the tick, no allocation); the main loop drains them."""
 
     def __init__(self, clock):
-        self._clock = clock
         self.level = 0
-        self._ring = [0] * (3 * 256)
-        self._head = 0
-        self._tail = 0
-        self.lost = 0
+        self._edges = EdgeRing(clock)
 
     def value(self, v=None):
         if v is None:
             return self.level
         v = 1 if v else 0
-        if v == self.level:
-            return None
-        self.level = v
-        i = (self._head % 256) * 3
-        r = self._ring
-        r[i] = self._clock.ms30
-        r[i + 1] = self._clock.sub_us
-        r[i + 2] = v
-        self._head += 1
-        if self._head - self._tail > 256:
-            self._tail += 1
-            self.lost += 1
+        if v != self.level:
+            self.level = v
+            self._edges.record(v)
         return None
 
     def drain(self, out):
         """Move recorded edges [t_us, level] into list out (main loop only)."""
-        r = self._ring
-        unwrap = self._clock.unwrap_us
-        while self._tail < self._head:
-            i = (self._tail % 256) * 3
-            out.append([unwrap(r[i], r[i + 1]), r[i + 2]])
-            self._tail += 1
-        return out
+        return self._edges.drain(out)
 
 
 class SimTicker:

@@ -53,6 +53,42 @@ def _add(a, b):
     return a + b if a + b >= 0 else a + b + _MASK + 1
 
 
+class EdgeRing:
+    """Wire edges (ms30, sub-us, level) at the clock's present time, in a preallocated ring
+    (record() runs in the tick: no allocation, wrapped small ints); the main loop drains them
+    as [t_us, level]. The gate wire's (SimEngine) and the marker's (sim.SimMarker)."""
+
+    def __init__(self, clock, size=_GATE_RING):
+        self._clock = clock
+        self._size = size
+        self._ring = [0] * (3 * size)
+        self.head = 0
+        self.tail = 0
+        self.lost = 0  # edges overwritten before they were drained
+
+    def record(self, level):
+        clock = self._clock
+        i = (self.head % self._size) * 3
+        r = self._ring
+        r[i] = clock.ms30
+        r[i + 1] = clock.sub_us
+        r[i + 2] = level
+        self.head = _add(self.head, 1)
+        if _diff(self.head, self.tail) > self._size:
+            self.tail = _add(self.tail, 1)
+            self.lost = _add(self.lost, 1)
+
+    def drain(self, out):
+        """Move recorded edges [t_us, level] into list out (main loop only)."""
+        r = self._ring
+        unwrap = self._clock.unwrap_us
+        while self.tail != self.head:
+            i = (self.tail % self._size) * 3
+            out.append([unwrap(r[i], r[i + 1]), r[i + 2]])
+            self.tail = _add(self.tail, 1)
+        return out
+
+
 class SimEngine:
     def __init__(self, clock):
         self._clock = clock
@@ -89,10 +125,7 @@ class SimEngine:
         self.lost = 0  # segments overwritten before they were drained
         # Gate edges for the trace's gate wire (the GPIO the Pico drives and its PIO reads).
         self.gate_wire = 0  # the gate GPIO as the firmware drives it (a kill leaves it alone)
-        self._gate_ring = [0] * (3 * _GATE_RING)
-        self._gate_head = 0
-        self._gate_tail = 0
-        self.gate_lost = 0
+        self._gates = EdgeRing(self._clock)
 
     # ---- the board interface ----
     def load(self, width_us, gap_us, period_us):
@@ -301,13 +334,11 @@ class SimEngine:
 
     def drain_gate(self, out):
         """Move recorded gate edges [t_us, level] into list out (main loop only)."""
-        r = self._gate_ring
-        unwrap = self._clock.unwrap_us
-        while self._gate_tail != self._gate_head:
-            i = (self._gate_tail % _GATE_RING) * 3
-            out.append([unwrap(r[i], r[i + 1]), r[i + 2]])
-            self._gate_tail = _add(self._gate_tail, 1)
-        return out
+        return self._gates.drain(out)
+
+    @property
+    def gate_lost(self):
+        return self._gates.lost
 
     # ---- internals (tick path: small ints, no allocation) ----
     def _started(self, now):
@@ -374,13 +405,4 @@ class SimEngine:
             self.lost = _add(self.lost, 1)
 
     def _record_gate(self, level):
-        clock = self._clock
-        i = (self._gate_head % _GATE_RING) * 3
-        r = self._gate_ring
-        r[i] = clock.ms30
-        r[i + 1] = clock.sub_us
-        r[i + 2] = level
-        self._gate_head = _add(self._gate_head, 1)
-        if _diff(self._gate_head, self._gate_tail) > _GATE_RING:
-            self._gate_tail = _add(self._gate_tail, 1)
-            self.gate_lost = _add(self.gate_lost, 1)
+        self._gates.record(level)

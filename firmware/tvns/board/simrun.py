@@ -7,6 +7,7 @@ import time
 from tvns import VERSION
 from tvns.app import LOOP_MS, App
 from tvns.board.sim import SimBoard
+from tvns.trigger_fields import START
 
 PROGRESS_EVERY_MS = 10000  # virtual time between progress callbacks
 
@@ -51,7 +52,7 @@ def simulate(
     app = App(board, log)
     proto = app.load(source)
     total_ms = proto.session_ms if duration_ms is None else min(duration_ms, proto.session_ms)
-    if proto.trigger is not None and proto.trigger.mode == 2:  # start mode: waits for its edge
+    if proto.trigger is not None and proto.trigger.mode == START:  # waits for its edge
         total_ms = duration_ms if duration_ms is not None else proto.session_ms + 3600000
     segments, states, faults, gate_edges = [], [], [], []
     wall0 = _wall_start()
