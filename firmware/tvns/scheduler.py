@@ -448,8 +448,10 @@ class Scheduler:
     @micropython.native  # machine code (mpy-cross -march): the hot path
     def _output_off(self):
         # Normal end: close the gate (the pulse in flight finishes balanced), then 0 uA.
-        self._set_gate(False)
+        self._set_gate(False)  # an untriggered protocol's marker falls with the gate
         self._set_amp(0)
         self.nom_ua = 0
         self.nom_gate = False
-        self._marks_off()
+        trg = self.trigger
+        if trg is not None:
+            trg.off()
