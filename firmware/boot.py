@@ -9,8 +9,8 @@ import sys
 # levels. Pico: phase A, phase B, sync, gate, DAC PWM, all low. ESP32 DevKitC: phase A,
 # phase B, sync, gate, DAC low; the kill latch's reset line (LRST_n) high, so it holds.
 _SAFE = {
-    "rp2": ((2, 0), (3, 0), (4, 0), (5, 0), (6, 0)),
-    "esp32": ((18, 0), (19, 0), (21, 0), (22, 0), (25, 0), (23, 1)),
+    "rp2": ((2, 0), (3, 0), (4, 0), (5, 0), (6, 0), (11, 0)),
+    "esp32": ((18, 0), (19, 0), (21, 0), (22, 0), (25, 0), (23, 1), (17, 0)),
 }
 # Where the deployed pin map may live on the board's file system, first match wins.
 _PIN_MAPS = ("board.json", "pico.json", "hardware/boards/pico.json")

@@ -143,9 +143,9 @@ def test_ring_heads_and_clock_at_the_wrap_allocate_nothing():
     loop(app, 8000)
     e = board.engine
     e._head = e._tail = WRAP - 1
-    e._gate_head = e._gate_tail = WRAP
+    e._gates.head = e._gates.tail = WRAP
     _run_locked(board, app, 4000)
-    assert app.session.state in (S.ON, S.OFF) and e._head < 100 and e._gate_head < 100
+    assert app.session.state in (S.ON, S.OFF) and e._head < 100 and e._gates.head < 100
 
 
 def test_an_exception_in_the_tick_is_caught_without_the_heap():
@@ -167,3 +167,61 @@ def test_a_late_feed_of_a_dry_engine_allocates_nothing():
     _locked(app.scheduler.tick_cb)
     assert app.scheduler.exceptions == 0 and board.engine.starved == 1
     assert app.session.state == S.ON
+
+
+def _triggered_run(mode, edges_ms, prime=None, **trig):
+    """A triggered session: the input toggled at edges_ms (session ms), every tick locked;
+    prime(board, app) runs once the session has started (before the first locked tick)."""
+    t = {"mode": mode}
+    t.update(trig)
+    d = doc(session_s=20, on_s=1 if mode == "train" else 18, off_s=0, ramp_up_s=2, ramp_down_s=2)
+    d["trigger"] = t
+    board, app = _session(d)
+    if prime is not None:
+        prime(board, app)
+    sch = app.scheduler
+    clock = board.clock
+    origin_ms = clock.now_us // 1000
+    level = 0
+    i = 0
+    ticks = 0
+    while app.session.running() and clock.now_us // 1000 - origin_ms < 25000:
+        now_ms = clock.now_us // 1000 - origin_ms
+        if i < len(edges_ms) and now_ms >= edges_ms[i]:
+            level = 1 - level
+            board._trigger_edge(level)  # the input's edge (main-loop side: outside the lock)
+            i += 1
+        wait = clock.ticks_diff(sch.due_ms, clock.ticks_ms())
+        step = wait if 0 < wait < 50 else (1 if wait <= 0 else 50)
+        clock.now_us += step * 1000
+        _locked(sch.tick_cb)
+        assert sch.exceptions == 0, "the tick raised (allocated?) at %d ms" % now_ms
+        ticks += 1
+        board.engine.drain([])
+        board.marker.drain([])
+        app.service()
+    return app, ticks
+
+
+def test_triggered_ticks_allocate_nothing():
+    edges = [1500, 3500, 5500, 5501, 5502, 7500, 9500, 9600]  # bursts, bounce, a short one
+    for mode in ("gate", "train", "start"):
+        app, ticks = _triggered_run(mode, edges, missing_s=1)
+        assert ticks > 100, mode
+        assert app.scheduler.trigger.trains >= 1 or mode == "start", mode
+
+
+def test_triggered_counters_at_the_wrap_allocate_nothing():
+    # The engine's pulse count one step before 2**30 (the trigger's view of it wraps through
+    # 0 in the first burst) and the session's stimulation one pulse below the clamp.
+    def prime(board, app):
+        trg = app.scheduler.trigger
+        board.engine.pulses_recorded = WRAP
+        trg._last_c = WRAP
+        trg.stim_pulses = WRAP - 1
+        trg.max_pulses = WRAP  # the cap is not what this test is about
+
+    app, ticks = _triggered_run("gate", [1500, 3500, 5500, 7500], prime=prime)
+    trg = app.scheduler.trigger
+    assert ticks > 100 and trg.trains >= 1 and trg._last_c < 100000
+    assert trg.stim_pulses == WRAP  # clamped, never past the largest small int

@@ -192,3 +192,46 @@ def test_deploy_checks_the_map_before_it_connects(tmp_path):
     # no such port: a deploy that connected first would fail on the port, not on the map
     r = _tvns("deploy", "--port", tmp_path / "no-port", "--board", "rp2", "--config", bad)
     assert r.returncode == 2 and "ceiling_ua" in r.stderr and "mpremote" not in r.stderr
+
+
+# The Pico's 40 header pins in order (Raspberry Pi Pico datasheet, pinout), written out
+# independently of tools/tvns_tools/boardcheck.py's table.
+PICO_PINOUT = (
+    "GP0 GP1 GND GP2 GP3 GP4 GP5 GND GP6 GP7 GP8 GP9 GND GP10 GP11 GP12 GP13 GND GP14 GP15 "
+    "GP16 GP17 GND GP18 GP19 GP20 GP21 GND GP22 RUN GP26 GP27 GND GP28 ADC_VREF 3V3 3V3_EN "
+    "GND VSYS VBUS"
+).split()
+
+
+def test_the_pico_map_gives_the_physical_pin_beside_every_gpio():
+    """Issue 13: physical Pico pin numbers beside GPIO numbers: every pin of pico.json has
+    its `header` (as the ESP32 map names its DevKitC pins), and it is the pin that GPIO is
+    on."""
+    from tvns_tools import boardcheck
+
+    assert len(PICO_PINOUT) == 40
+    assert boardcheck.PICO_PHYSICAL == {
+        int(label[2:]): n for n, label in enumerate(PICO_PINOUT, 1) if label.startswith("GP")
+    }
+    cfg = pico_config()
+    for name, spec in cfg["pins"].items():
+        assert PICO_PINOUT[spec["header"] - 1] == "GP%d" % spec["gpio"], name
+    assert boardcheck.header_errors(cfg) == []
+
+
+def test_a_wrong_physical_pin_in_the_pico_map_is_refused_naming_it(tmp_path):
+    bad = tmp_path / "bad.json"
+    cfg = changed(pico_config(), ("pins", "estop", "header"), 20)  # GP16 is pin 21
+    cfg = changed(cfg, ("pins", "sense_adc", "header"), 30)  # pin 30 is RUN
+    bad.write_text(json.dumps(cfg))
+    r = _tvns("board", "check", bad, "--json")
+    doc = json.loads(r.stdout)
+    assert r.returncode == 2 and doc["valid"] is False
+    msgs = {e["field"]: e["message"] for e in doc["errors"]}
+    assert set(msgs) == {"pins.estop.header", "pins.sense_adc.header"}
+    assert "GPIO16 is physical pin 21 of the pico" in msgs["pins.estop.header"]
+    assert "GPIO26 is physical pin 31" in msgs["pins.sense_adc.header"]
+    # the same map on another module is not held to the Pico's pinout
+    other = changed(cfg, ("name",), "my-rp2040-board")
+    bad.write_text(json.dumps(other))
+    assert _tvns("board", "check", bad).returncode == 0

@@ -70,6 +70,14 @@ def test_hello_and_limits():
     r = ask(con, out, id="a", cmd="hello")
     assert r["ok"] and r["id"] == "a" and r["board"] == "sim" and r["version"]
     assert r["limits_crc"] == limits_digest() and len(r["limits_crc"]) == 8
+    import gc
+
+    if hasattr(gc, "mem_free"):  # MicroPython: the heap's free bytes, as gc sees them now
+        free = gc.mem_free()
+        assert type(r["heap_free"]) is int and 0 < r["heap_free"]
+        assert abs(r["heap_free"] - free) < 65536, (r["heap_free"], free)
+    else:  # CPython has no such heap
+        assert "heap_free" in r and r["heap_free"] is None
     r = ask(con, out, id=2, cmd="limits")
     assert r["limits"]["CURRENT_MAX_UA"] == 10000 and r["limits_crc"] == limits_digest()
 

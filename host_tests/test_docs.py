@@ -23,6 +23,13 @@ def test_protocol_format_lists_every_field():
     ]
 
 
+def test_protocol_format_lists_every_trigger_field():
+    from tvns import trigger_fields
+
+    doc = (ROOT / "docs" / "PROTOCOL-FORMAT.md").read_text()
+    assert _table_first_column(doc, "## The trigger block") == list(trigger_fields.NAMES)
+
+
 def test_protocol_format_lists_every_error_code_once():
     doc = (ROOT / "docs" / "PROTOCOL-FORMAT.md").read_text()
     listed = _table_first_column(doc, "## Error codes")

@@ -1,5 +1,5 @@
-"""Invariants 1, 3, 4, 5 and 6 of ARCHITECTURE.md over many generated protocols (hypothesis),
-checked on the exact trace of the sim board."""
+"""Invariants 1, 3, 4, 5 and 6 of docs/ARCHITECTURE.md over many generated protocols
+(hypothesis), checked on the exact trace of the sim board."""
 
 from esp32_support import sim_esp32
 from gen_support import OUTPUT_STATES, state_at, valid_protocols

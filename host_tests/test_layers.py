@@ -1,8 +1,10 @@
-"""The firmware's layering (ARCHITECTURE.md): board/ is the only room that touches hardware,
-the core never imports a board, and no import runs in a circle (lazy imports included)."""
+"""The firmware's layering (docs/ARCHITECTURE.md): board/ is the only room that touches
+hardware, the core never imports a board, and no import runs in a circle (lazy imports
+included); modules past ~300 lines say why at their top."""
 
 import ast
 import pathlib
+import re
 
 FIRMWARE = pathlib.Path(__file__).resolve().parent.parent / "firmware"
 HARDWARE = ("machine", "rp2", "esp32", "network", "bluetooth", "pyb")
@@ -85,3 +87,29 @@ def test_main_py_allocates_the_emergency_exception_buffer_first():
     call = guarded.body[0].value
     assert call.func.attr == "alloc_emergency_exception_buf" and call.args[0].value == 100
     assert [h.type.id for h in guarded.handlers] == ["AttributeError"]  # the unix port
+
+
+# Issue 19: no module over ~300 lines without a reason at its top. The marker: a line that
+# starts with "# Longer than ~300 lines" (a comment) or "Longer than ~300 lines" (inside the
+# module docstring) within the first 15 lines, followed by the reason.
+SIZE_LINES = 300
+MARKER = re.compile(r"^(# )?Longer than ~300 lines")
+SIZE_EXCEPTIONS = set()  # none: every long module says why
+
+
+def test_modules_over_300_lines_say_why_at_their_top():
+    root = FIRMWARE.parent
+    checked, missing = 0, []
+    for path in sorted([*FIRMWARE.rglob("*.py"), *(root / "tools").rglob("*.py")]):
+        lines = path.read_text().splitlines()
+        rel = path.relative_to(root).as_posix()
+        if len(lines) <= SIZE_LINES or rel in SIZE_EXCEPTIONS:
+            continue
+        checked += 1
+        if not any(MARKER.match(line) for line in lines[:15]):
+            missing.append("%s (%d lines)" % (rel, len(lines)))
+    assert checked >= 5
+    assert not missing, (
+        "over %d lines with no '# Longer than ~300 lines ...: why' in the first 15 lines "
+        "(split it, or say why): %s" % (SIZE_LINES, ", ".join(missing))
+    )

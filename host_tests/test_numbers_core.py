@@ -325,3 +325,24 @@ def test_float_text_is_what_a_person_typed():
     assert protocol._float_text(0.000123456789012345) == repr(0.000123456789012345)
     assert protocol._float_text(float("nan")) == "nan"
     assert protocol._float_text(-2.5) == "-2.5"
+
+
+def test_titration_params_are_judged_exactly_as_protocols_are():
+    # The values issue 17 found refused by a float tolerance under single floats: exact
+    # in uA on every runtime, because titration uses the protocol's rule (checks.py).
+    from tvns import errors as E
+    from tvns import titration as T
+
+    p = T.read_params({"start_ma": 0.127, "up_ma": 0.251, "down_ma": 0.502, "cap_ma": 2})
+    assert (p["start_ma"], p["up_ma"], p["down_ma"], p["cap_ma"]) == (127, 251, 502, 2000)
+    assert (
+        p["electrode_area_cm2"] == 100
+        and T.read_params({"electrode_area_cm2": 0.53})["electrode_area_cm2"] == 53
+    )
+    for bad, code in (({"rise_ma": 0.0005}, E.RESOLUTION), ({"cap_ma": 6}, E.OUT_OF_RANGE)):
+        try:
+            T.read_params(bad)
+        except E.TvnsError as exc:
+            assert exc.code == code and exc.field == "params." + list(bad)[0]
+        else:
+            raise AssertionError("accepted %r" % (bad,))

@@ -8,7 +8,7 @@ from tvns.board import rp2 as board_rp2
 from tvns.board import rp2_pio
 from tvns.errors import ABOVE_CEILING, MISSING, OUT_OF_RANGE, SELF_TEST, TvnsError
 
-OUTPUT_STAGE = (2, 3, 4, 5, 6)  # phase A, phase B, sync, gate, DAC PWM in pico.json
+OUTPUT_STAGE = (2, 3, 4, 5, 6, 11)  # phase A, phase B, sync, gate, DAC PWM, marker in pico.json
 
 
 def load_boot():

@@ -43,6 +43,25 @@ board.ticker.start(Sched())
 machine.Timer.instances[0].fire()
 assert machine.WDT.instances[0].feeds == 1
 
+# The engine's pulse counter at its wrap (2**30 - 1): the PIO took both words of its
+# permission; feed counts them through 0 without forming 2**30 (a heap int on a 32-bit
+# port): 2**30 - 1 + 2 -> 1.
+eng = board.engine
+eng._pulled = 0x3FFFFFFF
+sm.pio_pull(2)
+sm.put = lambda value, shift=0: None  # the fake's lists would allocate; the port's put won't
+engine_feed = eng.feed
+machine.recording[0] = False
+micropython.heap_lock()
+try:
+    engine_feed()
+finally:
+    micropython.heap_unlock()
+machine.recording[0] = True
+assert eng._pulled == 1 and eng.pulse_count() == 1, eng._pulled
+del sm.put
+eng.feed()  # unlocked: the fake's FIFO full again for the calls below
+
 # The tick-path calls allocate nothing (heap locked: any allocation raises MemoryError).
 machine.set_input(16, 1)
 gate, pressed, read_ua = board.engine.gate, board.estop.pressed, board.sense.read_ua

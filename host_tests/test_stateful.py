@@ -1,9 +1,8 @@
 """A hypothesis state machine mixing commands, protocol loads (good and bad), time steps,
-fault injection, cause removal, resets and tick jitter; the invariants of ARCHITECTURE.md
-are checked after every step: 120 runs of up to 100 steps (about 11,500 steps, measured)
-per `make test`;
-`make fuzz` (TVNS_FUZZ=1) runs 20x more.
-Invariant 8 (log records survive a power cut) belongs to the session log (issue #6): not
+fault injection, cause removal, resets and tick jitter; the invariants of
+docs/ARCHITECTURE.md are checked after every step: 120 runs of up to 100 steps (about 11,500
+steps, measured) per `make test`; `make fuzz` (TVNS_FUZZ=1) runs 20x more.
+Invariant 8 (log records survive a power cut) belongs to the session log (test_log.py): not
 checked here."""
 
 import os
@@ -39,6 +38,13 @@ GOOD = [
     proto(session_s=12, sham=True, ramp_up_s=1, ramp_down_s=1, on_s=3, off_s=1),
     proto(session_s=10, keepalive_s=1, ramp_up_s=1, ramp_down_s=1, off_s=0),
     proto(session_s=30, amplitude_ma=10, ramp_up_s=5, ramp_down_s=5, on_s=5, off_s=5),
+    # the trigger input (docs/GATING.md): gated, trains on edges, a start edge
+    proto(session_s=12, ramp_up_s=1, ramp_down_s=1, on_s=10, off_s=0,
+          trigger={"mode": "gate", "min_gap_s": 0.1, "max_stim_s": 4}),
+    proto(session_s=12, ramp_up_s=1, ramp_down_s=1, on_s=0.5, off_s=0,
+          trigger={"mode": "train", "polarity": "low", "max_trains_per_min": 4}),
+    proto(session_s=8, ramp_up_s=1, ramp_down_s=1, on_s=2, off_s=1,
+          trigger={"mode": "start", "missing_s": 1}),
 ]  # fmt: skip
 BAD = [
     ("amplitude_ma", 10.5),
@@ -140,6 +146,15 @@ class StimulatorMachine(RuleBasedStateMachine):
             self.app.service()
         self._check_pulses()
 
+    @rule(level=st.integers(0, 1), bounce=st.booleans())
+    def trigger(self, level, bounce):
+        """The trigger input changes now (with bounce: a few edges in a ms first)."""
+        board = self.board
+        edges = [1 - level, level, 1 - level, level] if bounce else [level]
+        for lv in edges:
+            board._trigger_edge(lv)  # sim: the engine model sees it; ESP32 model: the pad
+            board.clock.now_us = board.clock.now_us + 200
+
     @rule(kind=st.sampled_from(KINDS))
     def inject(self, kind):
         self.board.inject(kind, 0)
@@ -161,6 +176,18 @@ class StimulatorMachine(RuleBasedStateMachine):
     def output_only_in_output_states(self):  # invariant 4
         if self.board.engine.gated:
             assert S.OUTPUT_ALLOWED[self.app.session.state] == 1
+
+    @invariant()
+    def a_gated_input_holds_pulses_and_the_stim_cap_holds(self):
+        trg = self.app.scheduler.trigger
+        if trg is None:
+            return
+        eng = self.board.engine
+        if trg.hw and trg.mode == 1 and eng.gated:  # gate mode: pulses only with the input
+            assert self.board.trigger.level() == trg.active
+        if trg.hw and self.app.session.running():
+            # the engine can never be more than its FIFO's permission past the cap
+            assert trg.stim_pulses <= trg.max_pulses + 2
 
     @invariant()
     def never_above_the_ceiling(self):  # invariant 3

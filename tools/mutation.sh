@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # make mutation: mutmut over the limits, protocol validation (protocol, checks, figures,
-# units, jsonscan), session and safety modules with the fast CPython tests.
-# MODULES="schedule scheduler" adds more (slow: about 1 mutant/s).
+# units, jsonscan), session, safety, schedule and scheduler modules with the fast CPython
+# tests. ONLY="schedule scheduler" runs just those; MODULES="..." adds more.
+# Time budget (2 cores shared): about 45 min for all of them, 15 min for ONLY="schedule
+# scheduler" (SAFETY.md, the mutation section, has the last run's figures).
 # mutmut names mutants by module path from the directory it runs in, and the tests import
 # `tvns.*`, so it runs in a scratch workspace laid out as tvns/ + tests/.
 set -euo pipefail
@@ -12,9 +14,15 @@ rm -rf "$WS"
 mkdir -p "$WS/tests"
 cp -r firmware/tvns "$WS/tvns"
 rm -rf "$WS/tvns/board/rp2"*.py
+# mutmut leaves decorated functions alone: drop @micropython.native (on CPython the shim's
+# identity anyway), so the hot path is mutated like everything else.
+find "$WS/tvns" -name '*.py' -exec sed -i '/^ *@micropython\.native/d' {} +
 # The stateful test is left out: it takes seconds per mutant and adds little on these modules.
-for t in test_firmware_core test_protocol_core test_numbers_core test_invariants test_faults \
-  test_blinding sim_support gen_support esp32_support; do
+# test_schedule_rules and test_tick_rules come first: rule by rule and fast, they kill most
+# schedule/scheduler mutants in milliseconds (mutmut runs the fastest covering tests first).
+for t in test_schedule_rules test_tick_rules test_tick_core test_firmware_core \
+  test_protocol_core test_numbers_core test_invariants test_faults test_blinding sim_support \
+  gen_support esp32_support; do
   cp "host_tests/$t.py" "$WS/tests/"
 done
 # the pin maps the ESP32 helpers read (host_tests/../hardware/boards)
@@ -22,13 +30,14 @@ mkdir -p "$WS/hardware" && cp -r hardware/boards "$WS/hardware/"
 : > "$WS/tests/conftest.py"  # mutmut puts mutants/ first on sys.path: `tvns` comes from there
 # CPython's `const` (the host-only micropython shim): pytest puts tests/ on sys.path
 cp tools/tvns_tools/shim/micropython.py "$WS/tests/"
-ONLY=""
-for m in limits protocol checks figures units jsonscan session safety ${MODULES:-}; do ONLY="$ONLY\"tvns/$m.py\", "; done
+PATHS=""
+for m in ${ONLY:-limits protocol checks figures units jsonscan session safety schedule scheduler} \
+  ${MODULES:-}; do PATHS="$PATHS\"tvns/$m.py\", "; done
 cat > "$WS/pyproject.toml" <<TOML
 [tool.mutmut]
 source_paths = ["tvns/"]
 also_copy = ["hardware/"]
-only_mutate = [$ONLY]
+only_mutate = [$PATHS]
 pytest_add_cli_args_test_selection = ["tests/"]
 pytest_add_cli_args = ["-q", "-p", "no:cacheprovider", "-x"]
 TOML

@@ -62,6 +62,7 @@ class App:
         self.host_clock = None  # (unix_s, uptime s) from set_time: information for the log
         self.repl_open = False  # the investigator opened the REPL for this boot (`repl`)
         self.meta = None  # the study metadata of the session being started (start's meta)
+        self.titration = None  # the perception-threshold titration (tvns/titration.py)
         self._last_beats = -1
         self._was_running = False
         self._fault_seen = F.NONE
@@ -329,6 +330,11 @@ class App:
             for t_ms, name in buf:
                 self._event({"event": "state", "state": name, "t_ms": t_ms})
                 self._log("state", {"t_s": t_ms / 1000, "state": name})
+        trg = sch.trigger
+        if trg is not None and trg.events.pending():  # nothing allocated without news
+            for t_ms, what in trg.events.drain([]):
+                self._event({"event": "trigger", "trigger": what, "t_ms": t_ms})
+                self._log("trigger", {"t_s": t_ms / 1000, "event": what})
         if sch.fault_code != F.NONE and sch.fault_code != self._fault_seen:
             self._fault_seen = sch.fault_code
             self._record_fault(sch.fault_code, sch.fault_ms)
@@ -379,7 +385,16 @@ class App:
             "exposure_used_s": self.exposure_used_ms() / 1000,
             "store": {"ok": not self.store.damaged, "damaged": self.store.damaged},
             "log": self.journal.health(),
+            "trigger": self._trigger_status(),
         }
+
+    def _trigger_status(self):
+        """The trigger input's state (docs/GATING.md), or None for an untriggered protocol:
+        `missing` is the visible state of an input that stopped giving edges."""
+        trg = self.scheduler.trigger
+        if trg is None:
+            return None
+        return trg.status()
 
     def run_forever(self, poll=None, wait=None):
         """The main loop (main.py runs it): output stays off until a command starts a

@@ -32,6 +32,25 @@ def err(out, field, code, message):
     out.append(E.TvnsError(code, message, field))
 
 
+def check_number(errs, field, text, places, lo, hi, unit, zero_means=None):
+    """A number's decimal text in units of 10**-places, exactly (tvns/units.py), within
+    lo..hi (or 0 where zero_means says what 0 means): the value, or None with the error
+    appended to errs naming the field, the resolution or the range. The one rule for every
+    number a command or a protocol brings (protocol fields, the trigger block, titration)."""
+    code, v = U.to_units(text, places)
+    if code == U.OK and (lo <= v <= hi or (v == 0 and zero_means is not None)):
+        return v
+    if code == U.RESOLUTION:
+        msg = "%s=%s is finer than the %s resolution" % (field, U.excerpt(text), unit)
+        err(errs, field, E.RESOLUTION, msg)
+        return None
+    rng = "%s..%s" % (U.show(lo, places), U.show(hi, places))
+    if zero_means is not None:
+        rng = "0 (%s) or %s" % (zero_means, rng)
+    err(errs, field, E.OUT_OF_RANGE, "%s must be %s (got %s)" % (field, rng, U.excerpt(text)))
+    return None
+
+
 def check_fields(errs, ok, ceiling_ua):
     """Each numeric field of ok (name -> jsonscan.Num) within its hard limit, on its
     resolution grid. Returns {name: value in units} for the valid ones."""
@@ -39,19 +58,9 @@ def check_fields(errs, ok, ceiling_ua):
     for name, places, lo, hi, unit, zero_means in NUMERIC:
         if name not in ok:
             continue
-        text = ok[name].text
-        code, v = U.to_units(text, places)
-        if code == U.OK and (lo <= v <= hi or (v == 0 and zero_means is not None)):
+        v = check_number(errs, name, ok[name].text, places, lo, hi, unit, zero_means)
+        if v is not None:
             u[name] = v
-        elif code == U.RESOLUTION:
-            msg = "%s=%s is finer than the %s resolution" % (name, U.excerpt(text), unit)
-            err(errs, name, E.RESOLUTION, msg)
-        else:
-            rng = "%s..%s" % (U.show(lo, places), U.show(hi, places))
-            if zero_means is not None:
-                rng = "0 (%s) or %s" % (zero_means, rng)
-            msg = "%s must be %s (got %s)" % (name, rng, U.excerpt(text))
-            err(errs, name, E.OUT_OF_RANGE, msg)
     amp = u.get("amplitude_ma")
     if amp is not None and amp > ceiling_ua:
         msg = "amplitude_ma=%s is above this board's ceiling of %s mA" % (

@@ -16,6 +16,7 @@ from tvns import errors as E
 from tvns import investigator as I
 from tvns import jsonscan
 from tvns import limits as L
+from tvns import titration as T
 from tvns.log import crc32, rotated_name  # the firmware's one CRC-32 (binascii.crc32)
 
 LOG_REPLY_MAX = const(16)  # records per `log` reply, so a reply line stays short
@@ -209,6 +210,20 @@ def _log_read(con, req):
     return reply
 
 
+def _titrate(con, req):
+    return {"titration": T.start(con.app, req.get("params"), _pin(req))}
+
+
+def _trial(con, req):
+    return T.trial(con.app)
+
+
+def _answer(con, req):
+    if req.get("abort") is True:
+        return {"titration": T.abort(con.app)}
+    return {"titration": T.answer(con.app, req.get("felt"))}
+
+
 COMMANDS = {
     "hello": _hello,
     "limits": _limits,
@@ -228,4 +243,7 @@ COMMANDS = {
     "reset_store": _reset_store,
     "repl": _repl,
     "log_read": _log_read,
+    "titrate": _titrate,
+    "trial": _trial,
+    "answer": _answer,
 }

@@ -29,6 +29,9 @@ REFUSED_WHILE_RUNNING = (
     "clear_exposure",
     "reset_store",
     "repl",
+    "titrate",
+    "trial",
+    "answer",
 )
 
 
@@ -193,4 +196,17 @@ class Console:
             "store": self.app.store.health(),
             "log": self.app.journal.health(),
             "ctrl_c": self.app.ctrl_c_allowed(),
+            # null on a device that holds a blinded allocation: what the heap holds differs
+            # with the arm (the stored arm's text; the sim board's trace grows with what it
+            # delivers), so its free bytes could tell the arms apart (docs/BLINDING.md)
+            "heap_free": None if self.app.store.get("allocation") is not None else heap_free(),
         }
+
+
+def heap_free():
+    """Bytes free on the MicroPython heap now (gc.mem_free()); None on CPython, which has no
+    such heap. Not collected first: a reply must not cost a collection."""
+    import gc
+
+    fn = getattr(gc, "mem_free", None)
+    return fn() if fn is not None else None

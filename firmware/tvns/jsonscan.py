@@ -6,6 +6,8 @@
 # tvns/units.py to convert exactly into integer units, and lists the keys of the top-level
 # object that appear more than once. It works on bytes (O(1) indexing on every port) and
 # jumps with find() where it can. Load time only: never in the control tick.
+# Longer than ~300 lines on purpose: the full scanner and its fast paths (flat objects,
+# member spans) must agree byte for byte (test_numerics.py fuzzes one against the other).
 
 
 class JsonError(ValueError):

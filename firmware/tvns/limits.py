@@ -53,3 +53,18 @@ NAME_MAX_CHARS = const(64)
 TICK_MAX_MS = const(1)
 WDT_MIN_MS = const(200)
 WDT_MAX_MS = const(2000)
+# Trigger / gate input (the protocol's optional `trigger` block, docs/PROTOCOL-FORMAT.md;
+# engineering choices): debounce of the firmware's view, the gap between bursts or trains,
+# the trains-per-minute cap, the time without a trigger that is reported as missing.
+TRIGGER_DEBOUNCE_MAX_MS = const(1000)
+TRIGGER_GAP_MAX_MS = const(600000)
+TRIGGER_TRAINS_MAX_PER_MIN = const(120)
+TRIGGER_STIM_MIN_MS = const(100)
+TRIGGER_MISSING_MIN_MS = const(1000)
+TRIGGER_MISSING_MAX_MS = const(600000)
+# Perception-threshold titration (tvns/titration.py; engineering choices): the staircase's
+# amplitude never goes above this (taVNS perception thresholds are a few tenths of a mA to
+# about 2 mA), trials per run, reversals.
+TITRATION_CAP_MAX_UA = const(5000)
+TITRATION_TRIALS_MAX = const(60)
+TITRATION_REVERSALS_MAX = const(20)

@@ -23,7 +23,17 @@ except ImportError:  # pragma: no cover - a port built without binascii.crc32
 
 from tvns import errors as E
 
-KINDS = ("session_start", "state", "amplitude", "fault", "session_end", "power_loss", "store")
+KINDS = (
+    "session_start",
+    "state",
+    "amplitude",
+    "fault",
+    "session_end",
+    "power_loss",
+    "store",
+    "trigger",
+    "titration",
+)
 RESERVED = ("seq", "kind", "crc")  # keys the log writes itself
 LINE_MAX_BYTES = const(8192)  # a protocol is <= 4096 bytes; longer lines are garbage
 _CHUNK_BYTES = const(512)  # copy buffer for the rewrite-by-rename truncation

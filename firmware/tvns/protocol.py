@@ -5,11 +5,14 @@
 # No float takes part in a verdict: the same text gets the same verdict on CPython, the
 # 64-bit MicroPython and a board (single floats, 31-bit small ints). Load time only.
 # The format is a contract: docs/PROTOCOL-FORMAT.md.
+# Longer than ~300 lines: the structural checks and the Protocol they build are one
+# contract; the limits (checks.py) and the trigger block (trigger_fields.py) live beside it.
 from tvns import checks as C
 from tvns import errors as E
 from tvns import figures as G
 from tvns import jsonscan
 from tvns import limits as L
+from tvns import trigger_fields as T
 from tvns import units as U
 from tvns.checks import err as _err
 
@@ -35,12 +38,13 @@ FIELDS = (
 OPTIONAL_FIELDS = (
     ("keepalive_s", "num"),  # 0 (default): no keep-alive; else stop if the host is silent
     ("blinded", "bool"),  # false (default); true: the arm (active/sham) is set on the device
+    ("trigger", "obj"),  # absent: no trigger input; else a block (tvns/trigger_fields.py)
 )
 _ALL = FIELDS + OPTIONAL_FIELDS
 _OPTIONAL = {name: kind for name, kind in OPTIONAL_FIELDS}
 _KINDS = {name: kind for name, kind in _ALL}
 # The Python type each kind of field arrives as (numbers: their text, jsonscan.Num)
-_TYPES = {"int": jsonscan.Num, "num": jsonscan.Num, "str": str, "bool": bool}
+_TYPES = {"int": jsonscan.Num, "num": jsonscan.Num, "str": str, "bool": bool, "obj": dict}
 _ABSENT = object()
 _PLACES = {name: places for name, places, _lo, _hi, _unit, _z in C.NUMERIC}
 _TYPE_WORDS = {
@@ -48,6 +52,7 @@ _TYPE_WORDS = {
     "num": "a number",
     "str": "a string",
     "bool": "true or false",
+    "obj": "an object",
 }
 
 
@@ -73,6 +78,8 @@ class Protocol:
         # Blinded: the investigator's allocation (board store) decides active or sham at
         # start; everything derived here is the active arm's (what the operator may see).
         self.blinded = ok.get("blinded", False)
+        # The trigger input (docs/GATING.md): None, or a TriggerSpec (set by _validate).
+        self.trigger = None
         self._derived = None  # derived(), worked out once
         self._ok = ok
         self._u = u
@@ -86,7 +93,10 @@ class Protocol:
         if self._doc is None:
             doc = {}
             for name, kind in _ALL:
-                if name in self._u:
+                if name == "trigger":
+                    if self.trigger is not None:
+                        doc[name] = self.trigger.doc()
+                elif name in self._u:
                     v = self._u[name]
                     doc[name] = v if kind == "int" else v / 10 ** _PLACES[name]
                 elif name in self._ok:
@@ -177,6 +187,8 @@ def _as_num(v):
         return jsonscan.Num(str(v))
     if t is float:
         return jsonscan.Num(_float_text(v))
+    if t is dict:  # the trigger block: its numbers judged on their text too
+        return {k: _as_num(x) for k, x in v.items()}
     return v
 
 
@@ -231,9 +243,45 @@ def _validate(doc, dups, ceiling_ua):
     if ok.get("blinded") is True and ok.get("sham") is True:
         msg = "blinded protocols take the arm from the device: sham must be false"
         _err(errs, "sham", E.BLINDED_SHAM, msg)
+    trig = None
+    if "trigger" in ok:
+        trig = T.check(errs, ok["trigger"], jsonscan)
+        if trig is not None:
+            T.check_combined(errs, trig, u)
+        if ok.get("blinded") is True:
+            # The input's trains would differ between the arms (a sham arm gives no pulses)
+            # and show in the log: not blind.
+            msg = (
+                "a blinded protocol cannot use a trigger: its trains in the log would tell the arm"
+            )
+            _err(errs, "trigger", E.OUT_OF_RANGE, msg)
     if errs:
         return None, errs
-    return Protocol(ok, u), errs
+    proto = Protocol(ok, u)
+    if trig is not None:
+        _trigger_spec(errs, proto, trig)
+        if errs:
+            return None, errs
+    return proto, errs
+
+
+def _trigger_spec(errs, proto, trig):
+    """The trigger's stimulation cap against the protocol's own gate-on time: the input can
+    never give more stimulation than the protocol was validated for without it."""
+    from tvns import schedule
+
+    stim_ms = 0 if proto.sham else schedule.output_ms(proto)
+    cap = trig["max_stim_s"]
+    if cap is None:
+        trig["max_stim_s"] = stim_ms if stim_ms > 0 else L.TRIGGER_STIM_MIN_MS
+    elif cap > stim_ms and not proto.sham:
+        msg = "trigger.max_stim_s must be at most the protocol's stim_s = %s s (got %s s)" % (
+            U.show(stim_ms, 3),
+            U.show(cap, 3),
+        )
+        _err(errs, "trigger.max_stim_s", E.OUT_OF_RANGE, msg)
+        return
+    proto.trigger = T.TriggerSpec(trig)
 
 
 def _type_error(errs, name, kind, value):

@@ -18,6 +18,8 @@
 # out_gate). They differ only for the blinded sham arm (docs/BLINDING.md): the same ramp
 # up, then straight back down over ramp_down_ms of train time in the same staircase (the
 # peak held for one step), then 0 uA and the gate closed. Delivered never exceeds nominal.
+import micropython
+
 from tvns import limits as L
 from tvns.safety import END_GUARD_MS
 from tvns.session import DONE, OFF, ON, RAMP_DOWN, RAMP_UP
@@ -54,6 +56,7 @@ class Schedule:
         self.out_gate = False
         self.blind_sham = blind_sham
 
+    @micropython.native  # machine code (mpy-cross -march): the tick calls it
     def eval(self, t_ms):
         self._nominal(t_ms)
         self.out_ua = self.amp_ua
@@ -86,6 +89,7 @@ class Schedule:
         if nxt < self.next_ms:
             self.next_ms = nxt
 
+    @micropython.native  # machine code (mpy-cross -march): the tick calls it
     def _nominal(self, t_ms):
         n = self.n_steps
         if t_ms >= self.session_ms:

@@ -1,6 +1,9 @@
 # The control tick: advance the session, set the amplitude, gate the pulse engine.
 # Integer-only and allocation-free, so a board may run it from a hard Timer IRQ;
 # deadline-driven, so the simulator calls the very same code only when something is due.
+# Longer than ~300 lines on purpose: the tick, its monitors and the stop ramp stay in one
+# module so the hot path reads its state without a call across modules (each costs
+# microseconds on the Cortex-M0+, docs/SPEED.md); the commands that prepare it sit beside.
 #
 # Concurrency rules (the rp2 tick is a hard Timer IRQ that may pre-empt the main loop at any
 # bytecode):
@@ -23,6 +26,7 @@
 # what goes to the DAC and the engine. They differ only in the blinded sham arm, where the
 # states, the stop ramp's length and the status the operator sees follow the nominal
 # values (docs/BLINDING.md) and the monitors the delivered ones.
+import micropython
 from micropython import const
 
 from tvns import errors as E
@@ -30,6 +34,7 @@ from tvns import limits as L
 from tvns import safety as F
 from tvns import session as S
 from tvns.schedule import Schedule
+from tvns.trigger import TriggerRun, hw_trigger
 
 _STEP_UA = const(100)  # limits.RAMP_STEP_MAX_UA, inlined for the hot path
 _STOP_STEP_MS = const(10)  # limits.STOP_RAMP_STEP_MS
@@ -41,6 +46,8 @@ _WRAP = const(0x3FFFFFFF)  # counters wrap here: 2**30 - 1, the largest small in
 # A setpoint reaches the DAC within 3 ticks (board/rp2_dac.py: applied between pulses); with a
 # late tick, 5 ms. A pulse the sense holds was commanded at most a period + this ago.
 _APPLY_MS = const(5)
+_RUNNING = S.RUNNING  # module globals: one lookup fewer per use in the tick
+_OUTPUT_ALLOWED = S.OUTPUT_ALLOWED
 # The event that moves the session into each schedule phase (indexed by state).
 _EVENT_FOR_PHASE = bytes(
     (
@@ -89,6 +96,7 @@ class Scheduler:
         self.held_since_ms = 0  # ticks_ms the present hold window began
         self.last_up_ms = 0  # session time of the last upward amplitude step
         self.up_gap_ms = 0  # upward steps at least one pulse period apart (jitter-proof)
+        self.up_from_ua = 0  # the nominal amplitude before the last upward step
         self.gate_on_ms = 0  # ticks_ms when the gate last opened
         self.period_ms = 0
         self.cap_ms = 0  # session time beyond which the session-cap monitor faults
@@ -112,6 +120,8 @@ class Scheduler:
         self.work_ms = 0  # ticks_ms at which the schedule next has work
         self.feed_ms = 0  # ticks_ms by which the dead-man engine needs its next feed
         self._kill = getattr(board, "kill", None)  # the hardware kill path, where the board has one
+        self.trigger = None  # a TriggerRun while a protocol with a trigger block is loaded
+        self._marker = getattr(board, "marker", None)  # train onsets (tvns/trigger.py)
         self._irq_off = board.disable_irq
         self._irq_on = board.enable_irq
         # Overcurrent at the ceiling: a tolerance of a few steps of the sense ADC (safety.py).
@@ -124,7 +134,9 @@ class Scheduler:
         if self.session.running():
             raise E.TvnsError(E.BUSY, "load refused while stimulating; stop first")
         sched = Schedule(protocol, blind_sham)  # what can fail (memory) before any change
+        trig = self._trigger_for(protocol)
         self._engine.load(protocol.width_us, protocol.gap_us, protocol.period_us)
+        self.trigger = trig
         self.protocol = protocol
         self.sched = sched
         self.period_ms = (protocol.period_us + 999) // 1000
@@ -134,6 +146,23 @@ class Scheduler:
         hard = L.SESSION_MAX_S * 1000 + _GUARD_MS
         self.cap_ms = cap if cap < hard else hard
         self.keepalive_ms = protocol.keepalive_ms
+
+    def _trigger_for(self, p):
+        """The protocol's trigger on this board (docs/GATING.md), or None; the engine told
+        which input program to run (the rp2 PIO and the sim model follow the input
+        themselves; other engines get it through the tick). TvnsError without an input."""
+        spec = p.trigger
+        if spec is None:
+            hw_trigger(self._engine, 0, 1)  # the engine's untriggered program
+            return None
+        if getattr(self.board, "trigger", None) is None:
+            msg = "this board has no trigger input (pins.trigger in its map)"
+            raise E.TvnsError(E.OUT_OF_RANGE, msg, "trigger")
+        polarity = getattr(self.board.trigger, "set_active", None)
+        if polarity is not None:
+            polarity(spec.active)  # the pull towards the inactive level
+        hw = hw_trigger(self._engine, spec.mode, spec.active)
+        return TriggerRun(spec, p.period_us, p.on_ms, self.board, hw)
 
     def use_arm(self, blind_sham):
         """Blinded protocols: the schedule of the allocated arm (start reloads the engine)."""
@@ -164,10 +193,13 @@ class Scheduler:
         self.stop_reason = F.NONE
         self.host_ms = now
         self.last_up_ms = -self.up_gap_ms
+        self.up_from_ua = 0
         self.prev_amp_ua = 0
         self.held_hi_ua = 0
         self.held_hi_prev_ua = 0
         self.held_since_ms = now
+        if self.trigger is not None:
+            self.trigger.begin(now)
         if not self.session.fire(S.EV_START, 0):
             raise E.TvnsError(E.BAD_STATE, "start needs an ARMED session")
         self.tick()
@@ -199,9 +231,11 @@ class Scheduler:
             self.gate_on = False
             self.nom_ua = 0
             self.nom_gate = False
+            self._marks_off()
         finally:
             self._irq_on(irq)
 
+    @micropython.native  # machine code (mpy-cross -march): the hot path
     def _monitor(self, now, t):
         """Runs on every tick while a session runs. Returns True after a fault."""
         # The hardware kill path has already cut the output (rp2: the PIO's kill machine);
@@ -227,6 +261,7 @@ class Scheduler:
                 # amplitude: on the rp2 port a 100 -> 200 uA ramp step read 96 uA here.
                 and ua < (self.amp_ua if self.amp_ua < self.prev_amp_ua else self.prev_amp_ua) // 2
                 and self._clock.ticks_diff(now, self.gate_on_ms) > self.period_ms
+                and self._pulsing_for(now) > self.period_ms
             ):
                 code = F.LEAD_OFF  # the source cannot drive the setpoint into this load
         if code != F.NONE:
@@ -261,6 +296,7 @@ class Scheduler:
         return hi
 
     # ---- the control tick ----
+    @micropython.native  # machine code (mpy-cross -march): the hot path
     def tick(self, _timer=None):
         """The timer's callback. 0. proof of life (wrapping: never a heap int in a hard IRQ);
         then the step below, guarded: an exception turns the output off and latches
@@ -271,12 +307,17 @@ class Scheduler:
         b = self.beats
         self.beats = b + 1 if b < _WRAP else 0  # b + 1 at _WRAP would be a heap int
         try:
-            self._step()
+            s = self.session
+            if _RUNNING[s.state] == 1:  # only a running session is advanced
+                self._step()
             self._dac.apply()  # a setpoint left pending reaches the DAC between pulses
-            if S.RUNNING[self.session.state] == 1:
+            if _RUNNING[s.state] == 1:
                 clock = self._clock
                 self.feed_ms = clock.ticks_add(clock.ticks_ms(), self._engine.feed())
                 w = self.work_ms
+                trg = self.trigger
+                if trg is not None and clock.ticks_diff(trg.due_ms, w) < 0:
+                    w = trg.due_ms
                 self.due_ms = self.feed_ms if clock.ticks_diff(self.feed_ms, w) < 0 else w
         except Exception:  # noqa: BLE001 - whatever it was, the output goes off
             self._exception()
@@ -291,18 +332,29 @@ class Scheduler:
             # which resets the chip (and so stops the PIO) within its timeout.
             self.off_failed = True
 
+    @micropython.native  # machine code (mpy-cross -march): the hot path
     def _step(self):
-        # 1. Only a running session is advanced; anything else returns at once.
+        # 1. A running session only (tick checks): where are we in it?
         s = self.session
-        if S.RUNNING[s.state] == 0:
-            return
         clock = self._clock
         now = clock.ticks_ms()
+        trg = self.trigger
+        if trg is not None and trg.waiting:
+            # Start mode: session time stays 0 until the input's edge, then counts from it.
+            trg.poll(now, 0)
+            self.t0_ms = now if trg.waiting else trg.edge_ms
+            self.work_ms = trg.due_ms if trg.waiting else now
         t = clock.ticks_diff(now, self.t0_ms)
         self.elapsed_ms = t
         # 2. Monitors on every tick: e-stop, session cap, overcurrent, lead-off, keep-alive.
         if self._monitor(now, t):
             return
+        # 2b. The trigger input, sampled every tick (tvns/trigger.py): its permission, caps.
+        if trg is not None:
+            if trg.waiting and not self.stop_requested:
+                return  # nothing runs before the start edge; a stop ends the wait
+            if trg.poll(now, t):
+                self.work_ms = now
         # 3. Deadline-driven: nothing else can change before work_ms.
         if clock.ticks_diff(now, self.work_ms) < 0:
             return
@@ -327,7 +379,7 @@ class Scheduler:
             if (
                 nom <= 0
                 or not self.nom_gate
-                or S.OUTPUT_ALLOWED[s.state] == 0
+                or _OUTPUT_ALLOWED[s.state] == 0
                 or t >= sc.gate_end_ms
             ):
                 self._output_off()
@@ -335,7 +387,10 @@ class Scheduler:
                 return
             self.nom_ua = nom
             self._set_amp(self.amp_ua if self.amp_ua < nom else nom)
-            self.work_ms = clock.ticks_add(self.t0_ms, self.stop_at_ms + k * _STOP_STEP_MS)
+            nxt = self.stop_at_ms + k * _STOP_STEP_MS
+            if sc.next_ms < nxt:  # the schedule's own step down or the gate's end first
+                nxt = sc.next_ms
+            self.work_ms = clock.ticks_add(self.t0_ms, nxt)
             return
         # 5. Where the schedule says the session is now.
         sc = self.sched
@@ -353,27 +408,34 @@ class Scheduler:
         amp = sc.amp_ua
         nom = self.nom_ua
         due = clock.ticks_add(self.t0_ms, sc.next_ms)
+        if not sc.gate and nom > self.up_from_ua and t - self.last_up_ms < self.up_gap_ms:
+            # The gate closes less than a period after a step up: maybe no pulse showed it.
+            # Withdrawn, so the next train's first step starts from what a pulse did show.
+            nom = self.up_from_ua
         if amp > nom:
             wait = self.last_up_ms + self.up_gap_ms - t
-            if not sc.gate:
+            if not sc.gate or (trg is not None and nom > 0 and trg.holds_ramp()):
                 amp = nom  # no pulses now: steps taken here would add up unseen
             elif wait > 0:
                 amp = nom
-                due = clock.ticks_add(now, wait)
+                if wait < sc.next_ms - t:  # never past the schedule's own next change
+                    due = clock.ticks_add(now, wait)
             else:
                 if amp > nom + _STEP_UA:
                     amp = nom + _STEP_UA
-                    due = clock.ticks_add(now, self.up_gap_ms)
+                    if self.up_gap_ms < sc.next_ms - t:
+                        due = clock.ticks_add(now, self.up_gap_ms)
                 self.last_up_ms = t
+                self.up_from_ua = nom
         if amp > self.ceiling_ua:
             amp = self.ceiling_ua
-        allowed = S.OUTPUT_ALLOWED[s.state] == 1
+        allowed = _OUTPUT_ALLOWED[s.state] == 1
         self.nom_ua = amp
         self.nom_gate = sc.gate and allowed
         if sc.out_ua < amp:
             amp = sc.out_ua
         # 7. Order matters: amplitude before gate-on, gate-off before amplitude changes.
-        gate = sc.out_gate and allowed
+        gate = sc.out_gate and allowed and (trg is None or trg.open)
         if gate:
             self._set_amp(amp)
             self._set_gate(True)
@@ -382,6 +444,7 @@ class Scheduler:
             self._set_amp(amp)
         self.work_ms = due
 
+    @micropython.native  # machine code (mpy-cross -march): the hot path
     def _set_amp(self, amp):
         if amp != self.amp_ua:
             self._dac.set_ua(amp)
@@ -391,16 +454,39 @@ class Scheduler:
             if old > self.held_hi_ua:
                 self.held_hi_ua = old  # the hold may show it for a window yet (_held_hi)
 
+    @micropython.native  # machine code (mpy-cross -march): the hot path
     def _set_gate(self, on):
         if on != self.gate_on:
             self._engine.gate(on)
             self.gate_on = on
             if on:
                 self.gate_on_ms = self._clock.ticks_ms()
+            mk = self._marker
+            if mk is not None and self.trigger is None:
+                mk.value(1 if on else 0)  # scheduled trains: the marker is the train
 
+    def _pulsing_for(self, now):
+        """ms since the present burst of pulses began (a large number without a trigger:
+        pulses run whenever the gate is open); -1 while no pulse runs."""
+        trg = self.trigger
+        if trg is None:
+            return 0x100000
+        return trg.flowing_ms(now)
+
+    def _marks_off(self):
+        trg = self.trigger
+        if trg is not None:
+            trg.off()
+        elif self._marker is not None:
+            self._marker.value(0)
+
+    @micropython.native  # machine code (mpy-cross -march): the hot path
     def _output_off(self):
         # Normal end: close the gate (the pulse in flight finishes balanced), then 0 uA.
-        self._set_gate(False)
+        self._set_gate(False)  # an untriggered protocol's marker falls with the gate
         self._set_amp(0)
         self.nom_ua = 0
         self.nom_gate = False
+        trg = self.trigger
+        if trg is not None:
+            trg.off()

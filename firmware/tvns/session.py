@@ -1,9 +1,9 @@
 # The session state machine: one transition table, no nested ifs.
 # Allocation-free: states and events are small ints, the table is bytes, and the
-# history is a preallocated ring that the main loop drains (never the tick).
-from array import array
-
+# history is a preallocated ring (tvns/ring.py) that the main loop drains (never the tick).
 from micropython import const
+
+from tvns.ring import EventRing
 
 IDLE = const(0)
 ARMED = const(1)
@@ -16,7 +16,8 @@ STOPPED = const(7)
 FAULT = const(8)
 NAMES = ("IDLE", "ARMED", "RAMP_UP", "ON", "OFF", "RAMP_DOWN", "DONE", "STOPPED", "FAULT")
 
-# May the output stage be enabled in this state? (invariant 4: only RAMP_UP, ON, RAMP_DOWN)
+# May the output stage be enabled in this state? (invariant 4 of docs/ARCHITECTURE.md:
+# only RAMP_UP, ON, RAMP_DOWN)
 OUTPUT_ALLOWED = b"\x00\x00\x01\x01\x00\x01\x00\x00\x00"
 # Does the control tick advance the session in this state?
 RUNNING = b"\x00\x00\x01\x01\x01\x01\x00\x00\x00"
@@ -75,12 +76,8 @@ _HISTORY = const(64)  # ring entries; the main loop drains it far more often tha
 class Session:
     def __init__(self):
         self.state = IDLE
-        # Ring of (time_ms, state) for every change; filled in the tick, drained outside it.
-        self._hist_ms = array("i", [0] * _HISTORY)
-        self._hist_state = bytearray(_HISTORY)
-        self._hist_head = 0  # total entries ever written
-        self._hist_tail = 0  # total entries ever drained
-        self.history_lost = 0  # entries overwritten before they were drained
+        # (time_ms, state) for every change; filled in the tick, drained outside it.
+        self._hist = EventRing(_HISTORY, NAMES)
 
     def allowed(self, event):
         return TABLE[self.state * _N_EVENTS + event] != _X
@@ -92,13 +89,7 @@ class Session:
             return False
         if nxt != self.state:
             self.state = nxt
-            i = self._hist_head % _HISTORY
-            self._hist_ms[i] = now_ms
-            self._hist_state[i] = nxt
-            self._hist_head += 1
-            if self._hist_head - self._hist_tail > _HISTORY:
-                self._hist_tail += 1
-                self.history_lost += 1
+            self._hist.put(now_ms, nxt)
         return True
 
     def running(self):
@@ -106,8 +97,9 @@ class Session:
 
     def drain(self, out):
         """Append (time_ms, state_name) pairs not yet drained to list out (main loop only)."""
-        while self._hist_tail < self._hist_head:
-            i = self._hist_tail % _HISTORY
-            out.append((self._hist_ms[i], NAMES[self._hist_state[i]]))
-            self._hist_tail += 1
-        return out
+        return self._hist.drain(out)
+
+    @property
+    def history_lost(self):
+        """State changes overwritten before the main loop drained them."""
+        return self._hist.lost

@@ -43,11 +43,33 @@ class PIO:
     IRQ_SM2 = 0x400
     IRQ_SM3 = 0x800
 
+    # The instruction memory of each PIO block (32 words): {pio id: [program, ...]} loaded
+    # by StateMachine.init (once per program object, as the port caches its offset) and
+    # freed by remove_program; a program that does not fit raises OSError (ENOMEM).
+    loaded = {}
+    MEMORY_WORDS = 32
+
     def __init__(self, id):
         self.id = id
 
     def state_machine(self, id, program=None, *args, **kw):
         return StateMachine(self.id * 4 + id, program, *args, **kw)
+
+    def add_program(self, program):
+        progs = PIO.loaded.setdefault(self.id, [])
+        if any(p is program for p in progs):
+            return
+        used = sum(len(p[PROG_DATA]) for p in progs)
+        if used + len(program[PROG_DATA]) > PIO.MEMORY_WORDS:
+            raise OSError(12, "ENOMEM: PIO%d instruction memory full" % self.id)
+        progs.append(program)
+
+    def remove_program(self, program=None):
+        progs = PIO.loaded.setdefault(self.id, [])
+        if program is None:
+            progs.clear()
+        else:
+            PIO.loaded[self.id] = [p for p in progs if p is not program]
 
 
 class PIOASMError(Exception):
@@ -339,6 +361,7 @@ class StateMachine:
         unknown = set(kw) - allowed
         if unknown:
             raise TypeError("unexpected keyword argument %s" % sorted(unknown)[0])
+        PIO(self.id // 4).add_program(program)
         self.program = program
         self.init_kw = dict(kw)
         self.init_kw["freq"] = freq
@@ -408,3 +431,4 @@ class StateMachine:
 
 def reset():
     StateMachine.instances = []
+    PIO.loaded = {}

@@ -10,6 +10,16 @@ import textwrap
 # command path -> (what it does, example). `host_tests/test_cli_errors.py` checks that every
 # parser in the tree has an entry, and that every argument has help.
 GUIDE = {
+    "titrate": (
+        "Find the perception threshold with a staircase run on the device: short trains "
+        "within the hard limits (15 pulses at 200 us / 25 Hz after the ramp; 0.2 mA steps "
+        "until felt, then 0.1 mA up / 0.3 mA down over 8 reversals; never above 3 mA), the "
+        "operator answering y/n per trial on stdin. The device logs every trial and the "
+        "result; --session/--times/--offset-ma write the dosed protocol, --lock sets the "
+        "ceiling to it with the PIN. Exit 0 threshold found, 3 none (not felt at the cap).",
+        "tvns titrate --sim --speed 20 --session firmware/protocols/default.json --times 1.5 "
+        "--out dosed.json",
+    ),
     "validate": (
         "Check a protocol file with the firmware's own validator: every problem at once, each "
         "naming its field, its unit and the allowed range, with a hint where a value looks like "

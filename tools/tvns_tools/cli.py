@@ -6,7 +6,7 @@ report its session log, verify a capture. Every command has its own --help with 
 
 import sys
 
-from tvns_tools import boardcheck, devcmds, logs, ports, report, simulate, validate
+from tvns_tools import boardcheck, devcmds, logs, ports, report, simulate, titrate, validate
 from tvns_tools.argparsing import ArgumentParser, finish
 from tvns_tools.firmware import ToolError
 from tvns_tools.hw import commands as hw_cmd
@@ -69,12 +69,20 @@ def argparse_simulate(sub, name):
         help="the allocation for a blinded protocol (set by the investigator on a board)",
     )
     p.add_argument(
+        "--trigger",
+        metavar="FILE",
+        help="feed the trigger input from a CSV (header t_s,level; level 0/1; a step "
+        "function from the session's start) for a protocol with a trigger block",
+    )
+    p.add_argument(
         "--engine",
         choices=("model", "pio", "rmt"),
         default="model",
         help="pulse engine for the trace: the sim board's exact model, the real RP2040 PIO "
-        "program in the cycle-exact emulator (short stretches), or the firmware's ESP32 board "
-        "with its RMT engine on the silicon model (the frames it writes, as edges)",
+        "program in the cycle-exact emulator (short stretches; with --trigger in gate or train "
+        "mode the triggered program, fed the trace through the 2-cycle input synchroniser: "
+        "edge to first pulse 5 cycles), or the firmware's ESP32 board with its RMT engine on "
+        "the silicon model (the frames it writes, as edges)",
     )
     p.add_argument(
         "--board-config",
@@ -97,6 +105,11 @@ def argparse_run(sub, name):
     add_link_args(p)
     p.add_argument("--json", action="store_true", help="print the final status as JSON")
     return p
+
+
+def argparse_titrate(sub, name):
+    p = sub.add_parser(name, help="perception-threshold titration: a staircase on the device")
+    return titrate.add_args(p)
 
 
 def argparse_console(sub, name):
@@ -214,6 +227,7 @@ COMMANDS = {
     "validate": (validate.cmd_validate, argparse_validate),
     "simulate": (simulate.cmd_simulate, argparse_simulate),
     "run": (devcmds.cmd_run, argparse_run),
+    "titrate": (titrate.cmd_titrate, argparse_titrate),
     "console": (devcmds.cmd_console, argparse_console),
     "status": (devcmds.cmd_status, argparse_status),
     "stop": (devcmds.cmd_stop, argparse_stop),

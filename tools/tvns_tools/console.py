@@ -5,7 +5,10 @@ and events print as JSON lines as they arrive; what the console itself says star
 goes on; nothing a person types ends it or the device, except `quit` and Ctrl-D.
 
 Ctrl-C while a session runs sends `stop` and waits for the ramp down (as `tvns run` does);
-a second Ctrl-C leaves the console (the device ramps down on its own)."""
+a second Ctrl-C leaves the console (the device ramps down on its own).
+
+Longer than ~300 lines on purpose: the Link (a reader thread matching replies to requests)
+and the commands on it share one threading and Ctrl-C policy; the prompt is prompt-toolkit's."""
 
 import json
 import shlex

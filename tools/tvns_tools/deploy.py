@@ -6,7 +6,10 @@ What goes on the board (the same list feeds firmware/package.json and manifest.p
 carry both boards): main.py and boot.py stay source (MicroPython runs them by name); every
 other firmware module is compiled to .mpy; host-only modules (the sim board) never leave the
 host, and each board gets only its own board modules (no rp2*.py on an ESP32, no esp32*.py
-on a Pico). The pin map is checked on the host before anything is copied."""
+on a Pico). The pin map is checked on the host before anything is copied.
+
+Longer than ~300 lines on purpose: the whole sequence (map, stage, unlock, MicroPython
+check, copy, hello) reads in order in one place; each step is a short function."""
 
 import json
 import pathlib

@@ -21,7 +21,7 @@ def add_link_args(p):
         type=float,
         default=1.0,
         metavar="N",
-        help="with --sim: virtual time at N x real time",
+        help="with --sim: virtual time at N x real time (default 1)",
     )
 
 

@@ -37,9 +37,12 @@ def sessions(recs):
     log) was cut short: end is None, nothing is made up for it."""
     out = []
     cur = None
+    titration = None  # the last titration result logged before a session (report)
     for rec in recs:
+        if rec["kind"] == "titration" and rec.get("event") == "result":
+            titration = rec
         if rec["kind"] == "session_start":
-            cur = {"start": rec, "end": None, "events": []}
+            cur = {"start": rec, "end": None, "events": [], "titration": titration}
             out.append(cur)
         elif cur is not None and cur["end"] is None:
             if rec["kind"] == "session_end":

@@ -23,10 +23,11 @@ from tvns_tools import pio_sim
 _OUT = 0b111  # A, B, SYNC as a 3-bit value (bit 0 = A)
 
 
-def pulse_writes(steps):
-    """Write runs [(start, end, value)] of the pulse machine from pio_sim.run's steps:
-    value written at every cycle of [start, end)."""
-    opcodes = pio_sim.program()[0]
+def pulse_writes(steps, opcodes=None):
+    """Write runs [(start, end, value)] of the pulse machine from pio_sim.run's steps (or
+    pio_trigger.run_fast's, with that program's opcodes): value written at every cycle of
+    [start, end)."""
+    opcodes = opcodes or pio_sim.program()[0]
     runs = []
     prev_after = None
     prev_stall_pc = -1
@@ -145,12 +146,15 @@ def block_edges(
     kill_levels=None,
     off_cycle=None,
     snapshot_bits=None,
+    machine=None,
 ):
     """Edges [(cycle, a, b, sync)] of the PIO block's output pins: the pulse machine, the
     kill machine above it, and the GPIO takeover (safe stop or chip reset) at off_cycle.
-    Also returns the kill machine's snapshot (None if it never fired)."""
-    steps = pio_sim.run(words, gate, stop_cycle, True, feeder)
-    writers = [pulse_writes(steps)]
+    Also returns the kill machine's snapshot (None if it never fired). machine: (steps,
+    opcodes) of another pulse program (a triggered one); default the untriggered one."""
+    if machine is None:
+        machine = (pio_sim.run(words, gate, stop_cycle, True, feeder), None)
+    writers = [pulse_writes(*machine)]
     kruns, snap = kill_run(kill_cycle, stop_cycle, kill_levels, snapshot_bits)
     writers.append(kruns)
     if off_cycle is not None and off_cycle < stop_cycle:
@@ -203,6 +207,38 @@ def replay(result, duration_s, clock_hz=125_000_000):
     offs += [t for t, _cause in result.get("resets", [])]
     off = _cycles(min(offs) * 1e6, cpu) if offs else None
     feeder = pio_sim.Feeder(1000 * cpu, stall)
-    edges, snap = block_edges(words, pio_sim.Gate(spans), end, feeder, kill, levels, off, bits)
+    gate = pio_sim.Gate(spans)
+    machine = _triggered(result, proto, gate, end, feeder, cpu, clock_hz)
+    if machine is not None:
+        words = None  # the triggered program's own, in machine
+    edges, snap = block_edges(words, gate, end, feeder, kill, levels, off, bits, machine)
     gate_us = [(Fraction(a, cpu), Fraction(end if b is None else b, cpu)) for a, b in spans]
     return [(Fraction(c, cpu), a, b, s) for c, a, b, s in edges], gate_us, snap
+
+
+def _triggered(result, proto, gate, end, feeder, cpu, clock_hz):
+    """(steps, opcodes) of the triggered program (board/rp2_pio.assemble_triggered) fed the
+    run's trigger trace, for a protocol in gate or train mode; None otherwise (start mode
+    runs the untriggered program: its edge only starts the session's clock). The input
+    reaches the program SYNC_CYCLES after the pin, as through the RP2040's synchroniser:
+    the emulator has none. The gate is the firmware's, as for the untriggered replay."""
+    from tvns_tools import pio_trigger
+
+    spec = proto.trigger
+    pio = pio_sim.pio_module()
+    if spec is None or spec.mode not in (pio.MODE_GATE, pio.MODE_TRAIN):
+        return None
+    words = pio.counts(proto.width_us, proto.gap_us, proto.period_us, clock_hz, spec.mode)
+    spans, on = [], None
+    for t_us, level in result.get("trigger_edges", []):
+        c = _cycles(t_us, cpu) + pio.SYNC_CYCLES
+        if level and on is None:
+            on = c
+        elif not level and on is not None:
+            spans.append((on, c))
+            on = None
+    if on is not None:
+        spans.append((on, None))
+    trig = pio_sim.Gate(spans)
+    steps = pio_trigger.run_fast(spec.mode, spec.active, words, trig, gate, end, feeder)
+    return steps, pio_trigger.program(spec.mode, spec.active)[0]

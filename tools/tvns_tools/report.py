@@ -4,7 +4,10 @@ derived from the logged protocol by the firmware's own code, and an envelope plo
 
 What only a person can know (site, skin preparation, electrode material, anode/cathode
 placement, blinding, ...) comes from an optional "meta" object in session_start (or in the
-protocol) and reads NOT_RECORDED when absent: never guessed."""
+protocol) and reads NOT_RECORDED when absent: never guessed.
+
+Longer than ~300 lines on purpose: the consensus items are one table read top to bottom
+(items()) with the helpers that fill it; the formatting lives in reportfmt.py and sessionplot.py."""
 
 import datetime
 import json
@@ -51,6 +54,8 @@ ITEMS = (
     ("Stimulation", "Frequency"),
     ("Stimulation", "Duty cycle"),
     ("Stimulation", "Ramps"),
+    ("Stimulation", "Trigger"),
+    ("Stimulation", "Perception threshold"),
     ("Stimulation", "Constant current or constant voltage"),
     ("Stimulation", "Waveform"),
     ("Stimulation", "Anode/cathode placement"),
@@ -235,6 +240,8 @@ def items(session, all_sessions):
         "continuous" if doc["off_s"] == 0 else "%g s on / %g s off" % (doc["on_s"], doc["off_s"])
     )
     out["Ramps"] = "up %g s, down %g s, steps <= 0.1 mA" % (doc["ramp_up_s"], doc["ramp_down_s"])
+    out["Trigger"] = _trigger(doc, session)
+    out["Perception threshold"] = _titration(session.get("titration"))
     mode = start.get("output_mode")
     out["Constant current or constant voltage"] = (
         mode.replace("_", " ") if isinstance(mode, str) else NOT_RECORDED
@@ -254,6 +261,50 @@ def items(session, all_sessions):
     out["Charge delivered"] = NOT_RECORDED if q is None else "%s uC per direction" % q
     out["_derived"] = d
     return out
+
+
+def _trigger(doc, session):
+    """The trigger mode and what the log says it did (docs/GATING.md)."""
+    trig = doc.get("trigger")
+    if not trig:
+        return "none (the protocol's own timing)"
+    counts = {}
+    for r in session["events"]:
+        if r["kind"] == "trigger":
+            counts[r["event"]] = counts.get(r["event"], 0) + 1
+    text = (
+        "%s (polarity %s, debounce %g s, min gap %g s, <= %d trains/min, <= %g s stimulation)"
+        % (
+            trig["mode"],
+            trig.get("polarity", "high"),
+            trig.get("debounce_s", 0),
+            trig.get("min_gap_s", 0),
+            trig.get("max_trains_per_min", 0),
+            trig.get("max_stim_s", 0),
+        )
+    )
+    text += "; %d trains/bursts" % counts.get("train", 0)
+    for k in ("missing", "cap_rate", "cap_stim"):
+        if counts.get(k):
+            text += ", %s x%d" % (k, counts[k])
+    return text
+
+
+def _titration(rec):
+    if rec is None:
+        return NOT_RECORDED + " (no titration logged before this session)"
+    if rec.get("threshold_ma") is None:
+        return "no threshold: %s after %d trials (log seq %s)" % (
+            rec.get("outcome"),
+            len(rec.get("trials") or []),
+            rec.get("seq"),
+        )
+    return "%g mA (%d trials, %d reversals; staircase on the device, log seq %s)" % (
+        rec["threshold_ma"],
+        len(rec.get("trials") or []),
+        len(rec.get("reversals_ma") or []),
+        rec.get("seq"),
+    )
 
 
 def _title(session, index):

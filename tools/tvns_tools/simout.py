@@ -54,7 +54,10 @@ def write_outputs(result, args, log_path, pio_edges=None):
         if vcd:
             end_us = result["sim_s"] * 1e6
             edges, gate_us = pio_edges
-            write_vcd_edges(edges, vcd, end_us, result["firmware_version"], gate_us)
+            extra = {}
+            if _triggered(result):  # the input as fed, the marker as the firmware drove it
+                extra = {"t": result.get("trigger_edges", []), "m": result.get("marker_edges", [])}
+            write_vcd_edges(edges, vcd, end_us, result["firmware_version"], gate_us, extra)
     elif vcd:
         write_vcd(result, vcd)
 
@@ -74,6 +77,18 @@ def print_result(result, args):
             result["final_state"],
         )
     )
+    if _triggered(result):
+        ts = trigger_summary(result)
+        caps = [k for k in ("cap_rate", "cap_stim", "missing") if ts["events"].get(k)]
+        print(
+            "trigger %s: %d input edges, %d trains/bursts%s"
+            % (
+                ts["mode"],
+                ts["input_edges"],
+                ts["trains"],
+                (", " + ", ".join(caps)) if caps else "",
+            )
+        )
     for f in result["faults"]:
         off = f.get("output_off_s")
         print(
@@ -106,7 +121,26 @@ def summary(result):
         "segments",
         "rmt",
     )
-    return {k: result[k] for k in keys if k in result}
+    out = {k: result[k] for k in keys if k in result}
+    if _triggered(result):
+        out["trigger"] = trigger_summary(result)
+        out["trigger_events"] = result.get("trigger_events", [])
+        out["marker_edges"] = result.get("marker_edges", [])
+    return out
+
+
+def trigger_summary(result):
+    """The trigger's mode and what the firmware saw of it, from a simulate result."""
+    events = result.get("trigger_events", [])
+    count = {}
+    for _t, what in events:
+        count[what] = count.get(what, 0) + 1
+    return {
+        "mode": result["protocol"]["trigger"]["mode"],
+        "input_edges": len(result.get("trigger_edges", [])),
+        "trains": count.get("train", 0),
+        "events": count,
+    }
 
 
 def write_vcd(result, path):
@@ -121,7 +155,13 @@ def write_vcd(result, path):
             date=time.strftime("%Y-%m-%d %H:%M:%S"),
             version=result.get("firmware_version", ""),
             gate_edges=_gate_edges(result),
+            trigger_edges=result.get("trigger_edges") if _triggered(result) else None,
+            marker_edges=result.get("marker_edges") if _triggered(result) else None,
         )
+
+
+def _triggered(result):
+    return bool((result.get("protocol") or {}).get("trigger"))
 
 
 def _gate_edges(result):
@@ -152,10 +192,17 @@ def simulation_sections(result):
     return [("Simulation (not a device log)", rows), ("State changes", states)]
 
 
-def write_vcd_edges(edges, path, end_us, version="", gate_us=()):
+_EXTRA_WIRES = {"t": "trigger", "m": "marker"}
+
+
+def write_vcd_edges(edges, path, end_us, version="", gate_us=(), extra=None):
     """VCD of (t_us, a, b, sync) edges and the gate windows at 1 ns resolution (the PIO runs
-    on an 8 ns grid); change-only, with the Pico's pin names as wire names."""
+    on an 8 ns grid); change-only, with the Pico's pin names as wire names. extra: {"t":
+    trigger edges, "m": marker edges} as [(t_us, level)] for a triggered protocol."""
+    extra = extra or {}
     events = [(t_us, 1, ("a", a), ("b", b), ("s", s)) for t_us, a, b, s in edges]
+    for wire, seq in extra.items():
+        events += [(t_us, 0, (wire, v)) for t_us, v in seq if t_us <= end_us]
     for on_us, off_us in gate_us:
         if off_us > on_us:
             events.append((on_us, 0, ("g", 1)))
@@ -169,8 +216,11 @@ def write_vcd_edges(edges, path, end_us, version="", gate_us=()):
         w("$timescale 1ns $end\n$scope module stimulator $end\n")
         w("$var wire 1 a phase_a $end\n$var wire 1 b phase_b $end\n")
         w("$var wire 1 s sync $end\n$var wire 1 g gate $end\n")
-        w("$upscope $end\n$enddefinitions $end\n#0\n$dumpvars\n0a\n0b\n0s\n0g\n$end\n")
-        level = {"a": 0, "b": 0, "s": 0, "g": 0}
+        for wire in extra:
+            w("$var wire 1 %s %s $end\n" % (wire, _EXTRA_WIRES[wire]))
+        w("$upscope $end\n$enddefinitions $end\n#0\n$dumpvars\n0a\n0b\n0s\n0g\n")
+        w("".join("0%s\n" % wire for wire in extra) + "$end\n")
+        level = {"a": 0, "b": 0, "s": 0, "g": 0, **dict.fromkeys(extra, 0)}
         last_t = 0
         for event in events:
             t_ns = int(event[0] * 1000)

@@ -1,3 +1,5 @@
+# Longer than ~300 lines: one command over two runtimes and three engines (model, pio, rmt),
+# with the trigger trace passed to each; the PIO replay and the ESP32 map checks sit beside it.
 """`tvns simulate`: run the firmware on the sim board in virtual time, under CPython or the
 MicroPython runtime (or replay a stretch through the PIO emulator); simout.py writes its
 report, VCD trace and plot."""
@@ -79,15 +81,17 @@ def run(
     log_path=None,
     allocation=None,
     esp32=None,
+    trigger=None,
 ):
     """Simulate the protocol file at path. progress(t_ms, total_ms) is called on the way.
     inject: (kind, at_ms) pairs; jitter_ms: control-tick lateness up to this many ms;
     log_path: where the firmware writes its session log (tvns.log); esp32: an ESP32 pin map
-    file to run the firmware's ESP32 board (RMT engine) on the silicon model instead."""
+    file to run the firmware's ESP32 board (RMT engine) on the silicon model instead.
+    trigger: the trigger input as [(t_s, level)] (trigtrace.read)."""
     duration_ms = None if duration_s is None else int(round(duration_s * 1000))
     if not 0 <= jitter_ms <= 100:
         raise ToolError("--jitter-ms must be 0..100")
-    args = (path, duration_ms, progress, inject, jitter_ms, log_path, allocation, esp32)
+    args = (path, duration_ms, progress, inject, jitter_ms, log_path, allocation, esp32, trigger)
     if runtime == "cpython":
         result = _run_cpython(*args)
     elif runtime == "micropython":
@@ -108,7 +112,9 @@ def _read(path):
         raise ToolError("cannot read %s: %s" % (path, exc.strerror)) from exc
 
 
-def _run_cpython(path, duration_ms, progress, inject, jitter_ms, log_path, allocation, esp32):
+def _run_cpython(
+    path, duration_ms, progress, inject, jitter_ms, log_path, allocation, esp32, trigger
+):
     import_firmware()
     from tvns.board import simrun
     from tvns.errors import TvnsError
@@ -130,12 +136,15 @@ def _run_cpython(path, duration_ms, progress, inject, jitter_ms, log_path, alloc
             jitter_ms=jitter_ms,
             log_path=None if log_path is None else str(log_path),
             allocation=allocation,
+            trigger=trigger,
         )
     except TvnsError as exc:
         return simrun.error_result(exc)
 
 
-def _run_micropython(path, duration_ms, progress, inject, jitter_ms, log_path, allocation, esp32):
+def _run_micropython(
+    path, duration_ms, progress, inject, jitter_ms, log_path, allocation, esp32, trigger
+):
     _read(path)  # unreadable: one clear line here, not a MicroPython traceback from main.py
     path = pathlib.Path(path).resolve()
     cmd = [micropython_binary(), str(FIRMWARE / "main.py"), "--simulate", str(path)]
@@ -151,6 +160,24 @@ def _run_micropython(path, duration_ms, progress, inject, jitter_ms, log_path, a
         cmd += ["--log", str(pathlib.Path(log_path).resolve())]
     if allocation is not None:
         cmd += ["--arm", allocation]
+    trace_file = None
+    if trigger:
+        import tempfile
+
+        # One "t_us level" pair per line: parsed on the host, read back without floats.
+        trace_file = tempfile.NamedTemporaryFile("w", suffix=".trig", delete=False)
+        with trace_file:
+            for t, level in trigger:
+                trace_file.write("%d %d\n" % (round(t * 1e6), level))
+        cmd += ["--trigger", trace_file.name]
+    try:
+        return _spawn(cmd, progress)
+    finally:
+        if trace_file is not None:
+            pathlib.Path(trace_file.name).unlink()
+
+
+def _spawn(cmd, progress):
     t0 = time.perf_counter()
     proc = subprocess.Popen(
         cmd,
@@ -256,6 +283,11 @@ def cmd_simulate(args):
                 "--engine pio replays a short stretch: give --duration S (at most %d s) "
                 "and no --jitter-ms (the board's tick runs every 1 ms)" % PIO_MAX_S
             )
+        trigger = None
+        if args.trigger:
+            from tvns_tools import trigtrace
+
+            trigger = trigtrace.read(args.trigger)
         esp32 = None
         if args.engine == "rmt":
             esp32 = _esp32_map(args)
@@ -272,6 +304,7 @@ def cmd_simulate(args):
             log_path,
             args.arm,
             esp32,
+            trigger,
         )
     finally:
         if bar is not None:

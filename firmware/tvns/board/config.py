@@ -73,6 +73,8 @@ _RP2040 = {
         "sense_adc": ("in", None, True),
         "kill": ("in", None, False),
         "overcurrent": ("in", None, False),
+        "trigger": ("in", None, False),  # the trigger/gate input (docs/GATING.md)
+        "marker": ("out", 0, False),  # train onsets, for EEG/fMRI logs
     },
     "sideset": ("phase_a", "phase_b", "sync"),  # one PIO side-set group
     "wdt_max_ms": 8388,
@@ -114,6 +116,8 @@ _ESP32 = {
         "overcurrent": ("in", None, False),
         "latch_q": ("in", None, False),
         "sense_adc": ("in", None, True),
+        "trigger": ("in", None, False),  # the trigger/gate input (docs/GATING.md)
+        "marker": ("out", 0, False),  # train onsets, for EEG/fMRI logs
     },
     "sideset": (),
     "wdt_max_ms": 60000,

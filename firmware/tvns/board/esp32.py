@@ -17,6 +17,7 @@ from tvns import limits
 from tvns.board import esp32_io, esp32_pins, esp32_rmt
 from tvns.board.config import check_or_raise, gpio, num
 from tvns.board.esp32_dac import build_dac
+from tvns.board.trigger_in import PinTrigger
 from tvns.errors import OUT_OF_RANGE, TvnsError
 from tvns.store import FileStore
 
@@ -135,6 +136,14 @@ class Board:
         self.kill = None
         if "latch_q" in config["pins"]:
             self.kill = esp32_io.KillLatch(self.latch, self.estop)
+        # The trigger input, read by the control tick (soft: about a millisecond plus the
+        # RMT latency; docs/GATING.md), and the marker output (train onsets).
+        self.trigger = None
+        if "trigger" in config["pins"]:
+            self.trigger = PinTrigger(machine, gpio(config, "trigger", 39))
+        self.marker = None
+        if "marker" in config["pins"]:
+            self.marker = machine.Pin(gpio(config, "marker", 39), machine.Pin.OUT, value=0)
         self.wdt = Watchdog(machine, config)
         self.ticker = Ticker(machine, config, self.wdt, self.engine)
         # Session marker and daily exposure, on the board's flash (tvns/store.py).

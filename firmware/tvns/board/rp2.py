@@ -102,8 +102,9 @@ class Sense:
         compliance comparator reads clear (OS-1 clears it while the gate is low: "at
         compliance" now is a stuck comparator or a broken wire); 3. the sense reads about
         0 uA (more means current flows with the output off, or a stuck peak hold).
-        No probe pulse: invariant 4 allows output only in RAMP_UP/ON/RAMP_DOWN, and the
-        lead-off monitors check the load on the first pulses of every session."""
+        No probe pulse: invariant 4 (docs/ARCHITECTURE.md) allows output only in
+        RAMP_UP/ON/RAMP_DOWN, and the lead-off monitors check the load on the first pulses
+        of every session."""
         if self.kill is not None:
             code = self.kill.cause_now()
             if code != F.NONE:
@@ -175,6 +176,17 @@ class Ticker:
             self._timer = None
 
 
+class TriggerIn:
+    """The trigger input for the tick (tvns/trigger.py): the pin's level, 0 or 1. The pin
+    object is the engine's (set_trigger re-makes it with the polarity's pull)."""
+
+    def __init__(self, engine):
+        self._engine = engine
+
+    def level(self):
+        return self._engine.trigger_pin.value()
+
+
 class Board:
     def __init__(self, config, machine, rp2, time_mod):
         self.name = config.get("name", NAME)
@@ -196,6 +208,11 @@ class Board:
         if self.engine.kill_pin is not None:
             self.kill = KillPath(machine, config, self.engine, self.estop)
             self.sense.kill = self.kill
+        # The trigger input (its pin is the engine's: the PIO waits on it) and the marker.
+        self.trigger = None if self.engine.trigger_pin is None else TriggerIn(self.engine)
+        self.marker = None
+        if "marker" in config["pins"]:
+            self.marker = machine.Pin(_gpio(config, "marker"), machine.Pin.OUT, value=0)
         self.wdt = Watchdog(machine, config)
         self.ticker = Ticker(machine, config, self.wdt)
         # Session marker and daily exposure, on the board's flash (tvns/store.py).

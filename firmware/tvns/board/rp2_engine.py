@@ -3,6 +3,8 @@
 # A, B and SYNC low from the moment KILL_n falls). The programs and their arithmetic are in
 # board/rp2_pio.py. Everything the control tick calls (gate, feed, sync_high, kill_word,
 # KillPath.tripped) is integer-only and allocates nothing.
+# Longer than ~300 lines: the pulse machine (its programs, triggered or not), its dead man and
+# the kill machine share one PIO block, its pins and its instruction memory.
 from micropython import const
 
 from tvns import limits
@@ -14,6 +16,7 @@ from tvns.errors import OUT_OF_RANGE, SELF_TEST, TvnsError
 GPIO_MAX = 29  # RP2040: GPIO0..GPIO29
 _FEED = F.DEADMAN_PULSES
 _NEVER_MS = const(0x100000)
+_WRAP = const(0x3FFFFFFF)  # counters wrap here: 2**30 - 1, the largest small int of a 32-bit port
 
 
 def _gpio(config, name):
@@ -52,8 +55,21 @@ class PioEngine:
         self._pin_sync = Pin(a + 2, Pin.OUT, value=0)
         # The gate is a GPIO this code drives; the PIO reads it back through `wait 1 pin 0`.
         self._gate = Pin(_gpio(config, "gate"), Pin.OUT, value=0)
-        self._prog = rp2_pio.assemble(rp2)
+        self._rp2 = rp2
+        self._base_prog = rp2_pio.assemble(rp2)
+        self._prog = self._base_prog  # the program load() runs (set_trigger picks it)
+        self._loaded_prog = None  # the one in the PIO's instruction memory
+        self._progs = {}  # triggered programs by (mode, active), assembled when first needed
+        self._pio = rp2.PIO(sm_id // 4)
+        self._mode = 0
         self._sm = rp2.StateMachine(sm_id)
+        # The trigger input (docs/GATING.md): the PIO waits on it in a triggered protocol.
+        self.trigger_pin = None
+        self._trigger_gpio = -1
+        if "trigger" in config["pins"]:
+            self._trigger_gpio = _gpio(config, "trigger")
+            self.trigger_pin = Pin(self._trigger_gpio, Pin.IN, Pin.PULL_DOWN)
+        self._pulled = 0  # pulses the PIO has taken (TX FIFO words), wrapping at 2**30
         # Encoded once, so the fault path neither parses text nor allocates.
         self._safe_op = rp2.asm_pio_encode(rp2_pio.SAFE_INSTR, rp2_pio.SIDESET_COUNT)
         self._n_o = 0
@@ -100,6 +116,34 @@ class PioEngine:
     def sync_high(self):
         return self._pin_sync.value()
 
+    def set_trigger(self, mode, active):
+        """The program for the next load(): mode 0 the untriggered one, MODE_GATE or
+        MODE_TRAIN the one that waits on the trigger input with the given active level
+        (the input then pulled towards the inactive one: an open input never triggers).
+        Main loop. Returns True when the PIO follows the input (False: no input pin)."""
+        if mode == 0:
+            self._prog = self._base_prog
+            self._mode = 0
+            return True
+        if self.trigger_pin is None:
+            return False
+        key = mode * 2 + active
+        prog = self._progs.get(key)
+        if prog is None:
+            prog = rp2_pio.assemble_triggered(self._rp2, mode, active)
+            self._progs[key] = prog
+        Pin = self._machine.Pin
+        pull = Pin.PULL_DOWN if active else Pin.PULL_UP
+        self.trigger_pin = Pin(self._trigger_gpio, Pin.IN, pull)
+        self._prog = prog
+        self._mode = mode
+        return True
+
+    def pulse_count(self):
+        """Pulses the PIO has started since load (one TX FIFO word each), as of the last
+        feed; wraps at 2**30. The tick's view of what the input did (tvns/trigger.py)."""
+        return self._pulled
+
     def load(self, width_us, gap_us, period_us):
         if not limits.WIDTH_MIN_US <= width_us <= limits.WIDTH_MAX_US:
             raise TvnsError(OUT_OF_RANGE, "width_us outside hard limits", "width_us")
@@ -114,7 +158,7 @@ class PioEngine:
                 "gap_us",
             )
         sys_hz = self._machine.freq()  # read now: the clock may have been changed
-        n_w, n_g, n_o = rp2_pio.counts(width_us, gap_us, period_us, sys_hz)
+        n_w, n_g, n_o = rp2_pio.counts(width_us, gap_us, period_us, sys_hz, self._mode)
         self._gate_on = False
         self._gate.value(0)
         sm = self._sm
@@ -126,9 +170,25 @@ class PioEngine:
             ksm.init(self._kill_prog, freq=sys_hz, in_base=self.kill_pin, set_base=self._pin_a)
             ksm.active(1)
         self._kill_word = -1
+        # One pulse program in the instruction memory at a time (32 words, shared with the
+        # kill program): a different one replaces it.
+        prog = self._prog
+        if self._loaded_prog is not None and self._loaded_prog is not prog:
+            self._pio.remove_program(self._loaded_prog)
+        self._loaded_prog = prog
         # freq = system clock: integer divider 1, no fractional-divider jitter.
         # init() clears the FIFOs, restarts at the program start and gives A/B/SYNC to PIO.
-        sm.init(self._prog, freq=sys_hz, sideset_base=self._pin_a, in_base=self._gate)
+        if self._mode == 0:
+            sm.init(prog, freq=sys_hz, sideset_base=self._pin_a, in_base=self._gate)
+        else:
+            # Triggered: `wait` on the input (in_base), `jmp pin` on the firmware's gate.
+            sm.init(
+                prog,
+                freq=sys_hz,
+                sideset_base=self._pin_a,
+                in_base=self.trigger_pin,
+                jmp_pin=self._gate,
+            )
         # The puts below fill the 4-word TX FIFO of a stopped machine: the rp2 port's put()
         # waits for room for good (rp2_pio.c), so an init that left words queued (rp2040py
         # 0.3.6 did; silicon's pio_sm_init flushes) would hang `start` here. Refuse instead.
@@ -143,6 +203,7 @@ class PioEngine:
         for _ in range(_FEED):  # the first permission: the FIFO holds 4 words
             sm.put(n_o)
         self._n_o = n_o
+        self._pulled = 0
         self._feed_ms = period_us // 1000
         sm.active(1)  # runs the setup, then waits (all low) for the gate
         self.loaded = True
@@ -176,6 +237,10 @@ class PioEngine:
             return _NEVER_MS
         sm = self._sm
         level = sm.tx_fifo()
+        if level < _FEED:  # words the PIO took since the last feed: one per pulse started
+            d = _FEED - level
+            n = self._pulled  # wraps to 0 after _WRAP, never forming 2**30 (a heap int)
+            self._pulled = n + d if n <= _WRAP - d else n - _WRAP - 1 + d
         while level < _FEED:
             sm.put(self._n_o)
             level += 1
@@ -221,6 +286,7 @@ class KillPath:
 
     def __init__(self, machine, config, engine, estop):
         self._engine = engine
+        self._ksm = engine._kill_sm
         self._estop = estop
         self._pin = engine.kill_pin
         bits = engine.snapshot_bit
@@ -243,9 +309,11 @@ class KillPath:
         return self._oc is not None and self._oc.value() == 0
 
     def tripped(self):
-        w = self._engine.kill_word()
-        if w < 0:
+        # Every tick: the common answer (not fired) in one register read, no further call.
+        engine = self._engine
+        if engine._kill_word < 0 and (self._ksm is None or self._ksm.rx_fifo() == 0):
             return F.NONE
+        w = engine.kill_word()
         if self._oc_bit >= 0 and (w >> self._oc_bit) & 1 == 0:
             return F.OVERCURRENT
         if self._es_bit >= 0 and (w >> self._es_bit) & 1 == self._es_active:

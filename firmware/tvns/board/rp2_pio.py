@@ -38,6 +38,32 @@
 # Phases A and B change on the same clock edge when G = 0 and are never both high in
 # any cycle (no instruction side-sets both).
 #
+# Triggered programs (a protocol with a trigger block, docs/GATING.md): the same pulse body,
+# but `top` waits on the trigger input (in_base = the trigger GPIO, `wait pol pin 0` with the
+# protocol's polarity) and then tests the firmware's gate with `jmp pin` (jmp_pin = the gate
+# GPIO): no pulse unless both are active. One of them is in the PIO's instruction memory
+# at a time (engine.load swaps it with PIO.remove_program: 32 instructions are shared with
+# the kill program).
+#   gate mode:  top:  wait pol pin 0   side 0   the input active (stalls: a fixed latency)
+#                     jmp pin go       side 0   the firmware's gate open?
+#                     jmp top          side 0   no: look again
+#               go:   pull ...                  (the pulse body as above, wrap to top)
+#     off = 1 + (n_o + 1) + 1 (wait) + 1 (jmp pin) + 1 (pull) = n_o + 5
+#   train mode: top:  wait !pol pin 0  side 0   the input inactive first ...
+#                     wait pol pin 0   side 0   ... then active: an edge
+#                     jmp pin go       side 0   the firmware's gate open? else the edge is
+#                     jmp top          side 0   refused (and used up)
+#               go:   pull ...                  (the pulse body)
+#                     jmp pin go       side 0   after each off time: the train goes on while
+#                     (wrap to top)             the gate is open, whatever the input does
+#     off = 1 + (n_o + 1) + 1 (jmp pin) + 1 (pull) = n_o + 4, as the untriggered program
+# Input edge to the first phase-A edge, with the gate open and the machine waiting at the
+# `wait` (stalled): the wait passes in the cycle it sees the level, jmp pin, pull, then the
+# `mov x, isr` that side-sets A: TRIGGER_TO_EDGE_CYCLES = 3 after the input synchroniser's 2,
+# 5 cycles = 40 ns at 125 MHz, the same every time (pio_block.trigger_latency measures it).
+# Falling out of the gate (gate mode) is sampled only at `top`: the pulse in flight and its
+# off time finish, so a burst ends within one period of the input going inactive.
+#
 # Kill program (a second machine in the same PIO block, higher-numbered, so that in a cycle
 # where both write a pin its write wins: RP2040 datasheet 3.5.6.1, "Output Priority"):
 #           wait 0 pin 0              KILL_n low (in_base = the kill GPIO)
@@ -62,6 +88,14 @@ SIDESET_COUNT = 3
 WIDTH_EXTRA_CYCLES = 3
 GAP_EXTRA_CYCLES = 2
 OFF_EXTRA_CYCLES = 4
+# The triggered programs' off time (see above): gate mode pays one more cycle (jmp pin).
+OFF_EXTRA_GATED_CYCLES = 5
+# Trigger modes of the triggered programs (tvns/trigger_fields.py: GATE, TRAIN).
+MODE_GATE = 1
+MODE_TRAIN = 3
+# Input edge to phase A rising (after the 2-cycle input synchroniser), waiting at `wait`.
+TRIGGER_TO_EDGE_CYCLES = 3
+SYNC_CYCLES = 2
 # Shortest non-zero gap: a gap count of 0 means "no gap", so G = 1 or 2 is impossible.
 GAP_MIN_CYCLES = 3
 COUNT_MAX = 0xFFFFFFFF  # X is 32 bits
@@ -108,6 +142,90 @@ def assemble(rp2):
     return tvns_pulse
 
 
+def off_extra(mode):
+    """The off time's fixed cycles in the program for this trigger mode (0: untriggered)."""
+    return OFF_EXTRA_GATED_CYCLES if mode == MODE_GATE else OFF_EXTRA_CYCLES
+
+
+def assemble_triggered(rp2, mode, active):
+    """The pulse program that follows the trigger input (mode MODE_GATE or MODE_TRAIN;
+    active: the input level that is active, 0 or 1). See the table above."""
+    if mode not in (MODE_GATE, MODE_TRAIN) or active not in (0, 1):
+        raise TvnsError(OUT_OF_RANGE, "trigger mode %r / level %r" % (mode, active), "trigger")
+    a = SIDE_A | SIDE_SYNC
+    b = SIDE_B | SIDE_SYNC
+    s = SIDE_SYNC
+    lo = rp2.PIO.OUT_LOW
+    pol = active
+    idle = 1 - active
+
+    if mode == MODE_GATE:
+
+        @rp2.asm_pio(sideset_init=(lo, lo, lo))
+        def tvns_gated():
+            pull(block).side(0)
+            mov(isr, osr).side(0)
+            pull(block).side(0)
+            mov(y, osr).side(0)
+            wrap_target()
+            label("top")
+            wait(pol, pin, 0).side(0)
+            jmp(pin, "go").side(0)
+            jmp("top").side(0)
+            label("go")
+            pull(block).side(0)
+            mov(x, isr).side(a)
+            label("a")
+            jmp(x_dec, "a").side(a)
+            jmp(not_y, "b").side(a)
+            mov(x, y).side(s)
+            label("g")
+            jmp(x_dec, "g").side(s)
+            label("b")
+            mov(x, isr).side(b)[1]
+            label("bl")
+            jmp(x_dec, "bl").side(b)
+            mov(x, osr).side(0)
+            label("o")
+            jmp(x_dec, "o").side(0)
+            wrap()
+
+        return tvns_gated
+
+    @rp2.asm_pio(sideset_init=(lo, lo, lo))
+    def tvns_trains():
+        pull(block).side(0)
+        mov(isr, osr).side(0)
+        pull(block).side(0)
+        mov(y, osr).side(0)
+        wrap_target()
+        label("top")
+        wait(idle, pin, 0).side(0)
+        wait(pol, pin, 0).side(0)
+        jmp(pin, "go").side(0)
+        jmp("top").side(0)
+        label("go")
+        pull(block).side(0)
+        mov(x, isr).side(a)
+        label("a")
+        jmp(x_dec, "a").side(a)
+        jmp(not_y, "b").side(a)
+        mov(x, y).side(s)
+        label("g")
+        jmp(x_dec, "g").side(s)
+        label("b")
+        mov(x, isr).side(b)[1]
+        label("bl")
+        jmp(x_dec, "bl").side(b)
+        mov(x, osr).side(0)
+        label("o")
+        jmp(x_dec, "o").side(0)
+        jmp(pin, "go").side(0)
+        wrap()
+
+    return tvns_trains
+
+
 def assemble_kill(rp2, snapshot_bits):
     """Assemble the kill program: snapshot_bits (1..30) inputs from the kill GPIO up are
     pushed when it fires (a small int for the firmware: below 2**30)."""
@@ -136,8 +254,9 @@ def cycles_per_us(sys_hz):
     return sys_hz // 1_000_000
 
 
-def counts_from_cycles(width_cyc, gap_cyc, period_cyc):
-    """(n_w, n_g, n_o) for the TX FIFO, or TvnsError when the program cannot express it."""
+def counts_from_cycles(width_cyc, gap_cyc, period_cyc, off_extra=OFF_EXTRA_CYCLES):
+    """(n_w, n_g, n_o) for the TX FIFO, or TvnsError when the program cannot express it.
+    off_extra: the program's fixed off-time cycles (off_extra(mode))."""
     if width_cyc < WIDTH_EXTRA_CYCLES or width_cyc - WIDTH_EXTRA_CYCLES > COUNT_MAX:
         raise TvnsError(
             OUT_OF_RANGE, "phase width %d cycles not expressible" % width_cyc, "width_us"
@@ -149,12 +268,13 @@ def counts_from_cycles(width_cyc, gap_cyc, period_cyc):
     else:
         raise TvnsError(OUT_OF_RANGE, "gap %d cycles not expressible" % gap_cyc, "gap_us")
     off_cyc = period_cyc - 2 * width_cyc - gap_cyc
-    if off_cyc < OFF_EXTRA_CYCLES or off_cyc - OFF_EXTRA_CYCLES > COUNT_MAX:
+    if off_cyc < off_extra or off_cyc - off_extra > COUNT_MAX:
         raise TvnsError(OUT_OF_RANGE, "off time %d cycles not expressible" % off_cyc, "period_us")
-    return width_cyc - WIDTH_EXTRA_CYCLES, n_g, off_cyc - OFF_EXTRA_CYCLES
+    return width_cyc - WIDTH_EXTRA_CYCLES, n_g, off_cyc - off_extra
 
 
-def counts(width_us, gap_us, period_us, sys_hz):
-    """(n_w, n_g, n_o) for microsecond timing at sys_hz (clock divider 1)."""
+def counts(width_us, gap_us, period_us, sys_hz, mode=0):
+    """(n_w, n_g, n_o) for microsecond timing at sys_hz (clock divider 1), for the program
+    of this trigger mode (0: untriggered)."""
     cpu = cycles_per_us(sys_hz)
-    return counts_from_cycles(width_us * cpu, gap_us * cpu, period_us * cpu)
+    return counts_from_cycles(width_us * cpu, gap_us * cpu, period_us * cpu, off_extra(mode))

@@ -7,7 +7,7 @@ from micropython import const
 from tvns import errors as E
 from tvns import limits as L
 from tvns import safety as F
-from tvns.board.simengine import SimEngine
+from tvns.board.simengine import EdgeRing, SimEngine
 from tvns.store import MemoryStore
 
 _PERIOD = 1 << 30  # MicroPython ticks wrap here
@@ -200,6 +200,39 @@ class SimKill:
         return self.cause if self._engine.killed else F.NONE
 
 
+class SimTriggerIn:
+    """The trigger input pin (docs/GATING.md): its level as the trace puts it (SimBoard
+    .set_trigger_trace); 0 until the trace says otherwise."""
+
+    def __init__(self):
+        self.value = 0
+
+    def level(self):
+        return self.value
+
+
+class SimMarker:
+    """The marker output (train onsets): its edges recorded as the gate wire's are
+    (simengine.EdgeRing: value() runs in the tick, no allocation); the main loop drains them."""
+
+    def __init__(self, clock):
+        self.level = 0
+        self._edges = EdgeRing(clock)
+
+    def value(self, v=None):
+        if v is None:
+            return self.level
+        v = 1 if v else 0
+        if v != self.level:
+            self.level = v
+            self._edges.record(v)
+        return None
+
+    def drain(self, out):
+        """Move recorded edges [t_us, level] into list out (main loop only)."""
+        return self._edges.drain(out)
+
+
 class SimTicker:
     def __init__(self, wdt):
         self._wdt = wdt
@@ -238,6 +271,12 @@ class SimBoard:
         self.estop = SimEstop()
         # kill_path=False: a board without the hardware kill input (only the tick's polls)
         self.kill = SimKill(self.engine, self.sense, self.estop) if kill_path else None
+        self.trigger = SimTriggerIn()  # the trigger input (docs/GATING.md)
+        self.marker = SimMarker(self.clock)  # train onsets
+        self._trace = []  # [(t_us, level)] of the trigger input still to come, in order
+        self._trace_i = 0
+        self._tick_at_us = -1  # a tick the 1 ms timer owes after a trigger edge
+        self._floor_us = 0  # no deadline tick before this (one per ms: never spin)
         self.wdt = SimWdt(self.clock, wdt_timeout_ms)
         self.ticker = SimTicker(self.wdt)
         self.store = MemoryStore()
@@ -274,6 +313,21 @@ class SimBoard:
         base = self.clock.now_us if origin_us is None else origin_us
         self._pending.append((base + int(round(at_ms * 1000)), kind))
         self._pending.sort()
+
+    def set_trigger_trace(self, edges):
+        """The trigger input from now on: [(t_us absolute, level 0/1)], a step function."""
+        self._trace = sorted(edges)
+        self._trace_i = 0
+
+    def _trigger_edge(self, level):
+        self.trigger.value = level
+        edge = getattr(self.engine, "trigger_edge", None)
+        if edge is not None:
+            edge(level)
+        # The periodic 1 ms timer samples the input at its next tick (a board runs it always).
+        t = (self.clock.now_us // 1000 + 1) * 1000
+        if self._tick_at_us < 0 or t < self._tick_at_us:
+            self._tick_at_us = t
 
     def reset(self, cause):
         """A chip reset: the PIO stops and the pins fall to their pulled-down defaults."""
@@ -330,10 +384,16 @@ class SimBoard:
                 due_us = (clock.now_us // 1000 + wait_ms) * 1000
                 if due_us < clock.now_us:
                     due_us = clock.now_us
+                if due_us < self._floor_us:
+                    due_us = self._floor_us  # one tick per ms at most: never spin
                 if due_us < nxt:
                     nxt, what = due_us, 1
             if self._pending and self._pending[0][0] < nxt:
                 nxt, what = self._pending[0][0], 2
+            if self._trace_i < len(self._trace) and self._trace[self._trace_i][0] < nxt:
+                nxt, what = self._trace[self._trace_i][0], 4
+            if 0 <= self._tick_at_us < nxt:
+                nxt, what = self._tick_at_us, 5
             wdt_us = self.wdt.expires_us()
             if wdt_us >= 0 and wdt_us < nxt:
                 nxt, what = wdt_us, 3
@@ -344,12 +404,19 @@ class SimBoard:
             if what == 1:
                 self._tick(sch)
                 if sch.session.running() and clock.ticks_diff(sch.due_ms, clock.ticks_ms()) <= 0:
-                    clock.now_us = (clock.now_us // 1000 + 1) * 1000  # never spin
+                    self._floor_us = (clock.now_us // 1000 + 1) * 1000  # never spin
             elif what == 2:
                 self._apply(self._pending.pop(0)[1])
                 if not self.stalled and self.ticker.scheduler is not None:
                     # the next 1 ms timer tick samples the monitors
                     clock.now_us = (clock.now_us // 1000 + 1) * 1000
+                    self._tick(self.ticker.scheduler)
+            elif what == 4:
+                self._trigger_edge(self._trace[self._trace_i][1])
+                self._trace_i += 1
+            elif what == 5:
+                self._tick_at_us = -1
+                if not self.stalled and self.ticker.scheduler is not None:
                     self._tick(self.ticker.scheduler)
             else:
                 self.reset("watchdog")

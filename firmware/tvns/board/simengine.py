@@ -6,9 +6,12 @@
 #   at most that many pulses out; run dry, the next pulse waits for the next feed (starved);
 # - the hardware kill path (the PIO's kill machine): kill() takes both phases low at once,
 #   and nothing comes out again until the engine is loaded (re-armed).
+# - the trigger input (docs/GATING.md): see trigger_edge().
 # Pulse trains are recorded as segments [start_us, period_us, count, amp_ua, width_us,
 # gap_us]: exact, and O(events) instead of O(pulses), so an hour simulates fast. Recording
 # goes through a preallocated ring (no allocation inside the tick); the main loop drains it.
+# Longer than ~300 lines on purpose: the PIO timing, the dead man, the kill path and the
+# recording all act on the same pulse in flight; apart, each would need the others' state.
 #
 # Small ints only on the tick's path (a 32-bit port boxes integers from 2**30 up): times are
 # the clock's wrapped microseconds (clock.us30, compared with _diff); an open segment older
@@ -28,6 +31,8 @@ _GATE_RING = const(256)  # gate edges (ms30, sub-us, level) held between two dra
 _SPLIT_US = const(0x8000000)  # 2**27 us (134 s): an open segment is split past this age
 _NEVER_MS = const(0x100000)  # feed(): no feed needed (the tick has other deadlines first)
 FEED_LEVEL = F.DEADMAN_PULSES
+_GATE_MODE = const(1)  # trigger_fields.GATE
+_TRAIN_MODE = const(3)  # trigger_fields.TRAIN
 
 
 # Wrapped arithmetic in which no intermediate reaches 2**30 (a heap int on a 32-bit port).
@@ -48,6 +53,42 @@ def _add(a, b):
     return a + b if a + b >= 0 else a + b + _MASK + 1
 
 
+class EdgeRing:
+    """Wire edges (ms30, sub-us, level) at the clock's present time, in a preallocated ring
+    (record() runs in the tick: no allocation, wrapped small ints); the main loop drains them
+    as [t_us, level]. The gate wire's (SimEngine) and the marker's (sim.SimMarker)."""
+
+    def __init__(self, clock, size=_GATE_RING):
+        self._clock = clock
+        self._size = size
+        self._ring = [0] * (3 * size)
+        self.head = 0
+        self.tail = 0
+        self.lost = 0  # edges overwritten before they were drained
+
+    def record(self, level):
+        clock = self._clock
+        i = (self.head % self._size) * 3
+        r = self._ring
+        r[i] = clock.ms30
+        r[i + 1] = clock.sub_us
+        r[i + 2] = level
+        self.head = _add(self.head, 1)
+        if _diff(self.head, self.tail) > self._size:
+            self.tail = _add(self.tail, 1)
+            self.lost = _add(self.lost, 1)
+
+    def drain(self, out):
+        """Move recorded edges [t_us, level] into list out (main loop only)."""
+        r = self._ring
+        unwrap = self._clock.unwrap_us
+        while self.tail != self.head:
+            i = (self.tail % self._size) * 3
+            out.append([unwrap(r[i], r[i + 1]), r[i + 2]])
+            self.tail = _add(self.tail, 1)
+        return out
+
+
 class SimEngine:
     def __init__(self, clock):
         self._clock = clock
@@ -56,7 +97,13 @@ class SimEngine:
         self.period_us = 0
         self.amp_ua = 0  # latched at each pulse start (the DAC applies between pulses)
         self._held_ua = 0  # amplitude of the last pulse of a closed segment, since the gate opened
-        self.gated = False
+        self.gated = False  # pulses may run (the firmware's gate, and the input where it counts)
+        self.fw_gate = False  # the firmware's gate
+        self.trig_mode = 0  # 0: no input; _GATE_MODE, _TRAIN_MODE (set_trigger)
+        self.trig_active = 1  # the input level that is active
+        self.trig_on = False  # the input is active now
+        self.train_run = False  # train mode: a train runs until the gate closes
+        self.armed = False  # train mode: the input was seen inactive (the PIO's `wait` 0)
         self.loaded = False  # a safe stop unloads; load() arms the engine (and the kill path)
         self.killed = False  # the kill path cut the output; cleared by load()
         self.fifo = 0  # permission while no segment is open (TX FIFO words)
@@ -79,14 +126,11 @@ class SimEngine:
         self.lost = 0  # segments overwritten before they were drained
         # Gate edges for the trace's gate wire (the GPIO the Pico drives and its PIO reads).
         self.gate_wire = 0  # the gate GPIO as the firmware drives it (a kill leaves it alone)
-        self._gate_ring = [0] * (3 * _GATE_RING)
-        self._gate_head = 0
-        self._gate_tail = 0
-        self.gate_lost = 0
+        self._gates = EdgeRing(self._clock)
 
     # ---- the board interface ----
     def load(self, width_us, gap_us, period_us):
-        if self.gated:
+        if self.fw_gate:
             raise E.TvnsError(E.BUSY, "engine.load while gated on")
         if 2 * width_us + gap_us >= period_us:
             raise E.TvnsError(E.PULSE_FIT, "pulse does not fit the period", "frequency_hz")
@@ -98,9 +142,58 @@ class SimEngine:
         self.loaded = True
         self.killed = False
 
-    def gate(self, on):
-        if on == self.gated:
+    def set_trigger(self, mode, active):
+        """Follow the input (mode: 0 none, 1 gate, 3 train; active: its active level), as the
+        PIO's triggered programs do. Main loop, before load. Returns True (it can)."""
+        if self.fw_gate:
+            raise E.TvnsError(E.BUSY, "engine.set_trigger while gated on")
+        self.trig_mode = mode
+        self.trig_active = active
+        self.train_run = False
+        self.armed = not self.trig_on
+        return True
+
+    def trigger_edge(self, level):
+        """The input pin changed to level (0/1, before polarity), now. As the PIO's
+        triggered programs (board/rp2_pio.py): in gate mode a pulse starts only while both
+        the firmware's gate and the input are active (sampled between pulses, at `top`); in
+        train mode an edge (inactive, then active) while the gate is open starts a train that
+        runs until the gate closes, whatever the input does meanwhile. The sim board calls
+        this at the edge's exact time (the PIO sees it within 1 us)."""
+        on = level == self.trig_active
+        if on == self.trig_on:
             return
+        self.trig_on = on
+        if self.trig_mode == _TRAIN_MODE:
+            if not on:
+                if not self.train_run:
+                    self.armed = True
+            elif self.armed and not self.train_run:
+                self.armed = False  # the edge is taken, refused or not (the PIO's `jmp pin`)
+                if self.fw_gate and self.loaded and not self.killed:
+                    self.train_run = True
+        self._update()
+
+    def gate(self, on):
+        if on == self.fw_gate:
+            return
+        self.fw_gate = on
+        if not on and self.train_run:
+            self.train_run = False
+            if not self.trig_on:
+                self.armed = True
+        self._update()
+        self._gate_edge(1 if on else 0)
+
+    def _update(self):
+        m = self.trig_mode
+        run = self.fw_gate and (
+            m == 0 or (m == _GATE_MODE and self.trig_on) or (m == _TRAIN_MODE and self.train_run)
+        )
+        if run != self.gated:
+            self._run(run)
+
+    def _run(self, on):
         now = self._clock.us30
         if on:
             s = now
@@ -114,9 +207,9 @@ class SimEngine:
         else:
             self._close(now)
             self.gated = False
-            self._held_ua = 0
+            if not self.fw_gate:
+                self._held_ua = 0  # OS-1 clears the hold with the firmware's gate, not the input
             self._mark_off()
-        self._gate_edge(1 if on else 0)
 
     def _gate_edge(self, level):
         if level != self.gate_wire:
@@ -185,9 +278,9 @@ class SimEngine:
         """What a sample-and-hold sense (OS-1: sampled in phase A, cleared while the gate is
         low) shows now: the amplitude of the last pulse started since the gate opened, 0
         before the first. Not the setpoint: a lower one set since shows from the next pulse."""
-        if not self.gated:
+        if not self.fw_gate:
             return 0
-        if self._started(self._clock.us30):
+        if self.gated and self._started(self._clock.us30):
             return self.amp_ua
         return self._held_ua
 
@@ -201,6 +294,12 @@ class SimEngine:
             return False
         last = _add(self.seg_start, (n - 1) * self.period_us)
         return _diff(now, last) < 2 * self.width_us + self.gap_us
+
+    def pulse_count(self):
+        """Pulses started so far, wrapping at 2**30 (the tick's counter: tvns/trigger.py)."""
+        if not self.gated:
+            return self.pulses_recorded
+        return _add(self.pulses_recorded, self._started(self._clock.us30))
 
     # ---- host side (main loop only: may allocate) ----
     def pulses(self):
@@ -248,13 +347,11 @@ class SimEngine:
 
     def drain_gate(self, out):
         """Move recorded gate edges [t_us, level] into list out (main loop only)."""
-        r = self._gate_ring
-        unwrap = self._clock.unwrap_us
-        while self._gate_tail != self._gate_head:
-            i = (self._gate_tail % _GATE_RING) * 3
-            out.append([unwrap(r[i], r[i + 1]), r[i + 2]])
-            self._gate_tail = _add(self._gate_tail, 1)
-        return out
+        return self._gates.drain(out)
+
+    @property
+    def gate_lost(self):
+        return self._gates.lost
 
     # ---- internals (tick path: small ints, no allocation) ----
     def _started(self, now):
@@ -269,6 +366,9 @@ class SimEngine:
 
     def _cut(self, gate_edge=True):
         now = self._clock.us30
+        self.train_run = False
+        if gate_edge:
+            self.fw_gate = False
         if self.gated:
             n = self._started(now)
             last = _add(self.seg_start, (n - 1) * self.period_us)
@@ -320,13 +420,4 @@ class SimEngine:
             self.lost = _add(self.lost, 1)
 
     def _record_gate(self, level):
-        clock = self._clock
-        i = (self._gate_head % _GATE_RING) * 3
-        r = self._gate_ring
-        r[i] = clock.ms30
-        r[i + 1] = clock.sub_us
-        r[i + 2] = level
-        self._gate_head = _add(self._gate_head, 1)
-        if _diff(self._gate_head, self._gate_tail) > _GATE_RING:
-            self._gate_tail = _add(self._gate_tail, 1)
-            self.gate_lost = _add(self.gate_lost, 1)
+        self._gates.record(level)

@@ -1,4 +1,6 @@
 # Host only: the esp32 board model for the simulator. The firmware's real ESP32 board
+# Longer than ~300 lines: the ESP32 board model wires the firmware's board to the silicon
+# model in one place (pads, latch, sense, engine recorder, trigger and marker).
 # (board/esp32.py: RMT engine, pending DAC, sense, e-stop, kill latch, soft Timer, WDT)
 # runs on the silicon model (simesp32hw.py) in the sim board's virtual time, behind the
 # output stage OS-1 (hardware/DESIGN.md): a kill latch set by the e-stop loop or the
@@ -175,6 +177,12 @@ class SimEsp32Board(SimBoard):
         self.fw = board_esp32.build(self.config, chip.machine, chip.esp32, self.clock)
         self.kill = self.fw.kill
         self.dac = self.fw.dac
+        # The trigger input and the marker are the firmware's (the tick reads the pad).
+        if self.fw.trigger is not None:
+            self.trigger = self.fw.trigger
+            self._trigger_gpio = pins["trigger"]["gpio"]
+        if self.fw.marker is not None:
+            self.marker = self.fw.marker
         self.engine.attach(self.fw.engine)
         self.fw.engine = self.engine  # the firmware's safe_off stops through the recorder
         self.ceiling_ua = min(self.ceiling_ua, self.fw.ceiling_ua)
@@ -182,6 +190,13 @@ class SimEsp32Board(SimBoard):
 
     def reset_cause(self):
         return self.fw.reset_cause()
+
+    def _trigger_edge(self, level):
+        """The trigger input's pad changes (a trace edge): the firmware's tick reads it."""
+        self.chip.inputs[self._trigger_gpio] = level
+        t = (self.clock.now_us // 1000 + 1) * 1000
+        if self._tick_at_us < 0 or t < self._tick_at_us:
+            self._tick_at_us = t
 
     def safe_off(self):
         self.fw.safe_off()

@@ -2,6 +2,8 @@
 # esp32 board code, with the API and the behaviour of MicroPython v1.28.0's esp32 port
 # (ports/esp32: esp32_rmt.c, machine_pin.c, machine_timer.c, machine_wdt.c, machine_adc.c,
 # machine_dac.c) on ESP-IDF 5.5.1. It runs under CPython and the MicroPython unix port.
+# Longer than ~300 lines on purpose: one chip whose parts share its virtual clock and its
+# counters; the module faces are apart already (simesp32mod.py, simesp32rmt.py).
 # simesp32mod.new_chip() gives a Chip with `chip.machine` and `chip.esp32`, stand-ins for
 # the two modules, on a virtual clock. What the real port does and this model keeps:
 # - RMT(id=-1, *, pin=Pin, resolution_hz=, clock_div=, idle_level=, tx_carrier=,

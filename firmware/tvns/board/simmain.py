@@ -4,6 +4,7 @@
 #                       [--jitter-ms N] [--log FILE] [--arm active|sham]
 #                       [--esp32 PINMAP.json]   one session, JSON result; --esp32: on the
 #                                               ESP32 board model (RMT engine, its frames)
+#                       [--trigger TRACE]       the trigger input: "t_us level" lines
 #   micropython main.py --console [--speed N] [--state DIR] [--log FILE]
 #                              the console on stdin/stdout, sim board, virtual time paced at
 #                              N x real time; --state DIR: the virtual board's flash (store
@@ -55,12 +56,25 @@ def simulate(argv):
             jitter_ms=jitter_ms,
             log_path=_arg(argv, "--log", None),
             allocation=_arg(argv, "--arm", None),
+            trigger=_trace(_arg(argv, "--trigger", None)),
         )
     except TvnsError as exc:
         result = simrun.error_result(exc)
     sys.stdout.write(json.dumps(result))
     sys.stdout.write("\n")
     return 0 if "error" not in result else 2
+
+
+def _trace(path):
+    """--trigger FILE: "t_us level" lines (the host parsed the CSV) -> [(t_s, level)]."""
+    if path is None:
+        return None
+    out = []
+    with open(path) as f:
+        for line in f:
+            t_us, level = line.split()
+            out.append((int(t_us) / 1e6, int(level)))
+    return out
 
 
 def _arg(argv, name, default):

@@ -7,6 +7,7 @@ import time
 from tvns import VERSION
 from tvns.app import LOOP_MS, App
 from tvns.board.sim import SimBoard
+from tvns.trigger_fields import START
 
 PROGRESS_EVERY_MS = 10000  # virtual time between progress callbacks
 
@@ -31,13 +32,15 @@ def simulate(
     jitter_ms=0,
     log_path=None,
     allocation=None,
+    trigger=None,
 ):
     """source: protocol text or dict. duration_ms cuts the run short (None: the whole
     session). progress(t_ms, total_ms) is called every PROGRESS_EVERY_MS of virtual time.
     inject: (kind, at_ms) pairs, kind in sim.INJECT_KINDS. log_path: write the session log
     (tvns.log) there. allocation: "active" or "sham" for a blinded protocol (what the
-    investigator's `allocate` stores on a board). Raises TvnsError (with .errors) for an
-    invalid protocol."""
+    investigator's `allocate` stores on a board). trigger: the trigger input as
+    [(t_s, level 0/1)], a step function from the session's start (level 0 before the first
+    row; docs/GATING.md). Raises TvnsError (with .errors) for an invalid protocol."""
     board = board or SimBoard(jitter_ms=jitter_ms)
     if allocation is not None:
         board.store.put("allocation", allocation)
@@ -49,6 +52,8 @@ def simulate(
     app = App(board, log)
     proto = app.load(source)
     total_ms = proto.session_ms if duration_ms is None else min(duration_ms, proto.session_ms)
+    if proto.trigger is not None and proto.trigger.mode == START:  # waits for its edge
+        total_ms = duration_ms if duration_ms is not None else proto.session_ms + 3600000
     segments, states, faults, gate_edges = [], [], [], []
     wall0 = _wall_start()
     app.arm()
@@ -59,6 +64,9 @@ def simulate(
     origin_us = board.clock.now_us // 1000 * 1000
     for kind, at_ms in inject:
         board.inject(kind, at_ms, origin_us)
+    trigger_edges, marker_edges, trigger_events = [], [], []
+    if trigger:
+        board.set_trigger_trace([(origin_us + int(round(t * 1e6)), lv) for t, lv in trigger])
     offset_ms = 0  # where the present boot's times start (0 for the first)
     seen = 0
     resets = board.resets
@@ -83,6 +91,7 @@ def simulate(
         seen = _collect(app, offset_ms, states, faults, seen, board, origin_us)
         board.engine.drain(segments)
         board.engine.drain_gate(gate_edges)
+        _drain_trigger(app, board, marker_edges, trigger_events)
         if progress is not None and elapsed_ms >= next_progress:
             progress(elapsed_ms, total_ms)
             next_progress += PROGRESS_EVERY_MS
@@ -93,6 +102,10 @@ def simulate(
     app.service()
     _collect(app, offset_ms, states, faults, seen, board, origin_us)
     board.engine.drain_gate(gate_edges)
+    _drain_trigger(app, board, marker_edges, trigger_events)
+    for t, lv in trigger or ():
+        if not trigger_edges or trigger_edges[-1][1] != lv:
+            trigger_edges.append([int(round(t * 1e6)), lv])
     if log is not None:
         log.close()
     wall_s = _wall_s_since(wall0)
@@ -102,6 +115,8 @@ def simulate(
         seg[0] -= origin_us
         pulses += seg[2]
     for edge in gate_edges:
+        edge[0] -= origin_us
+    for edge in marker_edges:
         edge[0] -= origin_us
     extra = {}
     if hasattr(board.engine, "result"):  # the ESP32 model: its counters, the frames' edges
@@ -128,6 +143,9 @@ def simulate(
         "kill_path": board.kill is not None,  # the board's hardware kill input
         "gate_edges": gate_edges,  # [t_us, level]: the gate wire (engine.gate and stops)
         "gate_lost": board.engine.gate_lost,
+        "trigger_edges": trigger_edges,  # [t_us, level]: the trigger input as fed
+        "marker_edges": marker_edges,  # [t_us, level]: the marker output (train onsets)
+        "trigger_events": trigger_events,  # [t_s, event]: the firmware's view (the log's)
         "history_lost": app.session.history_lost,
         "wdt_feeds": board.wdt.feeds,
         "tick_calls": board.tick_calls,
@@ -136,6 +154,19 @@ def simulate(
     for k in extra:
         result[k] = extra[k]
     return result
+
+
+def _drain_trigger(app, board, marker_edges, trigger_events):
+    marker = getattr(board, "marker", None)
+    if marker is not None and hasattr(marker, "drain"):
+        marker.drain(marker_edges)
+    rest = []
+    for ev in app.events:  # taken out as collected: the app keeps the others
+        if ev.get("event") == "trigger":
+            trigger_events.append([ev["t_ms"] / 1000, ev["trigger"]])
+        else:
+            rest.append(ev)
+    app.events = rest
 
 
 def _collect(app, offset_ms, states, faults, seen, board, origin_us):

@@ -52,24 +52,61 @@ def iter_wire_changes(segments, gate_edges=()):
         nxt = next(gates, None)
 
 
-def write_vcd(stream, segments, end_us, date="", version="", gate_edges=()):
+# Optional wires: the trigger input as fed and the marker output (train onsets), written
+# only for a run that has them (docs/GATING.md; tvns verify reads `trigger`).
+EXTRA_WIRES = (("t", "trigger"), ("m", "marker"))
+
+
+def _merge(changes, extra):
+    """changes (t, id, level) in time order, with extra's edges [(t, id, level)] (sorted)
+    merged in; at one instant the extra edge (the input) comes first."""
+    extra = iter(extra)
+    nxt = next(extra, None)
+    for item in changes:
+        while nxt is not None and nxt[0] <= item[0]:
+            yield nxt
+            nxt = next(extra, None)
+        yield item
+    while nxt is not None:
+        yield nxt
+        nxt = next(extra, None)
+
+
+def write_vcd(
+    stream,
+    segments,
+    end_us,
+    date="",
+    version="",
+    gate_edges=(),
+    trigger_edges=None,
+    marker_edges=None,
+):
     """Change-only VCD: one `#t` line per instant that changes something, nothing else, so a
-    long session stays small and opens fast (a 10 min session is a few hundred kB)."""
+    long session stays small and opens fast (a 10 min session is a few hundred kB).
+    trigger_edges, marker_edges: [t_us, level] for the optional wires (None: not written)."""
     w = stream.write
     w("$date %s $end\n" % date)
     w("$version tvns firmware %s sim board $end\n" % version)
     w("$timescale 1us $end\n")
     w("$scope module stimulator $end\n")
-    for ident, name in VCD_WIRES:
+    wires = list(VCD_WIRES)
+    extra = []
+    for (ident, name), edges in zip(EXTRA_WIRES, (trigger_edges, marker_edges)):
+        if edges is not None:
+            wires.append((ident, name))
+            extra += [(t, ident, v) for t, v in edges]
+    extra.sort(key=lambda e: e[0])
+    for ident, name in wires:
         w("$var wire 1 %s %s $end\n" % (ident, name))
     w("$var real 64 c amplitude_ua $end\n")
     w("$upscope $end\n$enddefinitions $end\n")
-    w("#0\n$dumpvars\n0a\n0b\n0s\n0g\nr0 c\n$end\n")
+    w("#0\n$dumpvars\n%sr0 c\n$end\n" % "".join("0%s\n" % ident for ident, _ in wires))
     amps = iter_pulses(segments)
     amp_now = 0
     last_t = 0
-    level = {"a": 0, "b": 0, "s": 0, "g": 0}
-    for t, wire, v in iter_wire_changes(segments, gate_edges):
+    level = {ident: 0 for ident, _ in wires}
+    for t, wire, v in _merge(iter_wire_changes(segments, gate_edges), extra):
         if level[wire] == v:
             continue
         level[wire] = v

@@ -88,10 +88,10 @@ def _print(r, where):
         ("net charge per pulse, worst (uC)", r["net_charge_uc"]),
         ("peak load voltage (V)", r["peak_voltage_v"]),
         ("compliance headroom, min (V)", r["headroom_v"]),
-        ("GP15 compliance tripped", r["compliance_tripped"]),
+        ("GP15 / pin 20 compliance tripped", r["compliance_tripped"]),
         ("ADC0 before the next pulse (V)", r["sense"][0]["adc0_v"]),
         ("firmware Sense.read_ua() of it", r["sense"][0]["firmware_ua"]),
-        ("GP7 KILL asserted", r["comparators"]["gp7_kill_asserted"]),
+        ("GP7 / pin 10 KILL asserted", r["comparators"]["gp7_kill_asserted"]),
     )
     for k, v in rows:
         t.add_row(k, str(v))

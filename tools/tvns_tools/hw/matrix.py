@@ -21,7 +21,7 @@ COLUMNS = (
     ("r.m.s. density (mA/cm2)", "rms_density_ma_cm2", 4),
     ("r.m.s. voltage (V)", "rms_voltage_v", 4),
     ("average power (mW)", "avg_power_mw", 4),
-    ("compliance (GP15)", "compliance_tripped", None),
+    ("compliance (GP15 / pin 20)", "compliance_tripped", None),
 )
 
 

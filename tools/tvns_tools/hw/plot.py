@@ -1,5 +1,6 @@
 """PNG of one run: electrode current and voltage over the stretch and one pulse up close,
-with what the ADC (GP26) and the compliance/kill lines (GP15, GP7) see."""
+with what the ADC (GP26 / pin 31) and the compliance/kill lines (GP15 / pin 20, GP7 /
+pin 10) see."""
 
 import matplotlib
 
@@ -38,9 +39,9 @@ def plot(w, stim, report, path, title):
         fontsize=9,
     )
     ax = axes[2]
-    ax.plot(t_ms, w.adc0, label="ADC0 / GP26 (V)")
-    ax.plot(t_ms, w.compl / 3.3 * 0.5 + 1.2, label="GP15 compliance (high = tripped)")
-    ax.plot(t_ms, w.killn / 3.3 * 0.5 + 1.9, label="GP7 KILL_n (low = kill)")
+    ax.plot(t_ms, w.adc0, label="ADC0 / GP26 / pin 31 (V)")
+    ax.plot(t_ms, w.compl / 3.3 * 0.5 + 1.2, label="GP15 / pin 20 compliance (high = tripped)")
+    ax.plot(t_ms, w.killn / 3.3 * 0.5 + 1.9, label="GP7 / pin 10 KILL_n (low = kill)")
     ax.set_xlabel("ms")
     ax.set_yticks([])
     ax.legend(loc="upper right", fontsize=8)

@@ -1,7 +1,15 @@
 """`tvns verify`: check a real capture (logic analyzer or scope) against a protocol and the
 hard limits. readers -> edges -> align -> checks -> report (docs/VERIFY.md)."""
 
-from tvns_tools.verify import align, checks_amp, checks_pulse, checks_train, edges, readers
+from tvns_tools.verify import (
+    align,
+    checks_amp,
+    checks_pulse,
+    checks_train,
+    checks_trigger,
+    edges,
+    readers,
+)
 from tvns_tools.verify.capture import Unreadable, map_roles, parse_channels
 from tvns_tools.verify.expect import Expected, load_board, load_protocol
 from tvns_tools.verify.model import FAIL, PASS, Ctx, na, row
@@ -29,6 +37,13 @@ def verify(
     exp = Expected(proto, board_cfg, blind_sham=bool(proto.blinded and arm == "sham"))
     cap = readers.read(capture, sample_rate_hz)
     roles = map_roles(cap, parse_channels(channels))
+    spec = proto.trigger
+    if spec is not None and "trigger" not in roles:
+        raise Unreadable(
+            "%s has a trigger block (mode %s) but %s has no trigger channel (channels: %s): "
+            "capture the trigger input and name it with --channels trigger=NAME"
+            % (protocol, checks_trigger.MODES[spec.mode], cap.path, ", ".join(cap.order))
+        )
     slack_ns = int((2 * exp.tick_ms if slack_ms is None else slack_ms) * 1_000_000)
     ctx = Ctx(cap, roles, exp, ppm, slack_ns, amp_tol_pct)
     ctx.sense_ohms = exp.sense_ohms if sense_ohms is None else sense_ohms
@@ -41,6 +56,11 @@ def verify(
     ctx.sync_iv = ctx.wire("sync")
     ctx.gate_iv = ctx.wire("gate")
     ctx.pulses = edges.Pulses(ctx.a_iv, ctx.b_iv)
+    if spec is not None:
+        checks_trigger.setup(ctx, spec)
+        if spec.mode != checks_trigger.START:
+            return ctx, _triggered(ctx, spec)
+        checks_trigger.clip_at_cap(exp, spec)
     starts = ctx.pulses.a_rise
     m = align.measured_trains(starts, exp.period_ns, cap.start_ns, cap.end_ns, ctx.gate_iv)
     e = align.expected_trains(exp)
@@ -57,7 +77,20 @@ def verify(
     rows += checks_pulse.run(ctx)
     rows += checks_train.run(ctx, m, e)
     rows += checks_amp.run(ctx)
+    if spec is not None:
+        rows += checks_trigger.run_start(ctx)
     return ctx, rows
+
+
+def _triggered(ctx, spec):
+    """Gate and train modes: the input, not the clock, places the bursts, so the schedule's
+    train checks give way to the trigger's (checks_trigger.py); each pulse is checked as
+    always, and the amplitude against the setpoint and the ramp's step."""
+    ctx.trains_measured = ctx.bursts
+    ctx.trains_expected = []
+    rows = checks_trigger.run(ctx, spec.mode)
+    rows[1:1] = checks_pulse.run(ctx)
+    return rows + checks_amp.run_triggered(ctx)
 
 
 def _phases(ctx):

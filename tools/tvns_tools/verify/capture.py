@@ -1,13 +1,14 @@
 """What every reader hands over: a capture's wires as change lists in integer nanoseconds,
 its analog channels as samples, where it starts and ends, and its sample period (the
 quantum every measured interval is uncertain by). Also the mapping of the verifier's roles
-(phase_a, phase_b, sync, gate, sense) onto the capture's channel names."""
+(phase_a, phase_b, sync, gate, sense, and trigger and
+marker for a triggered protocol) onto the capture's channel names."""
 
 import re
 
 from tvns_tools.firmware import ToolError
 
-ROLES = ("phase_a", "phase_b", "sync", "gate", "sense")
+ROLES = ("phase_a", "phase_b", "sync", "gate", "sense", "trigger", "marker")
 # docs/VERIFY.md's recipe: GP2..GP5 on the analyzer's D0..D3.
 RECIPE_CHANNELS = {"phase_a": "D0", "phase_b": "D1", "sync": "D2", "gate": "D3"}
 
@@ -107,7 +108,7 @@ def map_roles(cap, wanted):
             cap.notes.append("channels: the recipe's D0..D3 (docs/VERIFY.md)")
     if "sense" not in roles and len(cap.analog) == 1:
         roles["sense"] = next(iter(cap.analog))
-    for role in ("phase_a", "phase_b", "sync", "gate"):
+    for role in ("phase_a", "phase_b", "sync", "gate", "trigger", "marker"):
         if role in roles and roles[role] not in cap.digital:
             raise Unreadable("channel %r (%s) is not a digital channel" % (roles[role], role))
     if "sense" in roles and roles["sense"] not in cap.analog:

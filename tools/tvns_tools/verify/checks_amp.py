@@ -31,6 +31,50 @@ def run(ctx):
     ]
 
 
+def run_triggered(ctx):
+    """A gate or train protocol: the ramp steps only while pulses run (each burst starts
+    where the last ended), so there is no staircase in time to compare with: the amplitude
+    is held to the setpoint and the ceiling, and consecutive pulses to the ramp's step."""
+    if ctx.amp is None:
+        return [na(n, lab, "no amplitude channel captured") for n, lab in NAMES]
+    p = ctx.pulses
+    noise_ua = 2 * ctx.amp.lsb_ua + STEP_SLACK_UA
+    tol_ua = _tol_ua(ctx)
+    amp_a = [ctx.amp.phase_ua(r, f) for r, f in zip(p.a_rise, p.a_fall)]
+    amp_b = [ctx.amp.phase_ua(r, f) if r is not None else None for r, f in zip(p.b_rise, p.b_fall)]
+    return [
+        _amplitude(ctx, amp_a, tol_ua),
+        _steps(ctx, amp_a, noise_ua),
+        _balance(ctx, amp_a, amp_b, tol_ua),
+    ]
+
+
+def _steps(ctx, amp_a, noise_ua):
+    step_max = ctx.limits.RAMP_STEP_MAX_UA
+    bad, prev, n = [], None, 0
+    for t, a in zip(ctx.pulses.a_rise, amp_a):
+        if a is None:
+            continue
+        if prev is not None:
+            n += 1
+            if abs(a - prev) > step_max + noise_ua:
+                bad.append((t, "step of %.3f mA between pulses" % (abs(a - prev) / 1000)))
+        prev = a
+    if not n:
+        return na("ramp", "ramp shape", "fewer than two pulses with an amplitude")
+    return row(
+        "ramp",
+        "ramp shape",
+        FAIL if bad else PASS,
+        "%d steps" % n,
+        "steps only while pulses run",
+        "steps <= %g mA" % (step_max / 1000),
+        "+%.3f mA" % (noise_ua / 1000),
+        bad[0][0] if bad else None,
+        ("at %.6f s: " % (bad[0][0] / 1e9)) + bad[0][1] if bad else "",
+    )
+
+
 def fit_function(ctx):
     """For align(): offset -> how many of up to 200 pulses carry the amplitude the schedule
     gives at that place (within the amplitude tolerance)."""
@@ -84,6 +128,8 @@ def _amplitude(ctx, amp_a, tol_ua):
             continue
         want = _expected(ctx, t) if ctx.offset_ns is not None else None
         steady = want is None or want == (exp.target_ua, exp.target_ua)
+        if want is None and ctx.offset_ns is None and abs(a - exp.target_ua) <= tol_ua:
+            values.append(a)  # not placed (a triggered protocol): those at the setpoint
         if a > ceiling + tol_ua:
             bad.append((t, a, "above the board ceiling"))
         elif steady and want is not None:

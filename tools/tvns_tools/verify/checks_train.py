@@ -187,7 +187,7 @@ def _gate_spans(ctx):
     g = gate_pairs(ctx)
     for k, (r, f) in enumerate(g):
         w = exp.window_of(r - off, ctx.slack_ns)
-        if w is None:
+        if w is None or w == getattr(exp, "cap_window", None):
             continue
         a, b = exp.windows[w]
         m_off = e_off = None

@@ -31,7 +31,8 @@ def argparse_verify(sub, name):
     p.add_argument(
         "--channels",
         metavar="ROLE=CH,...",
-        help="which capture channel is which: phase_a=D0,phase_b=D1,sync=D2,gate=D3,sense=CH1 "
+        help="which capture channel is which: phase_a=D0,phase_b=D1,sync=D2,gate=D3,sense=CH1, "
+        "and for a protocol with a trigger block trigger=D4 (required) and marker=D5 "
         "(default: channels named like the roles, else the recipe's D0..D3)",
     )
     p.add_argument("--json", action="store_true", help="print the result as JSON")

@@ -10,7 +10,8 @@ JSON (--json) keys:
   capture            path, format, channels {role: channel}, phases_from, start_s, end_s,
                      duration_s, sample_period_ns, sample_period_source, notes [text]
   protocol           path, name, amplitude_ma, pulse_width_us, interphase_gap_us,
-                     frequency_hz, period_us, on_s, off_s, ramp_up_s, ramp_down_s, session_s
+                     frequency_hz, period_us, on_s, off_s, ramp_up_s, ramp_down_s, session_s,
+                     trigger (the block with its defaults, or null)
   board              the --board name
   tolerances         edge_ns (one sample + file rounding), timebase_ppm, tick_slack_ms,
                      gate_latency_ns, amplitude_pct
@@ -24,7 +25,9 @@ JSON (--json) keys:
 Checks: pulses, phase_a_width, phase_b_width, interphase_gap, biphasic, no_overlap,
   dead_time, sync, period, jitter, drift, pulses_per_train, train_on, train_off,
   duty_cycle, outside_train, gate_latency, session_length, amplitude, ramp,
-  charge_balance."""
+  charge_balance; triggered protocols (docs/VERIFY.md): trigger_gate, trigger_latency,
+  trigger_stop, trigger_train, trigger_rate, trigger_gap, trigger_stim, trigger_start,
+  marker."""
 
 
 def build(ctx, rows, capture_path, protocol_path, board):
@@ -65,6 +68,7 @@ def build(ctx, rows, capture_path, protocol_path, board):
             "ramp_up_s": p["ramp_up_s"],
             "ramp_down_s": p["ramp_down_s"],
             "session_s": p["session_s"],
+            "trigger": exp.proto.trigger.doc() if exp.proto.trigger is not None else None,
         },
         "board": board,
         "tolerances": {
@@ -85,7 +89,7 @@ def build(ctx, rows, capture_path, protocol_path, board):
         "counts": {
             "pulses": len(ctx.pulses),
             "partial_pulses": ctx.pulses.partial,
-            "trains": len(ctx.trains_measured),
+            "trains": len(ctx.trains_measured),  # bursts, for a gate or train protocol
         },
         "checks": rows,
         "first_mismatch": first,

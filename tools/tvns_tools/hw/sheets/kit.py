@@ -16,6 +16,8 @@ from schemdraw import logic
 from schemdraw.backends import svg as svgback
 from schemdraw.segments import Segment, SegmentText
 
+from tvns_tools.boardcheck import PICO_PHYSICAL
+
 W = 32.0
 H = 22.0
 FONT = 10  # part labels, pin names
@@ -190,10 +192,8 @@ class Sheet:
         return self.d
 
 
-# ---- the controller's pins (hardware/boards/pico.json; physical pins of the Pico module)
-PICO_PHYSICAL = {0: 1, 1: 2, 2: 4, 3: 5, 4: 6, 5: 7, 6: 9, 7: 10, 8: 11, 9: 12, 10: 14, 11: 15}
-PICO_PHYSICAL.update({12: 16, 13: 17, 14: 19, 15: 20, 16: 21, 17: 22, 18: 24, 19: 25})
-PICO_PHYSICAL.update({20: 26, 21: 27, 22: 29, 26: 31, 27: 32, 28: 34})
+# ---- the controller's pins (hardware/boards/pico.json; physical pins of the Pico module:
+# PICO_PHYSICAL, the pinout `tvns board check` holds the map's `header` fields against)
 
 
 def pico_pins():
