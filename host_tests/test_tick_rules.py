@@ -330,16 +330,19 @@ def test_overcurrent_at_110_percent_plus_the_floor():
     assert s.state == S.FAULT and sch.fault_code == F.OVERCURRENT and sch.fault_ms == 501
 
 
-def test_overcurrent_allows_the_previous_higher_amplitude_a_hold_still_shows():
+def test_overcurrent_allows_a_higher_amplitude_the_hold_may_still_show():
     board, s, sch = _on()
-    sch.prev_amp_ua = 1000
-    sch.amp_ua = 500  # a step down the sense has not seen yet
+    sch._set_amp(500)  # a step down the sense has not seen yet: it may still show 1000 uA
     board.sense.ua = 1000 + 100 + F.SENSE_FLOOR_UA
     _at(board, sch, 500)
     assert s.state == S.ON
-    sch.prev_amp_ua = 400  # now the present amplitude is the higher one
+    # Above 500 uA's threshold: allowed for at least one hold window (a period + 5 ms) ...
     board.sense.ua = 500 + 50 + F.SENSE_FLOOR_UA + 1
-    _at(board, sch, 501)
+    win = sch.held_win_ms
+    _run(board, sch, 501, 500 + win)
+    assert s.state == S.ON
+    # ... and at most two: then 1000 uA cannot show any more.
+    _run(board, sch, 500 + win, 500 + 2 * win + 1)
     assert sch.fault_code == F.OVERCURRENT
 
 
@@ -669,7 +672,7 @@ def test_stop_with_the_nominal_gate_closed_ends_even_if_output_is_allowed():
 def test_stop_amplitude_follows_the_nominal_never_raises_the_delivered():
     board, s, sch = _on()
     sch.stop()
-    sch.amp_ua = 300  # delivered below nominal (a blinded sham's ramp down)
+    sch._set_amp(300)  # delivered below nominal (a blinded sham's ramp down)
     _at(board, sch, 500)
     assert sch.nom_ua == 900 and sch.amp_ua == 300
     _at(board, sch, 570)  # nominal 200: below the delivered

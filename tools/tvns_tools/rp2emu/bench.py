@@ -24,6 +24,7 @@ import sys
 import tempfile
 
 from tvns_tools.firmware import FIRMWARE
+from tvns_tools.hw.edges import pico_config
 from tvns_tools.rp2emu import harness, hooks, image
 from tvns_tools.rp2emu.stage import spare_gpio
 
@@ -74,7 +75,7 @@ def build_images(workdir):
     deploy.stage("rp2", stage)
     plain = image.from_stage(stage, workdir / "plain.img")
     files = hooks.overlay_files(
-        (FIRMWARE / "main.py").read_bytes(), spare_gpio(harness.pico_config()), bench=True
+        (FIRMWARE / "main.py").read_bytes(), spare_gpio(pico_config()), bench=True
     )
     return plain, image.overlay(plain, files, workdir / "bench.img")
 
@@ -155,7 +156,7 @@ def _figures(res):
     out["rp2emu_tick_running_max_us"] = round(_us(max(k["max_cycles"] for k in running)), 1)
     n = sum(k["n"] for k in running)
     total = sum(k["sum_cycles"] for k in running)
-    period_cycles = harness.pico_config()["tick_ms"] * 1000 * CYCLES_PER_US
+    period_cycles = pico_config()["tick_ms"] * 1000 * CYCLES_PER_US
     out["rp2emu_tick_cpu_pct"] = round(100.0 * total / (n * period_cycles), 1) if n else None
     out["rp2emu_tick_calibration_cycles"] = res["calib_cycles"]
     hooks_bytes = res["hooks_bytes"]

@@ -1,3 +1,5 @@
+# Longer than ~300 lines: one class is the only code that crosses into rp2040py's engine
+# thread (call, alarms, pins, flash, console); split, that threading rule would be spread.
 """The emulated Pico: the official MicroPython rp2 firmware running in rp2040py, with a
 synchronous host API around the emulator's asyncio "engine room".
 

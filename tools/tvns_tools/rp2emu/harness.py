@@ -19,19 +19,14 @@ import subprocess
 import sys
 import time
 
-from tvns_tools.firmware import ROOT
+from tvns_tools.hw.edges import pico_config
 from tvns_tools.rp2emu import capture, hooks
 from tvns_tools.rp2emu.emulator import EmuError, EmuPico
 from tvns_tools.rp2emu.stage import OutputStage
 
-PICO_JSON = ROOT / "hardware" / "boards" / "pico.json"
 # Host timeouts on an emulated board: the emulator runs 15-35x slower than silicon on a
 # 2-core x86-64 (docs/EMULATOR.md); 60 leaves room for a loaded CI machine.
 TIMEOUT_SCALE = 60.0
-
-
-def pico_config(path=PICO_JSON):
-    return json.loads(pathlib.Path(path).read_text())
 
 
 class EmuBoard:

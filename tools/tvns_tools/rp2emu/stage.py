@@ -1,3 +1,5 @@
+# Longer than ~300 lines: one model of OS-1 whose parts (source, sense hold, comparators,
+# e-stop, injected faults) share one state updated by pin events on the engine thread.
 """The virtual output stage: what hardware/README.md's stage would do, attached to the
 emulated chip's pins and run on its clock (every callback here runs on the engine thread).
 
