@@ -9,9 +9,8 @@ import sys
 
 import pytest
 from tvns_tools import transport
+from tvns_tools.firmware import ROOT
 from tvns_tools.rp2emu import capture, harness, image, stage
-
-ROOT = harness.ROOT
 
 
 def test_find_firmware_order(tmp_path, monkeypatch):
