@@ -611,3 +611,57 @@ def test_stop_at_25hz_ramps_down_to_stopped(board):
     assert end["state"] == "STOPPED", end
     amps = [ua for t, ua, _s in board.stage.pulses if t >= t_stop]
     assert amps == sorted(amps, reverse=True)
+
+
+# ---- the trigger input on the real port (issue 15): the PIO waits on GP10 itself ----
+# Bursts at least 20 ms apart (the default minimum gap, 200 ms, would cost emulated time).
+GATED = dict(STEADY, name="emu-gated-100hz", trigger={"mode": "gate", "min_gap_s": 0.02})
+TRIGGER_WITHIN_NS = 1000  # issue 15: trigger edge to the first pulse edge <= 1 us, fixed
+
+
+def test_trigger_gate_edge_to_first_pulse_within_1us_fixed(board):
+    """Gate mode on the real rp2 port: the triggered PIO program waits on the trigger pin
+    (in_base) and tests the firmware's gate (jmp pin) before each pulse. Three input edges,
+    each past the minimum gap after the last burst (the firmware's gate is closed until then)
+    and at a different phase of the tick: the first phase-A rise follows each edge within
+    1 us, by the same number of cycles every time (within the cycle the edge fell in); no
+    pulse while the input is inactive, none a period after it falls."""
+    gpio = CONFIG["pins"]["trigger"]["gpio"]
+    level = {"on": False}
+    board.stage.add_input("trigger", gpio, lambda _stage: level["on"])
+
+    def drive(on):
+        def _set():
+            level["on"] = on
+            board.stage._drive_inputs()  # on the engine thread, at the alarm's cycle
+
+        return _set
+
+    try:
+        _idle(board)
+        t0 = board.start_session(GATED)
+        board.emu.run_until(t0 + 60 * NS_PER_MS)
+        assert board.dev.request("status")["state"] == "RAMP_UP"
+        assert _pulses_between(board, t0) == []  # the firmware's gate is open, the input not
+        lat = []
+        t_on = board.emu.now_ns + 3 * NS_PER_MS
+        for _ in range(3):
+            t_off = t_on + 3 * PERIOD_NS + PERIOD_NS // 2  # a burst of 4 pulses
+            board.emu.at_ns(t_on, drive(True))
+            board.emu.at_ns(t_off, drive(False))
+            board.emu.run_until(t_off + 2 * PERIOD_NS)
+            rises = [t for t, n, lv in board.edges(t_on) if n == "phase_a" and lv]
+            assert rises and len([t for t in rises if t < t_off]) == 4, (rises, t_on, t_off)
+            assert all(t < t_off + PERIOD_NS for t in rises)  # the burst ends with the input
+            lat.append(rises[0] - t_on)
+            # past the gap (the burst's end is seen a period + 1 ms after its last pulse), at
+            # a different phase of the tick
+            t_on = t_off + 5 * PERIOD_NS + 7 * NS_PER_MS // 3
+        assert all(0 < d <= TRIGGER_WITHIN_NS for d in lat), lat
+        # Fixed: the PIO's own cycles, not the tick's. An edge between two clock edges is
+        # seen at the next one: the spread is under one cycle (8 ns), as on silicon.
+        assert max(lat) - min(lat) < 8, lat
+    finally:
+        board.stage._extra.pop("trigger", None)
+        board.emu.call(board.stage._drive, gpio, None)  # the firmware's pull has the pin
+        _idle(board)
