@@ -136,10 +136,18 @@ def _exists(fs, path):
         return False
 
 
+_READ_MAX = 8192  # a store is a few hundred bytes; anything longer reads as damaged
+
+
 def _read(path):
+    """The file's bytes (at most _READ_MAX), None when there is none. Sized from stat first:
+    MicroPython's read(n) allocates n + 1 bytes whatever the file holds, and an 8 KB block
+    was not to be had on the rp2 port's fragmented heap (MemoryError at boot, the emulated
+    Pico after a raw-REPL run)."""
     try:
+        size = os.stat(path)[6]
         with open(path, "rb") as f:
-            return f.read(8192)
+            return f.read(size if size < _READ_MAX else _READ_MAX)
     except OSError:
         return None
 

@@ -197,7 +197,10 @@ print()
 %(prelude)s
 %(hooks)s
 install(0, False)
-exec(open("main.py").read(), {"__name__": "__main__"})
+import gc
+_src = open("main.py").read()
+gc.collect()  # the prelude's garbage, as a soft reset would free it: main.py needs 8 KB blocks
+exec(_src, {"__name__": "__main__"})
 """
 
 
