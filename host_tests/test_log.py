@@ -271,3 +271,23 @@ def test_log_format_doc_lists_every_kind():
     for kind in L.KINDS:
         assert "| `%s` |" % kind in doc, kind
     assert "`LINE_MAX_BYTES`" in doc and str(L.LINE_MAX_BYTES) in doc
+
+
+def test_lines_read_in_pieces_split_exactly_as_one_long_readline():
+    """log._readline reads 256 bytes at a time (MicroPython's readline(n) allocates n bytes
+    up front) and must cut every line where readline(limit) would: around the piece size,
+    at the limit, with and without the newline, at the end of the file."""
+    import io
+
+    limit = L.LINE_MAX_BYTES + 1
+    sizes = [0, 1, 255, 256, 257, 511, 512, 513, limit - 2, limit - 1, limit, limit + 1]
+    sizes += [limit + 300, 3 * limit]
+    for n in sizes:
+        for tail in (b"\n", b""):
+            data = bytes(48 + i % 10 for i in range(n)) + tail + b"next\n"
+            want, got = io.BytesIO(data), io.BytesIO(data)
+            while True:
+                a, b = want.readline(limit), L._readline(got, limit)
+                assert a == b, (n, tail, len(a), len(b))
+                if not a:
+                    break

@@ -110,12 +110,35 @@ def decode(line):
     return rec if isinstance(rec, dict) else None
 
 
+_PIECE = 256  # bytes per readline call: most records fit in one
+
+
+def _readline(f, limit):
+    """f.readline(limit), read in pieces: MicroPython's readline(n) allocates n bytes up
+    front, so readline(8193) took an 8 KB block per record at boot (MemoryError on the rp2
+    port's fragmented heap, and a collection every few records)."""
+    line = f.readline(_PIECE if limit > _PIECE else limit)
+    if len(line) < _PIECE or line[-1:] == b"\n":
+        return line  # the whole line, or the end of the file
+    parts = [line]
+    n = len(line)
+    while n < limit:
+        more = f.readline(_PIECE if limit - n > _PIECE else limit - n)
+        if not more:
+            break
+        parts.append(more)
+        n += len(more)
+        if more[-1:] == b"\n":
+            break
+    return b"".join(parts)
+
+
 def lines(f):
     """Yield (line or None, bytes) for each line of an open binary file; None stands for a
     run of bytes that cannot be a record (longer than LINE_MAX_BYTES, or a torn tail)."""
     junk = 0
     while True:
-        line = f.readline(LINE_MAX_BYTES + 1)
+        line = _readline(f, LINE_MAX_BYTES + 1)
         if not line:
             break
         if line[-1:] == b"\n":
