@@ -20,9 +20,18 @@ import sys
 
 import pytest
 from tiers import require
-from tvns_tools.firmware import FIRMWARE
+from tvns_tools import deploy, device, transport  # noqa: F401 - the harness's, imported now
+from tvns_tools.firmware import FIRMWARE, import_firmware
 from tvns_tools.rp2emu import capture, harness, image
 from tvns_tools.rp2emu.emulator import EmuPico
+
+# Every import before the first emulator thread runs: an import on this thread while the
+# engine thread holds the GIL waits up to 5 ms (the switch interval) at each file-system call.
+import_firmware()
+from tvns import log as fwlog  # noqa: E402
+from tvns import safety, storefmt  # noqa: E402
+from tvns.board import simrun  # noqa: E402, F401 - harness.model_pulses's
+from tvns.console import limits_digest  # noqa: E402
 
 pytestmark = [pytest.mark.rp2emu, pytest.mark.xdist_group("rp2emu")]
 
@@ -210,8 +219,6 @@ def test_state_machine_init_clears_the_fifos_as_on_silicon(uf2):
 
 # ---- deploy, then the tick under the real hard IRQ and a hung main loop ----
 def test_deploy_onto_a_blank_board_and_hello(deployed):
-    from tvns_tools import deploy
-    from tvns_tools.firmware import import_firmware
 
     out = deployed["output"]
     if out is None:
@@ -226,8 +233,6 @@ def test_deploy_onto_a_blank_board_and_hello(deployed):
     assert not any("esp32" in name for name in files)
     # deploy reset the board (mpremote reset: machine.reset) and it answers on the console
     assert [c for _t, c in deployed["board"].emu.resets] == ["software"]
-    import_firmware()
-    from tvns.console import limits_digest
 
     hello = deployed["board"].dev.request("hello")
     assert hello["limits_crc"] == limits_digest() and hello["board"] == "pico"
@@ -329,10 +334,6 @@ def test_hung_cpu_dead_man_bound_then_watchdog_reset(board):
     at its `pull` with all pins low, long before the watchdog resets the chip; after the
     reset reset_cause reads watchdog and nothing resumes. PRIMASK is read off the emulated
     core (sampled every 50 us)."""
-    from tvns_tools.firmware import import_firmware
-
-    import_firmware()
-    from tvns import safety
 
     if not board.hooked:  # the last test's watchdog reset ended main.py under the hook
         board.wait_boot(board.run_main_from_repl())
@@ -461,11 +462,6 @@ def test_log_and_store_survive_a_reset_in_the_middle_of_a_write(board, tmp_path)
     writes the session marker to the store, then the session_start record to the log): after
     the reboot the store and the log read back whole, nothing runs, and a committed marker is
     found and latched as interrupted."""
-    from tvns_tools.firmware import import_firmware
-
-    import_firmware()
-    from tvns import log as fwlog
-    from tvns import storefmt
 
     _idle(board)
     dev = board.dev

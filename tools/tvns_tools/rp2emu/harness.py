@@ -19,6 +19,12 @@ import subprocess
 import sys
 import time
 
+# Imported now, before any emulator thread runs: an import on the host thread while the
+# engine thread holds the GIL waits up to the switch interval (5 ms) at each file-system
+# call, and littlefs-python's (package metadata) took minutes that way in the tier.
+import littlefs  # noqa: F401
+import rp2040py.utils.firmware_retrieve  # noqa: F401
+
 from tvns_tools.hw.edges import pico_config
 from tvns_tools.rp2emu import capture, hooks
 from tvns_tools.rp2emu.emulator import EmuError, EmuPico
