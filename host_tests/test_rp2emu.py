@@ -600,7 +600,8 @@ def test_stop_at_25hz_ramps_down_to_stopped(board):
     _idle(board)
     t0 = board.start_session(dict(SHORT, name="emu-25hz", frequency_hz=25, on_s=2.2, off_s=0))
     board.emu.run_until(t0 + 600 * NS_PER_MS)
-    assert board.stage.pulses[-1][1] >= 400  # the ramp is well under way: 4+ steps to go
+    # the ramp is well under way: 4+ steps to go
+    assert board.stage.pulses[-1][1] >= 400, (board.stage.pulses[-3:], board.lines[-6:])
     t_stop = board.emu.now_ns
     board.dev.request("stop")
     _t, end = board.wait_event("session_end", t0, emu_ms=1500)
@@ -620,16 +621,19 @@ def test_trigger_gate_edge_to_first_pulse_within_1us_fixed(board):
     (in_base) and tests the firmware's gate (jmp pin) before each pulse. Three input edges,
     each past the minimum gap after the last burst (the firmware's gate is closed until then)
     and at a different phase of the tick: the first phase-A rise follows each edge within
-    1 us, by the same number of cycles every time (within the cycle the edge fell in); no
-    pulse while the input is inactive, none a period after it falls."""
+    1 us, by the same few cycles every time (the PIO's, not the tick's); no pulse while the
+    input is inactive, none a period after it falls."""
     gpio = CONFIG["pins"]["trigger"]["gpio"]
     level = {"on": False}
     board.stage.add_input("trigger", gpio, lambda _stage: level["on"])
 
+    applied = []  # when the pin really changed: the alarm runs at an instruction's end
+
     def drive(on):
         def _set():
             level["on"] = on
-            board.stage._drive_inputs()  # on the engine thread, at the alarm's cycle
+            board.stage._drive_inputs()  # on the engine thread
+            applied.append(board.emu.now_ns)
 
         return _set
 
@@ -649,14 +653,16 @@ def test_trigger_gate_edge_to_first_pulse_within_1us_fixed(board):
             rises = [t for t, n, lv in board.edges(t_on) if n == "phase_a" and lv]
             assert rises and len([t for t in rises if t < t_off]) == 4, (rises, t_on, t_off)
             assert all(t < t_off + PERIOD_NS for t in rises)  # the burst ends with the input
-            lat.append(rises[0] - t_on)
+            lat.append(rises[0] - applied[-2])  # from the rise of the input
             # past the gap (the burst's end is seen a period + 1 ms after its last pulse), at
             # a different phase of the tick
             t_on = t_off + 5 * PERIOD_NS + 7 * NS_PER_MS // 3
         assert all(0 < d <= TRIGGER_WITHIN_NS for d in lat), lat
-        # Fixed: the PIO's own cycles, not the tick's. An edge between two clock edges is
-        # seen at the next one: the spread is under one cycle (8 ns), as on silicon.
-        assert max(lat) - min(lat) < 8, lat
+        # Fixed: the PIO's own cycles, not the tick's (milliseconds). On silicon an edge is
+        # seen at the next clock edge after the 2-flop synchroniser (spread under 1 cycle);
+        # the emulator applies a host-driven input at the end of a CPU instruction (up to
+        # 3 cycles apart from the PIO's view): spread within 3 cycles (24 ns).
+        assert max(lat) - min(lat) <= 24, lat
     finally:
         board.stage._extra.pop("trigger", None)
         board.emu.call(board.stage._drive, gpio, None)  # the firmware's pull has the pin
