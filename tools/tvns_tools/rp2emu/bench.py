@@ -64,9 +64,9 @@ RUN_MS = 1450
 IDLE_MS = 150
 
 
-def build_images(workdir):
+def build_images(workdir, profile=()):
     """(plain image, hooks image) of the working tree's firmware, staged as `tvns deploy`
-    stages it (mpy-cross), without the mpremote copy."""
+    stages it (mpy-cross), without the mpremote copy; profile: methods to time as well."""
     from tvns_tools import deploy
 
     workdir = pathlib.Path(workdir)
@@ -75,7 +75,7 @@ def build_images(workdir):
     deploy.stage("rp2", stage)
     plain = image.from_stage(stage, workdir / "plain.img")
     files = hooks.overlay_files(
-        (FIRMWARE / "main.py").read_bytes(), spare_gpio(pico_config()), bench=True
+        (FIRMWARE / "main.py").read_bytes(), spare_gpio(pico_config()), bench=True, profile=profile
     )
     return plain, image.overlay(plain, files, workdir / "bench.img")
 
@@ -93,20 +93,22 @@ def _us(cycles):
     return cycles / CYCLES_PER_US
 
 
-def measure(uf2=None, workdir=None, progress=None):
-    """Every figure as a dict (the JSON keys of tools/bench.py --json, and more)."""
+def measure(uf2=None, workdir=None, progress=None, profile=()):
+    """Every figure as a dict (the JSON keys of tools/bench.py --json, and more); with a
+    profile, its methods' calls and cycles under "profile" (their timing slows every tick)."""
     say = progress or (lambda msg: None)
     tmp = None
     if workdir is None:
         tmp = tempfile.TemporaryDirectory(prefix="tvns-rp2emu-bench-")
         workdir = tmp.name
     try:
-        plain, bench_img = build_images(workdir)
+        plain, bench_img = build_images(workdir, profile)
         out = {}
-        say("boot (plain image)")
-        with harness.EmuBoard(plain, uf2=uf2) as board:
-            t_boot, _ev = board.wait_boot()
-            out["rp2emu_boot_ms"] = round(t_boot / NS_PER_MS, 1)
+        if not profile:  # the profile is the tick's
+            say("boot (plain image)")
+            with harness.EmuBoard(plain, uf2=uf2) as board:
+                t_boot, _ev = board.wait_boot()
+                out["rp2emu_boot_ms"] = round(t_boot / NS_PER_MS, 1)
         say("load, session and ticks (hooks image)")
         with harness.EmuBoard(bench_img, uf2=uf2) as board:
             board.wait_boot()
@@ -124,9 +126,16 @@ def measure(uf2=None, workdir=None, progress=None):
             t0 = board.start_session(SESSION)
             board.emu.run_until(t0 + RUN_MS * NS_PER_MS)
             board.dev.request("stop")
-            board.wait_event("session_end", t0, emu_ms=1500)
+            try:
+                board.wait_event("session_end", t0, emu_ms=1500)
+            except harness.EmuError:
+                if not profile:
+                    raise
+                out["profile_lines"] = [o for _t, o in board.lines[-6:]]
             board.emu.run_for_ms(IDLE_MS)
             res = hooks.read_results(board.emu)
+            if profile:
+                out["profile"] = hooks.read_profile(board.emu, profile)
         out.update(_figures(res))
         out["rp2emu_wall_note"] = "emulated figures; silicon with flash wait states is slower"
         return out
@@ -177,7 +186,7 @@ def rows(figures):
     out = [
         (
             "rp2emu boot to console (emulated)",
-            "%s ms" % f["rp2emu_boot_ms"],
+            "%s ms" % f.get("rp2emu_boot_ms"),
             goal("rp2emu_boot_ms"),
         ),
     ]
@@ -228,6 +237,15 @@ def rows(figures):
     return out
 
 
+def _profile_of(names):
+    if names is None:
+        return ()
+    keys = [n for n in names.split(",") if n]
+    return tuple(
+        e for e in hooks.PROFILE if not keys or any(k in "%s.%s" % (e[1], e[2]) for k in keys)
+    )
+
+
 def main(argv=None):
     import argparse
 
@@ -237,17 +255,37 @@ def main(argv=None):
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
+    p.add_argument(
+        "--profile",
+        nargs="?",
+        const="",
+        metavar="NAMES",
+        help="also time the tick's callees (hooks.PROFILE, or those whose Class.method "
+        "contains one of the comma-separated NAMES): calls, mean and max us each. Each "
+        "timed call costs tens of us: the tick rows are not comparable, and with many "
+        "methods timed the tick outgrows its period (the watchdog then resets the board: "
+        "the figures are those of the calls after the reset; profile a few at a time)",
+    )
     args = p.parse_args(argv)
     uf2 = image.find_firmware()
     if uf2 is None:
         print("no MicroPython rp2 UF2 found (set TVNS_RP2_FIRMWARE)", file=sys.stderr)
         return 2
-    figures = measure(uf2, progress=lambda m: print("rp2emu bench: " + m, file=sys.stderr))
+    figures = measure(
+        uf2,
+        progress=lambda m: print("rp2emu bench: " + m, file=sys.stderr),
+        profile=_profile_of(args.profile),
+    )
     if args.json:
         print(json.dumps(figures, indent=1))
     else:
         for name, value, goal in rows(figures):
             print("%-48s %-44s %s" % (name, value, goal))
+        for line in figures.get("profile_lines", ()):
+            print("  (no session_end) %s" % line)
+        for name, (n, total, mx) in figures.get("profile", {}).items():
+            mean = _us(total / n) if n else 0.0
+            print("  %-32s %7d calls  mean %7.1f us  max %7.1f us" % (name, n, mean, _us(mx)))
     return 0
 
 

@@ -170,15 +170,87 @@ def install(module_bytes, bench):
             R[_HDR + 20 + k] = i + 1
 
     scheduler.Scheduler.tick = timed
+    machine.mem32[%(scratch0)d + 4] = uctypes.addressof(P)
+    for i, (mod, cls, name, arity) in enumerate(PROFILE):
+        _profile(getattr(__import__(mod, None, None, [cls]), cls), name, i, arity)
     gc.collect()
     R[4] = module_bytes + free_before - gc.mem_free()
+
+
+# The profile (bench --profile): each listed method timed the same way, its calls counted and
+# its cycles summed (callees included, and the timing of wrapped callees with them).
+PROFILE = %(profile)r
+P = array.array("i", bytes(4 * 3 * len(PROFILE) + 4))
+
+
+def _profile(cls, name, i, arity):
+    f = getattr(cls, name)
+    m32 = machine.mem32
+    j = 3 * i
+
+    def acc(a, b):
+        c = ((a - b) & 0xFFFFFF) - R[1]
+        P[j] += 1
+        P[j + 1] += c
+        if c > P[j + 2]:
+            P[j + 2] = c
+
+    if arity == 0:
+
+        def w(self):
+            a = m32[_CVR]
+            r = f(self)
+            acc(a, m32[_CVR])
+            return r
+
+    elif arity == 1:
+
+        def w(self, x):
+            a = m32[_CVR]
+            r = f(self, x)
+            acc(a, m32[_CVR])
+            return r
+
+    else:
+
+        def w(self, x, y):
+            a = m32[_CVR]
+            r = f(self, x, y)
+            acc(a, m32[_CVR])
+            return r
+
+    setattr(cls, name, w)
 """
 
+# (module, class, method, positional arguments after self) timed by bench --profile.
+PROFILE = (
+    ("tvns.scheduler", "Scheduler", "_step", 0),
+    ("tvns.scheduler", "Scheduler", "_monitor", 2),
+    ("tvns.scheduler", "Scheduler", "_held_hi", 1),
+    ("tvns.scheduler", "Scheduler", "_set_amp", 1),
+    ("tvns.scheduler", "Scheduler", "_set_gate", 1),
+    ("tvns.schedule", "Schedule", "eval", 1),
+    ("tvns.schedule", "Schedule", "_nominal", 1),
+    ("tvns.session", "Session", "fire", 2),
+    ("tvns.board.rp2_dac", "_DacBase", "set_ua", 1),
+    ("tvns.board.rp2_dac", "_DacBase", "apply", 0),
+    ("tvns.board.dac", "DacCal", "code_for", 1),
+    ("tvns.board.rp2_engine", "PioEngine", "feed", 0),
+    ("tvns.board.rp2_engine", "PioEngine", "gate", 1),
+    ("tvns.board.rp2_engine", "PioEngine", "sync_high", 0),
+    ("tvns.board.rp2_engine", "KillPath", "tripped", 0),
+    ("tvns.board.rp2", "Sense", "read_ua", 0),
+    ("tvns.board.rp2", "Sense", "read_compliance", 0),
+    ("tvns.board.rp2", "Estop", "pressed", 0),
+)
 
-def hooks_source(hang_gpio, hang_cpu_gpio=-1):
+
+def hooks_source(hang_gpio, hang_cpu_gpio=-1, profile=()):
     """The text of emu_hooks.py (defines install(module_bytes, bench)); hang_cpu_gpio (-1:
-    none) high with the hang line: the hung loop disables interrupts first."""
+    none) high with the hang line: the hung loop disables interrupts first; profile: entries
+    like PROFILE's to time (bench only)."""
     return HOOKS % {
+        "profile": tuple(profile),
         "samples": SAMPLES,
         "hdr": _HDR,
         "samp": _SAMP,
@@ -211,10 +283,10 @@ def repl_main_code(hang_gpio, prelude="", hang_cpu_gpio=-1):
     return REPL_MAIN % {"prelude": prelude, "hooks": hooks_source(hang_gpio, hang_cpu_gpio)}
 
 
-def overlay_files(firmware_main, hang_gpio, bench=False):
+def overlay_files(firmware_main, hang_gpio, bench=False, profile=()):
     """{device path: bytes} to add to a deployed image: the wrapper main.py, the firmware's
     main.py as main_fw.py, and emu_hooks.py."""
-    hooks = hooks_source(hang_gpio)
+    hooks = hooks_source(hang_gpio, profile=profile)
     return {
         "main.py": (MAIN_WRAPPER % {"bench": "True" if bench else "False"}).encode(),
         "main_fw.py": firmware_main,
@@ -231,6 +303,18 @@ def reset_heap_min(emu):
         emu.mcu.sram[off : off + 4] = b"\x00\x00\x00\x00"
 
     emu.call(_reset)
+
+
+def read_profile(emu, profile):
+    """{method: (calls, total cycles, max cycles)} of a profiled bench run."""
+
+    def _read():
+        addr = emu.mcu.watchdog.scratch_data[1]
+        off = addr - 0x20000000
+        return bytes(emu.mcu.sram[off : off + 12 * len(profile)])
+
+    w = struct.unpack("<%di" % (3 * len(profile)), emu.call(_read))
+    return {"%s.%s" % (e[1], e[2]): w[3 * i : 3 * i + 3] for i, e in enumerate(profile)}
 
 
 def read_results(emu):
