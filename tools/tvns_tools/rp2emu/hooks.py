@@ -1,3 +1,5 @@
+# Longer than ~300 lines: most of it is the MicroPython source the board runs (one program),
+# beside the host's reader of the results array it fills: split, the two would drift apart.
 """Harness hooks that run ON the emulated Pico, either added to a deployed image as an overlay
 (the firmware files stay byte-identical; only main.py becomes a three-line wrapper that
 installs the hooks and then runs the firmware's own main.py, kept as main_fw.py: the bench),
