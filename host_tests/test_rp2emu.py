@@ -7,8 +7,9 @@ a blank Pico, deployed, then every test in file order on it, each starting from 
 the last one left (`_idle` clears the stage's faults and a latched FAULT; a test that resets
 the chip waits for the reboot). The only reboots are the ones the tests are about: the hung
 main loop's and Ctrl-C's watchdog resets, and the power cut. Emulated stretches are a few
-hundred ms. Select or skip the tier with `-m rp2emu` / `-m "not rp2emu"`; under xdist the
-tier is one group (one worker, in order: `make test` runs `-n 2 --dist loadgroup`).
+hundred ms. `make test-rp2emu` runs the tier (`-m rp2emu`); `make test` leaves it out
+(`-m "not rp2emu"`: docs/EMULATOR.md says why); under xdist it is one group (one worker,
+in order, with `--dist loadgroup`).
 """
 
 import json
