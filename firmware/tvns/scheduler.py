@@ -250,7 +250,21 @@ class Scheduler:
             code = F.SESSION_CAP
         elif self.gate_on:
             ua = self._sense.read_ua()
-            hi = self._held_hi(now)
+            # The highest amplitude the sense may show: the one commanded, or one replaced
+            # since the last pulse the hold shows could have started (a sample-and-hold keeps
+            # the last pulse: a stop ramp at 25 Hz takes up to 4 steps between two pulses, at
+            # 1 Hz the whole ramp). Two windows of a period + _APPLY_MS: an amplitude replaced
+            # at t counts until t + 1 to 2 windows, never less than it can show. Inline: a
+            # method call costs ~10 us on the rp2 port (docs/SPEED.md).
+            if self._clock.ticks_diff(now, self.held_since_ms) >= self.held_win_ms:
+                self.held_hi_prev_ua = self.held_hi_ua
+                self.held_hi_ua = 0
+                self.held_since_ms = now
+            hi = self.amp_ua
+            if self.held_hi_ua > hi:
+                hi = self.held_hi_ua
+            if self.held_hi_prev_ua > hi:
+                hi = self.held_hi_prev_ua
             if ua > hi + hi // 10 + _FLOOR_UA or ua > self.ceiling_ua + self.ceiling_margin_ua:
                 code = F.OVERCURRENT
             elif self._sense.read_compliance():
@@ -277,23 +291,6 @@ class Scheduler:
             self.stop_ms = t
             self.work_ms = now
         return False
-
-    def _held_hi(self, now):
-        """The highest amplitude the sense may show now: the one commanded, or one replaced
-        since the last pulse the hold shows could have started (a sample-and-hold keeps the
-        last pulse: a stop ramp at 25 Hz takes up to 4 steps between two pulses, and at 1 Hz
-        the whole ramp). Two windows of a period + _APPLY_MS each: an amplitude replaced at
-        t counts until t + 1 to 2 windows, never less than it can show."""
-        if self._clock.ticks_diff(now, self.held_since_ms) >= self.held_win_ms:
-            self.held_hi_prev_ua = self.held_hi_ua
-            self.held_hi_ua = 0
-            self.held_since_ms = now
-        hi = self.amp_ua
-        if self.held_hi_ua > hi:
-            hi = self.held_hi_ua
-        if self.held_hi_prev_ua > hi:
-            hi = self.held_hi_prev_ua
-        return hi
 
     # ---- the control tick ----
     @micropython.native  # machine code (mpy-cross -march): the hot path
@@ -452,7 +449,7 @@ class Scheduler:
             self.prev_amp_ua = old
             self.amp_ua = amp
             if old > self.held_hi_ua:
-                self.held_hi_ua = old  # the hold may show it for a window yet (_held_hi)
+                self.held_hi_ua = old  # the hold may show it for a window yet (_monitor)
 
     @micropython.native  # machine code (mpy-cross -march): the hot path
     def _set_gate(self, on):

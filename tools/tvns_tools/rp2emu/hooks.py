@@ -228,7 +228,6 @@ def _profile(cls, name, i, arity):
 PROFILE = (
     ("tvns.scheduler", "Scheduler", "_step", 0),
     ("tvns.scheduler", "Scheduler", "_monitor", 2),
-    ("tvns.scheduler", "Scheduler", "_held_hi", 1),
     ("tvns.scheduler", "Scheduler", "_set_amp", 1),
     ("tvns.scheduler", "Scheduler", "_set_gate", 1),
     ("tvns.schedule", "Schedule", "eval", 1),
