@@ -13,24 +13,37 @@ except ImportError:  # pragma: no cover
 from micropython import const
 
 from tvns import errors as E
-from tvns import investigator as I
 from tvns import jsonscan
 from tvns import limits as L
-from tvns import titration as T
 from tvns.log import crc32, rotated_name  # the firmware's one CRC-32 (binascii.crc32)
 
 LOG_REPLY_MAX = const(16)  # records per `log` reply, so a reply line stays short
 LOG_READ_MAX = const(1024)  # raw bytes per `log_read` page: a reply of about 1.5 kB
 
 
+# The investigator's commands and the titration are imported on first use, not at boot:
+# each module imported costs its bytecode in the heap and tens of ms of the boot on the
+# rp2 port (docs/SPEED.md "Boot"). A first use pays it once (PROTOCOL.md "First use").
+def _inv():
+    from tvns import investigator
+
+    return investigator
+
+
+def _titr():
+    from tvns import titration
+
+    return titration
+
+
 def limits_table():
     """{NAME: value} of every hard limit in tvns.limits."""
     out = {}
-    for name in dir(L):
-        if name[:1].isupper():
-            v = getattr(L, name)
-            if isinstance(v, int):
-                out[name] = v
+    # The module's own dict, not dir(L): MicroPython's dir() tries every interned name as
+    # an attribute (83 ms at boot on the rp2 port, docs/SPEED.md); the dict holds the same.
+    for name, v in L.__dict__.items():
+        if name[:1].isupper() and isinstance(v, int):
+            out[name] = v
     return out
 
 
@@ -76,17 +89,17 @@ def _load(con, req):
 
 
 def _set_pin(con, req):
-    I.set_pin(con.app, _pin(req, "new_pin"), _pin(req))
+    _inv().set_pin(con.app, _pin(req, "new_pin"), _pin(req))
     return {}
 
 
 def _allocate(con, req):
-    I.allocate(con.app, req.get("arm"), _pin(req))
+    _inv().allocate(con.app, req.get("arm"), _pin(req))
     return {}
 
 
 def _unblind(con, req):
-    return {"arm": I.unblind(con.app, _pin(req))}
+    return {"arm": _inv().unblind(con.app, _pin(req))}
 
 
 def _set_ceiling(con, req):
@@ -96,12 +109,12 @@ def _set_ceiling(con, req):
     ua = int(round(ma * 1000))
     if abs(ma * 1000 - ua) > 1e-6:
         raise E.TvnsError(E.BAD_FIELD, "ceiling_ma: 0.001 mA resolution", "ceiling_ma")
-    I.set_ceiling(con.app, ua, _pin(req))
+    _inv().set_ceiling(con.app, ua, _pin(req))
     return {"ceiling_ua": con.app.scheduler.ceiling_ua}
 
 
 def _clear_exposure(con, req):
-    I.clear_exposure(con.app, _pin(req))
+    _inv().clear_exposure(con.app, _pin(req))
     return {}
 
 
@@ -168,11 +181,11 @@ def _set_time(con, req):
 
 
 def _reset_store(con, req):
-    return I.reset_store(con.app, _pin(req))
+    return _inv().reset_store(con.app, _pin(req))
 
 
 def _repl(con, req):
-    I.open_repl(con.app, _pin(req))
+    _inv().open_repl(con.app, _pin(req))
     return {}
 
 
@@ -211,17 +224,17 @@ def _log_read(con, req):
 
 
 def _titrate(con, req):
-    return {"titration": T.start(con.app, req.get("params"), _pin(req))}
+    return {"titration": _titr().start(con.app, req.get("params"), _pin(req))}
 
 
 def _trial(con, req):
-    return T.trial(con.app)
+    return _titr().trial(con.app)
 
 
 def _answer(con, req):
     if req.get("abort") is True:
-        return {"titration": T.abort(con.app)}
-    return {"titration": T.answer(con.app, req.get("felt"))}
+        return {"titration": _titr().abort(con.app)}
+    return {"titration": _titr().answer(con.app, req.get("felt"))}
 
 
 COMMANDS = {

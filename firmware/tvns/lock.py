@@ -23,7 +23,6 @@ except ImportError:  # pragma: no cover
     import uos as os
 
 from tvns import errors as E
-from tvns.pbkdf2 import pbkdf2_sha256
 from tvns.store import PIN_ALG
 
 PIN_MIN_CHARS = 6
@@ -45,7 +44,7 @@ def _hex(b):
 
 def pin_record(pin, iterations=PIN_ITERATIONS, salt=None):
     salt = salt if salt is not None else os.urandom(_SALT_BYTES)
-    digest = pbkdf2_sha256(pin.encode(), salt, iterations)
+    digest = _pbkdf2()(pin.encode(), salt, iterations)
     return {"alg": PIN_ALG, "iter": iterations, "salt": _hex(salt), "hash": _hex(digest)}
 
 
@@ -71,7 +70,7 @@ def verify_record(rec, pin, legacy=False):
     try:
         if rec.get("alg") == PIN_ALG:
             salt = binascii.unhexlify(rec["salt"])
-            digest = pbkdf2_sha256(pin.encode(), salt, int(rec["iter"]))
+            digest = _pbkdf2()(pin.encode(), salt, int(rec["iter"]))
             return _same(_hex(digest), rec["hash"])
         if legacy and "alg" not in rec:
             return _same(_legacy_hash(rec["salt"], pin), rec["hash"])
@@ -172,3 +171,11 @@ class PinLock:
         check_new_pin(new_pin)
         self.check(old_pin)
         self._store.put("pin", pin_record(new_pin))
+
+
+def _pbkdf2():
+    """PBKDF2-SHA256, imported when a PIN is set or checked: a device without a PIN never
+    loads it (boot time and heap, docs/SPEED.md)."""
+    from tvns.pbkdf2 import pbkdf2_sha256
+
+    return pbkdf2_sha256

@@ -12,7 +12,6 @@ from tvns import errors as E
 from tvns import figures as G
 from tvns import jsonscan
 from tvns import limits as L
-from tvns import trigger_fields as T
 from tvns import units as U
 from tvns.checks import err as _err
 
@@ -245,6 +244,9 @@ def _validate(doc, dups, ceiling_ua):
         _err(errs, "sham", E.BLINDED_SHAM, msg)
     trig = None
     if "trigger" in ok:
+        # Imported here: an untriggered protocol (and the boot) never loads it.
+        from tvns import trigger_fields as T
+
         trig = T.check(errs, ok["trigger"], jsonscan)
         if trig is not None:
             T.check_combined(errs, trig, u)
@@ -281,7 +283,9 @@ def _trigger_spec(errs, proto, trig):
         )
         _err(errs, "trigger.max_stim_s", E.OUT_OF_RANGE, msg)
         return
-    proto.trigger = T.TriggerSpec(trig)
+    from tvns.trigger_fields import TriggerSpec
+
+    proto.trigger = TriggerSpec(trig)
 
 
 def _type_error(errs, name, kind, value):

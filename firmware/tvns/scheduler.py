@@ -34,7 +34,6 @@ from tvns import limits as L
 from tvns import safety as F
 from tvns import session as S
 from tvns.schedule import Schedule
-from tvns.trigger import TriggerRun, hw_trigger
 
 _STEP_UA = const(100)  # limits.RAMP_STEP_MAX_UA, inlined for the hot path
 _STOP_STEP_MS = const(10)  # limits.STOP_RAMP_STEP_MS
@@ -153,8 +152,14 @@ class Scheduler:
         themselves; other engines get it through the tick). TvnsError without an input."""
         spec = p.trigger
         if spec is None:
-            hw_trigger(self._engine, 0, 1)  # the engine's untriggered program
+            untriggered = getattr(self._engine, "set_trigger", None)
+            if untriggered is not None:
+                untriggered(0, 1)  # the engine's untriggered program (trigger.hw_trigger)
             return None
+        # Imported here: an untriggered protocol (and the boot) never loads the trigger
+        # modules (boot time and heap on the rp2 port, docs/SPEED.md "Boot").
+        from tvns.trigger import TriggerRun, hw_trigger
+
         if getattr(self.board, "trigger", None) is None:
             msg = "this board has no trigger input (pins.trigger in its map)"
             raise E.TvnsError(E.OUT_OF_RANGE, msg, "trigger")
