@@ -1,0 +1,120 @@
+# The firmware's main program (main.py runs main(sys.argv) after its first lines): build the
+# board from its config and run the app; whatever happens, output off. A module, not main.py
+# itself, because main.py is compiled from source at every boot (61 ms of the rp2 port's
+# boot, measured on the emulated Pico) while this is deployed as .mpy (docs/SPEED.md
+# "Boot"). Under board/ because it picks the board (the core never imports one).
+import sys
+
+BOARD_CONFIG = "board.json"  # written next to main.py by `tvns deploy`
+LOG_FILE = "log.jsonl"  # the session log on the board's flash (`tvns logs pull`)
+HOST_PLATFORMS = ("linux", "darwin", "win32")
+
+
+def build_board():
+    if sys.platform == "rp2":
+        from tvns.board import rp2
+
+        return rp2.build_from_file(BOARD_CONFIG)
+    if sys.platform == "esp32":
+        from tvns.board import esp32
+
+        return esp32.build_from_file(BOARD_CONFIG)
+    raise OSError("no board support for %s" % sys.platform)
+
+
+class _RealPacer:
+    """On a board the tick runs on its own timer: the loop just sleeps, waking on input."""
+
+    def __init__(self, reader):
+        self._reader = reader
+
+    def wait(self, ms):
+        self._reader.wait(ms)
+
+
+def main(argv):
+    host = None
+    if sys.platform in HOST_PLATFORMS:
+        from tvns.board import simmain  # host only (the sim board): never deployed
+
+        if "--simulate" in argv:
+            return simmain.simulate(argv)
+        host = simmain.Host(argv)
+    from tvns.app import App
+    from tvns.console import Console
+    from tvns.console_io import PollReader, PollWriter
+
+    board = build_board() if host is None else host.board
+    con = app = writer = None
+    reason = "exception"
+    try:
+        # The power-cut-safe session log: on a board always (log.jsonl on its flash); on the
+        # sim board where --log says (tvns_tools' local transport passes one).
+        log_path = LOG_FILE if host is None else host.log_path
+        log = None
+        log_failed = None
+        if log_path is not None:
+            from tvns.log import Log
+
+            try:
+                log = Log(log_path)
+            except OSError as exc:  # the device still answers; arm is refused (journal.py)
+                log_failed = "cannot open %s (%s)" % (log_path, exc)
+        app = App(board, log)
+        app.journal.failed = log_failed
+        stdin = getattr(sys.stdin, "buffer", sys.stdin)
+        reader = PollReader(getattr(stdin, "raw", stdin))  # CPython: unbuffered
+        stdout = getattr(sys.stdout, "buffer", sys.stdout)
+        # Never wait for a host that stopped reading (console_io.PollWriter): padded 64-byte
+        # chunks on a board's USB CDC, a pipe takes PIPE_BUF at once.
+        if host is None:
+            writer = PollWriter(stdout, 64, pad=True)
+        else:
+            writer = PollWriter(getattr(stdout, "raw", stdout), 4096)
+        kbd_intr = None
+        if host is None:
+            import micropython
+
+            kbd_intr = getattr(micropython, "kbd_intr", None)  # guarded: not on every port
+        con = Console(app, writer.write, out=writer, kbd_intr=kbd_intr)
+        pacer = _RealPacer(reader) if host is None else host.pacer(reader)
+        con.event(_boot(con))
+
+        def poll():
+            con.service()  # events first: what happened before a reply is sent before it
+            con.feed(reader.read())
+            return not reader.eof
+
+        # Output stays off until a command arrives; an exception latches FAULT (App).
+        app.run_forever(poll, pacer.wait)
+        reason = "eof"
+        return 0
+    except BaseException as exc:
+        reason = "interrupt" if isinstance(exc, KeyboardInterrupt) else "exception"
+        raise
+    finally:
+        board.safe_off()  # the one abort path, whatever ended the loop
+        if con is not None:
+            _abort_event(con, board, app, reason)
+            for _ in range(16):  # what is still queued, as far as the link takes it now
+                if not writer.queued:
+                    break
+                writer.pump()
+
+
+def _boot(con):
+    ev = con.hello()
+    ev["event"] = "boot"
+    return ev
+
+
+def _abort_event(con, board, app, reason):
+    # Logged after safe_off: what the output looks like now, and the state it was cut in.
+    ev = {"event": "abort", "reason": reason, "output": "off"}
+    ev["state"] = app.status()["state"] if app is not None else None
+    ev["amplitude_ua"] = getattr(board.dac, "value_ua", None)
+    ev["gated"] = getattr(board.engine, "gated", None)
+    try:
+        con.event(ev)
+    except Exception:  # noqa: BLE001 - the link may be gone; the output is off already
+        pass
