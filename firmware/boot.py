@@ -38,7 +38,9 @@ def _read_pin_map():
     for path in _PIN_MAPS:
         try:
             with open(path) as f:
-                return json.load(f)
+                # One read, then parse from RAM: json.load(f) reads the stream byte by byte
+                # (28 vs 23 ms for the 3.3 KB map on the emulated Pico, docs/SPEED.md).
+                return json.loads(f.read())
         except (OSError, ValueError):
             pass
     return None
