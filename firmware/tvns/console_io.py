@@ -41,6 +41,14 @@ class PollReader:
             out += one
         return out
 
+    def ready(self):
+        """True when a byte can be read now (never waits)."""
+        if self._ipoll is not None:
+            for _ in self._ipoll(0):
+                return True
+            return False
+        return bool(self._poll.poll(0))
+
     def wait(self, timeout_ms):
         """Sleep up to timeout_ms, returning early when input arrives."""
         if timeout_ms > 0 and not self.eof:
@@ -90,6 +98,11 @@ class PollWriter:
         self._lines.append(data)
         self.queued += len(data)
         self.pump()
+
+    def wait_writable(self, timeout_ms):
+        """Sleep up to timeout_ms, returning early when the stream takes a chunk."""
+        if timeout_ms > 0:
+            self._poll.poll(timeout_ms)
 
     def pump(self):
         """Write what the stream takes now, up to budget_bytes; never waits."""
