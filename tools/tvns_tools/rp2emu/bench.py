@@ -10,8 +10,7 @@ How each is measured (docs/EMULATOR.md):
   (hooks.py), classified idle / running with nothing due / ramp step / train edge;
 - CPU: the running ticks' mean cost over the tick period;
 - load: emulated ms from the request's last byte entering the USB FIFO to the reply's line
-  leaving it (what a host waits), for the default protocol and the most demanding valid one,
-  on the plain image (the hooks' garbage collections are not the firmware's);
+  leaving it (what a host waits), default and most demanding valid protocol, plain image;
 - heap: gc.mem_free() after a gc.collect() (live data) after boot and, lowest, at every
   main-loop pass and console request of a session, plus what the hooks themselves hold
   (measured on the board and added back). Transient peaks inside one request are not seen.
@@ -110,10 +109,7 @@ def measure(uf2=None, workdir=None, progress=None, profile=()):
             with harness.EmuBoard(plain, uf2=uf2) as board:
                 t_boot, _ev = board.wait_boot()
                 out["rp2emu_boot_ms"] = round(t_boot / NS_PER_MS, 1)
-                # load on the firmware as deployed: the hooks image collects garbage after
-                # every main-loop pass and request (tens of ms each), which is the bench's
-                # own cost, not the firmware's
-                _loads(board, out)
+                _loads(board, out)  # as deployed: the hooks' collections are not the firmware's
         say("load, session and ticks (hooks image)")
         with harness.EmuBoard(bench_img, uf2=uf2) as board:
             board.wait_boot()
