@@ -113,3 +113,14 @@ def test_modules_over_300_lines_say_why_at_their_top():
         "over %d lines with no '# Longer than ~300 lines ...: why' in the first 15 lines "
         "(split it, or say why): %s" % (SIZE_LINES, ", ".join(missing))
     )
+
+
+def test_the_firmware_uses_no_assert():
+    # `tvns deploy` compiles with mpy-cross -O3 (as manifest.py freezes), which drops every
+    # assert: a check the firmware relies on must raise, never assert.
+    found = []
+    for path in sorted(FIRMWARE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Assert):
+                found.append("%s:%d" % (path.relative_to(FIRMWARE).as_posix(), node.lineno))
+    assert not found, found
