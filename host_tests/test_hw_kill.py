@@ -13,9 +13,9 @@ def _ngspice():
     need_ngspice()
 
 
-def _long_phase(amp_ua=5000, width_us=1000):
+def _long_phase(amp_ua=5000, width_us=1000, end_us=4000):
     return deck.Stimulus(
-        4000, [(1000, amp_ua, width_us, 20)], [(0, deck.dac_volts(amp_ua, pico()))]
+        end_us, [(1000, amp_ua, width_us, 20)], [(0, deck.dac_volts(amp_ua, pico()))]
     )
 
 
@@ -32,7 +32,9 @@ def test_estop_pressed_or_cable_cut_turns_the_bridge_off_in_hardware():
 
 
 def test_overcurrent_comparator_kills_when_the_current_source_fails():
-    st = _long_phase(amp_ua=1000)
+    # Ends 100 us into the phase: past the trip the shorted sink makes the circuit stiff
+    # (4 ms took ngspice ~60 s of CPU, over its timeout on a busy machine; 1.1 ms takes ~2 s).
+    st = _long_phase(amp_ua=1000, end_us=1100)
     st.fault = "sink_short"  # Q1 drain-source short: only the load limits the current
     w = spice.run(st, "500")
     tripped = measure.first_time(w, "ocok", 1000, lambda v: v < 1.65)
@@ -40,6 +42,9 @@ def test_overcurrent_comparator_kills_when_the_current_source_fails():
     off = measure.first_time(w, "i_ma", tripped, lambda i: abs(i) < 0.05)
     assert off - tripped <= KILL_BOUND_US
     assert w.at("killn", tripped + 1) < 0.3  # GP7 low, GP17 low: overcurrent named
+    # Not asserted: that it stays off. With JP1 fitted (the Pico) KILL_n follows its cause, so
+    # with phase A still commanded the current strikes again ~10 us later; the PIO kill path
+    # drops phase A within 1 us of KILL_n (test_rp2emu.py's kill tests), the stage alone does not.
 
 
 def test_latch_holds_until_a_reset_pulse_after_the_cause_is_gone():
