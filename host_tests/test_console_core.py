@@ -193,3 +193,22 @@ def test_whole_session_events_and_log():
         got += r["records"]
         since = r["next"]
     assert got == events[-len(got) :] and r["end"] == len(events)
+
+
+def test_requests_sent_together_feed_the_watchdog_only_while_the_tick_lives():
+    # load + arm + start in one read are answered in one main-loop pass: on the rp2 port they
+    # outlast the 300 ms watchdog unless it is fed between them (docs/EMULATOR.md).
+    con, app, out = make()
+    p = _protocol()
+    fed = app.board.wdt.feeds
+    lines = [{"id": 1, "cmd": "load", "protocol": p}, {"id": 2, "cmd": "arm"}]
+    lines.append({"id": 3, "cmd": "start"})
+    con.feed(b"".join((json.dumps(r) + "\n").encode() for r in lines))
+    got = replies(out)
+    assert [r["ok"] for r in got] == [True, True, True], got
+    assert app.board.wdt.feeds == fed + 3  # after each: the start's own first tick ran
+    # Running, and no tick since: a request (or a flood of them) never feeds it.
+    fed = app.board.wdt.feeds
+    con.feed(b'{"id": 4, "cmd": "status"}\n{"id": 5, "cmd": "status"}\n')
+    assert len(replies(out)) == 5
+    assert app.board.wdt.feeds == fed

@@ -309,17 +309,25 @@ class App:
             self.events_dropped += 1
         self.events.append(ev)
 
+    def keepalive(self):
+        """Feed the watchdog only if the tick is alive. The main loop's pass does, and so does
+        the console after each request: requests sent together are answered in one pass,
+        and on the rp2 port load + arm + start outlast the 300 ms watchdog (measured on the
+        emulated Pico, docs/EMULATOR.md). A request that hangs still starves it."""
+        sch = self.scheduler
+        # Outside a session the tick has nothing to do (and a board may not run it).
+        alive = sch.beats != self._last_beats or not self.session.running()
+        if alive and not sch.off_failed:  # output-off failed in the tick: let the WDT reset
+            self.board.wdt.feed()
+            self._last_beats = sch.beats
+
     def service(self):
         """One main-loop pass: feed the watchdog only if the tick is alive, drain history,
         turn state changes and faults into events, close a finished session's books, write
         what waited for a safe moment. Allocates nothing on a pass without changes."""
         sch = self.scheduler
         self.uptime.update()
-        # Outside a session the tick has nothing to do (and a board may not run it).
-        alive = sch.beats != self._last_beats or not self.session.running()
-        if alive and not sch.off_failed:  # output-off failed in the tick: let the WDT reset
-            self.board.wdt.feed()
-            self._last_beats = sch.beats
+        self.keepalive()
         # states holds this pass's changes only (bounded; the simulator reads it after each
         # pass). Nothing is allocated on a pass without changes: the loop runs every 100 ms.
         buf = self.states

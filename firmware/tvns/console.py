@@ -89,6 +89,7 @@ class Console:
                     line = bytes(self._buf)
                     self._buf = bytearray()
                     self._line(line)
+                    self.app.keepalive()  # the next request may be in this pass too
             if nl < 0:
                 return
             start = nl + 1
