@@ -27,14 +27,13 @@ system-deps:
 # board-numerics one (single floats, 31-bit small ints: $$TVNS_MICROPYTHON_NUMERICS, else
 # ../shared/mp-rp2num/micropython); without it that pass says so in one line (a failure
 # under CI=true).
-# The emulated Pico's tier (rp2emu: the firmware on the real rp2 port, docs/EMULATOR.md) is
-# one xdist group: `--dist loadgroup` gives it one worker from the start (the largest group
-# is scheduled first), in file order on one board, while the other worker runs the rest.
+# The emulated Pico's tier (rp2emu) is not in `make test` yet: ~14 min of one core with its
+# deploy, and not yet proven reliable beside the rest of the suite (docs/EMULATOR.md).
+# `make test-rp2emu` runs it alone, in file order on one board.
 test: $(STAMP) system-deps
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -n 2 -m "not rp2emu"
 	TVNS_MP_PASS=numerics $(BIN)/python -m pytest -m mp_tier -rs -p no:cacheprovider
 
-# the emulated Pico's tier alone (~9 min of one core)
 test-rp2emu: $(STAMP)
 	$(BIN)/python -m pytest -m rp2emu -rA -p no:cacheprovider
 

@@ -7,9 +7,11 @@ a blank Pico, deployed, then every test in file order on it, each starting from 
 the last one left (`_idle` clears the stage's faults and a latched FAULT; a test that resets
 the chip waits for the reboot). The only reboots are the ones the tests are about: the hung
 main loop's and Ctrl-C's watchdog resets, and the power cut. Emulated stretches are a few
-hundred ms. `make test-rp2emu` runs the tier (`-m rp2emu`); `make test` leaves it out
-(`-m "not rp2emu"`: docs/EMULATOR.md says why); under xdist it is one group (one worker,
-in order, with `--dist loadgroup`).
+hundred ms. The board runs in lockstep (docs/EMULATOR.md): its clock moves only while
+the host waits on it, and every wait here is in emulated time, so a loaded host gives the
+same run. `make test-rp2emu` runs the tier (`-m rp2emu`); `make test` leaves it out (`-m
+"not rp2emu"`: docs/EMULATOR.md says why). Under xdist use `--dist loadfile` to keep it on
+one worker (`--dist loadgroup` does not group with pytest 9.2 / xdist 3.8).
 """
 
 import json
@@ -438,7 +440,8 @@ def test_logs_pull_after_a_session_while_the_watchdog_runs(board, tmp_path):
         start_new_session=True,  # one group to stop
     )
     try:
-        with board.emu.free_running():  # the pull has the console: the clock runs meanwhile
+        # the pull has the console: the clock runs from its first byte on
+        with board.emu.free_running(after_input=True):
             _out, err = proc.communicate(timeout=PULL_WALL_S)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
@@ -661,7 +664,8 @@ def test_trigger_gate_edge_to_first_pulse_within_1us_fixed(board):
         _idle(board)
         t0 = board.start_session(GATED)
         board.emu.run_until(t0 + 60 * NS_PER_MS)
-        assert board.dev.request("status")["state"] == "RAMP_UP"
+        st = board.dev.request("status")
+        assert st["state"] == "RAMP_UP", (st, board.lines[-8:])
         assert _pulses_between(board, t0) == []  # the firmware's gate is open, the input not
         lat = []
         t_on = board.emu.now_ns + 3 * NS_PER_MS

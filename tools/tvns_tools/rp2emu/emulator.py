@@ -68,6 +68,7 @@ class EmuPico:
         self._goal_done = threading.Event()
         self._goal_exc = None
         self._free = 0  # free_running() depth
+        self._free_from = None  # free_running(after=): stand until it holds
 
     # ---- lifecycle ----
     def start(self, timeout_s=120):
@@ -182,6 +183,11 @@ class EmuPico:
         run_batch = self.sim._execute_batch
 
         def gated():
+            if self._free and self._free_from is not None:
+                if not self._free_from():
+                    time.sleep(0.0005)  # the other program has not spoken yet: stand
+                    return
+                self._free_from = None
             if not self._free:
                 goal = self._goal
                 done = True
@@ -203,14 +209,24 @@ class EmuPico:
         return self
 
     @contextlib.contextmanager
-    def free_running(self):
+    def free_running(self, after_input=False):
         """Let the clock run for the duration (another program has the console: tvns
-        deploy, tvns logs pull; rp2040py's own boot and raw-REPL runners)."""
+        deploy, tvns logs pull; rp2040py's own boot and raw-REPL runners). after_input: the
+        chip stands until the first byte from the host arrives, so the other program's
+        start-up (seconds of wall time on a loaded host) does not show in emulated time."""
+        if after_input and self.locked:
+            n = len(self.input_log)
+            self._free_from = lambda: len(self.input_log) > n or bool(self._in_pending())
         self._free += 1
         try:
             yield
         finally:
             self._free -= 1
+            self._free_from = None
+
+    def _in_pending(self):
+        pacer = getattr(self, "_in", None)
+        return pacer is not None and pacer._pending
 
     def _wait_goal(self, goal, wall_timeout_s, what):
         """Run the chip until goal() (engine thread) holds; False after wall_timeout_s (the

@@ -1,13 +1,6 @@
 """One emulated board on the bench: the Pico (EmuPico), its output stage, a logic analyser on
 its output pins, its console on a pty (registered so every host tool scales its timeouts),
 the console's JSON lines with their emulated times, and the host's `Device` on that pty.
-
-    with EmuBoard(image, load="2k") as board:
-        board.wait_boot()
-        t0 = board.start_session(protocol)
-        board.emu.run_for_ms(500)
-        board.pulses()
-
 Also: deploy_blank() runs the real `tvns deploy` (mpy-cross, mpremote) onto a blank emulated
 board, and compare_with_model() holds the emulated pulse train against the sim engine's.
 """
@@ -23,10 +16,10 @@ import time
 import littlefs  # noqa: F401
 import rp2040py.utils.firmware_retrieve  # noqa: F401
 
-from tvns_tools.device import BOOT_TIMEOUT_S, REPLY_TIMEOUT_S, Device, DeviceError
-from tvns_tools.firmware import ToolError
+from tvns_tools.device import Device
 from tvns_tools.hw.edges import pico_config
 from tvns_tools.rp2emu import capture, hooks
+from tvns_tools.rp2emu.emudevice import EmuDevice
 from tvns_tools.rp2emu.emulator import EmuError, EmuPico
 from tvns_tools.rp2emu.stage import OutputStage
 
@@ -36,9 +29,8 @@ TIMEOUT_SCALE = 60.0
 
 
 class EmuBoard:
-    """lockstep=True (the test tier): the emulated clock moves only while the host waits on
-    it (EmuPico.lockstep), and the host's Device waits in emulated time (EmuDevice): what
-    the firmware sees does not depend on how loaded the host is."""
+    """lockstep=True (the tier): the clock moves only while the host waits on it, and the
+    host's Device waits in emulated time (EmuDevice): host load does not leak in."""
 
     def __init__(self, image=None, load="2k", config=None, uf2=None, lockstep=False, **stage_kw):
         self.lockstep = lockstep
@@ -130,11 +122,8 @@ class EmuBoard:
     # ---- the host side ----
     @property
     def dev(self):
-        """The host's Device on the pty (tvns_tools.device), opened on first use; an EmuDevice
-        (waits in emulated time) when lockstep. Its request ids start high: another program
-        (tvns deploy, tvns logs pull) may have used the console before, with ids from 1; what
-        was waiting on the pty is dropped (SerialTransport.reset_input_buffer) and stray
-        replies are skipped by id."""
+        """The host's Device on the pty, opened on first use (an EmuDevice when lockstep); ids
+        start high (tvns deploy / logs pull used ids from 1): stray replies are skipped."""
         if self._dev is None:
             from tvns_tools.transport import SerialTransport
 
@@ -154,10 +143,8 @@ class EmuBoard:
             self._dev = None
 
     def start_session(self, protocol):
-        """load (unless this protocol is loaded already: a fault and its clear keep it), arm,
-        start over the console, one request after the other's reply as `tvns run` does (sent
-        together, they fall in one main-loop pass: with the watchdog running, load + arm +
-        start in one pass took longer than its 300 ms and the board reset: docs/EMULATOR.md).
+        """load (unless loaded already), arm, start, each after the last reply as `tvns run`
+        does (together, with the watchdog running, they outlast it: docs/EMULATOR.md).
         Returns the emulated time of the start reply."""
         dev = self.dev
         key = json.dumps(protocol, sort_keys=True)
@@ -204,114 +191,6 @@ class EmuBoard:
             return None
         falls = [t for t, n, lv in edges if n in outs and lv == 0 and t >= after_ns]
         return max([after_ns] + falls)
-
-
-class EmuDevice(Device):
-    """The host's Device, its waits on the emulated clock (lockstep boards): a request's reply
-    is awaited by running the chip until the line is in the board's console record (engine
-    thread), then read off the pty as every host reads it (real transport, real parsing).
-    Timeouts are the protocol's own (PROTOCOL.md: every request answered within
-    REPLY_TIMEOUT_S), in emulated seconds, times EMU_TIMEOUT_MARGIN; host seconds are only an
-    outer guard."""
-
-    def __init__(self, transport, board):
-        super().__init__(transport)
-        self.scale = 1.0  # timeouts are emulated seconds here, not scaled wall seconds
-        self.board = board
-
-    def _await_ids(self, ids, since, timeout_s, what, boot=False):
-        """Run the chip until a line with one of ids (or, with boot, a boot event) is in
-        board.lines[since:]; False after timeout_s * EMU_TIMEOUT_MARGIN emulated."""
-        lines = self.board.lines
-        idset = set(ids)
-        emu = self.board.emu
-
-        def seen():
-            return any(
-                o.get("id") in idset or (boot and o.get("event") == "boot")
-                for _t, o in lines[since:]
-            )
-
-        try:
-            emu.wait_for(seen, timeout_s * EMU_TIMEOUT_MARGIN * 1000, what=what)
-        except EmuError:
-            return False
-        return True
-
-    def _take(self, ids, check):
-        """The reply (already printed) off the pty; events on the way are dispatched."""
-        deadline = time.monotonic() + READ_WALL_S
-        while True:
-            line = self.t.read_line(max(0.0, deadline - time.monotonic()))
-            if line is None:
-                raise ToolError("reply %r printed but not read off %s" % (ids, self.t))
-            try:
-                obj = json.loads(line)
-            except ValueError:
-                continue
-            if not isinstance(obj, dict) or self._dispatch(obj):
-                continue
-            if obj.get("id") in ids:
-                if check and not obj.get("ok"):
-                    raise DeviceError(obj.get("error") or {}, obj.get("errors"))
-                return obj
-
-    def request(self, cmd, timeout_s=REPLY_TIMEOUT_S, check=True, **fields):
-        return self.pipeline([(cmd, fields)], timeout_s, check)[0]
-
-    def pipeline(self, reqs, timeout_s=REPLY_TIMEOUT_S, check=True):
-        """Send every (cmd, fields) at once; their replies in order. Requests sent together
-        fall in one main-loop pass: not for heavy ones with the watchdog running (load + arm
-        + start in one pass outlast its 300 ms: docs/EMULATOR.md)."""
-        since = len(self.board.lines)
-        rids = list(range(self._next_id, self._next_id + len(reqs)))
-        self._next_id += len(reqs)
-        data = b"".join(
-            json.dumps(dict(f, id=rid, cmd=c)).encode() + b"\n" for rid, (c, f) in zip(rids, reqs)
-        )
-        self.t.send_line(data)
-        out = []
-        for rid, (cmd, _f) in zip(rids, reqs):
-            if not self._await_ids((rid,), since, timeout_s, "the reply to %s" % cmd):
-                raise ToolError(
-                    "no reply to request %r (%s) within %g emulated s"
-                    % (rid, cmd, timeout_s * EMU_TIMEOUT_MARGIN)
-                )
-            out.append(self._take((rid,), check))
-        return out
-
-    def wait_reply(self, rid, timeout_s=REPLY_TIMEOUT_S, check=True, also=()):
-        ids = (rid,) + tuple(also)
-        if not self._await_ids(ids, 0, timeout_s, "a reply"):
-            raise ToolError("no reply to request %r within %g emulated s" % (rid, timeout_s))
-        return self._take(ids, check)
-
-    def wait_boot(self, timeout_s=BOOT_TIMEOUT_S):
-        """hello until answered, in emulated time. A hello sent while the board's USB is down
-        (a reset) is lost: another follows every HELLO_RETRY_S, and at once when the
-        firmware's boot event shows main.py's console is up."""
-        emu = self.board.emu
-        end_ns = emu.now_ns + timeout_s * EMU_TIMEOUT_MARGIN * 1e9
-        sent = []
-        while True:
-            since = len(self.board.lines)
-            rid = self._next_id
-            self._next_id += 1
-            self.send_raw(json.dumps({"id": rid, "cmd": "hello"}).encode())
-            sent.append(rid)
-            ids = tuple(sent)
-            if self._await_ids(ids, since, HELLO_RETRY_S, "hello", boot=True):
-                if any(o.get("id") in ids for _t, o in self.board.lines[since:]):
-                    return self._take(ids, True)
-                continue  # the boot event: the console is up, the next hello is heard
-            if emu.now_ns > end_ns:
-                raise ToolError("no hello within %g emulated s" % (timeout_s * EMU_TIMEOUT_MARGIN))
-
-
-# Emulated-time waits of EmuDevice: the protocol's own timeouts (a real board's), with margin
-EMU_TIMEOUT_MARGIN = 2
-HELLO_RETRY_S = 0.1  # emulated, times EMU_TIMEOUT_MARGIN: a hello lost while USB was down
-READ_WALL_S = 60.0  # a printed line reaching the host's reader (outer guard, wall)
 
 
 # ---- deploy onto a blank board, the real way ----
