@@ -637,6 +637,7 @@ def test_stop_at_25hz_ramps_down_to_stopped(board):
 # Bursts at least 20 ms apart (the default minimum gap, 200 ms, would cost emulated time).
 GATED = dict(STEADY, name="emu-gated-100hz", trigger={"mode": "gate", "min_gap_s": 0.02})
 TRIGGER_WITHIN_NS = 1000  # issue 15: trigger edge to the first pulse edge <= 1 us, fixed
+TRIGGER_SPREAD_NS = 96  # 12 cycles: the emulator's input-at-instruction-end granularity
 
 
 def test_trigger_gate_edge_to_first_pulse_within_1us_fixed(board):
@@ -687,9 +688,12 @@ def test_trigger_gate_edge_to_first_pulse_within_1us_fixed(board):
         assert all(abs(d) <= TRIGGER_WITHIN_NS for d in lat), lat
         # Fixed: the PIO's own cycles, not the tick's (milliseconds). On silicon an edge is
         # seen at the next clock edge after the 2-flop synchroniser (spread under 1 cycle);
-        # the emulator applies a host-driven input within a CPU instruction (its PIO catches
-        # up that instruction's cycles afterwards): spread within 6 cycles (48 ns).
-        assert max(lat) - min(lat) <= 48, lat
+        # the emulator applies a host-driven input at a CPU instruction's end (its PIO then
+        # catches up that instruction's cycles): where the alarm lands moves the stamp by a
+        # few cycles either way (8..22 ns in one run, -32..22 ns in another, once the harness's
+        # requests changed the firmware's timing): spread within TRIGGER_SPREAD_NS, still
+        # 10,000 times under the tick's millisecond.
+        assert max(lat) - min(lat) <= TRIGGER_SPREAD_NS, lat
     finally:
         board.stage._extra.pop("trigger", None)
         board.emu.call(board.stage._drive, gpio, None)  # the firmware's pull has the pin
