@@ -9,6 +9,7 @@ from micropython import const
 
 from tvns import limits
 from tvns import safety as F
+from tvns.board import rp2_io as RIO
 from tvns.board import rp2_pio
 from tvns.board.config import gpio, num
 from tvns.errors import OUT_OF_RANGE, SELF_TEST, TvnsError
@@ -35,9 +36,12 @@ class PioEngine:
     """The pulse machine (side-set pins A, B, SYNC: consecutive GPIOs) and, where the pin map
     has a `kill` input, the kill machine (pio.kill_sm, higher-numbered, same PIO block)."""
 
-    def __init__(self, machine, rp2, config):
+    def __init__(self, machine, rp2, config, io=None):
         pio_cfg = config.get("pio", {})
         self._machine = machine
+        # The state the tick shares (board/rp2_io.py): loaded, pulses taken, the fed word,
+        # the kill snapshot; the register path (board/rp2_regs.py) reads and writes it too.
+        self.io = RIO.new() if io is None else io
         a = _gpio(config, "phase_a")
         if _gpio(config, "phase_b") != a + 1 or _gpio(config, "sync") != a + 2:
             raise TvnsError(
@@ -69,17 +73,19 @@ class PioEngine:
         if "trigger" in config["pins"]:
             self._trigger_gpio = _gpio(config, "trigger")
             self.trigger_pin = Pin(self._trigger_gpio, Pin.IN, Pin.PULL_DOWN)
-        self._pulled = 0  # pulses the PIO has taken (TX FIFO words), wrapping at 2**30
         # Encoded once, so the fault path neither parses text nor allocates.
         self._safe_op = rp2.asm_pio_encode(rp2_pio.SAFE_INSTR, rp2_pio.SIDESET_COUNT)
         self._n_o = 0
         self._feed_ms = _NEVER_MS
+        self.sm_id = sm_id
+        self.kill_sm_id = -1
         self._gate_on = False  # what the tick commanded
         self._held = False  # the gate held low (an MCP4725 transfer in progress)
         self.loaded = False
         self._kill_sm = None
         self._kill_word = -1
         self.kill_pin = None
+        self.sync_gpio = a + 2
         if "kill" in config["pins"]:
             self._init_kill(machine, rp2, config, pio_cfg, sm_id)
 
@@ -112,6 +118,48 @@ class PioEngine:
                 bits = max(bits, off + 1)
         self._kill_prog = rp2_pio.assemble_kill(rp2, bits)
         self._kill_sm = rp2.StateMachine(k_id)
+        self.kill_sm_id = k_id
+
+    # The shared words (board/rp2_io.py) under their old names.
+    @property
+    def loaded(self):
+        return self.io[RIO.LOADED] == 1
+
+    @loaded.setter
+    def loaded(self, on):
+        self.io[RIO.LOADED] = 1 if on else 0
+
+    @property
+    def _pulled(self):
+        return self.io[RIO.PULLED]
+
+    @_pulled.setter
+    def _pulled(self, n):
+        self.io[RIO.PULLED] = n
+
+    @property
+    def _n_o(self):
+        return self.io[RIO.N_O]
+
+    @_n_o.setter
+    def _n_o(self, n):
+        self.io[RIO.N_O] = n
+
+    @property
+    def _feed_ms(self):
+        return self.io[RIO.FEED_MS]
+
+    @_feed_ms.setter
+    def _feed_ms(self, ms):
+        self.io[RIO.FEED_MS] = ms
+
+    @property
+    def _kill_word(self):
+        return self.io[RIO.KILL_WORD]
+
+    @_kill_word.setter
+    def _kill_word(self, w):
+        self.io[RIO.KILL_WORD] = w
 
     def sync_high(self):
         return self._pin_sync.value()

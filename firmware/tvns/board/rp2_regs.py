@@ -1,0 +1,79 @@
+# The control tick's board I/O on the RP2040 itself (tvns/tickio.py, layout in
+# board/rp2_io.py): viper functions that read and write the registers, machine-word
+# arithmetic with no attribute lookups and no allocation. The rp2 port's Python API costs
+# ~10 us per call (Pin.value, ADC.read_u16, StateMachine.tx_fifo/put, PWM.duty_u16); these
+# do the same register accesses the port's C code does (pico-sdk gpio_get, adc_read,
+# pio_sm_get_tx_fifo_level / pio_sm_put, pwm_set_chan_level). Imported on the chip only
+# (board/rp2.py): a host has none of these registers (there the parts' methods run).
+import micropython
+
+# ptr32 and the viper types are builtins of the viper emitter (not Python names).
+# ruff: noqa: F821
+
+
+@micropython.viper
+def poll(io):
+    """Every monitor input into io: the kill machine (-1: fired, its cause from the Python
+    path), e-stop, and while the gate is on the sense (one ADC conversion) and compliance."""
+    o = ptr32(io)
+    gin = ptr32(o[13])[0]  # SIO GPIO_IN: every input pin at once
+    k = 0
+    ks = o[20]
+    if ks >= 0 and (o[6] >= 0 or ((ptr32(o[19])[0] >> ks) & 15) != 0):
+        k = -1
+    o[0] = k
+    o[1] = 1 if ((gin >> o[14]) & 1) == o[15] else 0
+    if o[4]:
+        cs = ptr32(o[21])
+        # adc_select_input + adc_read: AINSEL, START_ONCE, then READY (96 ADC clocks, 2 us).
+        cs[0] = (cs[0] & (~0x7404)) | (o[22] << 12) | 4
+        n = 0
+        while n < 500 and (cs[0] & 0x100) == 0:
+            n += 1
+        raw = 0xFFF  # no conversion in ~40 us: full scale, the overcurrent monitor's fault
+        if n < 500:
+            raw = ptr32(o[21] + 4)[0] & 0xFFF
+        ua = ((raw * o[23]) >> 12) + o[24]
+        o[2] = ua if ua > 0 else 0
+        cb = o[16]
+        o[3] = 0
+        if cb >= 0 and ((gin >> cb) & 1) == o[17]:
+            o[3] = 1
+
+
+@micropython.viper
+def finish(io) -> int:
+    """A pending PWM level written while SYNC is low (no pulse in flight), then the pulse
+    machine's TX FIFO topped up to FEED words (never blocks: only the missing ones go in).
+    Returns the ms until the next feed is due."""
+    o = ptr32(io)
+    p = o[5]
+    if p >= 0 and ((ptr32(o[13])[0] >> o[18]) & 1) == 0:
+        cc = ptr32(o[27])
+        sh = o[28]
+        cc[0] = (cc[0] & (~(0xFFFF << sh))) | (o[12] << sh)
+        o[11] = p
+        o[5] = -1
+    if o[7] == 0:
+        return 0x100000
+    feed = o[29]
+    level = (ptr32(o[19])[0] >> o[26]) & 15
+    if level < feed:
+        d = feed - level
+        n = o[8]  # wraps to 0 after 2**30 - 1, as PioEngine.feed
+        o[8] = n + d if n <= 0x3FFFFFFF - d else n - 0x3FFFFFFF - 1 + d
+        txf = ptr32(o[25])
+        while level < feed:
+            txf[0] = o[9]
+            level += 1
+    return o[10]
+
+
+class RegIO:
+    """board.tick_io on the chip: the array and the two functions (plain functions, not
+    bound methods: the tick calls them with the array)."""
+
+    def __init__(self, io):
+        self.io = io
+        self.poll = poll
+        self.finish = finish
