@@ -34,6 +34,7 @@ class _DacBase(DacCal):
         self._clock = clock
         self.pending = -1  # a code waiting for a pulse boundary (-1: none)
         self.value_ua = 0  # the setpoint asked for last (main.py's abort event reports it)
+        self.fast_set = None  # the register path's set_ua(io, ua) (board/rp2_regs.py)
 
     # In the tick's array: the idle tick tests IO_PENDING without a call (scheduler.tick),
     # and on the chip the tick's finish() applies it (board/rp2_regs.py).
@@ -58,14 +59,13 @@ class _DacBase(DacCal):
             raise TvnsError(OUT_OF_RANGE, "current must be >= 0", "amplitude_ua")
         if ua > self.ceiling_ua:
             raise TvnsError(ABOVE_CEILING, "current above the board ceiling", "amplitude_ua")
-        code = self.code_for(ua)
-        self._level(code)
-        self.pending = code
         self.value_ua = ua
+        fast = self.fast_set
+        if fast is not None:  # on the chip (board/rp2_io.py): code, level, write in one call
+            fast(self._io, ua)
+            return
+        self.pending = self.code_for(ua)
         self.apply()
-
-    def _level(self, code):
-        pass  # PwmDac: the compare level for the register path
 
     def apply(self):
         """Write the pending code if no pulse is in flight (SYNC low); never waits."""
@@ -86,11 +86,6 @@ class PwmDac(_DacBase):
         freq_hz = int(num(cfg, "pwm_freq_hz", "dac.pwm_freq_hz", 1000, 1_000_000, 30_000))
         self.gpio = _gpio(config, "dac_pwm")
         self._pwm = machine.PWM(machine.Pin(self.gpio), freq=freq_hz, duty_u16=0)
-        self.top1 = 0  # the slice's TOP + 1 once the register path runs (board/rp2.py)
-
-    def _level(self, code):
-        if self.top1:
-            self._io[RIO.CC_PENDING] = RIO.cc_of(code, self.top1)
 
     def _write(self, code):
         self._pwm.duty_u16(code)

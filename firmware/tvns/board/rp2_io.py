@@ -35,7 +35,11 @@ TX_SHIFT = const(26)  # its TX level in FLEVEL
 A_CC = const(27)  # the amplitude PWM's CC register
 CC_SHIFT = const(28)  # 0: channel A, 16: channel B
 FEED = const(29)  # safety.DEADMAN_PULSES
-WORDS = const(30)
+DAC_FS = const(30)  # the DAC's calibration (board/dac.py DacCal)
+DAC_OFF = const(31)
+DAC_MAX = const(32)
+TOP1 = const(33)  # the PWM slice's TOP + 1
+WORDS = const(34)
 
 _SIO_GPIO_IN = 0xD0000004
 _PIO0 = 0x50200000
@@ -81,16 +85,10 @@ def setup(io, machine, feed, pins):
     io[A_CC] = _s32(_PWM + 0x14 * ((g >> 1) & 7) + 0x0C)
     io[CC_SHIFT] = 16 * (g & 1)
     io[FEED] = feed
-    return machine.mem32[_PWM + 0x14 * ((g >> 1) & 7) + 0x10] + 1  # the slice's TOP + 1
-
-
-def cc_of(code, top1):
-    """The compare level the rp2 port's duty_u16(code) writes: (code * top1 + 32767) //
-    65535, worked out without an intermediate of 2**30 or more (a heap int in the tick)."""
-    hi = (code >> 8) * top1  # < 2**24
-    u = hi // 65535
-    v = hi - u * 65535
-    return u * 256 + (v * 256 + (code & 0xFF) * top1 + 32767) // 65535
+    io[DAC_FS] = pins["dac_fs"]
+    io[DAC_OFF] = pins["dac_off"]
+    io[DAC_MAX] = pins["dac_max"]
+    io[TOP1] = machine.mem32[_PWM + 0x14 * ((g >> 1) & 7) + 0x10] + 1
 
 
 def tick_io(board, machine, kind):
@@ -104,6 +102,7 @@ def tick_io(board, machine, kind):
 
     eng = board.engine
     sense = board.sense
+    dac = board.dac
     pins = {
         "estop": board.estop.gpio,
         "estop_active": board.estop.active,
@@ -115,7 +114,11 @@ def tick_io(board, machine, kind):
         "adc": sense.adc_gpio,
         "k_q12": sense.k_q12,
         "sense_off": sense.offset_ua,
-        "pwm": board.dac.gpio,
+        "pwm": dac.gpio,
+        "dac_fs": dac.fs_ua,
+        "dac_off": dac.offset_ua,
+        "dac_max": dac.code_max,
     }
-    board.dac.top1 = setup(io, machine, F.DEADMAN_PULSES, pins)
+    setup(io, machine, F.DEADMAN_PULSES, pins)
+    dac.fast_set = rp2_regs.set_ua  # from here on set_ua's code, level and write in one
     return rp2_regs.RegIO(io)

@@ -69,6 +69,35 @@ def finish(io) -> int:
     return o[10]
 
 
+@micropython.viper
+def set_ua(io, ua: int):
+    """PwmDac.set_ua's work after its range checks: the code (DacCal.code_for), the PWM
+    level the port's duty_u16(code) writes ((code * (TOP + 1) + 32767) // 65535, split so no
+    product passes 2**31), pending; written at once while SYNC is low (no pulse in flight),
+    else by finish() at the first tick with SYNC low."""
+    o = ptr32(io)
+    cmax = o[32]
+    code = 0
+    if ua > 0:
+        code = (ua - o[31]) * cmax // o[30]  # |ua - offset| <= 20 mA: < 2**31 with 65535
+        if code < 0:
+            code = 0
+        elif code > cmax:
+            code = cmax
+    top1 = o[33]
+    hi = (code >> 8) * top1
+    u = hi // 65535
+    v = hi - u * 65535
+    o[12] = u * 256 + (v * 256 + (code & 0xFF) * top1 + 32767) // 65535
+    o[5] = code  # published after its level
+    if ((ptr32(o[13])[0] >> o[18]) & 1) == 0:
+        cc = ptr32(o[27])
+        sh = o[28]
+        cc[0] = (cc[0] & (~(0xFFFF << sh))) | (o[12] << sh)
+        o[11] = code
+        o[5] = -1
+
+
 class RegIO:
     """board.tick_io on the chip: the array and the two functions (plain functions, not
     bound methods: the tick calls them with the array)."""
