@@ -468,7 +468,9 @@ class Scheduler:
         #    nominal amplitude; the delivered one is never above it.
         amp = sc.amp_ua
         nom = self.nom_ua
-        due = clock.ticks_add(self.t0_ms, sc.next_ms)
+        t0 = self.t0_ms
+        nx = sc.next_ms  # 0 <= nx < 2**30: ticks_add, inline
+        due = t0 + nx if t0 <= _MASK - nx else t0 - (_MASK - nx) - 1
         if not sc.gate and nom > self.up_from_ua and t - self.last_up_ms < self.up_gap_ms:
             # The gate closes less than a period after a step up: maybe no pulse showed it.
             # Withdrawn, so the next train's first step starts from what a pulse did show.
