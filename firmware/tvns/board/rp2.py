@@ -12,6 +12,8 @@
 # Everything the control tick may call (gate, feed, set_ua, apply, read_*, pressed,
 # tripped, stop) is integer-only, never waits and allocates nothing on the success path.
 
+import sys
+
 from tvns import limits
 from tvns import safety as F
 from tvns.board import rp2_io
@@ -20,6 +22,7 @@ from tvns.board.rp2_dac import GPIO_MAX, Mcp4725Dac, PwmDac
 from tvns.board.rp2_engine import KillPath, PioEngine, pull_of
 from tvns.errors import OUT_OF_RANGE, TvnsError
 from tvns.store import FileStore
+from tvns.tickio import PartsIO
 
 NAME = "pico"
 _WDT_MIN_MS = 100
@@ -224,7 +227,13 @@ class Board:
         # Session marker and daily exposure, on the board's flash (tvns/store.py).
         self.store = FileStore(config.get("state_file", "state.json"))
         self._machine = machine
-        self.tick_io = rp2_io.tick_io(self, machine, kind)
+        # The tick's board I/O (tvns/tickio.py): registers on the chip with the PWM DAC
+        # (board/rp2_regs.py); elsewhere (the fakes, the MCP4725) the parts' methods.
+        self.tick_io = PartsIO(self, self.engine.io)
+        if kind == "pwm" and getattr(sys, "platform", "") == "rp2":
+            from tvns.board import rp2_regs
+
+            self.tick_io = rp2_regs.tick_io(self, machine)
 
     def reset_cause(self):
         """'watchdog' after a machine.WDT reset, else None (power-on, button, soft)."""

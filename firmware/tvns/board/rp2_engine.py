@@ -18,6 +18,9 @@ GPIO_MAX = 29  # RP2040: GPIO0..GPIO29
 _FEED = F.DEADMAN_PULSES
 _NEVER_MS = const(0x100000)
 _WRAP = const(0x3FFFFFFF)  # counters wrap here: 2**30 - 1, the largest small int of a 32-bit port
+_KILL_WORD = const(6)  # words of the tick's array (board/rp2_io.py, checked there)
+_N_O = const(9)
+_FEED_MS = const(10)
 
 
 def _gpio(config, name):
@@ -42,6 +45,8 @@ class PioEngine:
         # The state the tick shares (board/rp2_io.py): loaded, pulses taken, the fed word,
         # the kill snapshot; the register path (board/rp2_regs.py) reads and writes it too.
         self.io = RIO.new() if io is None else io
+        if (_KILL_WORD, _N_O, _FEED_MS) != (RIO.KILL_WORD, RIO.N_O, RIO.FEED_MS):
+            raise ValueError("rp2_engine's words out of step with rp2_io.py")
         a = _gpio(config, "phase_a")
         if _gpio(config, "phase_b") != a + 1 or _gpio(config, "sync") != a + 2:
             raise TvnsError(
@@ -75,15 +80,12 @@ class PioEngine:
             self.trigger_pin = Pin(self._trigger_gpio, Pin.IN, Pin.PULL_DOWN)
         # Encoded once, so the fault path neither parses text nor allocates.
         self._safe_op = rp2.asm_pio_encode(rp2_pio.SAFE_INSTR, rp2_pio.SIDESET_COUNT)
-        self._n_o = 0
-        self._feed_ms = _NEVER_MS
         self.sm_id = sm_id
         self.kill_sm_id = -1
         self._gate_on = False  # what the tick commanded
         self._held = False  # the gate held low (an MCP4725 transfer in progress)
         self.loaded = False
         self._kill_sm = None
-        self._kill_word = -1
         self.kill_pin = None
         self.sync_gpio = a + 2
         if "kill" in config["pins"]:
@@ -136,30 +138,6 @@ class PioEngine:
     @_pulled.setter
     def _pulled(self, n):
         self.io[RIO.PULLED] = n
-
-    @property
-    def _n_o(self):
-        return self.io[RIO.N_O]
-
-    @_n_o.setter
-    def _n_o(self, n):
-        self.io[RIO.N_O] = n
-
-    @property
-    def _feed_ms(self):
-        return self.io[RIO.FEED_MS]
-
-    @_feed_ms.setter
-    def _feed_ms(self, ms):
-        self.io[RIO.FEED_MS] = ms
-
-    @property
-    def _kill_word(self):
-        return self.io[RIO.KILL_WORD]
-
-    @_kill_word.setter
-    def _kill_word(self, w):
-        self.io[RIO.KILL_WORD] = w
 
     def sync_high(self):
         return self._pin_sync.value()
@@ -217,7 +195,7 @@ class PioEngine:
             ksm.active(0)
             ksm.init(self._kill_prog, freq=sys_hz, in_base=self.kill_pin, set_base=self._pin_a)
             ksm.active(1)
-        self._kill_word = -1
+        self.io[_KILL_WORD] = -1
         # One pulse program in the instruction memory at a time (32 words, shared with the
         # kill program): a different one replaces it.
         prog = self._prog
@@ -250,9 +228,9 @@ class PioEngine:
         sm.put(n_g)
         for _ in range(_FEED):  # the first permission: the FIFO holds 4 words
             sm.put(n_o)
-        self._n_o = n_o
+        self.io[_N_O] = n_o
         self._pulled = 0
-        self._feed_ms = period_us // 1000
+        self.io[_FEED_MS] = period_us // 1000
         sm.active(1)  # runs the setup, then waits (all low) for the gate
         self.loaded = True
 
@@ -290,18 +268,18 @@ class PioEngine:
             n = self._pulled  # wraps to 0 after _WRAP, never forming 2**30 (a heap int)
             self._pulled = n + d if n <= _WRAP - d else n - _WRAP - 1 + d
         while level < _FEED:
-            sm.put(self._n_o)
+            sm.put(self.io[_N_O])
             level += 1
-        return self._feed_ms
+        return self.io[_FEED_MS]
 
     def kill_word(self):
         """-1 while the kill machine has not fired since load(); else its input snapshot."""
-        if self._kill_word < 0:
+        if self.io[_KILL_WORD] < 0:
             ksm = self._kill_sm
             if ksm is None or ksm.rx_fifo() == 0:
                 return -1
-            self._kill_word = ksm.get()
-        return self._kill_word
+            self.io[_KILL_WORD] = ksm.get()
+        return self.io[_KILL_WORD]
 
     def stop(self):
         # 1. Freeze the state machine so no later instruction can side-set a phase high
@@ -359,7 +337,7 @@ class KillPath:
     def tripped(self):
         # Every tick: the common answer (not fired) in one register read, no further call.
         engine = self._engine
-        if engine._kill_word < 0 and (self._ksm is None or self._ksm.rx_fifo() == 0):
+        if engine.io[_KILL_WORD] < 0 and (self._ksm is None or self._ksm.rx_fifo() == 0):
             return F.NONE
         w = engine.kill_word()
         if self._oc_bit >= 0 and (w >> self._oc_bit) & 1 == 0:

@@ -2,12 +2,9 @@
 # pulse engine and the DAC share with the tick, then (on the chip) the register addresses
 # the tick's viper functions read and write (board/rp2_regs.py). The engine and the DAC keep
 # their state here on every host too, so the Python path and the register path share it.
-import sys
-
 from micropython import const
 
-from tvns import safety as F
-from tvns.tickio import IO_PENDING, IO_WORDS, PartsIO, new_io
+from tvns.tickio import IO_PENDING, IO_WORDS, new_io
 
 # Shared state (every host)
 KILL_WORD = const(6)  # -1 while the kill machine has not fired since load; else its snapshot
@@ -41,11 +38,6 @@ DAC_MAX = const(32)
 TOP1 = const(33)  # the PWM slice's TOP + 1
 WORDS = const(34)
 
-_SIO_GPIO_IN = 0xD0000004
-_PIO0 = 0x50200000
-_ADC_CS = 0x4004C000
-_PWM = 0x40050000
-
 
 def new():
     if KILL_WORD != IO_WORDS or IO_PENDING >= IO_WORDS:
@@ -53,72 +45,3 @@ def new():
     io = new_io(WORDS)
     io[KILL_WORD] = -1
     return io
-
-
-def _s32(addr):
-    """An address as an array('i') word (the viper code reads it back as 32 bits)."""
-    return addr - (1 << 32) if addr >= 1 << 31 else addr
-
-
-def setup(io, machine, feed, pins):
-    """The register addresses of this board (main loop, once). pins: a dict of the GPIOs
-    and levels: estop, estop_active, comp (-1: none), comp_active, sync, sm, kill_sm (-1:
-    none), adc, k_q12, sense_off, pwm."""
-    io[A_GPIO_IN] = _s32(_SIO_GPIO_IN)
-    io[ESTOP_BIT] = pins["estop"]
-    io[ESTOP_ACT] = pins["estop_active"]
-    io[COMP_BIT] = pins["comp"]
-    io[COMP_ACT] = pins["comp_active"]
-    io[SYNC_BIT] = pins["sync"]
-    sm = pins["sm"]
-    block = _PIO0 + 0x100000 * (sm // 4)
-    io[A_FLEVEL] = _s32(block + 0x0C)
-    io[A_TXF] = _s32(block + 0x10 + 4 * (sm % 4))
-    io[TX_SHIFT] = 8 * (sm % 4)
-    k = pins["kill_sm"]
-    io[KILL_SHIFT] = -1 if k < 0 else 8 * (k % 4) + 4
-    io[A_ADC_CS] = _s32(_ADC_CS)
-    io[AINSEL] = pins["adc"] - 26
-    io[K_Q12] = pins["k_q12"]
-    io[SENSE_OFF] = pins["sense_off"]
-    g = pins["pwm"]
-    io[A_CC] = _s32(_PWM + 0x14 * ((g >> 1) & 7) + 0x0C)
-    io[CC_SHIFT] = 16 * (g & 1)
-    io[FEED] = feed
-    io[DAC_FS] = pins["dac_fs"]
-    io[DAC_OFF] = pins["dac_off"]
-    io[DAC_MAX] = pins["dac_max"]
-    io[TOP1] = machine.mem32[_PWM + 0x14 * ((g >> 1) & 7) + 0x10] + 1
-
-
-def tick_io(board, machine, kind):
-    """The tick's board I/O (tvns/tickio.py): on the chip with the PWM DAC, viper functions
-    on the registers (board/rp2_regs.py); elsewhere (a host with the fakes, or the MCP4725,
-    whose transfer the main loop makes) the parts' methods, on the same array."""
-    io = board.engine.io
-    if kind != "pwm" or getattr(sys, "platform", "") != "rp2":
-        return PartsIO(board, io)
-    from tvns.board import rp2_regs
-
-    eng = board.engine
-    sense = board.sense
-    dac = board.dac
-    pins = {
-        "estop": board.estop.gpio,
-        "estop_active": board.estop.active,
-        "comp": sense.comp_gpio,
-        "comp_active": sense.comp_active,
-        "sync": eng.sync_gpio,
-        "sm": eng.sm_id,
-        "kill_sm": eng.kill_sm_id,
-        "adc": sense.adc_gpio,
-        "k_q12": sense.k_q12,
-        "sense_off": sense.offset_ua,
-        "pwm": dac.gpio,
-        "dac_fs": dac.fs_ua,
-        "dac_off": dac.offset_ua,
-        "dac_max": dac.code_max,
-    }
-    setup(io, machine, F.DEADMAN_PULSES, pins)
-    dac.fast_set = rp2_regs.set_ua  # from here on set_ua's code, level and write in one
-    return rp2_regs.RegIO(io)
