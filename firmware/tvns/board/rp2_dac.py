@@ -31,7 +31,14 @@ class _DacBase(DacCal):
     """The shared calibration (board/dac.py), plus where a new code goes: between pulses."""
 
     def __init__(self, cfg, ceiling_ua, code_max, engine, clock):
-        self._io = engine.io  # the tick's array (board/rp2_io.py): pending, code
+        # The tick's array (board/rp2_io.py): pending, code. Without an engine (the host's
+        # circuit tools drive a DAC alone) an array of its own.
+        if engine is None:
+            from array import array
+
+            self._io = array("i", bytes(4 * (_CODE + 1)))
+        else:
+            self._io = engine.io
         super().__init__(cfg, ceiling_ua, code_max)
         self._engine = engine
         self._clock = clock
