@@ -226,12 +226,16 @@ class Board:
         self.store = FileStore(config.get("state_file", "state.json"))
         self._machine = machine
         # The tick's board I/O (tvns/tickio.py): registers on the chip with the PWM DAC
-        # (board/rp2_regs.py, set up by board/rp2_regsetup.py); elsewhere (the fakes, the
-        # MCP4725) the parts' methods.
+        # (board/rp2_regs.py, set up by a module dropped after use: RAM); elsewhere (the
+        # fakes, the MCP4725) the parts' methods.
         if kind == "pwm" and getattr(sys, "platform", "") == "rp2":
             from tvns.board import rp2_regsetup
 
             self.tick_io = rp2_regsetup.tick_io(self, machine)
+            for name in ("rp2_regsetup", "rp2_io"):
+                sys.modules.pop("tvns.board." + name, None)
+                if hasattr(sys.modules["tvns.board"], name):
+                    delattr(sys.modules["tvns.board"], name)
         else:
             from tvns.tickio import PartsIO
 

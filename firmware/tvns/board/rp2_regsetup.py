@@ -1,7 +1,6 @@
 # The register addresses of the tick's register path (board/rp2_regs.py), set up once at
-# build on the chip (board/rp2.py). Dropping it from sys.modules after use would free its
-# code, but on the emulated Pico that ended in "FATAL: uncaught exception" at the next raw
-# REPL (not understood yet): it stays loaded.
+# build on the chip. A module of its own so that board/rp2.py drops it after use: its code
+# would otherwise stay in the heap for good (RAM is short on the Pico, docs/SPEED.md).
 from tvns import safety as F
 from tvns.board import rp2_io as R
 from tvns.board import rp2_regs
