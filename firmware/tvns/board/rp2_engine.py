@@ -9,6 +9,7 @@ from micropython import const
 
 from tvns import limits
 from tvns import safety as F
+from tvns.board import rp2_io as RIO
 from tvns.board import rp2_pio
 from tvns.board.config import gpio, num
 from tvns.errors import OUT_OF_RANGE, SELF_TEST, TvnsError
@@ -17,14 +18,9 @@ GPIO_MAX = 29  # RP2040: GPIO0..GPIO29
 _FEED = F.DEADMAN_PULSES
 _NEVER_MS = const(0x100000)
 _WRAP = const(0x3FFFFFFF)  # counters wrap here: 2**30 - 1, the largest small int of a 32-bit port
-# Words of the tick's array (board/rp2_io.py names them; test_rp2_regs.py checks these).
-_PENDING = const(5)  # tvns/tickio.py IO_PENDING: the DAC's pending code (rp2_dac.py)
-_KILL_WORD = const(6)
-_LOADED = const(7)
-_PULLED = const(8)
+_KILL_WORD = const(6)  # words of the tick's array (board/rp2_io.py, checked there)
 _N_O = const(9)
 _FEED_MS = const(10)
-_WORDS = const(34)
 
 
 def _gpio(config, name):
@@ -48,12 +44,9 @@ class PioEngine:
         self._machine = machine
         # The state the tick shares (board/rp2_io.py): loaded, pulses taken, the fed word,
         # the kill snapshot; the register path (board/rp2_regs.py) reads and writes it too.
-        if io is None:
-            from array import array
-
-            io = array("i", bytes(4 * _WORDS))
-            io[_PENDING] = -1
-        self.io = io
+        self.io = RIO.new() if io is None else io
+        if (_KILL_WORD, _N_O, _FEED_MS) != (RIO.KILL_WORD, RIO.N_O, RIO.FEED_MS):
+            raise ValueError("rp2_engine's words out of step with rp2_io.py")
         a = _gpio(config, "phase_a")
         if _gpio(config, "phase_b") != a + 1 or _gpio(config, "sync") != a + 2:
             raise TvnsError(
@@ -92,7 +85,6 @@ class PioEngine:
         self._gate_on = False  # what the tick commanded
         self._held = False  # the gate held low (an MCP4725 transfer in progress)
         self.loaded = False
-        self.io[_KILL_WORD] = -1
         self._kill_sm = None
         self.kill_pin = None
         self.sync_gpio = a + 2
@@ -133,19 +125,19 @@ class PioEngine:
     # The shared words (board/rp2_io.py) under their old names.
     @property
     def loaded(self):
-        return self.io[_LOADED] == 1
+        return self.io[RIO.LOADED] == 1
 
     @loaded.setter
     def loaded(self, on):
-        self.io[_LOADED] = 1 if on else 0
+        self.io[RIO.LOADED] = 1 if on else 0
 
     @property
     def _pulled(self):
-        return self.io[_PULLED]
+        return self.io[RIO.PULLED]
 
     @_pulled.setter
     def _pulled(self, n):
-        self.io[_PULLED] = n
+        self.io[RIO.PULLED] = n
 
     def sync_high(self):
         return self._pin_sync.value()

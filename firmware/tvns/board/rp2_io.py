@@ -4,6 +4,8 @@
 # their state here on every host too, so the Python path and the register path share it.
 from micropython import const
 
+from tvns.tickio import IO_PENDING, IO_WORDS, new_io
+
 # Shared state (every host)
 KILL_WORD = const(6)  # -1 while the kill machine has not fired since load; else its snapshot
 LOADED = const(7)  # 1: the pulse machine is loaded and running
@@ -37,14 +39,9 @@ TOP1 = const(33)  # the PWM slice's TOP + 1
 WORDS = const(34)
 
 
-IO_PENDING = const(5)  # tvns/tickio.py's, the words before KILL_WORD are its
-
-
 def new():
-    """The array as the engine makes it (host tests)."""
-    from array import array
-
-    io = array("i", bytes(4 * WORDS))
-    io[IO_PENDING] = -1
+    if KILL_WORD != IO_WORDS or IO_PENDING >= IO_WORDS:
+        raise ValueError("rp2_io layout out of step with tickio.py")
+    io = new_io(WORDS)
     io[KILL_WORD] = -1
     return io

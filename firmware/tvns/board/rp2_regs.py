@@ -7,6 +7,9 @@
 # (board/rp2.py): a host has none of these registers (there the parts' methods run).
 import micropython
 
+from tvns import safety as F
+from tvns.board import rp2_io as R
+
 # ptr32 and the viper types are builtins of the viper emitter (not Python names).
 # ruff: noqa: F821
 
@@ -106,3 +109,73 @@ class RegIO:
         self.io = io
         self.poll = poll
         self.finish = finish
+
+
+_SIO_GPIO_IN = 0xD0000004
+_PIO0 = 0x50200000
+_ADC_CS = 0x4004C000
+_PWM = 0x40050000
+
+
+def _s32(addr):
+    """An address as an array('i') word (the viper code reads it back as 32 bits)."""
+    return addr - (1 << 32) if addr >= 1 << 31 else addr
+
+
+def setup(io, machine, feed, pins):
+    """The register addresses of this board (main loop, once). pins: a dict of the GPIOs
+    and levels: estop, estop_active, comp (-1: none), comp_active, sync, sm, kill_sm (-1:
+    none), adc, k_q12, sense_off, pwm."""
+    io[R.A_GPIO_IN] = _s32(_SIO_GPIO_IN)
+    io[R.ESTOP_BIT] = pins["estop"]
+    io[R.ESTOP_ACT] = pins["estop_active"]
+    io[R.COMP_BIT] = pins["comp"]
+    io[R.COMP_ACT] = pins["comp_active"]
+    io[R.SYNC_BIT] = pins["sync"]
+    sm = pins["sm"]
+    block = _PIO0 + 0x100000 * (sm // 4)
+    io[R.A_FLEVEL] = _s32(block + 0x0C)
+    io[R.A_TXF] = _s32(block + 0x10 + 4 * (sm % 4))
+    io[R.TX_SHIFT] = 8 * (sm % 4)
+    k = pins["kill_sm"]
+    io[R.KILL_SHIFT] = -1 if k < 0 else 8 * (k % 4) + 4
+    io[R.A_ADC_CS] = _s32(_ADC_CS)
+    io[R.AINSEL] = pins["adc"] - 26
+    io[R.K_Q12] = pins["k_q12"]
+    io[R.SENSE_OFF] = pins["sense_off"]
+    g = pins["pwm"]
+    io[R.A_CC] = _s32(_PWM + 0x14 * ((g >> 1) & 7) + 0x0C)
+    io[R.CC_SHIFT] = 16 * (g & 1)
+    io[R.FEED] = feed
+    io[R.DAC_FS] = pins["dac_fs"]
+    io[R.DAC_OFF] = pins["dac_off"]
+    io[R.DAC_MAX] = pins["dac_max"]
+    io[R.TOP1] = machine.mem32[_PWM + 0x14 * ((g >> 1) & 7) + 0x10] + 1
+
+
+def tick_io(board, machine):
+    """RegIO for this board: its registers set up (main loop, once), and PwmDac.set_ua's
+    work handed to set_ua above."""
+    io = board.engine.io
+    eng = board.engine
+    sense = board.sense
+    dac = board.dac
+    pins = {
+        "estop": board.estop.gpio,
+        "estop_active": board.estop.active,
+        "comp": sense.comp_gpio,
+        "comp_active": sense.comp_active,
+        "sync": eng.sync_gpio,
+        "sm": eng.sm_id,
+        "kill_sm": eng.kill_sm_id,
+        "adc": sense.adc_gpio,
+        "k_q12": sense.k_q12,
+        "sense_off": sense.offset_ua,
+        "pwm": dac.gpio,
+        "dac_fs": dac.fs_ua,
+        "dac_off": dac.offset_ua,
+        "dac_max": dac.code_max,
+    }
+    setup(io, machine, F.DEADMAN_PULSES, pins)
+    dac.fast_set = set_ua  # from here on set_ua's code, level and write in one call
+    return RegIO(io)
