@@ -33,7 +33,7 @@ class _DacBase(DacCal):
         if engine is None:
             from array import array
 
-            self._io = array("i", bytes(4 * (_CODE + 1)))
+            self._io = array("i", bytes(4 * (RIO.CODE + 1)))
         else:
             self._io = engine.io
         super().__init__(cfg, ceiling_ua, code_max)
