@@ -27,7 +27,7 @@ from tiers import require
 from tvns_tools import deploy, device, transport  # noqa: F401 - the harness's, imported now
 from tvns_tools.firmware import FIRMWARE, import_firmware
 from tvns_tools.rp2emu import capture, harness, image
-from tvns_tools.rp2emu.emulator import EmuPico
+from tvns_tools.rp2emu.emulator import EmuError, EmuPico
 
 # Every import before the first emulator thread runs: an import on this thread while the
 # engine thread holds the GIL waits up to 5 ms (the switch interval) at each file-system call.
@@ -133,7 +133,11 @@ def _idle(board):
     if st["state"] in ("RAMP_UP", "ON", "OFF", "RAMP_DOWN"):
         t = board.emu.now_ns
         board.dev.request("stop")
-        board.wait_event("session_end", t, emu_ms=1500)
+        try:
+            board.wait_event("session_end", t, emu_ms=1500)
+        except EmuError:  # say where the session was (the gated stop: docs/EMULATOR.md)
+            st = board.dev.request("status")
+            raise AssertionError(("no session_end", st, board.lines[-8:])) from None
         st = board.dev.request("status")
     if st["state"] == "FAULT":
         board.dev.request("clear")
