@@ -212,3 +212,22 @@ def test_requests_sent_together_feed_the_watchdog_only_while_the_tick_lives():
     con.feed(b'{"id": 4, "cmd": "status"}\n{"id": 5, "cmd": "status"}\n')
     assert len(replies(out)) == 5
     assert app.board.wdt.feeds == fed
+
+
+def test_the_log_written_at_a_sessions_end_feeds_the_watchdog_between_records():
+    # A session's queued records are written in one pass at its end: on the rp2 port they
+    # outlasted the 300 ms watchdog (docs/EMULATOR.md). Fed after each, while the tick lives.
+    from tvns.journal import Journal
+
+    class Log:
+        def __init__(self):
+            self.n = 0
+
+        def append(self, kind, fields):
+            self.n += 1
+
+    j = Journal(Log())
+    j.queue.extend([("state", {}), ("trigger", {}), ("state", {})])
+    calls = []
+    assert j.flush(lambda: calls.append(j.log.n)) is True
+    assert calls == [1, 2, 3] and not j.queue

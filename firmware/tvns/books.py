@@ -83,7 +83,11 @@ def flush(app):
         return
     if app.scheduler.beats != app._last_beats or not app.session.running():
         app.board.wdt.feed()  # a write may take a while; the tick is alive
-    if journal.queue and not journal.flush() and journal.errors != app._log_errors_seen:
+    if (
+        journal.queue
+        and not journal.flush(app.keepalive)
+        and journal.errors != app._log_errors_seen
+    ):
         app._log_errors_seen = journal.errors
         if app.session.state > S.ARMED:
             ev = {"event": "log_error", "error": journal.failed, "t_ms": app.scheduler.elapsed_ms}

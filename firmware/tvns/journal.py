@@ -30,9 +30,11 @@ class Journal:
             return
         self.queue.append((kind, fields))
 
-    def flush(self):
+    def flush(self, between=None):
         """Write the queued records, oldest first; False when one could not be written (it
-        stays queued for the next flush, the ones after it too)."""
+        stays queued for the next flush, the ones after it too). between(): called after each
+        record (the app's watchdog keepalive: a session's records written at its end outlasted
+        the rp2 port's 300 ms watchdog in one pass, docs/EMULATOR.md)."""
         log = self.log
         while self.queue:
             kind, fields = self.queue[0]
@@ -46,6 +48,8 @@ class Journal:
                 self.lost += 1  # a record the log refuses (too large): never retried
             self.queue.pop(0)
             self.failed = None
+            if between is not None:
+                between()
         return True
 
     def free_bytes(self):
