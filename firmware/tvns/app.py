@@ -310,10 +310,11 @@ class App:
         self.events.append(ev)
 
     def keepalive(self):
-        """Feed the watchdog only if the tick is alive. The main loop's pass does, and so does
-        the console after each request: requests sent together are answered in one pass,
-        and on the rp2 port load + arm + start outlast the 300 ms watchdog (measured on the
-        emulated Pico, docs/EMULATOR.md). A request that hangs still starves it."""
+        """Feed the watchdog only if the tick is alive. The main loop's pass does, and so do
+        the console after each request and the journal after each record written (books.py):
+        on the rp2 port load + arm + start sent together, and a session's records written at
+        its end, each outlasted the 300 ms watchdog in one pass (emulated Pico,
+        docs/EMULATOR.md). A request or a write that hangs still starves it."""
         sch = self.scheduler
         # Outside a session the tick has nothing to do (and a board may not run it).
         alive = sch.beats != self._last_beats or not self.session.running()
