@@ -6,7 +6,7 @@ STAMP   := $(VENV)/.installed
 OUT     ?= out/run
 PROTOCOL ?= firmware/protocols/default.json
 
-.PHONY: setup system-deps run test test-rp2emu bench lint format clean deploy fuzz mutation
+.PHONY: setup system-deps run test test-rp2emu bench lint format clean deploy fuzz mutation firmware
 
 setup: $(STAMP)
 
@@ -56,6 +56,14 @@ fuzz: $(STAMP)
 mutation: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[mutation]'
 	tools/mutation.sh
+
+# The tvns UF2 for the Pico (docs/FIRMWARE-BUILD.md): MicroPython v1.28.0 RPI_PICO with
+# firmware/manifest.py frozen in -> firmware/dist/. Not part of `make test` (CI has no
+# MicroPython sources). MICROPYTHON_SRC=DIR: a v1.28.0 checkout with the rp2 submodules (else
+# $$TVNS_MICROPYTHON_SRC, else a clone from GitHub); the build dir stays outside the repo
+# ($$TVNS_FIRMWARE_BUILD, default ~/.cache/tvns/build-RPI_PICO): a rebuild takes about a minute.
+firmware: $(STAMP)
+	$(BIN)/python tools/build_firmware.py $(if $(MICROPYTHON_SRC),--source $(MICROPYTHON_SRC))
 
 bench: $(STAMP)
 	$(BIN)/python tools/bench.py

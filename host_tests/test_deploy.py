@@ -302,7 +302,7 @@ def test_deploy_board_esp32_over_mpremote_to_a_pty_board(pty_board, monkeypatch,
     assert json.loads((fs / "board.json").read_text())["mcu"] == "esp32"
 
 
-def test_package_json_and_manifest_list_what_deploy_ships(monkeypatch):
+def test_package_json_and_manifest_list_what_deploy_ships(monkeypatch, tmp_path):
     files = deploy.firmware_files()
     pkg = json.loads((FIRMWARE / "package.json").read_text())
     fix = "firmware/package.json is stale: run `.venv/bin/python -m tvns_tools.deploy`"
@@ -320,8 +320,16 @@ def test_package_json_and_manifest_list_what_deploy_ships(monkeypatch):
     }
     src = (FIRMWARE / "manifest.py").read_text()
     monkeypatch.chdir(FIRMWARE)  # MicroPython's makemanifest runs a manifest from its dir
+    monkeypatch.setenv("TVNS_FROZEN_MARKER_DIR", str(tmp_path))
     exec(compile(ast.parse(src), "manifest.py", "exec"), api)
-    assert sorted(frozen) == sorted(f for f in files if f.startswith("tvns/"))
+    # the Pico's UF2 freezes the rp2 tree's package (deploy's rule for --board rp2) and the
+    # marker module with the digest of exactly those sources
+    rp2 = deploy.firmware_files(board="rp2")
+    assert sorted(frozen) == sorted([f for f in rp2 if f.startswith("tvns/")] + ["tvns_frozen.py"])
+    from tvns_tools import frozen as fz
+
+    marker = (tmp_path / "tvns_frozen.py").read_text()
+    assert 'DIGEST = "%s"' % fz.source_digest(FIRMWARE) in marker
 
 
 def test_micropython_shim_is_the_hosts_own_and_never_ships(tmp_path):

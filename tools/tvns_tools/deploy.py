@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 
+from tvns_tools import deploy_frozen
 from tvns_tools.firmware import FIRMWARE, ROOT, ToolError
 from tvns_tools.firmware import firmware_version as _firmware_version
 
@@ -322,9 +323,15 @@ def deploy(args):
         print("%s: %s" % (port, unlock(port, getattr(args, "pin", None))))
         shown, platform = check_micropython(port, args.board, args.resume)
         print("%s: MicroPython %s on %s" % (port, shown, platform))
-        copy(port, out, args.resume)
-        arch = ARCH[args.board]
-        print("deployed %d files to %s (%s, %s)" % (len(names), port, args.board, arch))
+        if _frozen_here(port, args.resume):
+            names = deploy_frozen.trim(out, names)
+            deploy_frozen.copy(mpremote, port, out, args.resume)
+            print("deployed %d files to %s (the tvns package is frozen in its firmware)"
+                  % (len(names), port))  # fmt: skip
+        else:
+            copy(port, out, args.resume)
+            arch = ARCH[args.board]
+            print("deployed %d files to %s (%s, %s)" % (len(names), port, args.board, arch))
         if not args.no_check:
             hello = check_hello(port, firmware_version())
             print(
@@ -335,6 +342,25 @@ def deploy(args):
         if tmp is not None:
             tmp.cleanup()
     return 0
+
+
+def _frozen_here(port, resume):
+    """True when the board runs a tvns UF2 frozen from this very tree (deploy_frozen.py):
+    then only the files that stay files are copied. A board with another tree frozen in
+    gets the full copy, which shadows its frozen package (and says so)."""
+    theirs = deploy_frozen.probe(mpremote, port, resume)
+    if theirs is None:
+        return False
+    if theirs == deploy_frozen.host_digest():
+        print("%s: tvns firmware with this tree frozen in (sources %s)" % (port, theirs[:16]))
+        return True
+    print(
+        "%s: warning: its firmware has other tvns sources frozen in (%s, this tree %s): "
+        "copying the whole package over it (it shadows the frozen one; ~30 KB less heap). "
+        "Flash firmware/dist/ after `make firmware` for the frozen path"
+        % (port, theirs[:16], deploy_frozen.host_digest()[:16])
+    )
+    return False
 
 
 def write_package_json(firmware=FIRMWARE):

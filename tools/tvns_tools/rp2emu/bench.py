@@ -25,7 +25,7 @@ import tempfile
 
 from tvns_tools.firmware import FIRMWARE
 from tvns_tools.hw.edges import pico_config
-from tvns_tools.rp2emu import harness, hooks, image
+from tvns_tools.rp2emu import frozen_uf2, harness, hooks, image
 from tvns_tools.rp2emu.stage import spare_gpio
 
 CYCLES_PER_US = 125
@@ -64,15 +64,19 @@ RUN_MS = 1450
 IDLE_MS = 150
 
 
-def build_images(workdir, profile=()):
+def build_images(workdir, profile=(), frozen=False):
     """(plain image, hooks image) of the working tree's firmware, staged as `tvns deploy`
-    stages it (mpy-cross), without the mpremote copy; profile: methods to time as well."""
+    stages it (mpy-cross), without the mpremote copy; profile: methods to time as well.
+    frozen: for a board running the tvns UF2 (only main.py, boot.py, the map, protocols)."""
     from tvns_tools import deploy
 
     workdir = pathlib.Path(workdir)
     stage = workdir / "stage"
     shutil.rmtree(stage, ignore_errors=True)
-    deploy.stage("rp2", stage)
+    if frozen:
+        frozen_uf2.stage(stage)
+    else:
+        deploy.stage("rp2", stage)
     plain = image.from_stage(stage, workdir / "plain.img")
     files = hooks.overlay_files(
         (FIRMWARE / "main.py").read_bytes(), spare_gpio(pico_config()), bench=True, profile=profile
@@ -94,15 +98,42 @@ def _us(cycles):
 
 
 def measure(uf2=None, workdir=None, progress=None, profile=()):
-    """Every figure as a dict (the JSON keys of tools/bench.py --json, and more); with a
-    profile, its methods' calls and cycles under "profile" (their timing slows every tick)."""
+    """The shipped path first (the tvns UF2 from firmware/dist, then `tvns deploy` of the
+    config: the figures under issue 18's keys), then the stock UF2 (uf2) with the whole
+    package deployed as .mpy (the same figures as rp2emu_stock_*). When the committed tvns
+    UF2 is missing or stale (it would measure other code than this tree's), the issue's keys
+    are the stock path's and rp2emu_firmware says why. With a profile: one path only."""
+    say = progress or (lambda msg: None)
+    why = frozen_uf2.problem()
+    if why is not None:
+        say("tvns UF2 not measured: " + why)
+        out = measure_path(uf2, workdir, progress, profile)
+        out["rp2emu_firmware"] = "stock UF2 + full deploy (%s)" % why
+        return out
+    say("the tvns UF2 (frozen) + deploy of the config")
+    out = measure_path(frozen_uf2.uf2_path(), workdir, progress, profile, frozen=True)
+    out["rp2emu_firmware"] = "tvns UF2 (%s.uf2, frozen) + deploy of the config" % frozen_uf2.NAME
+    if profile:
+        return out
+    say("the stock UF2 + full deploy (.mpy on littlefs)")
+    stock = measure_path(uf2, workdir, progress)
+    for key, value in stock.items():
+        if key.startswith("rp2emu_") and key != "rp2emu_wall_note":
+            out["rp2emu_stock_" + key[len("rp2emu_") :]] = value
+    return out
+
+
+def measure_path(uf2=None, workdir=None, progress=None, profile=(), frozen=False):
+    """Every figure of one firmware path as a dict (the JSON keys of tools/bench.py --json,
+    and more); with a profile, its methods' calls and cycles under "profile" (their timing
+    slows every tick). frozen: uf2 is a tvns UF2, the image holds only the config."""
     say = progress or (lambda msg: None)
     tmp = None
     if workdir is None:
         tmp = tempfile.TemporaryDirectory(prefix="tvns-rp2emu-bench-")
         workdir = tmp.name
     try:
-        plain, bench_img = build_images(workdir, profile)
+        plain, bench_img = build_images(workdir, profile, frozen)
         out = {}
         if not profile:  # the profile is the tick's
             say("boot (plain image)")
@@ -241,6 +272,24 @@ def rows(figures):
             goal("rp2emu_heap_free_min_kb"),
         )
     )
+    if f.get("rp2emu_stock_boot_ms") is not None:
+        out.append(
+            (
+                "rp2emu stock UF2 + .mpy deploy: boot",
+                "%s ms" % f["rp2emu_stock_boot_ms"],
+                "(before the tvns UF2)",
+            )
+        )
+        out.append(
+            (
+                "rp2emu stock UF2 + .mpy deploy: heap free boot / min",
+                "%s / %s KB"
+                % (f.get("rp2emu_stock_heap_free_boot_kb"), f.get("rp2emu_stock_heap_free_min_kb")),
+                "(before the tvns UF2)",
+            )
+        )
+    if f.get("rp2emu_firmware"):
+        out.append(("rp2emu firmware measured", f["rp2emu_firmware"], ""))
     return out
 
 
