@@ -4,6 +4,11 @@ for; `make bench` prints them (tools/bench.py), and after each change to the fir
 
     .venv/bin/python -m tvns_tools.rp2emu.bench [--json]
 
+Two firmware paths: the shipped one (the tvns UF2 from firmware/dist with the package frozen
+in, then the config as `tvns deploy` copies it: issue 18's keys), then the stock UF2 with
+every module deployed as .mpy (the same figures under rp2emu_stock_*). A missing or stale
+tvns UF2 makes the stock path the issue's keys, and rp2emu_firmware says so.
+
 How each is measured (docs/EMULATOR.md):
 - boot: emulated ms from power-on to main.py's `boot` event on the console (plain image);
 - tick: Scheduler.tick timed in CPU cycles with SysTick on the board's own 1 kHz hard Timer
