@@ -61,7 +61,7 @@ mutation: $(STAMP)
 # firmware/manifest.py frozen in -> firmware/dist/. Not part of `make test` (CI has no
 # MicroPython sources). MICROPYTHON_SRC=DIR: a v1.28.0 checkout with the rp2 submodules (else
 # $$TVNS_MICROPYTHON_SRC, else a clone from GitHub); the build dir stays outside the repo
-# ($$TVNS_FIRMWARE_BUILD, default ~/.cache/tvns/build-RPI_PICO): a rebuild takes about a minute.
+# ($$TVNS_FIRMWARE_BUILD, default ~/.cache/tvns/build-RPI_PICO): a rebuild takes ~10 s.
 firmware: $(STAMP)
 	$(BIN)/python tools/build_firmware.py $(if $(MICROPYTHON_SRC),--source $(MICROPYTHON_SRC))
 
