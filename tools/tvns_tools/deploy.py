@@ -356,7 +356,8 @@ def _frozen_here(port, resume):
         return True
     print(
         "%s: warning: its firmware has other tvns sources frozen in (%s, this tree %s): "
-        "copying the whole package over it (it shadows the frozen one: ~85 KB less heap, ~0.8 s longer boot). "
+        "copying the whole package over it (it shadows the frozen one: ~85 KB less heap, "
+        "~0.8 s longer boot). "
         "Flash firmware/dist/ after `make firmware` for the frozen path"
         % (port, theirs[:16], deploy_frozen.host_digest()[:16])
     )
