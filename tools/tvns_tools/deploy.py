@@ -323,7 +323,7 @@ def deploy(args):
         print("%s: %s" % (port, unlock(port, getattr(args, "pin", None))))
         shown, platform = check_micropython(port, args.board, args.resume)
         print("%s: MicroPython %s on %s" % (port, shown, platform))
-        if _frozen_here(port, args.resume):
+        if deploy_frozen.frozen_here(mpremote, port, args.resume):
             names = deploy_frozen.trim(out, names)
             deploy_frozen.copy(mpremote, port, out, args.resume)
             print("deployed %d files to %s (the tvns package is frozen in its firmware)"
@@ -342,26 +342,6 @@ def deploy(args):
         if tmp is not None:
             tmp.cleanup()
     return 0
-
-
-def _frozen_here(port, resume):
-    """True when the board runs a tvns UF2 frozen from this very tree (deploy_frozen.py):
-    then only the files that stay files are copied. A board with another tree frozen in
-    gets the full copy, which shadows its frozen package (and says so)."""
-    theirs = deploy_frozen.probe(mpremote, port, resume)
-    if theirs is None:
-        return False
-    if theirs == deploy_frozen.host_digest():
-        print("%s: tvns firmware with this tree frozen in (sources %s)" % (port, theirs[:16]))
-        return True
-    print(
-        "%s: warning: its firmware has other tvns sources frozen in (%s, this tree %s): "
-        "copying the whole package over it (it shadows the frozen one: ~85 KB less heap, "
-        "~0.8 s longer boot). "
-        "Flash firmware/dist/ after `make firmware` for the frozen path"
-        % (port, theirs[:16], deploy_frozen.host_digest()[:16])
-    )
-    return False
 
 
 def write_package_json(firmware=FIRMWARE):

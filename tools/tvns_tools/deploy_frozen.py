@@ -66,6 +66,26 @@ def probe(mpremote, port, resume=False):
     return board_digest(mpremote(port, ["exec", PROBE], resume, timeout_s=30))
 
 
+def frozen_here(mpremote, port, resume=False):
+    """True when the board runs a tvns UF2 frozen from this very tree (deploy_frozen.py):
+    then only the files that stay files are copied. A board with another tree frozen in
+    gets the full copy, which shadows its frozen package (and says so)."""
+    theirs = probe(mpremote, port, resume)
+    if theirs is None:
+        return False
+    if theirs == host_digest():
+        print("%s: tvns firmware with this tree frozen in (sources %s)" % (port, theirs[:16]))
+        return True
+    print(
+        "%s: warning: its firmware has other tvns sources frozen in (%s, this tree %s): "
+        "copying the whole package over it (it shadows the frozen one: ~85 KB less heap, "
+        "~0.8 s longer boot). "
+        "Flash firmware/dist/ after `make firmware` for the frozen path"
+        % (port, theirs[:16], host_digest()[:16])
+    )
+    return False
+
+
 def host_digest(firmware=FIRMWARE):
     from tvns_tools.frozen import source_digest
 
