@@ -166,13 +166,18 @@ def build(src, build_dir, jobs, picotool_git=None):
     # Reproducible: the banner's date is the tag's commit time, not today.
     env["SOURCE_DATE_EPOCH"] = _git(src, "log", "-1", "--format=%ct", "HEAD")
     env["TVNS_FROZEN_MARKER_DIR"] = str(build_dir / "tvns-marker")
-    if not (build_dir / "CMakeCache.txt").exists():
+    manifest = FIRMWARE / "manifest.py"
+    cache = build_dir / "CMakeCache.txt"
+    cached = cache.read_text() if cache.exists() else ""
+    # Configure once; again when the build dir was configured for another checkout's
+    # manifest (one build dir serves any tree: it must freeze this one).
+    if "MICROPY_FROZEN_MANIFEST:UNINITIALIZED=%s\n" % manifest not in cached:
         board_dir = src / "ports" / "rp2" / "boards" / BOARD
         _run(
             [
                 "cmake", "-S", src / "ports" / "rp2", "-B", build_dir, "-DPICO_BUILD_DOCS=0",
                 "-DMICROPY_BOARD=" + BOARD, "-DMICROPY_BOARD_DIR=%s" % board_dir,
-                "-DMICROPY_FROZEN_MANIFEST=%s" % (FIRMWARE / "manifest.py"),
+                "-DMICROPY_FROZEN_MANIFEST=%s" % manifest,
             ]
             # pico-sdk builds picotool (UF2 output) from its git tag; a local mirror here
             + (["-DPICOTOOL_GIT_REPOSITORY_URL=%s" % picotool_git] if picotool_git else []),
@@ -223,7 +228,10 @@ def main(argv=None):
         uf2, digest = build(src, args.build_dir, args.jobs, args.picotool_git)
         n_native = check_native_alignment(args.build_dir)
         if digest != digest_before or digest != frozen.source_digest(FIRMWARE):
-            raise BuildError("firmware/ changed during the build: run make firmware again")
+            raise BuildError(
+                "the image froze sources %s, this tree's are %s (changed during the build?): "
+                "run make firmware again" % (digest[:16], frozen.source_digest(FIRMWARE)[:16])
+            )
         record = {
             "board": BOARD,
             "micropython": {"tag": TAG, **source, "patches": [patch]},
