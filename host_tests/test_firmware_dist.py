@@ -105,3 +105,29 @@ def test_make_firmware_runs_the_build_script_and_is_not_part_of_make_test():
         capture_output=True, text=True, cwd=ROOT, timeout=60,
     )  # fmt: skip
     assert "build_firmware" not in test.stdout
+
+
+def _native_pc_literals(start, flash):
+    """Addresses of the two Thumb sequences MicroPython's native emitter reads a word through
+    the PC with (py/asmthumb.c): `ldr rX, [pc, #0]; b.n +2; .word` (a 32-bit constant) and
+    `ldr r1, [pc, #0]; add pc, r1; .word` (a long jump). GCC's code keeps its literals in
+    pools after the function: in this image only the frozen native code has them."""
+    out = []
+    for k in range(0, len(flash) - 3, 2):
+        b = flash[k : k + 4]
+        literal = b[0] == 0 and (b[1] & 0xF8) == 0x48 and b[2:4] == b"\x01\xe0"
+        long_jump = b == b"\x00\x49\x8f\x44"
+        if literal or long_jump:
+            out.append(start + k)
+    return out
+
+
+def test_frozen_native_code_reads_its_constants_from_aligned_words():
+    """SAFETY.md H93: v1.28.0's mpy-tool put frozen ARMv6-M native code on 2-byte boundaries;
+    at 2 mod 4 the `ldr [pc]` reads two bytes off its word (the tick's _WRAP, found on the
+    emulated Pico). Emitted 4-aligned relative to the code's start, each sequence must sit
+    4-aligned in flash, as `make firmware` now places it."""
+    start, flash, _families = flash_of(frozen_uf2.uf2_path().read_bytes())
+    found = _native_pc_literals(start, flash)
+    assert found, "no native code in the image (the tick is @micropython.native)"
+    assert [hex(a) for a in found if a % 4] == []
