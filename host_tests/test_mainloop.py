@@ -1,7 +1,7 @@
 """The board's main-loop pacer (tvns/board/mainloop.py): a reply longer than the USB FIFO
 goes out as the link drains, not a whole 100 ms pass later, and the pass is never longer."""
 
-from tvns.board.mainloop import _RealPacer
+from tvns.board.mainloop import GC_QUIET_MS, _RealPacer
 
 
 class Clock:
@@ -27,7 +27,10 @@ class Reader:
     def wait(self, ms):  # select.poll: returns at once when input is there
         self.waits.append(ms)
         if not self.ready():
-            self.clock.t += max(ms, 0)
+            end = self.clock.t + max(ms, 0)
+            if self.input_at_ms is not None:
+                end = min(end, max(self.input_at_ms, self.clock.t))
+            self.clock.t = end
 
 
 class Writer:
@@ -81,3 +84,62 @@ def test_nothing_queued_is_one_wait_for_input():
     pacer, clock, reader, writer = _pacer(queued=0)
     pacer.wait(100)
     assert reader.waits == [100] and clock.t == 100
+
+
+class Con:
+    def __init__(self):
+        self.gc_due = True
+
+
+def _gc_pacer(queued=0, input_at_ms=None, collect_ms=25):
+    clock = Clock()
+    reader = Reader(clock, input_at_ms)
+    writer = Writer(clock, queued)
+    con = Con()
+    runs = []
+
+    def collect():
+        runs.append(clock.t)
+        clock.t += collect_ms
+
+    return _RealPacer(reader, writer, clock, con, collect), clock, reader, con, runs
+
+
+def test_garbage_is_collected_while_idle_once_and_within_the_pass():
+    pacer, clock, reader, con, runs = _gc_pacer()
+    pacer.wait(100)
+    assert runs == [GC_QUIET_MS] and not con.gc_due  # after a quiet while
+    assert reader.waits == [GC_QUIET_MS, 100 - GC_QUIET_MS - 25] and clock.t == 100
+    pacer.wait(100)
+    assert runs == [GC_QUIET_MS]  # once per gc_due
+
+
+def test_no_collection_while_a_request_or_a_reply_waits():
+    pacer, clock, reader, con, runs = _gc_pacer(input_at_ms=0)
+    pacer.wait(100)
+    assert runs == [] and con.gc_due  # the request first; collected in a later idle pass
+    pacer, clock, reader, con, runs = _gc_pacer(input_at_ms=GC_QUIET_MS - 5)
+    pacer.wait(100)
+    assert runs == [] and con.gc_due and clock.t == GC_QUIET_MS - 5  # the next of a burst
+    pacer, clock, reader, con, runs = _gc_pacer(queued=448)
+    pacer.wait(100)
+    assert runs == [] and con.gc_due
+
+
+def test_a_load_request_asks_for_a_collection():
+    from tvns.app import App
+    from tvns.board.sim import SimBoard
+    from tvns.console import GC_EVERY, Console
+
+    con = Console(App(SimBoard()), [].append)
+    assert con.gc_due  # after boot
+    con.gc_due = False
+    con.feed(b'{"id": 1, "cmd": "hello"}\n')
+    assert not con.gc_due
+    con.feed(b'{"id": 2, "cmd": "load", "protocol": "{}"}\n')  # refused: garbage too
+    assert con.gc_due
+    con.gc_due = False
+    con.feed(b'{"id": 3, "cmd": "status"}\n' * (GC_EVERY - 1))
+    assert not con.gc_due
+    con.feed(b'{"id": 4, "cmd": "status"}\n')
+    assert con.gc_due

@@ -15,6 +15,7 @@ PROTOCOL_VERSION = 1  # of the console protocol; bumped only for incompatible ch
 LINE_MAX_BYTES = const(4096)  # a protocol is at most 4096 bytes; a request carries one
 LOG_RECORDS = const(64)  # event records kept in RAM (power-cut-safe logs: a later issue)
 ID_MAX_CHARS = const(64)
+GC_EVERY = const(16)  # requests between idle collections (Console.gc_due)
 _INTR_BYTE = b"\x03"  # Ctrl-C
 
 # Policy while a session is stimulating (PROTOCOL.md "While stimulating"): a new stimulus
@@ -53,6 +54,11 @@ class Console:
         self.next_seq = 0
         self._digest = None
         self.line = b""  # the request line being served (`load` judges a protocol on its text)
+        # A board's main loop collects the garbage when idle while this is set (mainloop.
+        # _RealPacer): after boot, after a `load` (the request that leaves the most) and
+        # every GC_EVERY requests, so that a request rarely pays for a collection.
+        self.gc_due = True
+        self._since_gc = 0
 
     # ---- input ----
     def feed(self, data):
@@ -119,6 +125,10 @@ class Console:
         if handler is None:
             return self._error(rid, E.UNKNOWN_CMD, "unknown command %r" % (cmd,), "cmd")
         self.counts["requests"] += 1
+        self._since_gc += 1
+        if cmd == "load" or self._since_gc >= GC_EVERY:
+            self.gc_due = True
+            self._since_gc = 0
         self.line = raw
         self.app.host_seen()
         if cmd in REFUSED_WHILE_RUNNING and self.app.session.running():

@@ -17,6 +17,9 @@ class PollReader:
         self._ipoll = getattr(self._poll, "ipoll", None)  # MicroPython; CPython has none
         self.eof = False  # the host closed the link (pipes only; a USB CDC never ends)
 
+    def close(self):
+        pass
+
     def read(self, max_bytes=READ_MAX_BYTES):
         """The bytes available now (maybe none), at most max_bytes; never blocks.
         One byte per read: read(n) would wait for all n on these streams."""
@@ -53,6 +56,109 @@ class PollReader:
         """Sleep up to timeout_ms, returning early when input arrives."""
         if timeout_ms > 0 and not self.eof:
             self._poll.poll(timeout_ms)
+
+
+try:
+    from io import IOBase  # a stream for os.dupterm must derive from it (py/modio.c)
+except ImportError:  # pragma: no cover - a port without it reads a byte at a time
+    IOBase = None
+
+
+class _Pad(IOBase or object):
+    """The stream `PadReader` attaches with os.dupterm: the board's stdin read takes a byte
+    from it only when the USB (or UART) receive buffer is empty (mp_hal_stdin_rx_chr in
+    ports/rp2/mphalport.c and ports/esp32/mphalport.c, v1.28.0: the stdin ring buffer
+    first, then mp_os_dupterm_rx_chr), so a newline from here ends a blocking readline at
+    the end of what had arrived. It never says it is readable (poll stays the link's own)
+    and swallows the output copy dupterm hands it. No branch in readinto: the VM checks for
+    a pending KeyboardInterrupt only at branches, and one raised here would deactivate the
+    stream (os_dupterm.c) and lose the Ctrl-C."""
+
+    def __init__(self):
+        self.pads = 0  # newlines handed out: one per read that found the buffer empty
+
+    def readinto(self, buf):
+        buf[0] = 10
+        self.pads += 1
+        return 1
+
+    def write(self, buf):
+        return len(buf)
+
+    def ioctl(self, req, arg):
+        return 0
+
+
+class PadReader:
+    """Board stdin read a line per call, in C, never waiting (docs/SPEED.md "load"). The
+    port's stdin read waits until it has every byte asked for, and select.poll says only
+    that at least one byte is there, so PollReader reads a byte per call: ~110 us a byte on
+    the emulated Pico, 37 ms for a 330-byte `load`. Here os.dupterm attaches a stream (_Pad)
+    that the port reads only once the receive buffer is empty, and it gives a newline:
+    stdin.readline(max) returns at the first newline that arrived or, at the end of what
+    arrived, with that pad, which the counter tells apart (2.4 ms for the same request).
+    The stream is attached again before each read (dupterm drops a stream whose method
+    raised, and readline would then wait); close() detaches it, before the REPL needs stdin.
+    Same interface as PollReader."""
+
+    def __init__(self, stream, dupterm, poll=None):
+        self._stream = stream
+        if poll is None:
+            poll = select.poll()
+            poll.register(stream, select.POLLIN)
+        self._poll = poll
+        self._ipoll = getattr(self._poll, "ipoll", None)
+        self._dupterm = dupterm
+        pad = self._pad = _Pad()
+        dupterm(pad)
+        self.eof = False  # a board's link never ends
+
+    def read(self, max_bytes=READ_MAX_BYTES):
+        pad = self._pad
+        self._dupterm(pad)
+        readline = self._stream.readline
+        got = None
+        more = []
+        left = max_bytes
+        while left > 0:
+            n = pad.pads
+            line = readline(left)
+            if pad.pads != n:
+                line = line[:-1]  # the pad: the buffer is empty
+                left = 0
+            else:
+                left -= len(line)
+            if got is None:
+                got = line
+            else:
+                more.append(line)
+        if more:
+            more.insert(0, got)
+            return b"".join(more)
+        return got
+
+    def ready(self):
+        for _ in self._ipoll(0):
+            return True
+        return False
+
+    def wait(self, timeout_ms):
+        if timeout_ms > 0:
+            self._poll.poll(timeout_ms)
+
+    def close(self):
+        self._dupterm(None)
+
+
+def board_reader(stream):
+    """The reader for a board's stdin: PadReader where the port has os.dupterm and
+    io.IOBase (rp2 and esp32, v1.28.0), else PollReader."""
+    import os
+
+    dupterm = getattr(os, "dupterm", None)
+    if dupterm is None or IOBase is None or not hasattr(stream, "readline"):
+        return PollReader(stream)
+    return PadReader(stream, dupterm)
 
 
 class PollWriter:

@@ -8,6 +8,7 @@ import sys
 BOARD_CONFIG = "board.json"  # written next to main.py by `tvns deploy`
 LOG_FILE = "log.jsonl"  # the session log on the board's flash (`tvns logs pull`)
 HOST_PLATFORMS = ("linux", "darwin", "win32")
+GC_QUIET_MS = 20  # input-free time before an idle garbage collection (_RealPacer)
 
 
 def build_board():
@@ -28,13 +29,30 @@ class _RealPacer:
     it also wakes as the link drains and writes the rest then, never later than the pass
     (without this the tail of a reply waited up to a whole 100 ms pass, docs/SPEED.md)."""
 
-    def __init__(self, reader, writer, clock):
+    def __init__(self, reader, writer, clock, con=None, collect=None):
         self._reader = reader
         self._writer = writer
         self._clock = clock
+        self._con = con
+        self._collect = collect
 
     def wait(self, ms):
         w = self._writer
+        con = self._con
+        if con is not None and con.gc_due and not w.queued and ms > GC_QUIET_MS:
+            # Garbage collected while nothing waits, not inside the next request: on the
+            # rp2 port a collection takes ~25 ms (emulated Pico, 120 KB free), more than the
+            # whole `load` goal, and `load` leaves the most garbage (console.Console.gc_due).
+            # After GC_QUIET_MS without input: a host's next request of a burst (load, arm,
+            # start) comes sooner than that and is served first.
+            clock = self._clock
+            t0 = clock.ticks_ms()
+            self._reader.wait(GC_QUIET_MS)
+            if self._reader.ready():
+                return
+            con.gc_due = False
+            self._collect()
+            ms -= clock.ticks_diff(clock.ticks_ms(), t0)
         if w.queued:
             clock = self._clock
             t0 = clock.ticks_ms()
@@ -57,10 +75,10 @@ def main(argv):
         host = simmain.Host(argv)
     from tvns.app import App
     from tvns.console import Console
-    from tvns.console_io import PollReader, PollWriter
+    from tvns.console_io import PollReader, PollWriter, board_reader
 
     board = build_board() if host is None else host.board
-    con = app = writer = None
+    con = app = writer = reader = None
     reason = "exception"
     try:
         # The power-cut-safe session log: on a board always (log.jsonl on its flash); on the
@@ -78,7 +96,10 @@ def main(argv):
         app = App(board, log)
         app.journal.failed = log_failed
         stdin = getattr(sys.stdin, "buffer", sys.stdin)
-        reader = PollReader(getattr(stdin, "raw", stdin))  # CPython: unbuffered
+        stdin = getattr(stdin, "raw", stdin)  # CPython: unbuffered
+        # A board reads a line per call (console_io.PadReader: os.dupterm, detached below);
+        # a pipe (the sim device) a byte per call.
+        reader = PollReader(stdin) if host is not None else board_reader(stdin)
         stdout = getattr(sys.stdout, "buffer", sys.stdout)
         # Never wait for a host that stopped reading (console_io.PollWriter): padded 64-byte
         # chunks on a board's USB CDC, a pipe takes PIPE_BUF at once.
@@ -92,7 +113,15 @@ def main(argv):
 
             kbd_intr = getattr(micropython, "kbd_intr", None)  # guarded: not on every port
         con = Console(app, writer.write, out=writer, kbd_intr=kbd_intr)
-        pacer = _RealPacer(reader, writer, board.clock) if host is None else host.pacer(reader)
+        if host is None:
+            import gc
+
+            pacer = _RealPacer(reader, writer, board.clock, con, gc.collect)
+        else:
+            pacer = host.pacer(reader)
+        if host is None:
+            gc.collect()  # the imports' garbage, before the first request can pay for it
+            con.gc_due = False
         con.event(_boot(con))
 
         def poll():
@@ -109,6 +138,8 @@ def main(argv):
         raise
     finally:
         board.safe_off()  # the one abort path, whatever ended the loop
+        if reader is not None:
+            reader.close()  # the REPL reads stdin next: no pad stream left on it
         if con is not None:
             _abort_event(con, board, app, reason)
             for _ in range(16):  # what is still queued, as far as the link takes it now
