@@ -284,6 +284,27 @@ def test_to_units_fast_path_agrees_with_the_exact_one(text, places):
     assert units.to_units(text, places) == units._exact(text, places), text
 
 
+@settings(max_examples=1500, deadline=None)
+@given(
+    st.from_regex(r"-?(0|[1-9][0-9]{0,11})(\.[0-9]{1,12})?([eE][+-]?[0-9]{1,3})?", fullmatch=True),
+    st.integers(0, 6),
+)
+def test_units_from_bytes_agree_with_the_text_path(text, places):
+    # units_of converts a valid protocol's numbers from their bytes (no str made on a board)
+    from tvns import units
+
+    assert units.units_of(text.encode(), places) == units.to_units(text, places), text
+
+
+def test_units_from_bytes_at_the_edges():
+    from tvns import units
+
+    for text, places in (("0", 3), ("0.0", 0), ("0.5000", 3), ("1.0005", 3), ("999999", 3),
+                         ("1000000", 3), ("999999.999", 3), ("0.000", 3), ("10", 0),
+                         ("0.1000000000", 3), ("123456789", 0), ("1234567890", 0)):  # fmt: skip
+        assert units.units_of(text.encode(), places) == units.to_units(text, places), text
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.integers(0, 10**6), st.sampled_from(["", " ", "  \n"]), st.booleans())
 def test_protocol_span_fast_path_agrees_with_the_walk(seed, ws, name_first):

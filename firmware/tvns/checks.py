@@ -56,9 +56,16 @@ def check_fields(errs, ok, ceiling_ua):
     resolution grid. Returns {name: value in units} for the valid ones."""
     u = {}
     for name, places, lo, hi, unit, zero_means in NUMERIC:
-        if name not in ok:
+        num = ok.get(name)
+        if num is None:
             continue
-        v = check_number(errs, name, ok[name].text, places, lo, hi, unit, zero_means)
+        raw = num.raw
+        if raw is not None:  # the usual number, from its bytes: no call, no str made
+            code, v = U.units_of(raw, places)
+            if code == U.OK and (lo <= v <= hi or (v == 0 and zero_means is not None)):
+                u[name] = v
+                continue
+        v = check_number(errs, name, num.text, places, lo, hi, unit, zero_means)
         if v is not None:
             u[name] = v
     amp = u.get("amplitude_ma")

@@ -16,12 +16,35 @@ class JsonError(ValueError):
 
 class Num:
     """A JSON number as its text. NaN, Infinity and -Infinity (which CPython's json reads)
-    are kept too, so that the validator can call them not_finite rather than not JSON."""
+    are kept too, so that the validator can call them not_finite rather than not JSON.
+    raw: the bytes of a number the strict grammar matched (the fast path below), or None;
+    its text is then made on first use: on the rp2 port each new str costs ~200 us (a
+    search of the interned strings), and a valid protocol's numbers are converted from
+    their bytes (units.units_of) without one (docs/SPEED.md "load")."""
 
-    __slots__ = ("text",)
+    __slots__ = ("_text", "raw")
 
-    def __init__(self, text):
-        self.text = text
+    def __init__(self, text, raw=None):
+        self._text = text
+        self.raw = raw
+
+    @property
+    def text(self):
+        t = self._text
+        if t is None:
+            t = self._text = self.raw.decode()
+        return t
+
+
+# Keys the fast path meets often (the protocol's fields, registered by tvns/protocol.py) as
+# str objects made once: a key's decode() is ~200 us on the rp2 port (see Num).
+_NAMES = {}
+
+
+def known_names(names):
+    """Register keys (str) that the fast path hands back without decoding them again."""
+    for name in names:
+        _NAMES[name.encode()] = name
 
 
 MAX_DEPTH = 16  # nesting a protocol never needs; also bounds the recursion on a board
@@ -98,7 +121,9 @@ def _members(parts, n):
         if tok:
             if tok in _TOKENS:
                 value = _TOKENS[tok]
-            elif _NUMBER.match(tok) or tok in _SPECIAL:
+            elif _NUMBER.match(tok):
+                value = Num(None, tok)
+            elif tok in _SPECIAL:
                 value = Num(tok.decode())
             else:
                 return None
@@ -117,7 +142,9 @@ def _members(parts, n):
                 return None
             sep = m.group(1)
             i += 4
-        name = key.decode()
+        name = _NAMES.get(key)
+        if name is None:
+            name = key.decode()
         if name in doc:
             dups.append(name)
         doc[name] = value
@@ -234,7 +261,7 @@ class _Scan:
             if j < n and (b[j] == 0x2B or b[j] == 0x2D):
                 j += 1
             j = self.digits(j)
-        return Num(b[i:j].decode()), j
+        return Num(None, b[i:j]), j  # the strict grammar: finite, converted from its bytes
 
     def string(self, i):
         b = self.b

@@ -40,6 +40,7 @@ OPTIONAL_FIELDS = (
     ("trigger", "obj"),  # absent: no trigger input; else a block (tvns/trigger_fields.py)
 )
 _ALL = FIELDS + OPTIONAL_FIELDS
+jsonscan.known_names(name for name, _kind in _ALL)
 _OPTIONAL = {name: kind for name, kind in OPTIONAL_FIELDS}
 _KINDS = {name: kind for name, kind in _ALL}
 # The Python type each kind of field arrives as (numbers: their text, jsonscan.Num)
@@ -230,7 +231,8 @@ def _validate(doc, dups, ceiling_ua):
             if name not in _OPTIONAL:
                 _err(errs, name, E.MISSING, "%s is required" % name)
         elif type(value) is _TYPES[kind] and not (
-            type(value) is jsonscan.Num and value.text in U.NOT_FINITE_TEXTS
+            # a number from its bytes matched the strict grammar: finite
+            type(value) is jsonscan.Num and value.raw is None and value.text in U.NOT_FINITE_TEXTS
         ):
             ok[name] = value
         else:
@@ -314,7 +316,8 @@ def _jtype(value):
 
 def _check_header(errs, ok):
     if "schema" in ok:
-        code, v = U.to_units(ok["schema"].text, 0)  # 1.0 and 1e0 are 1 too
+        num = ok["schema"]  # 1.0 and 1e0 are 1 too
+        code, v = U.units_of(num.raw, 0) if num.raw is not None else U.to_units(num.text, 0)
         if code != U.OK or v != SCHEMA:
             shown = U.excerpt(ok.pop("schema").text)
             _err(errs, "schema", E.SCHEMA, "schema must be %d (got %s)" % (SCHEMA, shown))
