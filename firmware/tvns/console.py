@@ -131,7 +131,7 @@ class Console:
             self._since_gc = 0
         self.line = raw
         self.app.host_seen()
-        if cmd in REFUSED_WHILE_RUNNING and self.app.session.running():
+        if self.app.session.running() and cmd in REFUSED_WHILE_RUNNING:
             msg = "%s refused while stimulating; stop first" % cmd
             return self._error(rid, E.BUSY, msg)
         try:

@@ -115,7 +115,8 @@ def _members(parts, n):
         if len(seg) > _SEGMENT_MAX:
             return None
         m = _AFTER_KEY.match(seg)
-        if m is None or (key and min(key) < 0x20):
+        name = _NAMES.get(key)  # a registered key has no control character
+        if m is None or (name is None and key and min(key) < 0x20):
             return None
         tok = m.group(1)
         if tok:
@@ -142,7 +143,6 @@ def _members(parts, n):
                 return None
             sep = m.group(1)
             i += 4
-        name = _NAMES.get(key)
         if name is None:
             name = key.decode()
         if name in doc:

@@ -46,6 +46,8 @@ _KINDS = {name: kind for name, kind in _ALL}
 # The Python type each kind of field arrives as (numbers: their text, jsonscan.Num)
 _TYPES = {"int": jsonscan.Num, "num": jsonscan.Num, "str": str, "bool": bool, "obj": dict}
 _ABSENT = object()
+# (name, kind, type, optional) for each field: _validate's loop without lookups per field
+_SPECS = tuple((name, kind, _TYPES[kind], name in _OPTIONAL) for name, kind in _ALL)
 _PLACES = {name: places for name, places, _lo, _hi, _unit, _z in C.NUMERIC}
 _TYPE_WORDS = {
     "int": "an integer",
@@ -161,11 +163,12 @@ def parse(text, ceiling_ua=L.CURRENT_MAX_UA):
         msg = "protocol is %d bytes; the limit is %d bytes" % (len(text), L.PROTOCOL_MAX_BYTES)
         _err(errs, None, E.TOO_LARGE, msg)
         return None, errs
-    if not bytes(text).strip():
+    text = bytes(text)  # a bytearray or memoryview too; bytes are not copied
+    if not text.strip():
         _err(errs, None, E.EMPTY, "protocol is empty")
         return None, errs
     try:
-        doc, dups = jsonscan.loads(bytes(text))
+        doc, dups = jsonscan.loads(text)
     except (jsonscan.JsonError, UnicodeError) as exc:
         _err(errs, None, E.JSON, "protocol is not valid JSON (%s)" % exc)
         return None, errs
@@ -225,14 +228,15 @@ def _validate(doc, dups, ceiling_ua):
             msg = "unknown field %r (check the spelling)" % (shown,)
             _err(errs, shown, E.UNKNOWN_FIELD, msg)
     ok = {}
-    for name, kind in _ALL:
+    num = jsonscan.Num
+    for name, kind, typ, optional in _SPECS:
         value = doc.get(name, _ABSENT)
         if value is _ABSENT:
-            if name not in _OPTIONAL:
+            if not optional:
                 _err(errs, name, E.MISSING, "%s is required" % name)
-        elif type(value) is _TYPES[kind] and not (
+        elif type(value) is typ and (
             # a number from its bytes matched the strict grammar: finite
-            type(value) is jsonscan.Num and value.raw is None and value.text in U.NOT_FINITE_TEXTS
+            typ is not num or value.raw is not None or value.text not in U.NOT_FINITE_TEXTS
         ):
             ok[name] = value
         else:
