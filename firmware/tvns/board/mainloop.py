@@ -117,11 +117,10 @@ def main(argv):
             import gc
 
             pacer = _RealPacer(reader, writer, board.clock, con, gc.collect)
-        else:
-            pacer = host.pacer(reader)
-        if host is None:
             gc.collect()  # the imports' garbage, before the first request can pay for it
             con.gc_due = False
+        else:
+            pacer = host.pacer(reader)
         con.event(_boot(con))
 
         def poll():
