@@ -346,3 +346,15 @@ def test_titration_params_are_judged_exactly_as_protocols_are():
             assert exc.code == code and exc.field == "params." + list(bad)[0]
         else:
             raise AssertionError("accepted %r" % (bad,))
+
+
+def test_integer_log2_exponent_for_every_bit_length():
+    # _log2_q finds floor(log2(n)) four bits a step: the same as one bit at a time
+    import math
+
+    one = G._log2_q(2)  # log2(2) in its fixed point (_LOG_BITS is a const: no attribute)
+    for e in range(0, 40):
+        for n in (1 << e, (1 << e) | 1, (2 << e) - 1):
+            q = G._log2_q(n)
+            assert q // one == e, n
+            assert abs(q / one - math.log2(n)) < 2e-4, n

@@ -109,8 +109,10 @@ def shannon_k_x1000(charge_pc, area_x100):
 def _log2_q(n):
     """log2(n) * 2**_LOG_BITS for an int n >= 1, truncated: normalise into [1, 2) by shifts,
     then square _LOG_BITS times (y < 2**15 stays a small int on every port)."""
-    e = 0
-    while n >= 2 << e:
+    e = 0  # floor(log2(n)): four bits a step, then one (n >= 2 << e, in fewer passes)
+    while n >> (e + 4):
+        e += 4
+    while n >> (e + 1):
         e += 1
     one = 1 << _LOG_BITS
     # the top _LOG_BITS + 1 bits of n: y in [one, 2 * one)
