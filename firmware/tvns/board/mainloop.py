@@ -116,9 +116,9 @@ def main(argv):
         if host is None:
             import gc
 
+            # the imports' garbage too: con.gc_due starts set (a collection before the boot
+            # line cost the frozen build 12 ms of its 250 ms boot goal, docs/SPEED.md)
             pacer = _RealPacer(reader, writer, board.clock, con, gc.collect)
-            gc.collect()  # the imports' garbage, before the first request can pay for it
-            con.gc_due = False
         else:
             pacer = host.pacer(reader)
         con.event(_boot(con))
