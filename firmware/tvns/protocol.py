@@ -40,14 +40,25 @@ OPTIONAL_FIELDS = (
     ("trigger", "obj"),  # absent: no trigger input; else a block (tvns/trigger_fields.py)
 )
 _ALL = FIELDS + OPTIONAL_FIELDS
-jsonscan.known_names(name for name, _kind in _ALL)
 _OPTIONAL = {name: kind for name, kind in OPTIONAL_FIELDS}
 _KINDS = {name: kind for name, kind in _ALL}
 # The Python type each kind of field arrives as (numbers: their text, jsonscan.Num)
 _TYPES = {"int": jsonscan.Num, "num": jsonscan.Num, "str": str, "bool": bool, "obj": dict}
 _ABSENT = object()
-# (name, kind, type, optional) for each field: _validate's loop without lookups per field
-_SPECS = tuple((name, kind, _TYPES[kind], name in _OPTIONAL) for name, kind in _ALL)
+# (name, kind, type, optional) for each field: _validate's loop without lookups per field.
+# Made by the first validation, with the keys jsonscan decodes once: not at boot (the boot
+# goal, docs/SPEED.md).
+_SPECS = None
+
+
+def _specs():
+    global _SPECS
+    if _SPECS is None:
+        jsonscan.known_names(name for name, _kind in _ALL)
+        _SPECS = tuple((name, kind, _TYPES[kind], name in _OPTIONAL) for name, kind in _ALL)
+    return _SPECS
+
+
 _PLACES = {name: places for name, places, _lo, _hi, _unit, _z in C.NUMERIC}
 _TYPE_WORDS = {
     "int": "an integer",
@@ -159,6 +170,7 @@ def parse(text, ceiling_ua=L.CURRENT_MAX_UA):
         except UnicodeError:  # CPython: a lone surrogate
             _err(errs, None, E.JSON, "protocol is not valid UTF-8 text")
             return None, errs
+    _specs()  # the fast path's known keys, before the scan
     if len(text) > L.PROTOCOL_MAX_BYTES:
         msg = "protocol is %d bytes; the limit is %d bytes" % (len(text), L.PROTOCOL_MAX_BYTES)
         _err(errs, None, E.TOO_LARGE, msg)
@@ -229,7 +241,7 @@ def _validate(doc, dups, ceiling_ua):
             _err(errs, shown, E.UNKNOWN_FIELD, msg)
     ok = {}
     num = jsonscan.Num
-    for name, kind, typ, optional in _SPECS:
+    for name, kind, typ, optional in _specs():
         value = doc.get(name, _ABSENT)
         if value is _ABSENT:
             if not optional:
