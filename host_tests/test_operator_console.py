@@ -18,6 +18,9 @@ import time
 from desk_support import ROOT, VirtualBoard, tvns
 
 DEFAULT = ROOT / "firmware" / "protocols" / "default.json"
+# Waits in host seconds are outer guards only: generous, as beside the emulated Pico's tier
+# on a loaded 2-core machine these processes get a fraction of a core.
+WAIT_WALL_S = 120
 
 
 class _Console:
@@ -31,6 +34,9 @@ class _Console:
             stderr=subprocess.PIPE,
             text=True,
             cwd=str(ROOT),
+            # the console's reply waits (host seconds, 2 s) x5: the virtual board answers in
+            # milliseconds unloaded, but beside the emulated Pico's tier it may wait for a core
+            env=dict(os.environ, TVNS_TIMEOUT_SCALE="5"),
         )
         self.lines = []
         self.q = queue.Queue()
@@ -44,8 +50,9 @@ class _Console:
         self.proc.stdin.write("".join(x + "\n" for x in lines))
         self.proc.stdin.flush()
 
-    def until(self, pred, timeout_s=15):
-        """Read printed lines until pred(obj) for a JSON line; that object."""
+    def until(self, pred, timeout_s=WAIT_WALL_S):
+        """Read printed lines until pred(obj) for a JSON line; that object. The timeout is an
+        outer guard in host seconds (each step takes well under a second unloaded)."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             try:
@@ -89,7 +96,7 @@ def test_the_console_survives_people_and_ramps_down_on_ctrl_c(tmp_path):
             con.send("status")  # still serving after all of it
             assert con.until(lambda o: str(o.get("id", "")).startswith("c"))["state"] == "STOPPED"
             con.proc.stdin.close()
-            assert con.proc.wait(timeout=10) == 0
+            assert con.proc.wait(timeout=WAIT_WALL_S) == 0
             err = con.proc.stderr.read()
         finally:
             if con.proc.poll() is None:
