@@ -27,15 +27,20 @@ system-deps:
 # board-numerics one (single floats, 31-bit small ints: $$TVNS_MICROPYTHON_NUMERICS, else
 # ../shared/mp-rp2num/micropython); without it that pass says so in one line (a failure
 # under CI=true).
-# The emulated Pico's tier (rp2emu) is not in `make test` yet: ~14 min of one core with its
-# deploy, and not yet proven reliable beside the rest of the suite (docs/EMULATOR.md).
-# `make test-rp2emu` runs it alone, in file order on one board.
+# The emulated Pico's tier (rp2emu: the official rp2 port in rp2040py, docs/EMULATOR.md) is
+# in it: two files, one board each (test_rp2emu.py deploys with the real `tvns deploy`,
+# test_rp2emu_faults.py boots the same staged firmware), each kept on one worker by
+# `--dist loadfile` and started first (conftest.py; --no-loadscope-reorder keeps that order),
+# the rest of the suite filling in around them. Their waits are in emulated time (lockstep):
+# host load does not change the verdicts. Without the rp2 UF2 the tier skips in one line; a
+# failure under CI=true.
+# `make test-rp2emu` runs the tier alone (the same two boards on two workers).
 test: $(STAMP) system-deps
-	$(BIN)/python -m pytest -n 2 -m "not rp2emu"
+	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder
 	TVNS_MP_PASS=numerics $(BIN)/python -m pytest -m mp_tier -rs -p no:cacheprovider
 
 test-rp2emu: $(STAMP)
-	$(BIN)/python -m pytest -m rp2emu -rA -p no:cacheprovider
+	$(BIN)/python -m pytest -n 2 --dist loadfile -m rp2emu -rA -p no:cacheprovider
 
 # make deploy [PORT=auto|/dev/ttyACM0] [BOARD=rp2|esp32] [PIN=...]: MicroPython version check,
 # mpy-cross, mpremote copy, board.json, then hello's version and limits_crc checked.

@@ -43,6 +43,15 @@ def pytest_configure(config):
             os.environ["TVNS_MICROPYTHON"] = found
 
 
+def pytest_collection_modifyitems(session, config, items):
+    """The emulated Pico's files first (marker rp2emu, each one board for minutes): under
+    `make test`'s `-n 2 --dist loadfile --no-loadscope-reorder` both workers start on one of
+    them and the rest of the suite fills in around them, instead of a board starting last
+    beside an idle core. A stable sort: file order within each file is kept (the tier's
+    tests build on each other)."""
+    items.sort(key=lambda item: item.get_closest_marker("rp2emu") is None)
+
+
 def pytest_sessionstart(session):
     """The numerics pass needs that runtime: without it the pass ends in one line (exit 0),
     a failure under CI=true (host_tests/tiers.py)."""
@@ -77,3 +86,15 @@ def pty_board(tmp_path):
     proc.wait()
     os.close(master)
     os.close(slave)
+
+
+# The rp2emu tier's firmware image (test_rp2emu*.py): skipped in one line without it, a
+# failure under CI=true.
+@pytest.fixture(scope="session")
+def uf2():
+    from tiers import require
+    from tvns_tools.rp2emu import image
+
+    return require(
+        image.find_firmware(), "MicroPython rp2 UF2 ($TVNS_RP2_FIRMWARE or ../shared/rp2/)"
+    )
