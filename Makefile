@@ -28,10 +28,10 @@ system-deps:
 # ../shared/mp-rp2num/micropython); without it that pass says so in one line (a failure
 # under CI=true).
 # The emulated Pico's tier (rp2emu: the official rp2 port in rp2040py, docs/EMULATOR.md) is
-# in it: two files, one board each (test_rp2emu.py deploys with the real `tvns deploy`,
-# test_rp2emu_faults.py boots the same staged firmware), each kept on one worker by
-# `--dist loadfile` and started first (conftest.py; --no-loadscope-reorder keeps that order),
-# the rest of the suite filling in around them. Their waits are in emulated time (lockstep):
+# in it: one board per file (test_rp2emu.py deploys with the real `tvns deploy`,
+# test_rp2emu_faults.py boots the same staged firmware, test_rp2emu_frozen.py the tvns UF2),
+# each file kept on one worker by `--dist loadfile` and started first (conftest.py;
+# --no-loadscope-reorder keeps that order), the rest of the suite filling in around them. Their waits are in emulated time (lockstep):
 # host load does not change the verdicts. Without the rp2 UF2 the tier skips in one line; a
 # failure under CI=true.
 # `make test-rp2emu` runs the tier alone (the same two boards on two workers).
