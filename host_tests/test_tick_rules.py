@@ -677,3 +677,64 @@ def test_stop_amplitude_follows_the_nominal_never_raises_the_delivered():
     assert sch.nom_ua == 900 and sch.amp_ua == 300
     _at(board, sch, 570)  # nominal 200: below the delivered
     assert sch.nom_ua == 200 and sch.amp_ua == 200
+
+
+# ---- ticks arithmetic inline (issue 18): the same session on both sides of the ms wrap ----
+def _history(start_ms, keepalive_ms=0, host_lag_ms=0, sense_ua=None, until=2400):
+    """(t, state, amp, gate, work, due, feed, held) per tick, times relative to t0."""
+    board, s, sch = _make(P(keepalive_ms=keepalive_ms))
+    board.clock.ms = start_ms
+    sch.start()
+    out = []
+    for t in range(1, until):
+        board.clock.ms = (start_ms + t) & _MASK
+        sch.host_ms = (board.clock.ms - host_lag_ms) & _MASK
+        if sense_ua is not None and t == sense_ua[0]:
+            board.sense.ua = sense_ua[1]
+        sch.tick()
+        for x in (sch.work_ms, sch.due_ms, sch.feed_ms, sch.t0_ms):
+            assert 0 <= x <= _MASK, x  # a ticks_ms value: past 2**30 it is a heap int
+        rel = [((x - sch.t0_ms) & _MASK) for x in (sch.work_ms, sch.due_ms, sch.feed_ms)]
+        held = (sch.held_since_ms - sch.t0_ms) & _MASK
+        out.append((sch.elapsed_ms, s.state, sch.amp_ua, sch.gate_on, rel, held, sch.fault_code))
+        if not s.running():
+            break
+    return out, board.rec.calls
+
+
+def test_the_session_is_the_same_across_the_ms_ticks_wrap():
+    for start in (_MASK - 30, _MASK - 700, _MASK - 2000, 0x20000000 - 50):
+        assert _history(start) == _history(1000), start
+    # keep-alive: the host heard 250 ms ago (before the wrap), the limit 300 ms: no stop;
+    # then 301 ms: a stop asked, as far from the wrap as anywhere
+    assert _history(_MASK - 30, 300, 250) == _history(1000, 300, 250)
+    quiet, _ = _history(_MASK - 30, 300, 301, until=3)
+    assert quiet[-1][1] == S.STOPPED and quiet == _history(1000, 300, 301, until=3)[0]
+    # the overcurrent hold window rolls over the wrap the same way (a fault at the same tick)
+    hot = _history(_MASK - 300, sense_ua=(450, 1000 + 100 + 50 + 1))
+    assert hot == _history(1000, sense_ua=(450, 1000 + 100 + 50 + 1))
+    assert hot[0][-1][-1] == F.OVERCURRENT
+
+
+def test_parts_io_polls_every_input_and_the_sense_only_with_the_gate_on():
+    from tvns.tickio import IO_COMP, IO_ESTOP, IO_KILL, IO_PENDING, IO_SENSE, IO_UA, PartsIO
+
+    board = Board()
+    pio = PartsIO(board)
+    io = pio.io
+    assert io[IO_PENDING] == 0  # "maybe pending": the DAC's apply runs every tick
+    board.kill.code = F.OVERCURRENT
+    board.estop.pressed_now = True
+    board.sense.ua, board.sense.comp = 321, True
+    pio.poll(io)
+    assert (io[IO_KILL], io[IO_ESTOP], io[IO_UA], io[IO_COMP]) == (F.OVERCURRENT, 1, 0, 0)
+    assert board.sense.reads == 0
+    io[IO_SENSE] = 1
+    board.kill.code = F.NONE
+    board.estop.pressed_now = False
+    pio.poll(io)
+    assert (io[IO_KILL], io[IO_ESTOP], io[IO_UA], io[IO_COMP]) == (F.NONE, 0, 321, 1)
+    assert PartsIO(Board(kill=False)).poll(io) is None and io[IO_KILL] == F.NONE
+    board.rec.calls = []
+    assert pio.finish(io) == 7
+    assert board.rec.calls == [("dac", "apply", None), ("engine", "feed", None)]

@@ -33,6 +33,7 @@ from tvns import errors as E
 from tvns import limits as L
 from tvns import safety as F
 from tvns import session as S
+from tvns import tickio as IO
 from tvns.schedule import Schedule
 
 _STEP_UA = const(100)  # limits.RAMP_STEP_MAX_UA, inlined for the hot path
@@ -42,6 +43,16 @@ _LEAD_OFF_MIN_UA = const(200)  # safety.LEAD_OFF_MIN_SETPOINT_UA
 _GUARD_MS = const(50)  # safety.END_GUARD_MS
 _NO_EVENT = const(255)
 _WRAP = const(0x3FFFFFFF)  # counters wrap here: 2**30 - 1, the largest small int of a 32-bit port
+# ticks_ms arithmetic inline (MicroPython's period, 2**30): a call of clock.ticks_diff costs
+# ~10 us on the rp2 port; no intermediate reaches 2**30 (a heap int on a 32-bit port).
+_MASK = const(0x3FFFFFFF)
+_HALF = const(0x20000000)
+_IO_KILL = const(0)  # tvns/tickio.py IO_KILL
+_IO_ESTOP = const(1)  # tvns/tickio.py IO_ESTOP
+_IO_UA = const(2)  # tvns/tickio.py IO_UA
+_IO_COMP = const(3)  # tvns/tickio.py IO_COMP
+_IO_SENSE = const(4)  # tvns/tickio.py IO_SENSE
+_IO_PENDING = const(5)  # tvns/tickio.py IO_PENDING
 # A setpoint reaches the DAC within 3 ticks (board/rp2_dac.py: applied between pulses); with a
 # late tick, 5 ms. A pulse the sense holds was commanded at most a period + this ago.
 _APPLY_MS = const(5)
@@ -71,8 +82,10 @@ class Scheduler:
             or _FLOOR_UA != F.SENSE_FLOOR_UA
             or _LEAD_OFF_MIN_UA != F.LEAD_OFF_MIN_SETPOINT_UA
             or _GUARD_MS != F.END_GUARD_MS
+            or (_IO_KILL, _IO_ESTOP, _IO_UA, _IO_COMP, _IO_SENSE, _IO_PENDING)
+            != (IO.IO_KILL, IO.IO_ESTOP, IO.IO_UA, IO.IO_COMP, IO.IO_SENSE, IO.IO_PENDING)
         ):
-            raise ValueError("scheduler constants out of step with limits.py / safety.py")
+            raise ValueError("scheduler constants out of step with limits/safety/tickio.py")
         self.board = board
         self.session = session
         self._clock = board.clock
@@ -125,6 +138,15 @@ class Scheduler:
         self._irq_on = board.enable_irq
         # Overcurrent at the ceiling: a tolerance of a few steps of the sense ADC (safety.py).
         self.ceiling_margin_ua = F.CEILING_MARGIN_STEPS * board.sense.step_ua
+        # The monitors' inputs and the end of the tick in two calls (tvns/tickio.py): the
+        # board's own (rp2 on the chip: registers) or the parts' methods.
+        tio = getattr(board, "tick_io", None)
+        if tio is None:
+            tio = IO.PartsIO(board)
+        self._io = tio.io
+        self._poll = tio.poll
+        self._finish = tio.finish
+        self._now_ms = 0  # ticks_ms of the running tick (_step), reused for the feed deadline
         # Cache the bound method: handing self.tick to a Timer must not allocate each time.
         self.tick_cb = self.tick
 
@@ -245,23 +267,36 @@ class Scheduler:
         """Runs on every tick while a session runs. Returns True after a fault."""
         # The hardware kill path has already cut the output (rp2: the PIO's kill machine);
         # here it is latched with its cause. The polls below are the second line of defence.
-        kill = self._kill
-        code = F.NONE if kill is None else kill.tripped()
+        # One call reads every input (tvns/tickio.py); the sense only while the gate is on.
+        io = self._io
+        gate_on = self.gate_on
+        io[_IO_SENSE] = 1 if gate_on else 0
+        self._poll(io)
+        code = io[_IO_KILL]
+        if code < 0:  # the board's poll saw the kill machine fire: its cause
+            code = self._kill.tripped()
+            if code == F.NONE:
+                code = F.KILL
         if code != F.NONE:
             pass
-        elif self._estop.pressed():
+        elif io[_IO_ESTOP]:
             code = F.ESTOP
         elif t > self.cap_ms:
             code = F.SESSION_CAP
-        elif self.gate_on:
-            ua = self._sense.read_ua()
+        elif gate_on:
+            ua = io[_IO_UA]
             # The highest amplitude the sense may show: the one commanded, or one replaced
             # since the last pulse the hold shows could have started (a sample-and-hold keeps
             # the last pulse: a stop ramp at 25 Hz takes up to 4 steps between two pulses, at
             # 1 Hz the whole ramp). Two windows of a period + _APPLY_MS: an amplitude replaced
             # at t counts until t + 1 to 2 windows, never less than it can show. Inline: a
             # method call costs ~10 us on the rp2 port (docs/SPEED.md).
-            if self._clock.ticks_diff(now, self.held_since_ms) >= self.held_win_ms:
+            d = now - self.held_since_ms  # ticks_diff, inline
+            if d >= _HALF:
+                d = d - _MASK - 1
+            elif d < -_HALF:
+                d = d + _MASK + 1
+            if d >= self.held_win_ms:
                 self.held_hi_prev_ua = self.held_hi_ua
                 self.held_hi_ua = 0
                 self.held_since_ms = now
@@ -272,7 +307,7 @@ class Scheduler:
                 hi = self.held_hi_prev_ua
             if ua > hi + hi // 10 + _FLOOR_UA or ua > self.ceiling_ua + self.ceiling_margin_ua:
                 code = F.OVERCURRENT
-            elif self._sense.read_compliance():
+            elif io[_IO_COMP]:
                 code = F.LEAD_OFF
             elif (
                 self.amp_ua >= _LEAD_OFF_MIN_UA
@@ -286,11 +321,15 @@ class Scheduler:
         if code != F.NONE:
             self.fault(code)
             return True
-        if (
-            self.keepalive_ms
-            and not self.stop_requested
-            and self._clock.ticks_diff(now, self.host_ms) > self.keepalive_ms
-        ):
+        ka = self.keepalive_ms
+        if ka and not self.stop_requested:
+            d = now - self.host_ms  # ticks_diff, inline
+            if d >= _HALF:
+                d = d - _MASK - 1
+            elif d < -_HALF:
+                d = d + _MASK + 1
+            if d <= ka:
+                return False
             self.stop_requested = True  # host silent: ramp down fast, end STOPPED
             self.stop_reason = F.HOST_LOSS
             self.stop_ms = t
@@ -312,15 +351,25 @@ class Scheduler:
             s = self.session
             if _RUNNING[s.state] == 1:  # only a running session is advanced
                 self._step()
-            self._dac.apply()  # a setpoint left pending reaches the DAC between pulses
-            if _RUNNING[s.state] == 1:
-                clock = self._clock
-                self.feed_ms = clock.ticks_add(clock.ticks_ms(), self._engine.feed())
-                w = self.work_ms
-                trg = self.trigger
-                if trg is not None and clock.ticks_diff(trg.due_ms, w) < 0:
-                    w = trg.due_ms
-                self.due_ms = self.feed_ms if clock.ticks_diff(self.feed_ms, w) < 0 else w
+                if _RUNNING[s.state] == 1:
+                    # A pending setpoint to the DAC (between pulses), then the dead man fed.
+                    fed = self._finish(self._io)
+                    now = self._now_ms  # the step's: a feed deadline never later than due
+                    f = now + fed if now <= _MASK - fed else now - (_MASK - fed) - 1
+                    self.feed_ms = f
+                    w = self.work_ms
+                    trg = self.trigger
+                    if trg is not None and self._clock.ticks_diff(trg.due_ms, w) < 0:
+                        w = trg.due_ms
+                    d = f - w  # ticks_diff, inline
+                    if d >= _HALF:
+                        d = d - _MASK - 1
+                    elif d < -_HALF:
+                        d = d + _MASK + 1
+                    self.due_ms = f if d < 0 else w
+                    return
+            if self._io[_IO_PENDING] >= 0:  # a setpoint left pending reaches the DAC
+                self._dac.apply()
         except Exception:  # noqa: BLE001 - whatever it was, the output goes off
             self._exception()
 
@@ -340,13 +389,18 @@ class Scheduler:
         s = self.session
         clock = self._clock
         now = clock.ticks_ms()
+        self._now_ms = now
         trg = self.trigger
         if trg is not None and trg.waiting:
             # Start mode: session time stays 0 until the input's edge, then counts from it.
             trg.poll(now, 0)
             self.t0_ms = now if trg.waiting else trg.edge_ms
             self.work_ms = trg.due_ms if trg.waiting else now
-        t = clock.ticks_diff(now, self.t0_ms)
+        t = now - self.t0_ms  # ticks_diff, inline
+        if t >= _HALF:
+            t = t - _MASK - 1
+        elif t < -_HALF:
+            t = t + _MASK + 1
         self.elapsed_ms = t
         # 2. Monitors on every tick: e-stop, session cap, overcurrent, lead-off, keep-alive.
         if self._monitor(now, t):
@@ -358,7 +412,12 @@ class Scheduler:
             if trg.poll(now, t):
                 self.work_ms = now
         # 3. Deadline-driven: nothing else can change before work_ms.
-        if clock.ticks_diff(now, self.work_ms) < 0:
+        d = now - self.work_ms  # ticks_diff, inline
+        if d >= _HALF:
+            d = d - _MASK - 1
+        elif d < -_HALF:
+            d = d + _MASK + 1
+        if d < 0:
             return
         # 4. A stop request: ramp down one 0.1 mA step per _STOP_STEP_MS, then STOPPED.
         #    Timed on the nominal amplitude, so a blinded sham's stop lasts as long. Step k
@@ -409,7 +468,9 @@ class Scheduler:
         #    nominal amplitude; the delivered one is never above it.
         amp = sc.amp_ua
         nom = self.nom_ua
-        due = clock.ticks_add(self.t0_ms, sc.next_ms)
+        t0 = self.t0_ms
+        nx = sc.next_ms  # 0 <= nx < 2**30: ticks_add, inline
+        due = t0 + nx if t0 <= _MASK - nx else t0 - (_MASK - nx) - 1
         if not sc.gate and nom > self.up_from_ua and t - self.last_up_ms < self.up_gap_ms:
             # The gate closes less than a period after a step up: maybe no pulse showed it.
             # Withdrawn, so the next train's first step starts from what a pulse did show.

@@ -7,10 +7,10 @@ class DacCal:
     """Calibration: I = full_scale_ua * code / code_max + offset_ua (code 0 = 0 uA)."""
 
     def __init__(self, cfg, ceiling_ua, code_max):
-        self._fs_ua = int(num(cfg, "full_scale_ua", "dac.full_scale_ua", ceiling_ua, 100_000))
-        lim = self._fs_ua // 10
-        self._offset_ua = int(num(cfg, "offset_ua", "dac.offset_ua", -lim, lim, 0))
-        self._code_max = code_max
+        self.fs_ua = int(num(cfg, "full_scale_ua", "dac.full_scale_ua", ceiling_ua, 100_000))
+        lim = self.fs_ua // 10
+        self.offset_ua = int(num(cfg, "offset_ua", "dac.offset_ua", -lim, lim, 0))
+        self.code_max = code_max
         self.ceiling_ua = ceiling_ua
         self.code = 0  # the code on the DAC now
 
@@ -18,10 +18,10 @@ class DacCal:
         """DAC code for ua, rounded down (never above the setpoint)."""
         if ua <= 0:
             return 0
-        code = (ua - self._offset_ua) * self._code_max // self._fs_ua
+        code = (ua - self.offset_ua) * self.code_max // self.fs_ua
         if code < 0:
             return 0
-        return code if code < self._code_max else self._code_max
+        return code if code < self.code_max else self.code_max
 
 
 def mcp4725_encode(buf, code):

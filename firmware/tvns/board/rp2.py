@@ -12,13 +12,17 @@
 # Everything the control tick may call (gate, feed, set_ua, apply, read_*, pressed,
 # tripped, stop) is integer-only, never waits and allocates nothing on the success path.
 
+import sys
+
 from tvns import limits
 from tvns import safety as F
+from tvns.board import rp2_io
 from tvns.board.config import check_or_raise, gpio, need, num
 from tvns.board.rp2_dac import GPIO_MAX, Mcp4725Dac, PwmDac
 from tvns.board.rp2_engine import KillPath, PioEngine, pull_of
 from tvns.errors import OUT_OF_RANGE, TvnsError
 from tvns.store import FileStore
+from tvns.tickio import PartsIO
 
 NAME = "pico"
 _WDT_MIN_MS = 100
@@ -63,24 +67,28 @@ class Sense:
         amp_gain = num(cfg, "amp_gain", "sense.amp_gain", 0.1, 1000, 1)
         vref_mv = num(cfg, "vref_mv", "sense.vref_mv", 1000, 5000, 3300)
         cal_gain = num(cfg, "cal_gain", "sense.cal_gain", 0.5, 2.0, 1.0)
-        self._offset_ua = int(num(cfg, "offset_ua", "sense.offset_ua", -500, 500, 0))
+        self.offset_ua = int(num(cfg, "offset_ua", "sense.offset_ua", -500, 500, 0))
         # Q12 fixed point keeps raw12 * k below 2**30 (a small int on the board: no alloc).
-        self._k_q12 = int(vref_mv * 1000 * cal_gain * 4096 / (4095 * r_ohms * amp_gain) + 0.5)
-        full_ua = (4095 * self._k_q12) >> 12
-        if full_ua * 10 < ceiling_ua * 11 or 4095 * self._k_q12 >= 1 << 30:
+        self.k_q12 = int(vref_mv * 1000 * cal_gain * 4096 / (4095 * r_ohms * amp_gain) + 0.5)
+        full_ua = (4095 * self.k_q12) >> 12
+        if full_ua * 10 < ceiling_ua * 11 or 4095 * self.k_q12 >= 1 << 30:
             raise TvnsError(
                 OUT_OF_RANGE,
                 "sense range %d uA must cover 110%% of the ceiling and stay below 1 A" % full_ua,
                 "sense.r_ohms",
             )
         self.full_scale_ua = full_ua
-        self.step_ua = (self._k_q12 + 4095) >> 12  # one ADC step, rounded up (uA)
+        self.step_ua = (self.k_q12 + 4095) >> 12  # one ADC step, rounded up (uA)
         self.kill = None  # the board's KillPath, for self_test (set by Board)
-        self._adc = machine.ADC(machine.Pin(_gpio(config, "sense_adc")))
+        self.adc_gpio = _gpio(config, "sense_adc")
+        self._adc = machine.ADC(machine.Pin(self.adc_gpio))
         # Compliance comparator: pulled up so a broken wire reads "at compliance" (fail safe).
         self._comp = None
+        self.comp_gpio = -1
+        self.comp_active = 1
         if "compliance" in config["pins"]:
-            self._comp_active = int(
+            self.comp_gpio = _gpio(config, "compliance")
+            self.comp_active = int(
                 num(cfg, "compliance_active", "sense.compliance_active", 0, 1, 1)
             )
             self._comp = machine.Pin(
@@ -88,13 +96,13 @@ class Sense:
             )
 
     def read_ua(self):
-        ua = ((self._adc.read_u16() >> 4) * self._k_q12 >> 12) + self._offset_ua
+        ua = ((self._adc.read_u16() >> 4) * self.k_q12 >> 12) + self.offset_ua
         return ua if ua > 0 else 0
 
     def read_compliance(self):
         if self._comp is None:
             return False  # board without the comparator: lead-off comes from read_ua()
-        return self._comp.value() == self._comp_active
+        return self._comp.value() == self.comp_active
 
     def self_test(self):
         """The output stage at rest (arm and clear, main loop; the gate is low): a fault code,
@@ -125,7 +133,8 @@ class Estop:
         cfg = config.get("estop", {})
         self.active = int(num(cfg, "active", "estop.active", 0, 1, 0))
         pull = pull_of(machine, config, "estop", "down")
-        self._pin = machine.Pin(_gpio(config, "estop"), machine.Pin.IN, pull)
+        self.gpio = _gpio(config, "estop")
+        self._pin = machine.Pin(self.gpio, machine.Pin.IN, pull)
 
     def pressed(self):
         return self._pin.value() == self.active
@@ -193,7 +202,7 @@ class Board:
         self.ceiling_ua = int(num(config, "ceiling_ua", "ceiling_ua", 0, limits.CURRENT_MAX_UA))
         self._time = time_mod
         self.clock = Clock(time_mod)
-        self.engine = PioEngine(machine, rp2, config)
+        self.engine = PioEngine(machine, rp2, config, rp2_io.new())
         kind = need(need(config, "dac", "dac"), "kind", "dac.kind")
         if kind == "pwm":
             self.dac = PwmDac(machine, config, self.ceiling_ua, self.engine, self.clock)
@@ -218,6 +227,13 @@ class Board:
         # Session marker and daily exposure, on the board's flash (tvns/store.py).
         self.store = FileStore(config.get("state_file", "state.json"))
         self._machine = machine
+        # The tick's board I/O (tvns/tickio.py): registers on the chip with the PWM DAC
+        # (board/rp2_regs.py); elsewhere (the fakes, the MCP4725) the parts' methods.
+        self.tick_io = PartsIO(self, self.engine.io)
+        if kind == "pwm" and getattr(sys, "platform", "") == "rp2":
+            from tvns.board import rp2_regs
+
+            self.tick_io = rp2_regs.tick_io(self, machine)
 
     def reset_cause(self):
         """'watchdog' after a machine.WDT reset, else None (power-on, button, soft)."""

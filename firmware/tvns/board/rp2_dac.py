@@ -12,6 +12,7 @@ try:
 except ImportError:  # CPython host: no scheduler (tests inject one)
     _schedule = None
 
+from tvns.board import rp2_io as RIO
 from tvns.board.config import gpio, need, num
 from tvns.board.dac import DacCal, mcp4725_encode
 from tvns.errors import ABOVE_CEILING, OUT_OF_RANGE, TvnsError
@@ -27,19 +28,50 @@ class _DacBase(DacCal):
     """The shared calibration (board/dac.py), plus where a new code goes: between pulses."""
 
     def __init__(self, cfg, ceiling_ua, code_max, engine, clock):
+        # The tick's array (board/rp2_io.py): pending, code. Without an engine (the host's
+        # circuit tools drive a DAC alone) an array of its own.
+        if engine is None:
+            from array import array
+
+            self._io = array("i", bytes(4 * (RIO.CODE + 1)))
+        else:
+            self._io = engine.io
         super().__init__(cfg, ceiling_ua, code_max)
         self._engine = engine
         self._clock = clock
         self.pending = -1  # a code waiting for a pulse boundary (-1: none)
         self.value_ua = 0  # the setpoint asked for last (main.py's abort event reports it)
+        self.fast_set = None  # the register path's set_ua(io, ua) (board/rp2_regs.py)
+
+    # In the tick's array: the idle tick tests IO_PENDING without a call (scheduler.tick),
+    # and on the chip the tick's finish() applies it (board/rp2_regs.py).
+    @property
+    def pending(self):
+        return self._io[RIO.IO_PENDING]
+
+    @pending.setter
+    def pending(self, code):
+        self._io[RIO.IO_PENDING] = code
+
+    @property
+    def code(self):
+        return self._io[RIO.CODE]
+
+    @code.setter
+    def code(self, code):
+        self._io[RIO.CODE] = code
 
     def set_ua(self, ua):
         if ua < 0:
             raise TvnsError(OUT_OF_RANGE, "current must be >= 0", "amplitude_ua")
         if ua > self.ceiling_ua:
             raise TvnsError(ABOVE_CEILING, "current above the board ceiling", "amplitude_ua")
-        self.pending = self.code_for(ua)
         self.value_ua = ua
+        fast = self.fast_set
+        if fast is not None:  # on the chip (board/rp2_io.py): code, level, write in one call
+            fast(self._io, ua)
+            return
+        self.pending = self.code_for(ua)
         self.apply()
 
     def apply(self):
@@ -59,7 +91,8 @@ class PwmDac(_DacBase):
         cfg = need(config, "dac", "dac")
         super().__init__(cfg, ceiling_ua, 65535, engine, clock)
         freq_hz = int(num(cfg, "pwm_freq_hz", "dac.pwm_freq_hz", 1000, 1_000_000, 30_000))
-        self._pwm = machine.PWM(machine.Pin(_gpio(config, "dac_pwm")), freq=freq_hz, duty_u16=0)
+        self.gpio = _gpio(config, "dac_pwm")
+        self._pwm = machine.PWM(machine.Pin(self.gpio), freq=freq_hz, duty_u16=0)
 
     def _write(self, code):
         self._pwm.duty_u16(code)

@@ -9,6 +9,7 @@ from micropython import const
 
 from tvns import limits
 from tvns import safety as F
+from tvns.board import rp2_io as RIO
 from tvns.board import rp2_pio
 from tvns.board.config import gpio, num
 from tvns.errors import OUT_OF_RANGE, SELF_TEST, TvnsError
@@ -17,6 +18,9 @@ GPIO_MAX = 29  # RP2040: GPIO0..GPIO29
 _FEED = F.DEADMAN_PULSES
 _NEVER_MS = const(0x100000)
 _WRAP = const(0x3FFFFFFF)  # counters wrap here: 2**30 - 1, the largest small int of a 32-bit port
+_KILL_WORD = const(6)  # words of the tick's array (board/rp2_io.py, checked there)
+_N_O = const(9)
+_FEED_MS = const(10)
 
 
 def _gpio(config, name):
@@ -35,9 +39,14 @@ class PioEngine:
     """The pulse machine (side-set pins A, B, SYNC: consecutive GPIOs) and, where the pin map
     has a `kill` input, the kill machine (pio.kill_sm, higher-numbered, same PIO block)."""
 
-    def __init__(self, machine, rp2, config):
+    def __init__(self, machine, rp2, config, io=None):
         pio_cfg = config.get("pio", {})
         self._machine = machine
+        # The state the tick shares (board/rp2_io.py): loaded, pulses taken, the fed word,
+        # the kill snapshot; the register path (board/rp2_regs.py) reads and writes it too.
+        self.io = RIO.new() if io is None else io
+        if (_KILL_WORD, _N_O, _FEED_MS) != (RIO.KILL_WORD, RIO.N_O, RIO.FEED_MS):
+            raise ValueError("rp2_engine's words out of step with rp2_io.py")
         a = _gpio(config, "phase_a")
         if _gpio(config, "phase_b") != a + 1 or _gpio(config, "sync") != a + 2:
             raise TvnsError(
@@ -69,17 +78,16 @@ class PioEngine:
         if "trigger" in config["pins"]:
             self._trigger_gpio = _gpio(config, "trigger")
             self.trigger_pin = Pin(self._trigger_gpio, Pin.IN, Pin.PULL_DOWN)
-        self._pulled = 0  # pulses the PIO has taken (TX FIFO words), wrapping at 2**30
         # Encoded once, so the fault path neither parses text nor allocates.
         self._safe_op = rp2.asm_pio_encode(rp2_pio.SAFE_INSTR, rp2_pio.SIDESET_COUNT)
-        self._n_o = 0
-        self._feed_ms = _NEVER_MS
+        self.sm_id = sm_id
+        self.kill_sm_id = -1
         self._gate_on = False  # what the tick commanded
         self._held = False  # the gate held low (an MCP4725 transfer in progress)
         self.loaded = False
         self._kill_sm = None
-        self._kill_word = -1
         self.kill_pin = None
+        self.sync_gpio = a + 2
         if "kill" in config["pins"]:
             self._init_kill(machine, rp2, config, pio_cfg, sm_id)
 
@@ -112,6 +120,24 @@ class PioEngine:
                 bits = max(bits, off + 1)
         self._kill_prog = rp2_pio.assemble_kill(rp2, bits)
         self._kill_sm = rp2.StateMachine(k_id)
+        self.kill_sm_id = k_id
+
+    # The shared words (board/rp2_io.py) under their old names.
+    @property
+    def loaded(self):
+        return self.io[RIO.LOADED] == 1
+
+    @loaded.setter
+    def loaded(self, on):
+        self.io[RIO.LOADED] = 1 if on else 0
+
+    @property
+    def _pulled(self):
+        return self.io[RIO.PULLED]
+
+    @_pulled.setter
+    def _pulled(self, n):
+        self.io[RIO.PULLED] = n
 
     def sync_high(self):
         return self._pin_sync.value()
@@ -169,7 +195,7 @@ class PioEngine:
             ksm.active(0)
             ksm.init(self._kill_prog, freq=sys_hz, in_base=self.kill_pin, set_base=self._pin_a)
             ksm.active(1)
-        self._kill_word = -1
+        self.io[_KILL_WORD] = -1
         # One pulse program in the instruction memory at a time (32 words, shared with the
         # kill program): a different one replaces it.
         prog = self._prog
@@ -202,9 +228,9 @@ class PioEngine:
         sm.put(n_g)
         for _ in range(_FEED):  # the first permission: the FIFO holds 4 words
             sm.put(n_o)
-        self._n_o = n_o
+        self.io[_N_O] = n_o
         self._pulled = 0
-        self._feed_ms = period_us // 1000
+        self.io[_FEED_MS] = period_us // 1000
         sm.active(1)  # runs the setup, then waits (all low) for the gate
         self.loaded = True
 
@@ -242,18 +268,18 @@ class PioEngine:
             n = self._pulled  # wraps to 0 after _WRAP, never forming 2**30 (a heap int)
             self._pulled = n + d if n <= _WRAP - d else n - _WRAP - 1 + d
         while level < _FEED:
-            sm.put(self._n_o)
+            sm.put(self.io[_N_O])
             level += 1
-        return self._feed_ms
+        return self.io[_FEED_MS]
 
     def kill_word(self):
         """-1 while the kill machine has not fired since load(); else its input snapshot."""
-        if self._kill_word < 0:
+        if self.io[_KILL_WORD] < 0:
             ksm = self._kill_sm
             if ksm is None or ksm.rx_fifo() == 0:
                 return -1
-            self._kill_word = ksm.get()
-        return self._kill_word
+            self.io[_KILL_WORD] = ksm.get()
+        return self.io[_KILL_WORD]
 
     def stop(self):
         # 1. Freeze the state machine so no later instruction can side-set a phase high
@@ -311,7 +337,7 @@ class KillPath:
     def tripped(self):
         # Every tick: the common answer (not fired) in one register read, no further call.
         engine = self._engine
-        if engine._kill_word < 0 and (self._ksm is None or self._ksm.rx_fifo() == 0):
+        if engine.io[_KILL_WORD] < 0 and (self._ksm is None or self._ksm.rx_fifo() == 0):
             return F.NONE
         w = engine.kill_word()
         if self._oc_bit >= 0 and (w >> self._oc_bit) & 1 == 0:

@@ -231,7 +231,6 @@ PROFILE = (
     ("tvns.scheduler", "Scheduler", "_set_amp", 1),
     ("tvns.scheduler", "Scheduler", "_set_gate", 1),
     ("tvns.schedule", "Schedule", "eval", 1),
-    ("tvns.schedule", "Schedule", "_nominal", 1),
     ("tvns.session", "Session", "fire", 2),
     ("tvns.board.rp2_dac", "_DacBase", "set_ua", 1),
     ("tvns.board.rp2_dac", "_DacBase", "apply", 0),
