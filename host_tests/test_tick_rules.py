@@ -738,3 +738,32 @@ def test_parts_io_polls_every_input_and_the_sense_only_with_the_gate_on():
     board.rec.calls = []
     assert pio.finish(io) == 7
     assert board.rec.calls == [("dac", "apply", None), ("engine", "feed", None)]
+
+
+def test_first_triggered_load_collects_before_the_trigger_modules_come_in(monkeypatch):
+    """What a triggered load brings in stays for good (the trigger modules, the triggered PIO
+    program): the first one collects first, so it fills the holes at the bottom of the heap,
+    not the free space a session's garbage reached (on the emulated Pico a triggered load
+    found no 1.3 KB block after two sessions: docs/SPEED.md "Heap"). Only the first: a
+    collection costs ~20 ms on the rp2 port."""
+    import gc
+    import sys
+
+    from sim_support import DEFAULT
+    from tvns import protocol as P
+    from tvns.board.sim import SimBoard
+
+    seen = []  # at each collection: were the trigger modules in already?
+    monkeypatch.setattr(gc, "collect", lambda *a: seen.append("tvns.trigger" in sys.modules))
+    monkeypatch.delitem(sys.modules, "tvns.trigger", raising=False)
+    sch = Scheduler(SimBoard(), S.Session())
+    plain, errs = P.validate(dict(DEFAULT))
+    assert errs == []
+    sch.load(plain)
+    assert seen == [] and sch.trigger is None  # untriggered: nothing imported, no collection
+    proto, errs = P.validate(dict(DEFAULT, trigger={"mode": "gate"}))
+    assert errs == []
+    sch.load(proto)
+    assert seen == [False] and sch.trigger is not None
+    sch.load(proto)
+    assert seen == [False]  # loaded already: no second collection

@@ -179,7 +179,16 @@ class Scheduler:
                 untriggered(0, 1)  # the engine's untriggered program (trigger.hw_trigger)
             return None
         # Imported here: an untriggered protocol (and the boot) never loads the trigger
-        # modules (boot time and heap on the rp2 port, docs/SPEED.md "Boot").
+        # modules (boot time and heap on the rp2 port, docs/SPEED.md "Boot"). The first time,
+        # after a collection: their ~14 KB (code, the triggered PIO program) are kept for good
+        # and then fill the holes at the bottom of the heap, not the free space above it,
+        # which a session's garbage had reached (docs/SPEED.md "Heap"). Main loop, once.
+        import sys
+
+        if "tvns.trigger" not in sys.modules:
+            import gc
+
+            gc.collect()
         from tvns.trigger import TriggerRun, hw_trigger
 
         if getattr(self.board, "trigger", None) is None:
