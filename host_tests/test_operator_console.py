@@ -23,6 +23,11 @@ DEFAULT = ROOT / "firmware" / "protocols" / "default.json"
 WAIT_WALL_S = 120
 
 
+def _sigint_default():
+    """In the child before exec: SIGINT back to its default, whatever the runner had."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class _Console:
     """`tvns console --port P` with stdin/stdout pipes, read line by line as it prints."""
 
@@ -37,6 +42,9 @@ class _Console:
             # the console's reply waits (host seconds, 2 s) x5: the virtual board answers in
             # milliseconds unloaded, but beside the emulated Pico's tier it may wait for a core
             env=dict(os.environ, TVNS_TIMEOUT_SCALE="5"),
+            # Ctrl-C must reach it: a shell starts background jobs (`make test &`) with
+            # SIGINT ignored, and an ignored signal stays ignored across exec
+            preexec_fn=_sigint_default,
         )
         self.lines = []
         self.q = queue.Queue()

@@ -7,6 +7,7 @@ short session to DONE. One board, about 2 min of one core (docs/EMULATOR.md)."""
 import json
 
 import pytest
+from rp2emu_tier import SHORT
 from tiers import require
 from tvns_tools import deploy, deploy_frozen
 from tvns_tools.firmware import FIRMWARE, import_firmware
@@ -19,21 +20,7 @@ pytestmark = [pytest.mark.rp2emu, pytest.mark.xdist_group("rp2emu")]
 
 HEAP_FREE_MIN_B = 150 * 1024  # issue 17 item 7 / issue 18's heap row
 # The shortest valid session: 2 s (SESSION_MIN_S), 1 s ramps, 100 Hz, 0.1 s trains.
-SESSION = {
-    "schema": 1,
-    "name": "emu-frozen-2s",
-    "amplitude_ma": 1.0,
-    "pulse_width_us": 200,
-    "interphase_gap_us": 20,
-    "frequency_hz": 100,
-    "on_s": 0.1,
-    "off_s": 0.1,
-    "ramp_up_s": 1,
-    "ramp_down_s": 1,
-    "session_s": 2,
-    "electrode_area_cm2": 1.0,
-    "sham": False,
-}
+SESSION = dict(SHORT, name="emu-frozen-2s", session_s=2)
 
 
 @pytest.fixture(scope="module")

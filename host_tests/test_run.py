@@ -18,6 +18,11 @@ def _tvns(*args):
     return [sys.executable, "-m", "tvns_tools.cli", *map(str, args)]
 
 
+def _sigint_default():
+    """In the child before exec: SIGINT back to its default, whatever the runner had."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_run_sim_default_protocol_completes_with_every_pulse():
     v = subprocess.run(_tvns("validate", DEFAULT, "--json"), capture_output=True, text=True)
     total = json.loads(v.stdout)["derived"]["pulses_total"]
@@ -44,6 +49,9 @@ def test_run_sim_ctrl_c_stops_with_ramp_down_and_exit_3():
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # Ctrl-C must reach it: a shell starts background jobs (`make test &`) with
+        # SIGINT ignored, and an ignored signal stays ignored across exec
+        preexec_fn=_sigint_default,
     )
     # Waits in host seconds are outer guards only (generous: beside the emulated Pico's tier
     # on a loaded 2-core machine this process gets a fraction of a core); what the test
