@@ -404,7 +404,10 @@ class Scheduler:
             # Start mode: session time stays 0 until the input's edge, then counts from it.
             trg.poll(now, 0)
             self.t0_ms = now if trg.waiting else trg.edge_ms
-            self.work_ms = trg.due_ms if trg.waiting else now
+            if not trg.waiting:
+                self.work_ms = now
+            elif not self.stop_requested:  # a stop's work_ms (stop()) ends the wait now
+                self.work_ms = trg.due_ms
         t = now - self.t0_ms  # ticks_diff, inline
         if t >= _HALF:
             t = t - _MASK - 1

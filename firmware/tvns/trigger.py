@@ -130,11 +130,16 @@ class TriggerRun:
             if held >= self.debounce_ms:
                 self.stable = raw
                 self._pend_ms_valid = False
-                self._event(t - held, EV_ON if raw else EV_OFF)
+                # The change's session time: held ms ago. Start mode's wait is session time
+                # 0 throughout (its edge is 0 by definition), never before it.
+                at = t - held
+                if at < 0:
+                    at = 0
+                self._event(at, EV_ON if raw else EV_OFF)
                 if raw:
                     rose = True
                     self.edge_ms = self._pend_ms
-                    self._seen(self._pend_ms, t - held)
+                    self._seen(self._pend_ms, at)
             else:
                 due = clock.ticks_add(self._pend_ms, self.debounce_ms)
         if raw and not self.bursting:
