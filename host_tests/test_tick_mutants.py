@@ -121,7 +121,7 @@ class WaitingTrigger:
 
 def test_the_next_tick_is_never_after_the_dead_mans_feed_whatever_the_trigger_says():
     # ticks_diff(feed, trigger's deadline) at every edge: the earlier of the two is due
-    for now, f, _ in _cases((0,)):
+    for f in _NOWS:  # the feed deadline at every position around the wrap
         for v in _EDGES:
             board, s, sch = _started()
             board.clock.ms = (f - 7) & _MASK
