@@ -580,3 +580,15 @@ def test_a_stop_follows_a_schedule_ramp_down_faster_than_its_own():
     assert lower > 20 and s.state == S.RAMP_DOWN
     _at(board, sch, 2199)  # the gate's end
     assert s.state == S.STOPPED
+
+
+def test_a_step_up_waits_a_whole_period_to_the_millisecond():
+    board, s, sch = _make(P(ramp_up_ms=100))  # the schedule is ahead: a step every period
+    sch.start()
+    _run(board, sch, 1, 150)
+    assert sch.last_up_ms == 130 and sch.nom_ua == 400 and sch.sched.amp_ua == 1000
+    sch.work_ms = sch.t0_ms + 169  # an early tick, 39 ms after the last step
+    _at(board, sch, 169)
+    assert sch.nom_ua == 400 and sch.work_ms == sch.t0_ms + 170
+    _at(board, sch, 170)
+    assert sch.nom_ua == 500 and sch.last_up_ms == 170
