@@ -303,18 +303,19 @@ class Input:
 
 
 class Marker:
-    """The marker pin as the sim board models it (board/sim.py SimMarker): value(v) drives it
-    (any true v: high), value() reads it. Its level changes are kept with the clock."""
+    """The marker pin as machine.Pin and the sim board (board/sim.py SimMarker) have it:
+    value(v) drives it to v's truth (value(None) drives it low, as the rp2 port's
+    machine_pin_call), value() reads it. Its level changes are kept with the clock."""
 
     def __init__(self, clock):
         self.clock = clock
         self.level = 0
         self.edges = []
 
-    def value(self, v=None):
-        if v is None:
+    def value(self, *v):
+        if not v:
             return self.level
-        v = 1 if v else 0
+        v = 1 if v[0] else 0
         if v != self.level:
             self.level = v
             self.edges.append((self.clock.ms, v))

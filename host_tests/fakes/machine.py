@@ -44,6 +44,9 @@ def _pin_id(p):
     return p.id if isinstance(p, Pin) else p
 
 
+_READ = object()  # Pin.value()'s "no argument" (None is an argument: it drives low)
+
+
 class Pin:
     IN = 0
     OUT = 1
@@ -71,9 +74,11 @@ class Pin:
             st["pull"] = pull
         log.append(("pin_init", self.id, mode, pull, value))
 
-    def value(self, v=None):
+    def value(self, v=_READ):
         st = pins[self.id]
-        if v is None:
+        # As the rp2 port's machine_pin_call: no argument reads; any argument, None too,
+        # sets the pin to its truth value.
+        if v is _READ:
             if st["mode"] == Pin.OUT:
                 return st["value"]
             if self.id in inputs:
@@ -84,7 +89,7 @@ class Pin:
             log.append(("pin_value", self.id, st["value"]))
         return None
 
-    def __call__(self, v=None):
+    def __call__(self, v=_READ):
         return self.value(v)
 
     def on(self):

@@ -211,6 +211,9 @@ class SimTriggerIn:
         return self.value
 
 
+_READ = object()  # Pin.value()'s "no argument" (None is an argument: it drives low)
+
+
 class SimMarker:
     """The marker output (train onsets): its edges recorded as the gate wire's are
     (simengine.EdgeRing: value() runs in the tick, no allocation); the main loop drains them."""
@@ -219,8 +222,8 @@ class SimMarker:
         self.level = 0
         self._edges = EdgeRing(clock)
 
-    def value(self, v=None):
-        if v is None:
+    def value(self, v=_READ):
+        if v is _READ:  # as machine.Pin: value() reads, value(None) drives the pin low
             return self.level
         v = 1 if v else 0
         if v != self.level:
