@@ -91,8 +91,6 @@ class Scheduler:
         self._clock = board.clock
         self._engine = board.engine
         self._dac = board.dac
-        self._sense = board.sense
-        self._estop = board.estop
         self.ceiling_ua = min(L.CURRENT_MAX_UA, board.ceiling_ua)
         self.protocol = None
         self.sched = None
