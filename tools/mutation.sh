@@ -18,9 +18,12 @@ rm -rf "$WS/tvns/board/rp2"*.py
 # identity anyway), so the hot path is mutated like everything else.
 find "$WS/tvns" -name '*.py' -exec sed -i '/^ *@micropython\.native/d' {} +
 # The stateful test is left out: it takes seconds per mutant and adds little on these modules.
-# test_schedule_rules, test_tick_rules and test_tick_mutants come first: rule by rule and fast, they kill most
-# schedule/scheduler mutants in milliseconds (mutmut runs the fastest covering tests first).
-for t in test_schedule_rules test_tick_rules test_tick_mutants test_tick_core test_firmware_core \
+# test_schedule_rules, test_tick_rules and the *_mutants files come first: rule by rule and
+# fast, they kill most schedule/scheduler mutants in milliseconds (mutmut runs the fastest
+# covering tests first); the *_mutants files hold the corners a mutation run's survivors
+# showed (issue 18).
+for t in test_schedule_rules test_tick_rules test_tick_mutants test_schedule_mutants \
+  test_scheduler_setup_mutants test_tick_core test_firmware_core \
   test_protocol_core test_numbers_core test_invariants test_faults test_blinding sim_support \
   gen_support esp32_support; do
   cp "host_tests/$t.py" "$WS/tests/"
