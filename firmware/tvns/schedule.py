@@ -70,8 +70,7 @@ class Schedule:
             u = t_ms - self.down_start_ms
             k = u * n // self.down_ms + 1
             if k >= n or not self.down_live:
-                k = n
-                self.next_ms = self.session_ms
+                k = n  # 0 uA: the gate's branch below wakes at the session's end
             else:
                 self.next_ms = self.down_start_ms - (-(k * self.down_ms) // n)  # + ceil
             self.amp_ua = self.target_ua * (n - k) // n
@@ -124,9 +123,7 @@ class Schedule:
         k = g * n // self.down_ms  # step k of n from the peak, each down_ms / n of train time
         amp = self.target_ua * (n - k) // n
         if amp < self.amp_ua:
-            self.out_ua = amp
-            if amp == 0:
-                self.out_gate = False  # 0 uA is no pulse
+            self.out_ua = amp  # >= target // n >= 1 uA (k < n): a pulse, the gate as it is
         g_next = _ceil_div((k + 1) * self.down_ms, n)  # train time of the next step
         f = g_next // on
         r = g_next - f * on
@@ -173,12 +170,12 @@ class _Plan:
         self.on_ms = p.on_ms
         self.cycle_ms = p.on_ms + p.off_ms
         if p.off_ms == 0:
-            self.trains = 1 if ds > up else 0
-            self.on_ms = ds - up  # one train, as long as the duty phase
+            self.trains = 0  # no duty cycle: window 0 runs through both ramps
         else:
             self.trains = _ceil_div(ds - up, self.cycle_ms)
         self.live = down_live(p)
-        # The ramp down's pulses: while its step is above 0 uA and before the gate's end.
+        # The ramp down's pulses: while its step is above 0 uA and before the gate's end
+        # (none when it is not live: the last train then ends at its start).
         end = ds
         if self.live:
             end = ds + _ceil_div((n - 1) * p.ramp_down_ms, n)
@@ -198,7 +195,7 @@ class _Plan:
         s = self.up_ms + j * self.cycle_ms
         b = s + self.on_ms
         if b >= self.down_start_ms:
-            b = self.down_end_ms if self.live else self.down_start_ms
+            b = self.down_end_ms  # (down_start_ms when the ramp down is not live)
         return (self.start_ms if j == 0 else s), b
 
 
@@ -235,17 +232,16 @@ def _whole_trains(count, d_us, on_us, period_us, cycle_us):
     total = 0
     j = 0
     mark_j, mark_d, mark_total = 0, d_us, 0
-    jumped = False
     while j < count:
-        if not jumped and j > mark_j and d_us == mark_d:
+        if j > mark_j and d_us == mark_d:
+            # (after a jump fewer than `span` trains are left: it never comes back here)
             span = j - mark_j
             reps = (count - j) // span
             j += reps * span
             total += reps * (total - mark_total)
-            jumped = True
             if j >= count:
                 break
-        elif not jumped and d_us == 0 and mark_d != 0:
+        elif d_us == 0 and mark_d != 0:
             mark_j, mark_d, mark_total = j, 0, total  # from 0 the offsets always cycle
         m = _ceil_div(on_us - d_us, period_us) if on_us > d_us else 0
         total += m

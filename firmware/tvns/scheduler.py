@@ -97,16 +97,9 @@ class Scheduler:
         self.amp_ua = 0  # last amplitude commanded to the DAC
         self.nom_ua = 0  # the active arm's amplitude (== amp_ua unless blinded sham)
         self.nom_gate = False  # the active arm's gate (== gate_on unless blinded sham)
-        self.prev_amp_ua = 0  # the one before: a peak-hold sense may still show it
-        # The highest amplitudes commanded (and since replaced) that the sense's hold may
-        # still show: those replaced in this hold window and in the one before (_monitor).
-        self.held_hi_ua = 0
-        self.held_hi_prev_ua = 0
         self.held_win_ms = 0  # a pulse period + _APPLY_MS (load)
-        self.held_since_ms = 0  # ticks_ms the present hold window began
-        self.last_up_ms = 0  # session time of the last upward amplitude step
         self.up_gap_ms = 0  # upward steps at least one pulse period apart (jitter-proof)
-        self.up_from_ua = 0  # the nominal amplitude before the last upward step
+        self._fresh(0)  # prev_amp_ua, held_*, last_up_ms, up_from_ua: as at a session's start
         self.gate_on_ms = 0  # ticks_ms when the gate last opened
         self.period_ms = 0
         self.cap_ms = 0  # session time beyond which the session-cap monitor faults
@@ -218,25 +211,30 @@ class Scheduler:
         self._engine.load(p.width_us, p.gap_us, p.period_us)
         now = self._clock.ticks_ms()
         self.t0_ms = now
-        self.due_ms = now
-        self.work_ms = now
-        self.feed_ms = now
+        self.work_ms = now  # (due_ms and feed_ms: set by the first tick, below)
         self.elapsed_ms = 0
         self.stop_requested = False
         self.stopping = False
         self.stop_reason = F.NONE
         self.host_ms = now
-        self.last_up_ms = -self.up_gap_ms
-        self.up_from_ua = 0
-        self.prev_amp_ua = 0
-        self.held_hi_ua = 0
-        self.held_hi_prev_ua = 0
-        self.held_since_ms = now
+        self._fresh(now)
         if self.trigger is not None:
             self.trigger.begin(now)
         if not self.session.fire(S.EV_START, 0):
             raise E.TvnsError(E.BAD_STATE, "start needs an ARMED session")
         self.tick()
+
+    def _fresh(self, now):
+        """The amplitude's and the monitors' memory of the session before: none (at start,
+        and at construction, so that the tick never adds an attribute: an allocation)."""
+        self.prev_amp_ua = 0  # the amplitude before amp_ua: a peak-hold sense may still show it
+        # The highest amplitudes commanded (and since replaced) that the sense's hold may
+        # still show: those replaced in this hold window and in the one before (_monitor).
+        self.held_hi_ua = 0
+        self.held_hi_prev_ua = 0
+        self.held_since_ms = now  # ticks_ms the present hold window began
+        self.last_up_ms = -self.up_gap_ms  # session time of the last upward amplitude step
+        self.up_from_ua = 0  # the nominal amplitude before the last upward step
 
     def stop(self):
         """Operator/host stop. A running session ramps down fast at the next tick."""
