@@ -76,7 +76,6 @@ def test_when_even_output_off_fails_the_watchdog_is_starved():
     loop(app, 8000)
     board.sense = _BrokenSense(board.sense)
     board.sense.broken = True
-    app.scheduler._sense = board.sense
     board.fail_off = True
     app.scheduler.tick()  # nothing escapes the tick, even now
     assert app.session.state == S.FAULT and app.scheduler.off_failed
