@@ -164,6 +164,35 @@ def test_shannon_k_x1000_digits():
     assert abs(G._log2_q(3) - 25966) <= 2  # log2(3) x 2^14 = 25966.2
 
 
+def _log2_q_loops(n):
+    """The integer log2 as it was before the viper version: the reference it must equal."""
+    e = 0
+    while n >> (e + 4):
+        e += 4
+    while n >> (e + 1):
+        e += 1
+    one = 1 << 14
+    y = n << (14 - e) if e <= 14 else n >> (e - 14)
+    frac = 0
+    for _ in range(14):
+        y = y * y >> 14
+        frac <<= 1
+        if y >= 2 * one:
+            y >>= 1
+            frac |= 1
+    return e * one + frac
+
+
+def test_log2_q_same_as_the_loops_over_its_range():
+    """_log2_q (viper on a board: machine words, constant shifts) equals the plain loops for
+    every n it is given (a charge in pC or an area in 0.01 cm2: 1 <= n < 2**30)."""
+    rnd = __import__("random").Random(7)
+    ns = list(range(1, 5000)) + [2**k + d for k in range(12, 30) for d in (-1, 0, 1)]
+    ns += [rnd.randrange(1, 2**30) for _ in range(20000)]
+    for n in ns:
+        assert G._log2_q(n) == _log2_q_loops(n), n
+
+
 # ---- jsonscan ----
 def _loads(text):
     return J.loads(text if type(text) is bytes else text.encode())

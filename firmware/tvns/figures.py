@@ -10,6 +10,7 @@
 # integer logarithm, the same digits on every runtime), frequency to 1 mHz.
 import math
 
+import micropython
 from micropython import const
 
 _LOG_BITS = const(14)  # fractional bits of the integer log2 behind Shannon k (0.001 needs 12)
@@ -106,24 +107,42 @@ def shannon_k_x1000(charge_pc, area_x100):
     return ((v * 301 + v * 3 // 100 + (1 << (_LOG_BITS - 1))) >> _LOG_BITS) - 10000
 
 
-def _log2_q(n):
-    """log2(n) * 2**_LOG_BITS for an int n >= 1, truncated: normalise into [1, 2) by shifts,
-    then square _LOG_BITS times (y < 2**15 stays a small int on every port)."""
-    e = 0  # floor(log2(n)): four bits a step, then one (n >= 2 << e, in fewer passes)
-    while n >> (e + 4):
+# Viper (machine words): the 14 squarings cost ~1.2 ms as bytecode on the rp2 port, and
+# every value stays below 2**30 (n < 2**30 on every call: a charge in pC or an area in 0.01
+# cm2; y < 2**15, so y * y < 2**30), so the words never overflow and CPython, which runs the
+# function as written (tools/tvns_tools/shim), gets the same digits. Shifts by constants only:
+# a shift by a register of 32 or more differs between CPUs.
+@micropython.viper
+def _log2_q(n: int) -> int:
+    """log2(n) * 2**_LOG_BITS for an int 1 <= n < 2**30, truncated: normalise into [1, 2) by
+    shifts, then square _LOG_BITS times."""
+    e = 0  # floor(log2(n)): four bits a step, then one
+    m = n
+    while m >= 16:
+        m = m >> 4
         e += 4
-    while n >> (e + 1):
+    while m >= 2:
+        m = m >> 1
         e += 1
     one = 1 << _LOG_BITS
     # the top _LOG_BITS + 1 bits of n: y in [one, 2 * one)
-    y = n << (_LOG_BITS - e) if e <= _LOG_BITS else n >> (e - _LOG_BITS)
+    y = n
+    k = e
+    while k < _LOG_BITS:
+        y = y << 1
+        k += 1
+    while k > _LOG_BITS:
+        y = y >> 1
+        k -= 1
     frac = 0
-    for _ in range(_LOG_BITS):
-        y = y * y >> _LOG_BITS
-        frac <<= 1
+    i = 0
+    while i < _LOG_BITS:
+        y = (y * y) >> _LOG_BITS
+        frac = frac << 1
         if y >= 2 * one:
-            y >>= 1
-            frac |= 1
+            y = y >> 1
+            frac = frac | 1
+        i += 1
     return e * one + frac
 
 

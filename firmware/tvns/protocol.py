@@ -144,8 +144,11 @@ class Protocol:
         # Imported here: schedule imports nothing from protocol, and the tick never needs this.
         from tvns import schedule
 
-        pulses = 0 if self.sham else schedule.pulse_count(self)
-        stim_ms = 0 if self.sham else schedule.output_ms(self)
+        pulses = stim_ms = 0
+        if not self.sham:
+            plan = schedule.plan(self)  # one plan for both figures
+            pulses = schedule.pulse_count(self, plan)
+            stim_ms = schedule.output_ms(self, plan)
         return {
             "charge_per_phase_uc": self.charge_pc() / 1000000,
             "rms_current_ma": self.rms_current_ua() / 1000,
@@ -179,12 +182,77 @@ def parse(text, ceiling_ua=L.CURRENT_MAX_UA):
     if not text.strip():
         _err(errs, None, E.EMPTY, "protocol is empty")
         return None, errs
+    proto = _fast(text, ceiling_ua)
+    if proto is not None:
+        return proto, []
     try:
         doc, dups = jsonscan.loads(text)
     except (jsonscan.JsonError, UnicodeError) as exc:
         _err(errs, None, E.JSON, "protocol is not valid JSON (%s)" % exc)
         return None, errs
     return _validate(doc, dups, ceiling_ua)
+
+
+# The one-pass judge of the usual valid protocol (tvns/protoscan.py), made by the first parse
+# (not at boot): (scan, names blob, table, out array, numeric fields as (name, out index)).
+_FAST = None
+
+
+def _fast_tables():
+    global _FAST
+    if _FAST is None:
+        from array import array
+
+        from tvns import protoscan as S
+
+        nums = {n: (places, lo, hi, z is not None) for n, places, lo, hi, _u, z in C.NUMERIC}
+        fields = []
+        for name, kind in _ALL:
+            required = name not in _OPTIONAL
+            if name == "schema":
+                fields.append((name, S.NUM, 0, SCHEMA, SCHEMA, False, required))
+            elif kind == "str":
+                fields.append((name, S.STR, 0, 1, L.NAME_MAX_CHARS, False, required))
+            elif kind == "bool":
+                fields.append((name, S.BOOL, 0, 0, 0, False, required))
+            elif name in nums:
+                places, lo, hi, z = nums[name]
+                fields.append((name, S.NUM, places, lo, hi, z, required))
+            else:  # the trigger block: the full path
+                fields.append((name, 0, 0, 0, 0, False, required))
+        names, tab = S.table(fields)
+        at = tuple((f[0], S.OUT * k) for k, f in enumerate(fields) if f[0] in nums)
+        out = array("i", bytes(4 * S.OUT * len(fields)))
+        k = {f[0]: S.OUT * i for i, f in enumerate(fields)}
+        _FAST = (S.scan, names, tab, out, at, k["name"], k["sham"], k["blinded"])
+    return _FAST
+
+
+def _fast(text, ceiling_ua):
+    """The Protocol of a valid protocol of the usual shape, judged in one pass of machine
+    code (tvns/protoscan.py), or None: the full path then judges it and words every error.
+    The same values as the full path (host_tests/test_protoscan.py)."""
+    scan, names, tab, out, at, k_name, k_sham, k_blinded = _fast_tables()
+    if not scan(text, names, tab, out):
+        return None
+    u = {}
+    for name, k in at:
+        if out[k]:
+            u[name] = out[k + 1]
+    if u["amplitude_ma"] > ceiling_ua:
+        return None
+    errs = []
+    C.check_combined(errs, u)
+    C.check_ramp_rate(errs, u)
+    sham = out[k_sham + 1] == 1
+    ok = {"schema": SCHEMA, "name": text[out[k_name + 1] : out[k_name + 2]].decode(), "sham": sham}
+    if out[k_blinded]:
+        ok["blinded"] = out[k_blinded + 1] == 1
+        if ok["blinded"] and sham:
+            return None
+    if errs:
+        return None
+    return Protocol(ok, u)
 
 
 def validate(doc, ceiling_ua=L.CURRENT_MAX_UA):

@@ -252,13 +252,20 @@ def _whole_trains(count, d_us, on_us, period_us, cycle_us):
     return total, d_us
 
 
-def pulse_count(p):
+def plan(p):
+    """The protocol's gate-on windows (_Plan), for callers that need several figures of it
+    (Protocol.derived: pulse_count and output_ms from one plan)."""
+    return _Plan(p)
+
+
+def pulse_count(p, plan=None):
     """Pulses the engine delivers over the session (closed form, O(1) memory): a pulse
     starts at gate-on, then every period while the gate stays on; after the gate closes, the
-    next pulse waits for the period to end."""
+    next pulse waits for the period to end. plan: _Plan(p) when the caller has it."""
     if p.sham:
         return 0
-    plan = _Plan(p)
+    if plan is None:
+        plan = _Plan(p)
     period = p.period_us
     n, free = _window(*plan.window(0), period, 0)
     j = 1
@@ -276,11 +283,12 @@ def pulse_count(p):
     return n
 
 
-def output_ms(p):
-    """Time with the gate on over the session, in ms (closed form)."""
+def output_ms(p, plan=None):
+    """Time with the gate on over the session, in ms (closed form). plan: as pulse_count's."""
     if p.sham:
         return 0
-    plan = _Plan(p)
+    if plan is None:
+        plan = _Plan(p)
     total = 0
     j = 0
     while j < plan.count:

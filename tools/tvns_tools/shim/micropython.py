@@ -18,3 +18,10 @@ def native(fn):
     """@micropython.native: MicroPython compiles the function to machine code; CPython runs
     it as written (the behaviour is the same, only the speed differs)."""
     return fn
+
+
+def viper(fn):
+    """@micropython.viper: MicroPython compiles the function to machine code with machine-word
+    integers and raw pointers (ptr8/ptr32, which a firmware module defines for CPython);
+    CPython runs it as written."""
+    return fn
