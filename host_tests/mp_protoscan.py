@@ -39,12 +39,37 @@ def judge(text, ceiling_ua=8000):
     return [values(fast), values(full)]
 
 
+ENVELOPES = (
+    '{"id": 1, "cmd": "load", "protocol": %s}',
+    '{"protocol":%s,"cmd":"load","id":"a{b}\\"c[", "pin": "1234"}',
+    ' {"cmd": "load", "meta": {"protocol": {"x": 1}}, "protocol" : %s , "id": [1, {"a": "}"}]}',
+    '{"protocol": {"a": 1}, "protocol": %s, "id": 2, "cmd": "load"}',
+    '{"id": 3, "cmd": "load", "proto\\u0063ol": %s}',
+    '{"id": 3, "cmd": "load", "protocol": [%s]}',
+)
+
+
+def spans(text):
+    """[(fast), (the walk as before)] of the protocol's span in request lines around text."""
+    got = []
+    for env in ENVELOPES:
+        line = (env % text).encode()
+        out = jsonscan._SPAN = None
+        fast = jsonscan.member_span(line, "protocol")
+        before = jsonscan._span_flat(line, "protocol")
+        if before is None:
+            before = jsonscan._span_walk(line, "protocol")
+        got.append([line.decode(), list(fast) if fast else None, list(before) if before else out])
+    return got
+
+
 def main(path):
     with open(path) as f:
         for line in f:
             line = line.strip()
             if line:
-                print(json.dumps(judge(json.loads(line))))
+                text = json.loads(line)
+                print(json.dumps(judge(text) + [spans(text)]))
 
 
 if __name__ == "__main__":

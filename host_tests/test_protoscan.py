@@ -112,9 +112,22 @@ def _texts(seed, n):
     return [json.dumps(DEFAULT), json.dumps(WORST)] + [_text(rnd) for _ in range(n)]
 
 
+def _check_spans(got):
+    """The protocol's span in a request line: the machine-code walk gives what the walk
+    before it gave, for every line that is JSON."""
+    for row in got:
+        for line, fast, before in row[2]:
+            try:
+                json.loads(line)
+            except ValueError:
+                continue
+            assert fast == before, line
+
+
 def _check(texts, got):
     accepted = 0
-    for text, (fast, full) in zip(texts, got):
+    _check_spans(got)
+    for text, (fast, full, *_spans) in zip(texts, got):
         if fast is not None:
             accepted += 1
             assert fast == full, (text, fast, full)
@@ -123,7 +136,11 @@ def _check(texts, got):
 
 
 def _judged(texts):
-    return [json.loads(json.dumps(mp_protoscan.judge(t, c))) for t in texts for c in (10000, 1500)]
+    return [
+        json.loads(json.dumps(mp_protoscan.judge(t, c) + [mp_protoscan.spans(t)]))
+        for t in texts
+        for c in (10000, 1500)
+    ]
 
 
 @settings(
@@ -160,7 +177,7 @@ def test_one_pass_agrees_with_the_full_path_on_micropython(which, tmp_path):
     got = [json.loads(line) for line in r.stdout.splitlines()]
     assert len(got) == len(texts)
     _check(texts, got)
-    want = [json.loads(json.dumps(mp_protoscan.judge(t))) for t in texts]
+    want = [json.loads(json.dumps(mp_protoscan.judge(t) + [mp_protoscan.spans(t)])) for t in texts]
     assert got == want
 
 
@@ -171,3 +188,33 @@ def test_parse_takes_the_one_pass_for_the_usual_protocols():
     for doc in (DEFAULT, WORST):
         for text in (json.dumps(doc), json.dumps(doc, indent=2)):
             assert protocol._fast(text.encode(), 10000) is not None, text
+
+
+def test_the_table_constants_are_the_fields_and_limits_of_today():
+    """protoscan's constants (written out so the board builds nothing) are what the fields
+    and the limits make: a new field or a changed limit fails here with the new text."""
+    from tvns import checks, protoscan
+
+    fields = protocol.fast_fields()
+    numeric = [n[0] for n in checks.NUMERIC]
+    names, table = protoscan.table(fields)
+    k = {f[0]: protoscan.OUT * i for i, f in enumerate(fields)}
+    at = tuple((f[0], k[f[0]]) for f in fields if f[0] in numeric)
+    fix = "protoscan's constants are stale; put in:\n" + protoscan.constants(fields, numeric)
+    assert (protoscan.NAMES, protoscan.TABLE, protoscan.NUMERIC_AT) == (names, table, at), fix
+    got = (protoscan.NAME_AT, protoscan.SHAM_AT, protoscan.BLINDED_AT, protoscan.OUT_WORDS)
+    assert got == (k["name"], k["sham"], k["blinded"], protoscan.OUT * len(fields)), fix
+
+
+def test_the_request_line_walk_takes_the_one_pass():
+    from array import array
+
+    from tvns import protoscan
+
+    out = array("i", (0, 0))
+    for env in mp_protoscan.ENVELOPES[:3]:
+        line = (env % json.dumps(DEFAULT)).encode()
+        assert protoscan.member(line, b"protocol", out) == 1, line
+        assert json.loads(line[out[0] : out[1]]) == DEFAULT
+    for env in mp_protoscan.ENVELOPES[3:]:  # twice, an escaped key, not an object
+        assert protoscan.member((env % "{}").encode(), b"protocol", out) == 0, env

@@ -173,7 +173,6 @@ def parse(text, ceiling_ua=L.CURRENT_MAX_UA):
         except UnicodeError:  # CPython: a lone surrogate
             _err(errs, None, E.JSON, "protocol is not valid UTF-8 text")
             return None, errs
-    _specs()  # the fast path's known keys, before the scan
     if len(text) > L.PROTOCOL_MAX_BYTES:
         msg = "protocol is %d bytes; the limit is %d bytes" % (len(text), L.PROTOCOL_MAX_BYTES)
         _err(errs, None, E.TOO_LARGE, msg)
@@ -185,6 +184,7 @@ def parse(text, ceiling_ua=L.CURRENT_MAX_UA):
     proto = _fast(text, ceiling_ua)
     if proto is not None:
         return proto, []
+    _specs()  # jsonscan's known keys, before its scan
     try:
         doc, dups = jsonscan.loads(text)
     except (jsonscan.JsonError, UnicodeError) as exc:
@@ -193,50 +193,49 @@ def parse(text, ceiling_ua=L.CURRENT_MAX_UA):
     return _validate(doc, dups, ceiling_ua)
 
 
-# The one-pass judge of the usual valid protocol (tvns/protoscan.py), made by the first parse
-# (not at boot): (scan, names blob, table, out array, numeric fields as (name, out index)).
-_FAST = None
+def fast_fields():
+    """The fields as tvns/protoscan.py's table lists them: (name, kind, places, lo, hi,
+    zero_ok, required) in _ALL's order. Host use: protoscan's constants are made from this
+    (host_tests/test_protoscan.py checks they still agree); the board never runs it."""
+    from tvns import protoscan as S
+
+    nums = {n: (places, lo, hi, z is not None) for n, places, lo, hi, _u, z in C.NUMERIC}
+    fields = []
+    for name, kind in _ALL:
+        required = name not in _OPTIONAL
+        if name == "schema":
+            fields.append((name, S.NUM, 0, SCHEMA, SCHEMA, False, required))
+        elif kind == "str":
+            fields.append((name, S.STR, 0, 1, L.NAME_MAX_CHARS, False, required))
+        elif kind == "bool":
+            fields.append((name, S.BOOL, 0, 0, 0, False, required))
+        elif name in nums:
+            places, lo, hi, z = nums[name]
+            fields.append((name, S.NUM, places, lo, hi, z, required))
+        else:  # the trigger block: the full path
+            fields.append((name, 0, 0, 0, 0, False, required))
+    return fields
 
 
-def _fast_tables():
-    global _FAST
-    if _FAST is None:
-        from array import array
-
-        from tvns import protoscan as S
-
-        nums = {n: (places, lo, hi, z is not None) for n, places, lo, hi, _u, z in C.NUMERIC}
-        fields = []
-        for name, kind in _ALL:
-            required = name not in _OPTIONAL
-            if name == "schema":
-                fields.append((name, S.NUM, 0, SCHEMA, SCHEMA, False, required))
-            elif kind == "str":
-                fields.append((name, S.STR, 0, 1, L.NAME_MAX_CHARS, False, required))
-            elif kind == "bool":
-                fields.append((name, S.BOOL, 0, 0, 0, False, required))
-            elif name in nums:
-                places, lo, hi, z = nums[name]
-                fields.append((name, S.NUM, places, lo, hi, z, required))
-            else:  # the trigger block: the full path
-                fields.append((name, 0, 0, 0, 0, False, required))
-        names, tab = S.table(fields)
-        at = tuple((f[0], S.OUT * k) for k, f in enumerate(fields) if f[0] in nums)
-        out = array("i", bytes(4 * S.OUT * len(fields)))
-        k = {f[0]: S.OUT * i for i, f in enumerate(fields)}
-        _FAST = (S.scan, names, tab, out, at, k["name"], k["sham"], k["blinded"])
-    return _FAST
+_OUT = None  # protoscan's result words, made by the first parse (not at boot)
 
 
 def _fast(text, ceiling_ua):
     """The Protocol of a valid protocol of the usual shape, judged in one pass of machine
     code (tvns/protoscan.py), or None: the full path then judges it and words every error.
     The same values as the full path (host_tests/test_protoscan.py)."""
-    scan, names, tab, out, at, k_name, k_sham, k_blinded = _fast_tables()
-    if not scan(text, names, tab, out):
+    global _OUT
+    from tvns import protoscan as S
+
+    out = _OUT
+    if out is None:
+        from array import array
+
+        out = _OUT = array("i", bytes(4 * S.OUT_WORDS))
+    if not S.scan(text, S.NAMES, S.TABLE, out):
         return None
     u = {}
-    for name, k in at:
+    for name, k in S.NUMERIC_AT:
         if out[k]:
             u[name] = out[k + 1]
     if u["amplitude_ma"] > ceiling_ua:
@@ -244,14 +243,15 @@ def _fast(text, ceiling_ua):
     errs = []
     C.check_combined(errs, u)
     C.check_ramp_rate(errs, u)
-    sham = out[k_sham + 1] == 1
-    ok = {"schema": SCHEMA, "name": text[out[k_name + 1] : out[k_name + 2]].decode(), "sham": sham}
-    if out[k_blinded]:
-        ok["blinded"] = out[k_blinded + 1] == 1
-        if ok["blinded"] and sham:
-            return None
     if errs:
         return None
+    k = S.NAME_AT
+    sham = out[S.SHAM_AT + 1] == 1
+    ok = {"schema": SCHEMA, "name": text[out[k + 1] : out[k + 2]].decode(), "sham": sham}
+    if out[S.BLINDED_AT]:
+        blinded = ok["blinded"] = out[S.BLINDED_AT + 1] == 1
+        if blinded and sham:
+            return None
     return Protocol(ok, u)
 
 

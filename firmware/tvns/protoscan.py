@@ -25,7 +25,7 @@ except NameError:
         return b
 
     def ptr32(b):
-        return b
+        return memoryview(b).cast("B").cast("i")  # the host's words: 32-bit little-endian
 
 
 # Field kinds in the table (`table()`): what a field's value must be for this pass.
@@ -41,23 +41,149 @@ OUT = const(
 
 
 def table(fields):
-    """fields: (name, kind, places, lo, hi, zero_ok, required) for each field, in order ->
-    (names blob, table array): what scan() reads. Made once (tvns/protocol.py)."""
-    from array import array
+    """fields: (name, kind, places, lo, hi, zero_ok, required) for each field, in order
+    (protocol.fast_fields()) -> (NAMES, TABLE): what scan() reads, as the constants below
+    hold them (32-bit little-endian words: the RP2040, the ESP32 and the hosts). Host use:
+    building this on the board would cost ~15 ms of interpreted loops at the first `load`,
+    so the constants are written out and host_tests/test_protoscan.py checks they agree."""
+    import struct
 
     blob = b"".join(f[0].encode() for f in fields)
     nf = len(fields)
-    tab = array("i", bytes(4 * (2 + nf + PARAMS * nf)))
-    tab[0] = nf
+    words = [nf]
     pos = 0
-    for k, f in enumerate(fields):
-        tab[1 + k] = pos
+    for f in fields:
+        words.append(pos)
         pos += len(f[0])
-        base = 2 + nf + PARAMS * k
-        for m in range(PARAMS):
-            tab[base + m] = int(f[1 + m])
-    tab[1 + nf] = pos
-    return blob, tab
+    words.append(pos)
+    for f in fields:
+        words.extend(int(x) for x in f[1 : 1 + PARAMS])
+    return blob, struct.pack("<%di" % len(words), *words)
+
+
+def constants(fields, numeric):
+    """The text of the constants below for fields (numeric: the names kept in units), what
+    test_protoscan prints when they have gone stale."""
+    names, tab = table(fields)
+    nf = len(fields)
+    rows = []
+    spans = [(0, 4 * (2 + nf), "the field count, then where each name starts in NAMES")]
+    for k, f in enumerate(fields):
+        at = 4 * (2 + nf + PARAMS * k)
+        spans.append((at, at + 4 * PARAMS, f[0]))
+    for a, b, what in spans:
+        rows.append("    # " + what)
+        for i in range(a, b, 12):  # three words a line
+            rows.append("    %r" % tab[i : min(i + 12, b)])
+    at = tuple((f[0], OUT * k) for k, f in enumerate(fields) if f[0] in numeric)
+    k = {f[0]: OUT * i for i, f in enumerate(fields)}
+    return "".join(
+        (
+            "NAMES = (\n%s\n)\n" % "\n".join("    %r" % n for n in _names_rows(fields)),
+            "TABLE = (\n%s\n)\n" % "\n".join(rows),
+            "NUMERIC_AT = %r\n" % (at,),
+            "NAME_AT = const(%d)\n" % k["name"],
+            "SHAM_AT = const(%d)\n" % k["sham"],
+            "BLINDED_AT = const(%d)\n" % k["blinded"],
+            "OUT_WORDS = const(%d)\n" % (OUT * nf),
+        )
+    )
+
+
+def _names_rows(fields):
+    rows = [b""]
+    for f in fields:
+        if len(rows[-1]) + len(f[0]) > 60:
+            rows.append(b"")
+        rows[-1] += f[0].encode()
+    return rows
+
+
+# The table of tvns/protocol.py's fields (table(protocol.fast_fields())), and where scan()
+# puts each field's result in its out array (OUT words a field). Made on the host by
+# constants(); host_tests/test_protoscan.py fails, printing the new text, when a field or a
+# limit changes. The words: kind, places, lo, hi, zero_ok, required.
+# CONSTANTS-BEGIN
+NAMES = (
+    b"schemanameamplitude_mapulse_width_usinterphase_gap_us"
+    b"frequency_hzon_soff_sramp_up_sramp_down_ssession_s"
+    b"electrode_area_cm2shamkeepalive_sblindedtrigger"
+)
+TABLE = (
+    # the field count, then where each name starts in NAMES
+    b"\x10\x00\x00\x00\x00\x00\x00\x00\x06\x00\x00\x00"
+    b"\n\x00\x00\x00\x16\x00\x00\x00$\x00\x00\x00"
+    b"5\x00\x00\x00A\x00\x00\x00E\x00\x00\x00"
+    b"J\x00\x00\x00S\x00\x00\x00^\x00\x00\x00"
+    b"g\x00\x00\x00y\x00\x00\x00}\x00\x00\x00"
+    b"\x88\x00\x00\x00\x8f\x00\x00\x00\x96\x00\x00\x00"
+    # schema
+    b"\x01\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00"
+    b"\x01\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00"
+    # name
+    b"\x02\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00"
+    b"@\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00"
+    # amplitude_ma
+    b"\x01\x00\x00\x00\x03\x00\x00\x00\x01\x00\x00\x00"
+    b"\x10'\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00"
+    # pulse_width_us
+    b"\x01\x00\x00\x00\x00\x00\x00\x00\x14\x00\x00\x00"
+    b"\xe8\x03\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00"
+    # interphase_gap_us
+    b"\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"
+    b"d\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00"
+    # frequency_hz
+    b"\x01\x00\x00\x00\x03\x00\x00\x00\xe8\x03\x00\x00"
+    b"\xa0\x86\x01\x00\x00\x00\x00\x00\x01\x00\x00\x00"
+    # on_s
+    b"\x01\x00\x00\x00\x03\x00\x00\x00d\x00\x00\x00"
+    b"\x80\xee6\x00\x00\x00\x00\x00\x01\x00\x00\x00"
+    # off_s
+    b"\x01\x00\x00\x00\x03\x00\x00\x00d\x00\x00\x00"
+    b"\x80\xee6\x00\x01\x00\x00\x00\x01\x00\x00\x00"
+    # ramp_up_s
+    b"\x01\x00\x00\x00\x03\x00\x00\x00\xe8\x03\x00\x00"
+    b"\xc0'\t\x00\x00\x00\x00\x00\x01\x00\x00\x00"
+    # ramp_down_s
+    b"\x01\x00\x00\x00\x03\x00\x00\x00\xe8\x03\x00\x00"
+    b"\xc0'\t\x00\x00\x00\x00\x00\x01\x00\x00\x00"
+    # session_s
+    b"\x01\x00\x00\x00\x03\x00\x00\x00\xd0\x07\x00\x00"
+    b"\x80\xee6\x00\x00\x00\x00\x00\x01\x00\x00\x00"
+    # electrode_area_cm2
+    b"\x01\x00\x00\x00\x02\x00\x00\x00\x01\x00\x00\x00"
+    b"\x10'\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00"
+    # sham
+    b"\x03\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"
+    b"\x00\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00"
+    # keepalive_s
+    b"\x01\x00\x00\x00\x03\x00\x00\x00\xf4\x01\x00\x00"
+    b"`\xea\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00"
+    # blinded
+    b"\x03\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"
+    b"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"
+    # trigger
+    b"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"
+    b"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"
+)
+NUMERIC_AT = (
+    ("amplitude_ma", 6),
+    ("pulse_width_us", 9),
+    ("interphase_gap_us", 12),
+    ("frequency_hz", 15),
+    ("on_s", 18),
+    ("off_s", 21),
+    ("ramp_up_s", 24),
+    ("ramp_down_s", 27),
+    ("session_s", 30),
+    ("electrode_area_cm2", 33),
+    ("keepalive_s", 39),
+)
+NAME_AT = const(3)
+SHAM_AT = const(36)
+BLINDED_AT = const(42)
+OUT_WORDS = const(48)
+# CONSTANTS-END
 
 
 @micropython.viper
@@ -229,4 +355,87 @@ def scan(buf, names, tab, out) -> int:
         if int(t[2 + nf + PARAMS * f + 5]) != 0 and int(o[OUT * f]) == 0:  # missing
             return 0
         f += 1
+    return 1
+
+
+@micropython.viper
+def member(buf, key, out) -> int:
+    """The top-level member `key` (bytes) of a request line (bytes) when its value is an
+    object: 1 with the value's start and end in out[0], out[1]; 0 when it is not found this
+    way (absent, given twice, not an object, an escape in a key, not an object line): the
+    caller's walk (jsonscan.member_span) decides. Strings are skipped escapes and all."""
+    p = ptr8(buf)
+    n = int(len(buf))
+    kp = ptr8(key)
+    kn = int(len(key))
+    o = ptr32(out)
+    i = 0
+    while i < n and (int(p[i]) == 32 or int(p[i]) == 10 or int(p[i]) == 13 or int(p[i]) == 9):
+        i += 1
+    if i >= n or int(p[i]) != 123:
+        return 0
+    depth = 0
+    want_key = 0  # at depth 1, after the line's '{' or a ','
+    found = 0
+    inside = 0  # within the value found
+    while i < n:
+        c = int(p[i])
+        if c == 34:
+            s = i + 1
+            j = s
+            esc = 0
+            while j < n and int(p[j]) != 34:
+                if int(p[j]) == 92:
+                    esc = 1
+                    j += 1
+                j += 1
+            if j >= n:
+                return 0
+            if want_key:
+                want_key = 0
+                if esc:
+                    return 0
+                m = 0
+                if j - s == kn:
+                    while m < kn and int(kp[m]) == int(p[s + m]):
+                        m += 1
+                if j - s == kn and m == kn:
+                    if found:
+                        return 0
+                    m = j + 1
+                    while m < n and (
+                        int(p[m]) == 32 or int(p[m]) == 10 or int(p[m]) == 13 or int(p[m]) == 9
+                    ):
+                        m += 1
+                    if m >= n or int(p[m]) != 58:
+                        return 0
+                    m += 1
+                    while m < n and (
+                        int(p[m]) == 32 or int(p[m]) == 10 or int(p[m]) == 13 or int(p[m]) == 9
+                    ):
+                        m += 1
+                    if m >= n or int(p[m]) != 123:
+                        return 0
+                    found = 1
+                    inside = 1
+                    o[0] = m
+                    j = m - 1  # the value's '{' is next
+            i = j + 1
+            continue
+        if c == 123 or c == 91:
+            depth += 1
+            if depth == 1:
+                want_key = 1
+        elif c == 125 or c == 93:
+            depth -= 1
+            if inside and depth == 1:
+                o[1] = i + 1
+                inside = 0
+            if depth == 0:
+                break
+        elif c == 44 and depth == 1:
+            want_key = 1
+        i += 1
+    if depth != 0 or inside or not found:
+        return 0
     return 1
