@@ -231,7 +231,7 @@ def test_failed_load_changes_nothing():
     engine = (app.board.engine.width_us, app.board.engine.period_us)
     real = schedule.pulse_count
 
-    def no_memory(_p):
+    def no_memory(_p, _plan=None):
         raise MemoryError("memory allocation failed")
 
     schedule.pulse_count = no_memory
