@@ -384,7 +384,9 @@ def member_span(line, key):
     from tvns import protoscan
 
     if _SPAN is None:
-        from array import array
+        # array is an extensible built-in: `from array import array` first searches the
+        # file system, ~2.5 ms each time on the rp2 port; tvns.ring (boot) holds it.
+        from tvns.ring import array
 
         _SPAN = array("i", (0, 0))
     if protoscan.member(line, key.encode(), _SPAN):

@@ -7,6 +7,8 @@
 # The format is a contract: docs/PROTOCOL-FORMAT.md.
 # Longer than ~300 lines: the structural checks and the Protocol they build are one
 # contract; the limits (checks.py) and the trigger block (trigger_fields.py) live beside it.
+import micropython
+
 from tvns import checks as C
 from tvns import errors as E
 from tvns import figures as G
@@ -72,6 +74,7 @@ _TYPE_WORDS = {
 class Protocol:
     """A validated protocol in the firmware's integer units (uA, us, mHz, ms, 0.01 cm2)."""
 
+    @micropython.native
     def __init__(self, ok, u):
         self.name = ok["name"]
         self.amplitude_ua = u["amplitude_ma"]
@@ -140,6 +143,7 @@ class Protocol:
             self._derived = self._figures()
         return dict(self._derived)
 
+    @micropython.native
     def _figures(self):
         # Imported here: schedule imports nothing from protocol, and the tick never needs this.
         from tvns import schedule
@@ -221,6 +225,7 @@ def fast_fields():
 _OUT = None  # protoscan's result words, made by the first parse (not at boot)
 
 
+@micropython.native
 def _fast(text, ceiling_ua):
     """The Protocol of a valid protocol of the usual shape, judged in one pass of machine
     code (tvns/protoscan.py), or None: the full path then judges it and words every error.
@@ -230,7 +235,9 @@ def _fast(text, ceiling_ua):
 
     out = _OUT
     if out is None:
-        from array import array
+        # array is an extensible built-in: `from array import array` first searches the
+        # file system, ~2.5 ms each time on the rp2 port; tvns.ring (boot) holds it.
+        from tvns.ring import array
 
         out = _OUT = array("i", bytes(4 * S.OUT_WORDS))
     if not S.scan(text, S.NAMES, S.TABLE, out):

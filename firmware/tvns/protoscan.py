@@ -14,12 +14,12 @@
 # allocated. CPython (the host's `tvns validate`) runs the same code as plain Python
 # (ptr8/ptr32 below stand in for the viper casts; every value stays below 2**30, so the
 # machine words never overflow). Load time only: never in the control tick.
+import sys
+
 import micropython
 from micropython import const
 
-try:
-    ptr8  # noqa: B018 - the viper emitter's cast; a name only CPython (the host) lacks
-except NameError:
+if sys.implementation.name != "micropython":  # the viper casts, for CPython (the host)
 
     def ptr8(b):
         return b
