@@ -218,3 +218,47 @@ def test_the_request_line_walk_takes_the_one_pass():
         assert json.loads(line[out[0] : out[1]]) == DEFAULT
     for env in mp_protoscan.ENVELOPES[3:]:  # twice, an escaped key, not an object
         assert protoscan.member((env % "{}").encode(), b"protocol", out) == 0, env
+
+
+def test_the_load_reply_figures_are_derived_exactly():
+    """The `load` reply's figures (Protocol.figures_json, written from integers without a
+    float) read back as exactly derived()'s values, over the generated protocols."""
+    seen = 0
+    for text in _texts(11, 600):
+        proto, _errs = protocol.parse(text)
+        if proto is not None:
+            seen += 1
+            assert json.loads(proto.figures_json()) == proto.derived(), text
+    assert seen > 100
+
+
+def test_a_load_request_is_read_around_its_protocol():
+    """Console._line reads a `load` request around a protocol object the one pass accepts:
+    the request's other fields are what json.loads of the whole line gives, and the text
+    handed to the validator is the protocol's own, byte for byte."""
+    from tvns import console
+
+    cut = 0
+    for text in _texts(5, 300):
+        for env in mp_protoscan.ENVELOPES:
+            raw = (env % text).encode()
+            span = console._protocol_span(raw)
+            if span is None:
+                continue
+            cut += 1
+            whole = apart = None
+            try:
+                whole = json.loads(raw)
+            except ValueError:
+                pass
+            try:
+                apart = json.loads(raw[: span[0]] + b"{}" + raw[span[1] :])
+            except ValueError:
+                pass
+            assert (whole is None) == (apart is None), raw  # "request is not JSON" alike
+            if whole is None:
+                continue
+            assert json.loads(span[2]) == whole["protocol"], raw
+            whole["protocol"] = {}
+            assert apart == whole, raw
+    assert cut > 300

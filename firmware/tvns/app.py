@@ -98,7 +98,7 @@ class App:
             first = errs[0]
             first.errors = errs
             raise first
-        proto.derived()  # the figures the reply and the log need, before anything changes
+        proto.figures()  # the figures the reply and the log need, before anything changes
         self.scheduler.load(proto)
         self.protocol = proto
         if self.session.state == S.ARMED:

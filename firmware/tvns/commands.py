@@ -19,6 +19,9 @@ from tvns.log import crc32, rotated_name  # the firmware's one CRC-32 (binascii.
 
 LOG_REPLY_MAX = const(16)  # records per `log` reply, so a reply line stays short
 LOG_READ_MAX = const(1024)  # raw bytes per `log_read` page: a reply of about 1.5 kB
+# A reply field a handler gives as (key, JSON text): the console writes the text as it is
+# (the `load` reply's figures, written exactly from integers: Protocol.figures_json).
+RAW_JSON = "_json"
 
 
 # The investigator's commands and the titration are imported on first use, not at boot:
@@ -75,7 +78,9 @@ def _pin(req, name="pin"):
 
 def _load(con, req):
     src = req.get("protocol")
-    if isinstance(src, dict):
+    if con.protocol_span is not None:  # read apart from the request (Console._line)
+        src = con.protocol_span[2]
+    elif isinstance(src, dict):
         # Judged on its own text, exactly as the host sent it (number spelling, a key given
         # twice): the same verdict as `tvns validate` on the file, on every runtime.
         span = jsonscan.member_span(con.line, "protocol")
@@ -85,7 +90,8 @@ def _load(con, req):
     elif not isinstance(src, str):
         raise E.TvnsError(E.BAD_FIELD, "protocol must be a JSON object", "protocol")
     proto = con.app.load(src, _pin(req))
-    return {"protocol": proto.name, "derived": proto.derived()}
+    # the figures as JSON text written from their integers (Console puts RAW_JSON in as is)
+    return {"protocol": proto.name, RAW_JSON: ("derived", proto.figures_json())}
 
 
 def _set_pin(con, req):
