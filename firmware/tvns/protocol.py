@@ -74,6 +74,13 @@ _TYPE_WORDS = {
 class Protocol:
     """A validated protocol in the firmware's integer units (uA, us, mHz, ms, 0.01 cm2)."""
 
+    # Set later, if at all: class defaults, not stores in every __init__ (each store into a
+    # new instance costs ~40 us on the rp2 port, docs/SPEED.md "load").
+    trigger = None  # the trigger input (docs/GATING.md): None, or a TriggerSpec (_validate)
+    _derived = None  # derived(), worked out once
+    _figures = None  # figures(), worked out once
+    _doc = None  # doc, made once
+
     @micropython.native
     def __init__(self, ok, u):
         self.name = ok["name"]
@@ -94,13 +101,8 @@ class Protocol:
         # Blinded: the investigator's allocation (board store) decides active or sham at
         # start; everything derived here is the active arm's (what the operator may see).
         self.blinded = ok.get("blinded", False)
-        # The trigger input (docs/GATING.md): None, or a TriggerSpec (set by _validate).
-        self.trigger = None
-        self._derived = None  # derived(), worked out once
-        self._figures = None  # figures(), worked out once
         self._ok = ok
         self._u = u
-        self._doc = None
 
     @property
     def doc(self):
@@ -153,23 +155,37 @@ class Protocol:
             self._figures = self._work_out()
         return self._figures
 
+    @micropython.native
     def figures_json(self):
         """derived() as JSON text, each figure written exactly from its integer (the `load`
         reply): a host reads the same numbers as derived() holds on CPython (a division of
         integers, correctly rounded, is the double nearest the exact decimal); a board's
         single floats would have rounded them. One format, no float made."""
         f = self.figures()
+        c = f["charge_per_phase_uc"]
+        r = f["rms_current_ma"]
+        d = f["rms_current_density_ma_cm2"]
         k = f["shannon_k"]
+        sign = "-" if k < 0 else ""
+        k = -k if k < 0 else k
+        t = f["stim_s"]
+        h = f["frequency_hz_actual"]
         return _FIGURES_JSON % (
-            divmod(f["charge_per_phase_uc"], 1000000)
-            + divmod(f["rms_current_ma"], 1000)
-            + divmod(f["rms_current_density_ma_cm2"], 1000)
-            + ("-" if k < 0 else "",)
-            + divmod(-k if k < 0 else k, 1000)
-            + (f["pulses_total"],)
-            + divmod(f["stim_s"], 1000)
-            + (f["period_us"],)
-            + divmod(f["frequency_hz_actual"], 1000)
+            c // 1000000,
+            c % 1000000,
+            r // 1000,
+            r % 1000,
+            d // 1000,
+            d % 1000,
+            sign,
+            k // 1000,
+            k % 1000,
+            f["pulses_total"],
+            t // 1000,
+            t % 1000,
+            f["period_us"],
+            h // 1000,
+            h % 1000,
         )
 
     @micropython.native
