@@ -200,7 +200,7 @@ def test_the_table_constants_are_the_fields_and_limits_of_today():
     names, table = protoscan.table(fields)
     k = {f[0]: protoscan.OUT * i for i, f in enumerate(fields)}
     at = tuple((f[0], k[f[0]]) for f in fields if f[0] in numeric)
-    fix = "protoscan's constants are stale; put in:\n" + protoscan.constants(fields, numeric)
+    fix = "protoscan's constants are stale; put in:\n" + protoscan.table_text(fields, numeric)
     assert (protoscan.NAMES, protoscan.TABLE, protoscan.NUMERIC_AT) == (names, table, at), fix
     got = (protoscan.NAME_AT, protoscan.SHAM_AT, protoscan.BLINDED_AT, protoscan.OUT_WORDS)
     assert got == (k["name"], k["sham"], k["blinded"], protoscan.OUT * len(fields)), fix

@@ -5,8 +5,6 @@
 # types, schema, name). Each appends TvnsError to errs; check_fields returns the valid
 # fields in units, so later checks only see valid values. The same verdict on every runtime:
 # no float takes part in any of it.
-import micropython
-
 from tvns import errors as E
 from tvns import figures as G
 from tvns import limits as L
@@ -81,7 +79,6 @@ def check_fields(errs, ok, ceiling_ua):
     return u
 
 
-@micropython.native
 def check_combined(errs, u):
     """Limits that involve several fields, each checked only when its fields are valid.
     u: the valid fields in units (check_fields); frequency_hz in mHz."""
@@ -139,7 +136,6 @@ def check_combined(errs, u):
             err(errs, "session_s", E.RAMP_FIT, msg)
 
 
-@micropython.native
 def check_ramp_rate(errs, u):
     """Each 0.1 mA ramp step must last at least one pulse period (+1 ms for the control
     tick's grid), so consecutive pulses never differ by more than 0.1 mA."""

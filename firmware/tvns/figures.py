@@ -16,7 +16,6 @@ from micropython import const
 _LOG_BITS = const(14)  # fractional bits of the integer log2 behind Shannon k (0.001 needs 12)
 
 
-@micropython.native
 def period_us(freq_mhz):
     """The pulse period on the engine's 1 us grid: 10**9 / freq_mhz rounded to the nearest
     us, halves up. Every derived figure uses this value."""
@@ -25,7 +24,6 @@ def period_us(freq_mhz):
     return q + 1 if 2 * r >= freq_mhz else q
 
 
-@micropython.native
 def frequency_mhz(period_us):
     """The frequency the engine really runs at, from its rounded period, in mHz (halves up)."""
     q = 1000000000 // period_us
@@ -38,7 +36,6 @@ def charge_pc(amplitude_ua, width_us):
     return amplitude_ua * width_us
 
 
-@micropython.native
 def isqrt(n):
     """floor(sqrt(n)) for an int n >= 0 (MicroPython has no math.isqrt): integer Newton steps
     from a float guess (single floats are off by many units, or overflow, for big n)."""
@@ -56,32 +53,27 @@ def isqrt(n):
         x = y
 
 
-@micropython.native
 def _round_sqrt(num, den):
     """round(sqrt(num / den)), halves up, exactly."""
     return (isqrt(4 * num // den) + 1) // 2
 
 
-@micropython.native
 def rms_current_ua(amplitude_ua, width_us, period_us):
     # Symmetric biphasic: I_rms = I_peak * sqrt(2 * phase / period), output continuous.
     return _round_sqrt(amplitude_ua * amplitude_ua * 2 * width_us, period_us)
 
 
-@micropython.native
 def rms_density_ua_cm2(amplitude_ua, width_us, period_us, area_x100):
     num = amplitude_ua * amplitude_ua * 2 * width_us * 10000
     return _round_sqrt(num, period_us * area_x100 * area_x100)
 
 
-@micropython.native
 def density_above(amplitude_ua, width_us, period_us, area_x100, limit_ua_cm2):
     """Exactly: r.m.s. density > limit. (100 * I_rms / A)^2 > limit^2, squared out."""
     lhs = amplitude_ua * amplitude_ua * 2 * width_us * 10000
     return lhs > limit_ua_cm2 * limit_ua_cm2 * period_us * area_x100 * area_x100
 
 
-@micropython.native
 def shannon_at_or_above(charge_pc, area_x100, k_x1000):
     """Exactly: Shannon k = log10(Q) + log10(Q / A) >= k_x1000 / 1000 (Q in uC, A in cm2).
     k = log10(X) with X = pc**2 / (10**10 * area_x100); raise both sides to the power d of
@@ -106,7 +98,6 @@ def shannon_at_or_above(charge_pc, area_x100, k_x1000):
     return lhs >= rhs
 
 
-@micropython.native
 def shannon_k_x1000(charge_pc, area_x100):
     """Shannon k x 1000, rounded: k = log10(2) * (2 log2(pc) - log2(area_x100)) - 10, from
     integer log2 in fixed point on small ints only, so every runtime prints the same digits

@@ -7,8 +7,6 @@
 # The format is a contract: docs/PROTOCOL-FORMAT.md.
 # Longer than ~300 lines: the structural checks and the Protocol they build are one
 # contract; the limits (checks.py) and the trigger block (trigger_fields.py) live beside it.
-import micropython
-
 from tvns import checks as C
 from tvns import errors as E
 from tvns import figures as G
@@ -81,7 +79,6 @@ class Protocol:
     _figures = None  # figures(), worked out once
     _doc = None  # doc, made once
 
-    @micropython.native
     def __init__(self, ok, u):
         self.name = ok["name"]
         self.amplitude_ua = u["amplitude_ma"]
@@ -155,7 +152,6 @@ class Protocol:
             self._figures = self._work_out()
         return self._figures
 
-    @micropython.native
     def figures_json(self):
         """derived() as JSON text, each figure written exactly from its integer (the `load`
         reply): a host reads the same numbers as derived() holds on CPython (a division of
@@ -188,14 +184,13 @@ class Protocol:
             h % 1000,
         )
 
-    @micropython.native
     def _work_out(self):
         # Imported here: schedule imports nothing from protocol, and the tick never needs this.
         from tvns import schedule
 
         pulses = stim_ms = 0
         if not self.sham:
-            plan = schedule.plan(self)  # one plan for both figures
+            plan = schedule._Plan(self)  # one plan for both figures
             pulses = schedule.pulse_count(self, plan)
             stim_ms = schedule.output_ms(self, plan)
         return {
@@ -309,7 +304,6 @@ def one_pass(text):
     return False
 
 
-@micropython.native
 def _fast(text, ceiling_ua):
     """The Protocol of a valid protocol of the usual shape, judged in one pass of machine
     code (tvns/protoscan.py), or None: the full path then judges it and words every error.

@@ -1,3 +1,5 @@
+# Longer than ~300 lines on purpose: the field table is written out as constants (the board
+# builds nothing), and the two viper walks are long because every step is inlined.
 # The usual valid protocol judged in one pass of machine code (docs/SPEED.md "load"): a
 # flat JSON object of the protocol's own fields, each once, every value of its field's kind,
 # numbers in plain decimal (no sign, no exponent, at most 9 digits) converted exactly into
@@ -61,7 +63,7 @@ def table(fields):
     return blob, struct.pack("<%di" % len(words), *words)
 
 
-def constants(fields, numeric):
+def table_text(fields, numeric):
     """The text of the constants below for fields (numeric: the names kept in units), what
     test_protoscan prints when they have gone stale."""
     names, tab = table(fields)
@@ -101,7 +103,7 @@ def _names_rows(fields):
 
 # The table of tvns/protocol.py's fields (table(protocol.fast_fields())), and where scan()
 # puts each field's result in its out array (OUT words a field). Made on the host by
-# constants(); host_tests/test_protoscan.py fails, printing the new text, when a field or a
+# table_text(); host_tests/test_protoscan.py fails, printing the new text, when a field or a
 # limit changes. The words: kind, places, lo, hi, zero_ok, required.
 # CONSTANTS-BEGIN
 NAMES = (

@@ -252,12 +252,6 @@ def _whole_trains(count, d_us, on_us, period_us, cycle_us):
     return total, d_us
 
 
-def plan(p):
-    """The protocol's gate-on windows (_Plan), for callers that need several figures of it
-    (Protocol.derived: pulse_count and output_ms from one plan)."""
-    return _Plan(p)
-
-
 def pulse_count(p, plan=None):
     """Pulses the engine delivers over the session (closed form, O(1) memory): a pulse
     starts at gate-on, then every period while the gate stays on; after the gate closes, the
