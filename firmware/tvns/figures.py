@@ -107,15 +107,40 @@ def shannon_k_x1000(charge_pc, area_x100):
     return ((v * 301 + v * 3 // 100 + (1 << (_LOG_BITS - 1))) >> _LOG_BITS) - 10000
 
 
-# Viper (machine words): the 14 squarings cost ~1.2 ms as bytecode on the rp2 port, and
-# every value stays below 2**30 (n < 2**30 on every call: a charge in pC or an area in 0.01
-# cm2; y < 2**15, so y * y < 2**30), so the words never overflow and CPython, which runs the
-# function as written (tools/tvns_tools/shim), gets the same digits. Shifts by constants only:
-# a shift by a register of 32 or more differs between CPUs.
+# Viper (machine words): the 14 squarings cost ~1.2 ms as bytecode on the rp2 port. Below
+# 2**30 (every charge in pC and area in 0.01 cm2) every value stays below 2**30 (y < 2**15,
+# so y * y < 2**30): the words never overflow, and CPython, which runs the function as
+# written (tools/tvns_tools/shim), gets the same digits; larger n take the same steps on
+# Python ints. Shifts by constants only: a shift by a register of 32 or more differs
+# between CPUs.
+def _log2_q(n):
+    """log2(n) * 2**_LOG_BITS for an int n >= 1, truncated: in machine words below 2**30
+    (every charge and area a protocol can have), else the same steps on Python ints."""
+    return _log2_q_word(n) if n < 1073741824 else _log2_q_int(n)
+
+
+def _log2_q_int(n):
+    e = 0  # floor(log2(n)): four bits a step, then one
+    while n >> (e + 4):
+        e += 4
+    while n >> (e + 1):
+        e += 1
+    one = 1 << _LOG_BITS
+    y = n << (_LOG_BITS - e) if e <= _LOG_BITS else n >> (e - _LOG_BITS)
+    frac = 0
+    for _ in range(_LOG_BITS):
+        y = y * y >> _LOG_BITS
+        frac <<= 1
+        if y >= 2 * one:
+            y >>= 1
+            frac |= 1
+    return e * one + frac
+
+
 @micropython.viper
-def _log2_q(n: int) -> int:
-    """log2(n) * 2**_LOG_BITS for an int 1 <= n < 2**30, truncated: normalise into [1, 2) by
-    shifts, then square _LOG_BITS times."""
+def _log2_q_word(n: int) -> int:
+    """_log2_q for 1 <= n < 2**30: normalise into [1, 2) by shifts, then square _LOG_BITS
+    times."""
     e = 0  # floor(log2(n)): four bits a step, then one
     m = n
     while m >= 16:
