@@ -65,13 +65,16 @@ class _RealPacer:
         self._reader.wait(ms)
 
 
-# While the board boots, a collection every this many bytes allocated (gc.threshold): the
-# imports and the board's construction leave ~100 KB of garbage between what they keep, and
-# with the port's default (collect only when an allocation fails) what they keep ends up
-# spread over the whole heap: on the emulated Pico 115 KB free after boot in ~700 holes, the
-# largest 12.7 KB, and after two sessions a triggered `load` found no 1.3 KB block
-# (MemoryError). Collected every 48 KB, what boot keeps packs at the bottom: the largest free
-# block 95 KB (docs/SPEED.md "Heap"), for ~90 ms of boot (a collection ~20 ms).
+# While the board boots from .mpy files, a collection every this many bytes allocated
+# (gc.threshold): the imports load every module's bytecode and machine code into the heap and
+# leave ~100 KB of garbage between what they keep, and with the port's default (collect
+# only when an allocation fails) what they keep ends up spread over the whole heap: on the
+# emulated Pico 115 KB free after boot in ~700 holes, the largest 12.7 KB, and after two
+# sessions a triggered `load` found no 1.3 KB block (MemoryError). Collected every 48 KB,
+# what boot keeps packs at the bottom: the largest free block 95 KB (docs/SPEED.md "Heap"),
+# for ~90 ms of boot (a collection ~20 ms). Not on the tvns UF2 (_frozen()): there the code
+# stays in flash, boot keeps far less, and the heap stays packed without them (measured,
+# docs/SPEED.md "Heap"), while they cost ~21 ms of its 250 ms boot goal.
 _BOOT_GC_BYTES = 48 * 1024
 
 
@@ -87,9 +90,31 @@ def _gc_every(n_bytes):
         threshold(n_bytes)
 
 
+def _frozen():
+    """True when the firmware runs from the image's flash (the tvns UF2 with the package
+    frozen in, docs/FIRMWARE-BUILD.md): its marker module imports from '.frozen' (looked up
+    there alone, as `tvns deploy` does: a tvns_frozen.py on the file system is not frozen
+    code) and this module was not loaded from a .mpy file (a /tvns folder on the flash
+    shadows the frozen package as a whole: then the boot is the .mpy path's, collections
+    and all)."""
+    if __file__.endswith(".mpy"):
+        return False
+    saved = sys.path[:]
+    sys.path[:] = [".frozen"]
+    try:
+        import tvns_frozen  # noqa: F401 - the marker (tools/tvns_tools/frozen.py)
+
+        return True
+    except ImportError:
+        return False
+    finally:
+        sys.path[:] = saved
+
+
 def main(argv):
     host = None
-    if sys.platform not in HOST_PLATFORMS:
+    boot_gc = sys.platform not in HOST_PLATFORMS and not _frozen()
+    if boot_gc:
         _gc_every(_BOOT_GC_BYTES)
     if sys.platform in HOST_PLATFORMS:
         from tvns.board import simmain  # host only (the sim board): never deployed
@@ -140,14 +165,16 @@ def main(argv):
         if host is None:
             import gc
 
-            # the imports' garbage too: con.gc_due starts set (a collection before the boot
-            # line cost the frozen build 12 ms of its 250 ms boot goal, docs/SPEED.md)
+            # con.gc_due starts set: without the boot collections (the tvns UF2) the main
+            # loop collects boot's garbage once the link is quiet (a collection before the
+            # boot line cost the frozen build 12 ms of its 250 ms boot goal, docs/SPEED.md)
             pacer = _RealPacer(reader, writer, board.clock, con, gc.collect)
         else:
             pacer = host.pacer(reader)
         con.event(_boot(con))
-        if host is None:
+        if boot_gc:
             _gc_every(-1)  # booted: what it kept is packed; back to the port's default
+            con.gc_due = False  # just collected: the idle one would find nothing more
 
         def poll():
             con.service()  # events first: what happened before a reply is sent before it
