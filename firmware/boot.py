@@ -14,6 +14,12 @@ _SAFE = {
 }
 # Where the deployed pin map may live on the board's file system, first match wins.
 _PIN_MAPS = ("board.json", "pico.json", "hardware/boards/pico.json")
+# The map parsed from board.json, left for main.py (boot.py and main.py run in the same
+# __main__ globals): the firmware builds the board from it instead of reading and parsing
+# the same file again (~23 ms of the rp2 boot, docs/SPEED.md). tvns/board/mainloop.py takes
+# it once and clears it; without it (another boot.py, a map read from elsewhere) the
+# firmware reads board.json itself.
+BOOT_PIN_MAP = None
 
 
 def safe_pins(pin_map):
@@ -33,6 +39,7 @@ def drive_safe(machine, pins):
 
 
 def _read_pin_map():
+    """(path, parsed map) of the first pin map that reads, or (None, None)."""
     import json
 
     for path in _PIN_MAPS:
@@ -40,10 +47,10 @@ def _read_pin_map():
             with open(path) as f:
                 # One read, then parse from RAM: json.load(f) reads the stream byte by byte
                 # (28 vs 23 ms for the 3.3 KB map on the emulated Pico, docs/SPEED.md).
-                return json.loads(f.read())
+                return path, json.loads(f.read())
         except (OSError, ValueError):
             pass
-    return None
+    return None, None
 
 
 def main(platform=None, machine=None):
@@ -52,11 +59,14 @@ def main(platform=None, machine=None):
         return None
     if machine is None:
         import machine
+    global BOOT_PIN_MAP
     pins = None
     try:
-        pin_map = _read_pin_map()
+        path, pin_map = _read_pin_map()
         if pin_map is not None:
             pins = safe_pins(pin_map)
+            if path == _PIN_MAPS[0]:
+                BOOT_PIN_MAP = pin_map
     except Exception:  # noqa: BLE001 - a damaged map must not stop the safe state
         pins = None
     if not pins:

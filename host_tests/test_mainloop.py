@@ -1,7 +1,7 @@
 """The board's main-loop pacer (tvns/board/mainloop.py): a reply longer than the USB FIFO
 goes out as the link drains, not a whole 100 ms pass later, and the pass is never longer."""
 
-from tvns.board.mainloop import GC_QUIET_MS, _RealPacer
+from tvns.board.mainloop import GC_QUIET_MS, _boot_pin_map, _RealPacer
 
 
 class Clock:
@@ -143,3 +143,18 @@ def test_a_load_request_asks_for_a_collection():
     assert not con.gc_due
     con.feed(b'{"id": 4, "cmd": "status"}\n')
     assert con.gc_due
+
+
+def test_the_boot_pin_map_is_taken_once(monkeypatch):
+    """The map boot.py left in the __main__ globals builds the board once; after that (or
+    without one) None: the firmware reads board.json itself."""
+    import sys
+    import types
+
+    main = types.ModuleType("__main__")
+    monkeypatch.setitem(sys.modules, "__main__", main)
+    assert _boot_pin_map() is None
+    cfg = {"board": "pico"}
+    main.BOOT_PIN_MAP = cfg
+    assert _boot_pin_map() is cfg
+    assert main.BOOT_PIN_MAP is None and _boot_pin_map() is None

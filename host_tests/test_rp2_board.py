@@ -47,6 +47,27 @@ def test_boot_drives_every_output_stage_pin_to_its_safe_level(monkeypatch):
     assert 16 not in machine.pins and 26 not in machine.pins
 
 
+def test_boot_leaves_only_board_json_for_main(monkeypatch, tmp_path):
+    """boot.py hands main the map it parsed from board.json (mainloop._boot_pin_map), not
+    one read from a fallback path, not a damaged one."""
+    import json
+
+    machine, _rp2 = fakes()
+    boot = load_boot()
+    assert boot.BOOT_PIN_MAP is None  # off the board main() did nothing
+    monkeypatch.chdir(ROOT / "hardware" / "boards")  # pico.json: not board.json
+    boot.main("rp2", machine)
+    assert boot.BOOT_PIN_MAP is None
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "board.json").write_text(json.dumps(pico_config()))
+    boot.main("rp2", machine)
+    assert boot.BOOT_PIN_MAP == pico_config()
+    boot.BOOT_PIN_MAP = None
+    (tmp_path / "board.json").write_text("{not json")
+    boot.main("rp2", machine)
+    assert boot.BOOT_PIN_MAP is None
+
+
 def test_boot_falls_back_to_hard_coded_pins(monkeypatch, tmp_path):
     machine, _rp2 = fakes()
     boot = load_boot()

@@ -15,12 +15,25 @@ def build_board():
     if sys.platform == "rp2":
         from tvns.board import rp2
 
-        return rp2.build_from_file(BOARD_CONFIG)
+        cfg = _boot_pin_map()
+        return rp2.build_from_file(BOARD_CONFIG) if cfg is None else rp2.build(cfg)
     if sys.platform == "esp32":
         from tvns.board import esp32
 
         return esp32.build_from_file(BOARD_CONFIG)
     raise OSError("no board support for %s" % sys.platform)
+
+
+def _boot_pin_map():
+    """The map boot.py parsed from BOARD_CONFIG at this boot (boot.py and main.py share the
+    __main__ globals), taken once: the same file, not read and parsed a second time (~23 ms
+    of the rp2 boot, docs/SPEED.md). None when boot.py left none."""
+    import __main__
+
+    cfg = getattr(__main__, "BOOT_PIN_MAP", None)
+    if cfg is not None:
+        __main__.BOOT_PIN_MAP = None
+    return cfg
 
 
 class _RealPacer:

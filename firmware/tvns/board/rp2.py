@@ -280,4 +280,5 @@ def build_from_file(path):
     import json
 
     with open(path) as f:
-        return build(json.load(f))
+        # One read, then parse from RAM: json.load(f) reads the stream byte by byte.
+        return build(json.loads(f.read()))
