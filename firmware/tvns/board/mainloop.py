@@ -20,7 +20,8 @@ def build_board():
     if sys.platform == "esp32":
         from tvns.board import esp32
 
-        return esp32.build_from_file(BOARD_CONFIG)
+        cfg = _boot_pin_map()
+        return esp32.build_from_file(BOARD_CONFIG) if cfg is None else esp32.build(cfg)
     raise OSError("no board support for %s" % sys.platform)
 
 
