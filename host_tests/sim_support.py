@@ -33,6 +33,21 @@ def doc(**changes):
     return d
 
 
+def gated(mode="gate", **trig):
+    """A 60 s continuous protocol (off_s 0) with the trigger block."""
+    t = {"mode": mode}
+    t.update(trig)
+    return doc(session_s=60, on_s=30, off_s=0, trigger=t)
+
+
+def pulse_starts_us(result):
+    """Every pulse's start, us, from simulate()'s segments."""
+    out = []
+    for start, period, count, _amp, _w, _g in result["segments"]:
+        out += [start + k * period for k in range(count)]
+    return out
+
+
 def loop(app, ms):
     """Run the main loop (as main.py does) for ms of virtual time: idle, then service, which
     feeds the watchdog. Driving the board without it lets the watchdog reset the board."""

@@ -104,12 +104,14 @@ def _protocol(raw):
     return "{" + ", ".join(parts) + "}"
 
 
-def _batch(runtime, texts, tmp_path):
+def mp_batch(runtime, texts, tmp_path, script="mp_verdicts.py"):
+    """Each text through `script` (host_tests/) on a MicroPython runtime, one JSON line
+    in and one out per text (test_protoscan uses it too)."""
     path = tmp_path / "texts.jsonl"
     path.write_text("".join(json.dumps(t) + "\n" for t in texts))
     env = dict(os.environ, MICROPYPATH=str(ROOT / "firmware"))
     r = subprocess.run(
-        [runtime, str(HERE / "mp_verdicts.py"), str(path)],
+        [runtime, str(HERE / script), str(path)],
         capture_output=True,
         text=True,
         env=env,
@@ -141,7 +143,7 @@ def test_same_verdicts_and_figures_on_cpython_and_micropython(which, seed):
     texts = _protocol_texts(random.Random(seed), 600) + [_protocol(raw) for raw in FIXED]
     want = [json.loads(json.dumps(mp_verdicts.verdict(t))) for t in texts]
     with tempfile.TemporaryDirectory() as tmp:
-        got = _batch(runtime, texts, pathlib.Path(tmp))
+        got = mp_batch(runtime, texts, pathlib.Path(tmp))
     assert len(got) == len(want)
     for text, w, g in zip(texts, want, got):
         assert g == w, (which, text, w, g)

@@ -8,10 +8,8 @@ both MicroPython runtimes (the viper machine code there), each runtime judging a
 one process (mp_protoscan.py)."""
 
 import json
-import os
 import pathlib
 import random
-import subprocess
 import sys
 
 import mp_protoscan
@@ -19,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from sim_support import DEFAULT
+from test_numerics import mp_batch
 from tiers import require
 from tvns_tools.firmware import micropython_binary, numerics_binary
 
@@ -163,18 +162,7 @@ def test_one_pass_agrees_with_the_full_path_on_micropython(which, tmp_path):
     same answers as CPython's, fast and full."""
     runtime = micropython_binary() if which == "pypi" else require(numerics_binary(), "numerics")
     texts = _texts(which == "pypi", 800)
-    path = tmp_path / "texts.jsonl"
-    path.write_text("".join(json.dumps(t) + "\n" for t in texts))
-    env = dict(os.environ, MICROPYPATH=str(ROOT / "firmware"))
-    r = subprocess.run(
-        [runtime, str(HERE / "mp_protoscan.py"), str(path)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
-    assert r.returncode == 0, r.stderr[-2000:]
-    got = [json.loads(line) for line in r.stdout.splitlines()]
+    got = mp_batch(runtime, texts, tmp_path, "mp_protoscan.py")
     assert len(got) == len(texts)
     _check(texts, got)
     want = [json.loads(json.dumps(mp_protoscan.judge(t) + [mp_protoscan.spans(t)])) for t in texts]

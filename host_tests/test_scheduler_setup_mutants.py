@@ -9,7 +9,7 @@ latch or the timing. Plain asserts, on test_tick_rules' recording board or the s
 them per mutant (SAFETY.md, the mutation section)."""
 
 import pytest
-from sim_support import App, SimBoard, doc
+from sim_support import App, SimBoard, doc, gated, pulse_starts_us
 from test_tick_rules import Board, Clock, Engine, P, _at, _make, _run
 from tvns import errors as E
 from tvns import limits as L
@@ -195,24 +195,10 @@ def _proto(**changes):
     return p
 
 
-def _gated(mode="gate", **trig):
-    """A 60 s continuous protocol (off_s 0) with the trigger block (as test_trigger's)."""
-    t = {"mode": mode}
-    t.update(trig)
-    return doc(session_s=60, on_s=30, off_s=0, trigger=t)
-
-
-def _starts_us(result):
-    out = []
-    for start, period, count, _amp, _w, _g in result["segments"]:
-        out += [start + k * period for k in range(count)]
-    return out
-
-
 def test_a_triggered_protocol_on_a_board_without_an_input_is_refused_naming_the_field():
     board, s, sch = _make()  # the recording board has no `trigger` attribute at all
     with pytest.raises(E.TvnsError) as exc:
-        sch.load(_proto(**_gated()))
+        sch.load(_proto(**gated()))
     e = exc.value
     assert (e.code, e.field) == (E.OUT_OF_RANGE, "trigger")
     assert e.message == "this board has no trigger input (pins.trigger in its map)"
@@ -221,26 +207,26 @@ def test_a_triggered_protocol_on_a_board_without_an_input_is_refused_naming_the_
 
 def test_an_untriggered_load_puts_the_engine_back_on_its_untriggered_program():
     board = SimBoard()
-    App(board).load(_gated())  # the engine now waits on the input (inactive: level 0)
+    App(board).load(gated())  # the engine now waits on the input (inactive: level 0)
     r = simulate(doc(session_s=10, on_s=5, off_s=0), board=board, duration_ms=2000)
-    starts = _starts_us(r)
+    starts = pulse_starts_us(r)
     assert len(starts) > 20 and r["faults"] == []  # pulses without any input
 
 
 def test_the_engine_follows_the_input_from_its_edge():
     """Gate mode on the sim board, whose engine follows the input as the PIO does: the first
     pulse at the edge itself (not a tick later), none before it or once it has gone."""
-    r = simulate(_gated(), trigger=[(1.5, 1), (3.5, 0)], duration_ms=4500)
-    starts = _starts_us(r)
+    r = simulate(gated(), trigger=[(1.5, 1), (3.5, 0)], duration_ms=4500)
+    starts = pulse_starts_us(r)
     assert r["faults"] == [] and starts[0] == 1_500_000
     assert all(t < 3_500_000 for t in starts) and len(starts) == 50
 
 
 def test_train_mode_runs_a_train_of_on_s_from_the_edge():
-    p = _gated("train", min_gap_s=1.5)
+    p = gated("train", min_gap_s=1.5)
     p["on_s"] = 1
     r = simulate(p, trigger=[(2.0, 1), (2.001, 0)], duration_ms=4000)
-    starts = _starts_us(r)
+    starts = pulse_starts_us(r)
     assert r["faults"] == [] and r["final_state"] == "RAMP_UP"
     assert starts[0] == 2_000_000 and 960_000 <= starts[-1] - starts[0] <= 1_000_000
 
@@ -283,7 +269,7 @@ def test_an_open_trigger_input_never_opens_the_gate(active):
     board.trigger = PinTrigger(Pins, 5)
     s = S.Session()
     sch = Scheduler(board, s)
-    sch.load(_proto(**_gated(polarity=active, missing_s=0)))
+    sch.load(_proto(**gated(polarity=active, missing_s=0)))
     s.fire(S.EV_ARM, 0)
     sch.start()
     _run(board, sch, 1, 1500)  # the ramp's first step is at 0.5 s

@@ -8,26 +8,12 @@ import json
 import sys
 
 import pytest
-from sim_support import DEFAULT, doc
+from sim_support import DEFAULT, doc, gated, pulse_starts_us
 from tvns import protocol as P
 from tvns.board.simrun import simulate
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1] / "tools"))
 from tvns_tools import trigtrace  # noqa: E402
-
-
-def gated(mode="gate", **trig):
-    """A 60 s continuous protocol (off_s 0) with the trigger block."""
-    t = {"mode": mode}
-    t.update(trig)
-    return doc(session_s=60, on_s=30, off_s=0, trigger=t)
-
-
-def pulse_starts_us(result):
-    out = []
-    for start, period, count, _amp, _w, _g in result["segments"]:
-        out += [start + k * period for k in range(count)]
-    return out
 
 
 def windows(trace, end_s=3700.0):
