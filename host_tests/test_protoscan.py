@@ -250,3 +250,29 @@ def test_a_load_request_is_read_around_its_protocol():
             whole["protocol"] = {}
             assert apart == whole, raw
     assert cut > 100
+
+
+def _decimal(v, places):
+    """v (integer units of 10**-places, >= 0) as the shortest plain decimal with places."""
+    return "%d" % v if not places else "%d.%0*d" % (v // 10**places, places, v % 10**places)
+
+
+def test_every_numeric_field_at_its_limits_is_judged_as_the_full_path_judges_it():
+    """Each number field at its lowest and highest value, one unit past each, 0, and one
+    decimal finer than its resolution, in a protocol otherwise the default or the worst:
+    the one pass accepts only what the full path accepts, with the same values (the random
+    texts above rarely reach a field's limits)."""
+    from tvns import checks
+
+    texts = []
+    for name, places, lo, hi, _unit, _zero in checks.NUMERIC:
+        spellings = [_decimal(v, places) for v in (lo, hi, lo - 1, hi + 1, 0) if v >= 0]
+        spellings.append(_decimal(lo, places) + ("5" if places else ".5"))
+        for base in (DEFAULT, WORST):
+            for s in spellings:
+                members = dict(base)
+                members[name] = "@"
+                texts.append(json.dumps(members).replace('"@"', s))
+    got = _judged(texts)
+    accepted = _check([t for t in texts for _c in (0, 1)], got)
+    assert accepted >= len(checks.NUMERIC)  # the limits themselves take the one pass
