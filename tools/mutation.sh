@@ -2,7 +2,7 @@
 # make mutation: mutmut over the limits, protocol validation (protocol, checks, figures,
 # units, jsonscan), session, safety, schedule and scheduler modules with the fast CPython
 # tests. ONLY="schedule scheduler" runs just those; MODULES="..." adds more.
-# Time budget (2 cores shared): about 45 min for all of them, 15 min for ONLY="schedule
+# Time budget (2 cores shared): about 45 min for all of them, 25 min for ONLY="schedule
 # scheduler" (SAFETY.md, the mutation section, has the last run's figures).
 # mutmut names mutants by module path from the directory it runs in, and the tests import
 # `tvns.*`, so it runs in a scratch workspace laid out as tvns/ + tests/.
