@@ -35,6 +35,18 @@ def _cases(values):
             yield now, other, v
 
 
+def _start_on(board, p=None, now=None):
+    """A session of p (default P()) loaded, armed and started on board (at now, if given)."""
+    s = S.Session()
+    sch = Scheduler(board, s)
+    sch.load(p or P())
+    s.fire(S.EV_ARM, 0)
+    if now is not None:
+        board.clock.ms = now
+    sch.start()
+    return s, sch
+
+
 def _started(p=None, now=1000, **board_kw):
     board, s, sch = _make(p or P(), **board_kw)
     board.clock.ms = now
@@ -194,11 +206,7 @@ def _regs_board():
 def test_a_fired_kill_machine_latches_the_cause_its_snapshot_names_else_kill():
     for tripped, cause in ((F.OVERCURRENT, F.OVERCURRENT), (F.NONE, F.KILL)):
         board = _regs_board()
-        s = S.Session()
-        sch = Scheduler(board, s)
-        sch.load(P())
-        s.fire(S.EV_ARM, 0)
-        sch.start()
+        s, sch = _start_on(board)
         _run(board, sch, 1, 100)
         assert s.state == S.RAMP_UP
         board.kill.code = tripped
@@ -209,11 +217,7 @@ def test_a_fired_kill_machine_latches_the_cause_its_snapshot_names_else_kill():
 
 def test_the_tick_hands_the_boards_own_array_to_poll_and_finish():
     board = _regs_board()
-    s = S.Session()
-    sch = Scheduler(board, s)
-    sch.load(P())
-    s.fire(S.EV_ARM, 0)
-    sch.start()
+    s, sch = _start_on(board)
     _run(board, sch, 1, 50)
     io = board.tick_io.io
     assert board.tick_io.seen and all(a is io for _w, a in board.tick_io.seen)
@@ -258,11 +262,7 @@ def test_the_monitors_thresholds_are_integers():
     p = P(amplitude_ua=1005)  # 110 % of it is not a whole uA
     board = Board()
     board.tick_io = tio = ListIO(board)
-    s = S.Session()
-    sch = Scheduler(board, s)
-    sch.load(p)
-    s.fire(S.EV_ARM, 0)
-    sch.start()
+    s, sch = _start_on(board, p)
     _run(board, sch, 1, 500)
     assert s.state == S.ON and sch.amp_ua == 1005 and sch.exceptions == 0
     sch.prev_amp_ua = 1005
@@ -359,12 +359,7 @@ def _triggered(spec, marker=True, **p_kw):
     board.trigger = Input()
     if marker:
         board.marker = Marker(board.clock)
-    s = S.Session()
-    sch = Scheduler(board, s)
-    sch.load(P(trigger=spec, **p_kw))
-    s.fire(S.EV_ARM, 0)
-    board.clock.ms = 1000
-    sch.start()
+    s, sch = _start_on(board, P(trigger=spec, **p_kw), now=1000)
     return board, s, sch
 
 
@@ -471,11 +466,7 @@ def _marked(p=None):
     """A session on a board with a marker output (no trigger: the marker is the gate)."""
     board = Board()
     board.marker = Marker(board.clock)
-    s = S.Session()
-    sch = Scheduler(board, s)
-    sch.load(p or P())
-    s.fire(S.EV_ARM, 0)
-    sch.start()
+    s, sch = _start_on(board, p)
     return board, s, sch
 
 
