@@ -202,6 +202,11 @@ def _figures(res):
     period_cycles = pico_config()["tick_ms"] * 1000 * CYCLES_PER_US
     out["rp2emu_tick_cpu_pct"] = round(100.0 * total / (n * period_cycles), 1) if n else None
     out["rp2emu_tick_calibration_cycles"] = res["calib_cycles"]
+    if res["starts_n"]:  # how late the timer's callbacks started (hooks.py: the grid)
+        late = res["start_offset_max_cycles"] - res["start_offset_min_cycles"]
+        out["rp2emu_tick_late_max_us"] = round(_us(late), 1)
+        out["rp2emu_tick_interval_min_us"] = round(_us(res["start_interval_min_cycles"]), 1)
+        out["rp2emu_tick_interval_max_us"] = round(_us(res["start_interval_max_cycles"]), 1)
     hooks_bytes = res["hooks_bytes"]
     out["rp2emu_heap_free_boot_kb"] = round((res["free_boot"] + hooks_bytes) / 1024, 1)
     out["rp2emu_heap_free_min_kb"] = round((res["free_min"] + hooks_bytes) / 1024, 1)

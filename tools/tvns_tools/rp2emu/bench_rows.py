@@ -6,6 +6,7 @@ GOALS = {
     "rp2emu_tick_idle_us": ("<=", 10),
     "rp2emu_tick_running_max_us": ("<=", 50),
     "rp2emu_tick_cpu_pct": ("<=", 5),
+    "rp2emu_tick_late_max_us": ("<=", 100),  # flash writes aside: none in the bench session
     "rp2emu_boot_ms": ("<=", 250),
     "rp2emu_load_default_ms": ("<=", 15),
     "rp2emu_load_worst_ms": ("<=", 15),
@@ -52,6 +53,19 @@ def rows(figures):
             goal("rp2emu_tick_cpu_pct"),
         )
     )
+    if f.get("rp2emu_tick_late_max_us") is not None:
+        out.append(
+            (
+                "rp2emu tick start, late behind the timer (intervals)",
+                "%s us (%s-%s us)"
+                % (
+                    f["rp2emu_tick_late_max_us"],
+                    f["rp2emu_tick_interval_min_us"],
+                    f["rp2emu_tick_interval_max_us"],
+                ),
+                goal("rp2emu_tick_late_max_us"),
+            )
+        )
     out.append(
         (
             "rp2emu console load, default protocol",

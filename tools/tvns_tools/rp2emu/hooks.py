@@ -12,7 +12,10 @@ tests: repl_main_code, no reboot, nothing written to the flash):
 - bench: Scheduler.tick timed with the Cortex-M0+ SysTick as a free-running 24-bit counter
   at clk_sys (RVR = 0xFFFFFF, CSR = 5: 8 ns per count), read before and after each call
   (the call included), minus the calibrated cost of the two reads; each tick classified
-  (idle, running with nothing due, ramp step, train edge, other state change);
+  (idle, running with nothing due, ramp step, train edge, other state change); when each
+  tick started, on the same counter read first thing in the callback: the intervals, and
+  how far each start fell behind the timer's grid (the port's machine.Timer repeats from
+  its previous target, pico-sdk's negative delay: a late tick does not move the next);
   gc.mem_free() after a gc.collect() (live data) after boot and after every main-loop pass
   and console request.
 Results live in one array('i') whose address the hooks put in WATCHDOG SCRATCH0 (free for
@@ -21,12 +24,17 @@ applications; pico-sdk uses 4-7); the host reads it straight out of the emulated
 
 import struct
 
+from tvns_tools.hw.edges import pico_config
+
 MAGIC = 0x7E57B0C5 & 0x7FFFFFFF
+CYCLES_PER_US = 125  # clk_sys, SysTick's clock
 KINDS = ("idle", "running", "ramp_step", "train_edge", "state")
 SAMPLES = 64  # per kind, the first ones (a ring would mix phases of the session)
 # Layout of the results array (int32 words)
-_HDR = 12  # magic, calib, free_boot, free_min, hooks_bytes, load_n, load_us_last, load_err,
-# load_us_max, free_before_load_min, ticks_total, spare
+_HDR = 20  # magic, calib, free_boot, free_min, hooks_bytes, load_n, load_us_last, load_err,
+# load_us_max, free_before_load_min, ticks_total, spare, then the starts (_START_*)
+_START_N, _START_PREV, _START_OFF, _START_OFF_MIN, _START_OFF_MAX = 12, 13, 14, 15, 16
+_START_IV_MIN, _START_IV_MAX = 17, 18
 _N, _SUM_LO, _SUM_HI, _MAX, _IDX = (_HDR + i * 5 for i in range(5))
 _SAMP = _HDR + 25
 WORDS = _SAMP + 5 * SAMPLES
@@ -51,6 +59,7 @@ import machine
 from micropython import const
 
 _CVR = const(0xE000E018)
+_PERIOD = const(%(period_cycles)d)  # the tick's period in SysTick counts
 _SAMPLES = const(%(samples)d)
 _HDR = const(%(hdr)d)
 _SAMP = const(%(samp)d)
@@ -138,8 +147,10 @@ def install(module_bytes, bench):
     R[1] = best
     tick = scheduler.Scheduler.tick
     running = S.RUNNING
+    R[13] = -1  # no tick started yet
 
     def timed(self, t=None):
+        e = m32[_CVR]  # when this tick started (SysTick counts down, 8 ns a count)
         amp = self.amp_ua
         gate = self.gate_on
         st = self.session.state
@@ -170,6 +181,28 @@ def install(module_bytes, bench):
         if i < _SAMPLES:
             R[_SAMP + k * _SAMPLES + i] = c
             R[_HDR + 20 + k] = i + 1
+        # The start against the timer's grid: offset += interval - period (one target per
+        # call: the alarm pool fires a target already past at once, it skips none). The
+        # bench runs one session, so one grid (app.start starts the timer once); the timer
+        # passes itself, a direct call (Scheduler.start's first tick) None: not on the grid.
+        if t is None:
+            return
+        p = R[13]  # _START_PREV (the words: _START_* in hooks.py)
+        if p >= 0:
+            iv = (p - e) & 0xFFFFFF
+            o = R[14] + iv - _PERIOD  # _START_OFF
+            R[14] = o
+            first = R[12] == 0  # _START_N
+            if first or o < R[15]:
+                R[15] = o
+            if first or o > R[16]:
+                R[16] = o
+            if first or iv < R[17]:
+                R[17] = iv
+            if iv > R[18]:
+                R[18] = iv
+            R[12] += 1
+        R[13] = e
 
     scheduler.Scheduler.tick = timed
     machine.mem32[%(scratch0)d + 4] = uctypes.addressof(P)
@@ -259,6 +292,7 @@ def hooks_source(hang_gpio, hang_cpu_gpio=-1, profile=()):
         "hang_cpu_gpio": hang_cpu_gpio,
         "magic": MAGIC,
         "scratch0": SCRATCH0,
+        "period_cycles": pico_config()["tick_ms"] * 1000 * CYCLES_PER_US,
     }
 
 
@@ -350,4 +384,10 @@ def read_results(emu):
         "load_us_max": w[8],
         "ticks_total": w[10],
         "ticks": ticks,
+        # tick starts: intervals, and offsets from the timer's grid (the earliest is on time)
+        "starts_n": w[_START_N],
+        "start_offset_min_cycles": w[_START_OFF_MIN],
+        "start_offset_max_cycles": w[_START_OFF_MAX],
+        "start_interval_min_cycles": w[_START_IV_MIN],
+        "start_interval_max_cycles": w[_START_IV_MAX],
     }
