@@ -32,9 +32,9 @@ KINDS = ("idle", "running", "ramp_step", "train_edge", "state")
 SAMPLES = 64  # per kind, the first ones (a ring would mix phases of the session)
 # Layout of the results array (int32 words)
 _HDR = 20  # magic, calib, free_boot, free_min, hooks_bytes, load_n, load_us_last, load_err,
-# load_us_max, free_before_load_min, ticks_total, spare, then the starts (_START_*)
+# load_us_max, free_before_load_min, ticks_total, a running start seen, the starts (_START_*)
 _START_N, _START_PREV, _START_OFF, _START_OFF_MIN, _START_OFF_MAX = 12, 13, 14, 15, 16
-_START_IV_MIN, _START_IV_MAX = 17, 18
+_START_IV_MIN, _START_IV_MAX, _START_OFF_MAX_RUN = 17, 18, 19
 _N, _SUM_LO, _SUM_HI, _MAX, _IDX = (_HDR + i * 5 for i in range(5))
 _SAMP = _HDR + 25
 WORDS = _SAMP + 5 * SAMPLES
@@ -197,6 +197,11 @@ def install(module_bytes, bench):
                 R[15] = o
             if first or o > R[16]:
                 R[16] = o
+            # while a session runs (no flash write then, SAFETY.md H41); the rest include
+            # the log and store writes at its end, with interrupts masked (SAFETY.md)
+            if running[st] == 1 and (R[11] == 0 or o > R[19]):
+                R[19] = o
+                R[11] = 1  # a running tick's start seen
             if first or iv < R[17]:
                 R[17] = iv
             if iv > R[18]:
@@ -390,4 +395,5 @@ def read_results(emu):
         "start_offset_max_cycles": w[_START_OFF_MAX],
         "start_interval_min_cycles": w[_START_IV_MIN],
         "start_interval_max_cycles": w[_START_IV_MAX],
+        "start_offset_max_running_cycles": w[_START_OFF_MAX_RUN],
     }
