@@ -22,8 +22,9 @@ from tvns.board import rp2_regs
 
 regs = array("i", bytes(4 * 64))  # a register file: word i at base + 4 * i
 base = uctypes.addressof(regs)
-GIN, FLEVEL, CS, RESULT, TXF, CC = 0, 1, 2, 3, 4, 5
+GIN, FLEVEL, CS, RESULT, TXF, CC, TMH, TML = 0, 1, 2, 3, 4, 5, 6, 7
 io = R.new()
+io[R.A_TIMER] = base + 4 * TMH  # TIMERAWL follows TIMERAWH
 io[R.A_GPIO_IN] = base + 4 * GIN
 io[R.A_FLEVEL] = base + 4 * FLEVEL
 io[R.A_ADC_CS] = base + 4 * CS  # RESULT follows CS
@@ -50,6 +51,21 @@ def run(gin, flevel, cs, result, sense):
     finally:
         micropython.heap_unlock()
     return io[0], io[1], io[2], io[3]
+
+def s32(w):
+    return w - (1 << 32) if w >= 1 << 31 else w
+
+# The time: what the port's time.ticks_ms() gives (to_ms_since_boot(), masked to 2**30),
+# from the 64-bit microsecond count, at every carry of the low word and far beyond
+for us in (0, 999, 1000, 123456789, (1 << 32) - 1, 1 << 32, (1 << 32) + 703, 5 << 32,
+           (7 << 32) + 0xFFFFFC17, (0x12345 << 32) + 0x89ABCDEF, (2000000 << 32) + 0x80000000):
+    regs[TMH], regs[TML] = s32(us >> 32), s32(us & 0xFFFFFFFF)
+    micropython.heap_lock()
+    try:
+        poll(io)
+    finally:
+        micropython.heap_unlock()
+    assert io[R.IO_NOW] == (us // 1000) & 0x3FFFFFFF, (us, io[R.IO_NOW])
 
 E = 1 << 16  # the e-stop loop closed (not pressed)
 assert run(E, 0, 0x101, 1000, 0) == (0, 0, 0, 0)  # gate off: no ADC conversion asked

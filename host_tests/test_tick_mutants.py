@@ -6,7 +6,7 @@ the marker, and the ramp's rules at their edges. Plain asserts on a recording bo
 a few ms at most: `make mutation` runs them once per mutant (SAFETY.md, the mutation
 section, lists what is left and why)."""
 
-from test_tick_rules import _MASK, Board, Engine, P, _at, _make, _on, _run
+from test_tick_rules import _MASK, Board, Engine, P, _at, _make, _monitor, _on, _run
 from tvns import safety as F
 from tvns import session as S
 from tvns import tickio as IO
@@ -87,7 +87,7 @@ def test_the_hold_window_rolls_at_ticks_diff_held_win_at_every_distance_from_the
         sch.held_since_ms = since
         sch.held_hi_ua, sch.held_hi_prev_ua = 0, 2000  # 2 mA replaced a window ago
         board.sense.ua = 1500  # above 1 mA's 110 % + floor, below 2 mA's
-        sch._monitor(now, 500)
+        _monitor(sch, now, 500)
         # a new window (d >= win) forgets the one before: 2 mA cannot show any more
         assert (sch.fault_code == F.OVERCURRENT) == (v >= win), (now, since)
 
@@ -97,7 +97,7 @@ def test_the_keepalive_is_missed_at_ticks_diff_above_its_limit_at_every_distance
     for now, host, v in _cases(_EDGES + (ka, ka + 1)):
         board, s, sch = _started(P(keepalive_ms=ka))
         sch.host_ms = host
-        assert sch._monitor(now, 0) is False
+        assert _monitor(sch, now, 0) is False
         missed = v > ka
         assert sch.stop_requested == missed, (now, host)
         assert sch.stop_reason == (F.HOST_LOSS if missed else F.NONE)

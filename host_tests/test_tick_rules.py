@@ -165,6 +165,16 @@ def _make(p=None, **board_kw):
     return board, s, sch
 
 
+def _monitor(sch, now, t):
+    """The monitors on one sample, as a running tick judges it: the inputs read once
+    (tvns/tickfast.py polls them, the sense and the comparator while the gate is on), then
+    Scheduler._monitor on that sample at ticks_ms now, session time t."""
+    io = sch._io
+    io[4] = 1 if sch.gate_on else 0  # tickio.IO_SENSE
+    sch._poll(io)
+    return sch._monitor(now, t)
+
+
 def _at(board, sch, t_ms):
     """Tick at session time t_ms."""
     board.clock.ms = sch.t0_ms + t_ms
@@ -426,9 +436,9 @@ def test_estop_kill_and_session_cap():
     assert s.state == S.ON
     board, s, sch = _on()
     board.clock.ms = sch.t0_ms + sch.cap_ms
-    sch._monitor(board.clock.ms, sch.cap_ms)
+    _monitor(sch, board.clock.ms, sch.cap_ms)
     assert s.state == S.ON
-    assert sch._monitor(board.clock.ms, sch.cap_ms + 1) is True
+    assert _monitor(sch, board.clock.ms, sch.cap_ms + 1) is True
     assert sch.fault_code == F.SESSION_CAP
 
 
@@ -439,11 +449,11 @@ def test_keepalive_miss_asks_for_a_stop_once():
     _at(board, sch, 500)
     assert not sch.stop_requested
     board.clock.ms = sch.t0_ms + 501
-    assert sch._monitor(board.clock.ms, 501) is False
+    assert _monitor(sch, board.clock.ms, 501) is False
     assert sch.stop_requested and sch.stop_reason == F.HOST_LOSS and sch.stop_ms == 501
     assert sch.work_ms == board.clock.ms
     sch.stop_reason = F.NONE
-    sch._monitor(board.clock.ms + 5, 506)
+    _monitor(sch, board.clock.ms + 5, 506)
     assert sch.stop_reason == F.NONE and sch.stop_ms == 501  # asked once
     board, s, sch = _on()  # keepalive 0: never
     sch.host_ms = sch.t0_ms - 100000
@@ -456,7 +466,7 @@ def test_a_stop_request_is_not_a_keepalive_miss():
     sch.keepalive_ms = 300
     sch.stop_requested = True
     sch.host_ms = sch.t0_ms - 1000
-    sch._monitor(board.clock.ms, 500)
+    _monitor(sch, board.clock.ms, 500)
     assert sch.stop_reason == F.NONE
 
 

@@ -33,6 +33,7 @@ from tvns import errors as E
 from tvns import limits as L
 from tvns import safety as F
 from tvns import session as S
+from tvns import tickfast as TF
 from tvns import tickio as IO
 from tvns.schedule import Schedule
 
@@ -53,6 +54,34 @@ _IO_UA = const(2)  # tvns/tickio.py IO_UA
 _IO_COMP = const(3)  # tvns/tickio.py IO_COMP
 _IO_SENSE = const(4)  # tvns/tickio.py IO_SENSE
 _IO_PENDING = const(5)  # tvns/tickio.py IO_PENDING
+_IO_NOW = const(6)  # tvns/tickio.py IO_NOW
+# The hot state's words (tvns/tickfast.py, the only home of these values: the attributes of
+# the same names below are properties over them)
+_T0 = const(0)
+_WORK = const(1)
+_ELAPSED = const(2)
+_CAP = const(3)
+_HELD_WIN = const(4)
+_HELD_SINCE = const(5)
+_HELD_HI = const(6)
+_HELD_PREV = const(7)
+_AMP = const(8)
+_PREV_AMP = const(9)
+_CEIL = const(10)
+_MARGIN = const(11)
+_KA = const(12)
+_HOST = const(13)
+_GATE = const(14)
+_GATE_MS = const(15)
+_PERIOD = const(16)
+_FEED = const(17)
+_DUE = const(18)
+_TRIG = const(19)
+_BEATS = const(20)
+_HOT = (_T0, _WORK, _ELAPSED, _CAP, _HELD_WIN, _HELD_SINCE, _HELD_HI, _HELD_PREV, _AMP)
+_HOT += (_PREV_AMP, _CEIL, _MARGIN, _KA, _HOST, _GATE, _GATE_MS, _PERIOD, _FEED, _DUE, _TRIG)
+_HOT += (_BEATS,)
+_fast = TF.run  # the running tick's common case (a module global: no lookup on self)
 # A setpoint reaches the DAC within 3 ticks (board/rp2_dac.py: applied between pulses); with a
 # late tick, 5 ms. A pulse the sense holds was commanded at most a period + this ago.
 _APPLY_MS = const(5)
@@ -74,7 +103,74 @@ _EVENT_FOR_PHASE = bytes(
 )
 
 
+def _word(i):
+    """A Scheduler attribute whose only home is word i of its hot state (tvns/tickfast.py)."""
+
+    def get(self):
+        return self._hot[i]
+
+    def put(self, v):
+        self._hot[i] = v
+
+    return property(get, put)
+
+
+class _TimedPoll:
+    """A board's own poll that does not read the time (tickio.py IO_NOW): the clock's
+    ticks_ms written first, so every poll gives the tick its time."""
+
+    def __init__(self, clock, poll):
+        self._clock = clock
+        self._poll = poll
+        self.poll = self._timed  # bound once: the tick must not allocate a bound method
+
+    def _timed(self, io):
+        io[_IO_NOW] = self._clock.ticks_ms()
+        self._poll(io)
+
+
 class Scheduler:
+    # The hot state the running tick reads, one word each (tvns/tickfast.py): the names the
+    # main loop, the sim and the tests use, read and written through to the array. The tick
+    # itself stores no attribute: with properties in the class, MicroPython looks each store
+    # up in the class first (a property's setter?), ~10 us on the rp2 port (docs/SPEED.md).
+    t0_ms = _word(_T0)
+    work_ms = _word(_WORK)
+    elapsed_ms = _word(_ELAPSED)
+    cap_ms = _word(_CAP)
+    held_win_ms = _word(_HELD_WIN)
+    held_since_ms = _word(_HELD_SINCE)
+    held_hi_ua = _word(_HELD_HI)
+    held_hi_prev_ua = _word(_HELD_PREV)
+    amp_ua = _word(_AMP)
+    prev_amp_ua = _word(_PREV_AMP)
+    ceiling_ua = _word(_CEIL)
+    ceiling_margin_ua = _word(_MARGIN)
+    keepalive_ms = _word(_KA)
+    host_ms = _word(_HOST)
+    gate_on_ms = _word(_GATE_MS)
+    period_ms = _word(_PERIOD)
+    feed_ms = _word(_FEED)
+    due_ms = _word(_DUE)
+    beats = _word(_BEATS)
+
+    @property
+    def gate_on(self):
+        return self._hot[_GATE] == 1  # last gate state commanded to the engine
+
+    @gate_on.setter
+    def gate_on(self, on):
+        self._hot[_GATE] = 1 if on else 0
+
+    @property
+    def trigger(self):
+        return self._trg  # a TriggerRun while a protocol with a trigger block is loaded
+
+    @trigger.setter
+    def trigger(self, trg):
+        self._trg = trg
+        self._hot[_TRIG] = 0 if trg is None else 1  # the fast path leaves it to the full one
+
     def __init__(self, board, session):
         if (
             _STEP_UA != L.RAMP_STEP_MAX_UA
@@ -82,10 +178,27 @@ class Scheduler:
             or _FLOOR_UA != F.SENSE_FLOOR_UA
             or _LEAD_OFF_MIN_UA != F.LEAD_OFF_MIN_SETPOINT_UA
             or _GUARD_MS != F.END_GUARD_MS
-            or (_IO_KILL, _IO_ESTOP, _IO_UA, _IO_COMP, _IO_SENSE, _IO_PENDING)
-            != (IO.IO_KILL, IO.IO_ESTOP, IO.IO_UA, IO.IO_COMP, IO.IO_SENSE, IO.IO_PENDING)
+            or (_IO_KILL, _IO_ESTOP, _IO_UA, _IO_COMP, _IO_SENSE, _IO_PENDING, _IO_NOW)
+            != (
+                IO.IO_KILL,
+                IO.IO_ESTOP,
+                IO.IO_UA,
+                IO.IO_COMP,
+                IO.IO_SENSE,
+                IO.IO_PENDING,
+                IO.IO_NOW,
+            )
+            or (TF.IO_KILL, TF.IO_ESTOP, TF.IO_UA, TF.IO_COMP, TF.IO_SENSE, TF.IO_NOW)
+            != (IO.IO_KILL, IO.IO_ESTOP, IO.IO_UA, IO.IO_COMP, IO.IO_SENSE, IO.IO_NOW)
+            or (TF.FLOOR_UA, TF.LEAD_OFF_MIN_UA) != (_FLOOR_UA, _LEAD_OFF_MIN_UA)
+            or _HOT != tuple(range(TF.WORDS))
+            or (TF.T0, TF.WORK, TF.ELAPSED, TF.CAP, TF.HELD_WIN, TF.HELD_SINCE, TF.HELD_HI)
+            + (TF.HELD_PREV, TF.AMP, TF.PREV_AMP, TF.CEIL, TF.MARGIN, TF.KA, TF.HOST, TF.GATE)
+            + (TF.GATE_MS, TF.PERIOD, TF.FEED, TF.DUE, TF.TRIG, TF.BEATS)
+            != _HOT
         ):
             raise ValueError("scheduler constants out of step with limits/safety/tickio.py")
+        self._hot = TF.new()  # first: the hot attributes below are its words
         self.board = board
         self.session = session
         self._clock = board.clock
@@ -135,9 +248,11 @@ class Scheduler:
         if tio is None:
             tio = IO.PartsIO(board)
         self._io = tio.io
-        self._poll = tio.poll
+        poll = tio.poll
+        if not getattr(tio, "reads_time", False):
+            poll = _TimedPoll(self._clock, poll).poll
+        self._poll = poll  # the time (IO_NOW) and every input: the one sample a tick judges
         self._finish = tio.finish
-        self._now_ms = 0  # ticks_ms of the running tick (_step), reused for the feed deadline
         # Cache the bound method: handing self.tick to a Timer must not allocate each time.
         self.tick_cb = self.tick
 
@@ -259,8 +374,9 @@ class Scheduler:
                 self.fault_ms = self.elapsed_ms
                 self.session.fire(S.EV_FAULT, self.elapsed_ms)
             self.board.safe_off()
-            self.amp_ua = 0
-            self.gate_on = False
+            h = self._hot
+            h[_AMP] = 0
+            h[_GATE] = 0
             self.nom_ua = 0
             self.nom_gate = False
             self._marks_off()
@@ -273,10 +389,11 @@ class Scheduler:
         # The hardware kill path has already cut the output (rp2: the PIO's kill machine);
         # here it is latched with its cause. The polls below are the second line of defence.
         # One call reads every input (tvns/tickio.py); the sense only while the gate is on.
+        # The inputs were read once by the fast path's poll (tvns/tickfast.py), the sense and
+        # the comparator while the gate is on: this judges the same sample, never a second.
         io = self._io
-        gate_on = self.gate_on
-        io[_IO_SENSE] = 1 if gate_on else 0
-        self._poll(io)
+        h = self._hot
+        gate_on = h[_GATE]
         code = io[_IO_KILL]
         if code < 0:  # the board's poll saw the kill machine fire: its cause
             code = self._kill.tripped()
@@ -286,7 +403,7 @@ class Scheduler:
             pass
         elif io[_IO_ESTOP]:
             code = F.ESTOP
-        elif t > self.cap_ms:
+        elif t > h[_CAP]:
             code = F.SESSION_CAP
         elif gate_on:
             ua = io[_IO_UA]
@@ -296,39 +413,40 @@ class Scheduler:
             # 1 Hz the whole ramp). Two windows of a period + _APPLY_MS: an amplitude replaced
             # at t counts until t + 1 to 2 windows, never less than it can show. Inline: a
             # method call costs ~10 us on the rp2 port (docs/SPEED.md).
-            d = now - self.held_since_ms  # ticks_diff, inline
+            d = now - h[_HELD_SINCE]  # ticks_diff, inline
             if d >= _HALF:
                 d = d - _MASK - 1
             elif d < -_HALF:
                 d = d + _MASK + 1
-            if d >= self.held_win_ms:
-                self.held_hi_prev_ua = self.held_hi_ua
-                self.held_hi_ua = 0
-                self.held_since_ms = now
-            hi = self.amp_ua
-            if self.held_hi_ua > hi:
-                hi = self.held_hi_ua
-            if self.held_hi_prev_ua > hi:
-                hi = self.held_hi_prev_ua
-            if ua > hi + hi // 10 + _FLOOR_UA or ua > self.ceiling_ua + self.ceiling_margin_ua:
+            if d >= h[_HELD_WIN]:
+                h[_HELD_PREV] = h[_HELD_HI]
+                h[_HELD_HI] = 0
+                h[_HELD_SINCE] = now
+            amp = h[_AMP]
+            hi = amp
+            if h[_HELD_HI] > hi:
+                hi = h[_HELD_HI]
+            if h[_HELD_PREV] > hi:
+                hi = h[_HELD_PREV]
+            if ua > hi + hi // 10 + _FLOOR_UA or ua > h[_CEIL] + h[_MARGIN]:
                 code = F.OVERCURRENT
             elif io[_IO_COMP]:
                 code = F.LEAD_OFF
             elif (
-                self.amp_ua >= _LEAD_OFF_MIN_UA
+                amp >= _LEAD_OFF_MIN_UA
                 # The peak hold shows the last pulse, maybe still at the previous (lower)
                 # amplitude: on the rp2 port a 100 -> 200 uA ramp step read 96 uA here.
-                and ua < (self.amp_ua if self.amp_ua < self.prev_amp_ua else self.prev_amp_ua) // 2
-                and self._clock.ticks_diff(now, self.gate_on_ms) > self.period_ms
-                and self._pulsing_for(now) > self.period_ms
+                and ua < (amp if amp < h[_PREV_AMP] else h[_PREV_AMP]) // 2
+                and self._clock.ticks_diff(now, h[_GATE_MS]) > h[_PERIOD]
+                and self._pulsing_for(now) > h[_PERIOD]
             ):
                 code = F.LEAD_OFF  # the source cannot drive the setpoint into this load
         if code != F.NONE:
             self.fault(code)
             return True
-        ka = self.keepalive_ms
+        ka = h[_KA]
         if ka and not self.stop_requested:
-            d = now - self.host_ms  # ticks_diff, inline
+            d = now - h[_HOST]  # ticks_diff, inline
             if d >= _HALF:
                 d = d - _MASK - 1
             elif d < -_HALF:
@@ -338,7 +456,7 @@ class Scheduler:
             self.stop_requested = True  # host silent: ramp down fast, end STOPPED
             self.stop_reason = F.HOST_LOSS
             self.stop_ms = t
-            self.work_ms = now
+            h[_WORK] = now
         return False
 
     # ---- the control tick ----
@@ -350,20 +468,27 @@ class Scheduler:
         then a pending DAC setpoint applied when no pulse is in flight (never a wait here);
         last, while a session runs, feed the dead-man engine (after the gate decision, so a
         feed never releases a pulse into a train this tick closed) and set the deadline."""
-        b = self.beats
-        self.beats = b + 1 if b < _WRAP else 0  # b + 1 at _WRAP would be a heap int
+        h = self._hot
+        b = h[_BEATS]
+        h[_BEATS] = b + 1 if b < _WRAP else 0  # b + 1 at _WRAP would be a heap int
         try:
             s = self.session
             if _RUNNING[s.state] == 1:  # only a running session is advanced
+                # The common case in one viper call (tvns/tickfast.py): the inputs and the time
+                # read once; "nothing due, every monitor clean" answered there (the dead man
+                # fed, the due time set); anything else judged below, on the same readings.
+                io = self._io
+                if _fast(h, io, self._poll, self._finish) == 1:
+                    return
                 self._step()
                 if _RUNNING[s.state] == 1:
                     # A pending setpoint to the DAC (between pulses), then the dead man fed.
-                    fed = self._finish(self._io)
-                    now = self._now_ms  # the step's: a feed deadline never later than due
+                    fed = self._finish(io)
+                    now = io[_IO_NOW]  # the step's: a feed deadline never later than due
                     f = now + fed if now <= _MASK - fed else now - (_MASK - fed) - 1
-                    self.feed_ms = f
-                    w = self.work_ms
-                    trg = self.trigger
+                    h[_FEED] = f
+                    w = h[_WORK]
+                    trg = self._trg
                     if trg is not None and self._clock.ticks_diff(trg.due_ms, w) < 0:
                         w = trg.due_ms
                     d = f - w  # ticks_diff, inline
@@ -371,7 +496,7 @@ class Scheduler:
                         d = d - _MASK - 1
                     elif d < -_HALF:
                         d = d + _MASK + 1
-                    self.due_ms = f if d < 0 else w
+                    h[_DUE] = f if d < 0 else w
                     return
             if self._io[_IO_PENDING] >= 0:  # a setpoint left pending reaches the DAC
                 self._dac.apply()
@@ -393,23 +518,23 @@ class Scheduler:
         # 1. A running session only (tick checks): where are we in it?
         s = self.session
         clock = self._clock
-        now = clock.ticks_ms()
-        self._now_ms = now
-        trg = self.trigger
+        h = self._hot
+        now = self._io[_IO_NOW]  # the poll's (tick): the time the monitors judge with
+        trg = self._trg
         if trg is not None and trg.waiting:
             # Start mode: session time stays 0 until the input's edge, then counts from it.
             trg.poll(now, 0)
-            self.t0_ms = now if trg.waiting else trg.edge_ms
+            h[_T0] = now if trg.waiting else trg.edge_ms
             if not trg.waiting:
-                self.work_ms = now
+                h[_WORK] = now
             elif not self.stop_requested:  # a stop's work_ms (stop()) ends the wait now
-                self.work_ms = trg.due_ms
-        t = now - self.t0_ms  # ticks_diff, inline
+                h[_WORK] = trg.due_ms
+        t = now - h[_T0]  # ticks_diff, inline
         if t >= _HALF:
             t = t - _MASK - 1
         elif t < -_HALF:
             t = t + _MASK + 1
-        self.elapsed_ms = t
+        h[_ELAPSED] = t
         # 2. Monitors on every tick: e-stop, session cap, overcurrent, lead-off, keep-alive.
         if self._monitor(now, t):
             return
@@ -418,9 +543,9 @@ class Scheduler:
             if trg.waiting and not self.stop_requested:
                 return  # nothing runs before the start edge; a stop ends the wait
             if trg.poll(now, t):
-                self.work_ms = now
+                h[_WORK] = now
         # 3. Deadline-driven: nothing else can change before work_ms.
-        d = now - self.work_ms  # ticks_diff, inline
+        d = now - h[_WORK]  # ticks_diff, inline
         if d >= _HALF:
             d = d - _MASK - 1
         elif d < -_HALF:
@@ -455,11 +580,11 @@ class Scheduler:
                 s.fire(S.EV_STOPPED, t)
                 return
             self.nom_ua = nom
-            self._set_amp(self.amp_ua if self.amp_ua < nom else nom)
+            self._set_amp(h[_AMP] if h[_AMP] < nom else nom)
             nxt = self.stop_at_ms + k * _STOP_STEP_MS
             if sc.next_ms < nxt:  # the schedule's own step down or the gate's end first
                 nxt = sc.next_ms
-            self.work_ms = clock.ticks_add(self.t0_ms, nxt)
+            h[_WORK] = clock.ticks_add(h[_T0], nxt)
             return
         # 5. Where the schedule says the session is now.
         sc = self.sched
@@ -476,7 +601,7 @@ class Scheduler:
         #    nominal amplitude; the delivered one is never above it.
         amp = sc.amp_ua
         nom = self.nom_ua
-        t0 = self.t0_ms
+        t0 = h[_T0]
         nx = sc.next_ms  # 0 <= nx < 2**30: ticks_add, inline
         due = t0 + nx if t0 <= _MASK - nx else t0 - (_MASK - nx) - 1
         if not sc.gate and nom > self.up_from_ua and t - self.last_up_ms < self.up_gap_ms:
@@ -498,8 +623,8 @@ class Scheduler:
                         due = clock.ticks_add(now, self.up_gap_ms)
                 self.last_up_ms = t
                 self.up_from_ua = nom
-        if amp > self.ceiling_ua:
-            amp = self.ceiling_ua
+        if amp > h[_CEIL]:
+            amp = h[_CEIL]
         allowed = _OUTPUT_ALLOWED[s.state] == 1
         self.nom_ua = amp
         self.nom_gate = sc.gate and allowed
@@ -513,39 +638,41 @@ class Scheduler:
         else:
             self._set_gate(False)
             self._set_amp(amp)
-        self.work_ms = due
+        h[_WORK] = due
 
     @micropython.native  # machine code (mpy-cross -march): the hot path
     def _set_amp(self, amp):
-        if amp != self.amp_ua:
+        h = self._hot
+        old = h[_AMP]
+        if amp != old:
             self._dac.set_ua(amp)
-            old = self.amp_ua
-            self.prev_amp_ua = old
-            self.amp_ua = amp
-            if old > self.held_hi_ua:
-                self.held_hi_ua = old  # the hold may show it for a window yet (_monitor)
+            h[_PREV_AMP] = old
+            h[_AMP] = amp
+            if old > h[_HELD_HI]:
+                h[_HELD_HI] = old  # the hold may show it for a window yet (_monitor)
 
     @micropython.native  # machine code (mpy-cross -march): the hot path
     def _set_gate(self, on):
-        if on != self.gate_on:
+        h = self._hot
+        if (1 if on else 0) != h[_GATE]:
             self._engine.gate(on)
-            self.gate_on = on
+            h[_GATE] = 1 if on else 0
             if on:
-                self.gate_on_ms = self._clock.ticks_ms()
+                h[_GATE_MS] = self._clock.ticks_ms()
             mk = self._marker
-            if mk is not None and self.trigger is None:
+            if mk is not None and self._trg is None:
                 mk.value(1 if on else 0)  # scheduled trains: the marker is the train
 
     def _pulsing_for(self, now):
         """ms since the present burst of pulses began (a large number without a trigger:
         pulses run whenever the gate is open); -1 while no pulse runs."""
-        trg = self.trigger
+        trg = self._trg
         if trg is None:
             return 0x100000
         return trg.flowing_ms(now)
 
     def _marks_off(self):
-        trg = self.trigger
+        trg = self._trg
         if trg is not None:
             trg.off()
         elif self._marker is not None:
@@ -558,6 +685,6 @@ class Scheduler:
         self._set_amp(0)
         self.nom_ua = 0
         self.nom_gate = False
-        trg = self.trigger
+        trg = self._trg
         if trg is not None:
             trg.off()

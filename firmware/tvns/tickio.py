@@ -13,7 +13,9 @@ IO_UA = 2  # the sense reading, uA (valid after a poll with IO_SENSE set)
 IO_COMP = 3  # 1: the compliance comparator reads "at compliance" (with IO_SENSE)
 IO_SENSE = 4  # set by the tick: 1 while the gate is on (read the sense and the comparator)
 IO_PENDING = 5  # < 0: no DAC setpoint pending for sure (the idle tick skips the DAC)
-IO_WORDS = 6  # the scheduler's words; a board's own follow
+IO_NOW = 6  # ticks_ms of this tick, written by a poll whose tick_io says reads_time (else the
+# scheduler writes it before the poll): the one time a running tick judges (tvns/tickfast.py)
+IO_WORDS = 7  # the scheduler's words; a board's own follow
 
 
 def new_io(words=IO_WORDS):
@@ -29,6 +31,8 @@ class PartsIO:
     """Any board: the monitors through the parts' methods. Without the board's own array,
     IO_PENDING stays 0 ("maybe"): the DAC's apply() runs on every tick, as its own test."""
 
+    reads_time = True  # poll() writes IO_NOW (the board's clock)
+
     def __init__(self, board, io=None):
         """io: the board's own array, whose IO_PENDING its DAC keeps (rp2_dac.py)."""
         if io is None:
@@ -43,6 +47,7 @@ class PartsIO:
 
     def _poll(self, io):
         b = self._board
+        io[IO_NOW] = b.clock.ticks_ms()
         k = self._kill
         io[IO_KILL] = 0 if k is None else k.tripped()
         io[IO_ESTOP] = 1 if b.estop.pressed() else 0

@@ -18,9 +18,9 @@ GPIO_MAX = 29  # RP2040: GPIO0..GPIO29
 _FEED = F.DEADMAN_PULSES
 _NEVER_MS = const(0x100000)
 _WRAP = const(0x3FFFFFFF)  # counters wrap here: 2**30 - 1, the largest small int of a 32-bit port
-_KILL_WORD = const(6)  # words of the tick's array (board/rp2_io.py, checked there)
-_N_O = const(9)
-_FEED_MS = const(10)
+_KILL_WORD = const(7)  # words of the tick's array (board/rp2_io.py, checked there)
+_N_O = const(10)
+_FEED_MS = const(11)
 
 
 def _gpio(config, name):

@@ -4,39 +4,40 @@
 # their state here on every host too, so the Python path and the register path share it.
 from micropython import const
 
-from tvns.tickio import IO_PENDING, IO_WORDS, new_io
+from tvns.tickio import IO_NOW, IO_PENDING, IO_WORDS, new_io  # noqa: F401 - IO_NOW: rp2_regs
 
 # Shared state (every host)
-KILL_WORD = const(6)  # -1 while the kill machine has not fired since load; else its snapshot
-LOADED = const(7)  # 1: the pulse machine is loaded and running
-PULLED = const(8)  # pulses the PIO has taken (TX FIFO words), wrapping at 2**30
-N_O = const(9)  # the word fed per pulse (the off count)
-FEED_MS = const(10)  # ms until the next feed is due, from a feed
-CODE = const(11)  # the DAC code on the DAC now
-CC_PENDING = const(12)  # the PWM compare level of the pending code (register path)
+KILL_WORD = const(7)  # -1 while the kill machine has not fired since load; else its snapshot
+LOADED = const(8)  # 1: the pulse machine is loaded and running
+PULLED = const(9)  # pulses the PIO has taken (TX FIFO words), wrapping at 2**30
+N_O = const(10)  # the word fed per pulse (the off count)
+FEED_MS = const(11)  # ms until the next feed is due, from a feed
+CODE = const(12)  # the DAC code on the DAC now
+CC_PENDING = const(13)  # the PWM compare level of the pending code (register path)
 # Register addresses and bits (the chip only: setup())
-A_GPIO_IN = const(13)  # SIO GPIO_IN
-ESTOP_BIT = const(14)
-ESTOP_ACT = const(15)
-COMP_BIT = const(16)  # -1: no comparator
-COMP_ACT = const(17)
-SYNC_BIT = const(18)
-A_FLEVEL = const(19)  # the PIO block's FLEVEL
-KILL_SHIFT = const(20)  # the kill machine's RX level in FLEVEL; -1: no kill machine
-A_ADC_CS = const(21)  # ADC CS (RESULT follows it)
-AINSEL = const(22)
-K_Q12 = const(23)  # the sense's scale (board/rp2.py Sense)
-SENSE_OFF = const(24)
-A_TXF = const(25)  # the pulse machine's TX FIFO
-TX_SHIFT = const(26)  # its TX level in FLEVEL
-A_CC = const(27)  # the amplitude PWM's CC register
-CC_SHIFT = const(28)  # 0: channel A, 16: channel B
-FEED = const(29)  # safety.DEADMAN_PULSES
-DAC_FS = const(30)  # the DAC's calibration (board/dac.py DacCal)
-DAC_OFF = const(31)
-DAC_MAX = const(32)
-TOP1 = const(33)  # the PWM slice's TOP + 1
-WORDS = const(34)
+A_GPIO_IN = const(14)  # SIO GPIO_IN
+ESTOP_BIT = const(15)
+ESTOP_ACT = const(16)
+COMP_BIT = const(17)  # -1: no comparator
+COMP_ACT = const(18)
+SYNC_BIT = const(19)
+A_FLEVEL = const(20)  # the PIO block's FLEVEL
+KILL_SHIFT = const(21)  # the kill machine's RX level in FLEVEL; -1: no kill machine
+A_ADC_CS = const(22)  # ADC CS (RESULT follows it)
+AINSEL = const(23)
+K_Q12 = const(24)  # the sense's scale (board/rp2.py Sense)
+SENSE_OFF = const(25)
+A_TXF = const(26)  # the pulse machine's TX FIFO
+TX_SHIFT = const(27)  # its TX level in FLEVEL
+A_CC = const(28)  # the amplitude PWM's CC register
+CC_SHIFT = const(29)  # 0: channel A, 16: channel B
+FEED = const(30)  # safety.DEADMAN_PULSES
+DAC_FS = const(31)  # the DAC's calibration (board/dac.py DacCal)
+DAC_OFF = const(32)
+DAC_MAX = const(33)
+TOP1 = const(34)  # the PWM slice's TOP + 1
+A_TIMER = const(35)  # TIMER TIMERAWH (TIMERAWL follows): the time, as time.ticks_ms
+WORDS = const(36)
 
 
 def new():

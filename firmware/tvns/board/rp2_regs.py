@@ -16,31 +16,47 @@ from tvns.board import rp2_io as R
 
 @micropython.viper
 def poll(io):
-    """Every monitor input into io: the kill machine (-1: fired, its cause from the Python
-    path), e-stop, and while the gate is on the sense (one ADC conversion) and compliance."""
+    """The time (IO_NOW) and every monitor input into io: the kill machine (-1: fired, its
+    cause from the Python path), e-stop, and while the gate is on the sense (one ADC
+    conversion) and compliance."""
     o = ptr32(io)
-    gin = ptr32(o[13])[0]  # SIO GPIO_IN: every input pin at once
+    # The time first, as the port's time.ticks_ms() computes it (to_ms_since_boot: the 64-bit
+    # microsecond count // 1000, masked to 2**30), from TIMERAWH/TIMERAWL read as pico-sdk's
+    # time_us_64 reads them (the high word again after the low: a carry in between re-reads).
+    tm = ptr32(o[35])
+    hi = tm[0]
+    lo = tm[1]
+    h2 = tm[0]
+    if h2 != hi:
+        lo = tm[1]
+        hi = h2
+    # hi * 2**32 + lo = hi * (4294967 * 1000 + 296) + lh * (65 * 1000 + 536) + (lo & 0xFFFF):
+    # every term below 2**31 but hi * 4294967, whose 32-bit wrap keeps the low 30 bits.
+    lh = (lo >> 16) & 0xFFFF
+    r = hi * 296 + lh * 536 + (lo & 0xFFFF)
+    o[6] = (hi * 4294967 + lh * 65 + r // 1000) & 0x3FFFFFFF
+    gin = ptr32(o[14])[0]  # SIO GPIO_IN: every input pin at once
     k = 0
-    ks = o[20]
-    if ks >= 0 and (o[6] >= 0 or ((ptr32(o[19])[0] >> ks) & 15) != 0):
+    ks = o[21]
+    if ks >= 0 and (o[7] >= 0 or ((ptr32(o[20])[0] >> ks) & 15) != 0):
         k = -1
     o[0] = k
-    o[1] = 1 if ((gin >> o[14]) & 1) == o[15] else 0
+    o[1] = 1 if ((gin >> o[15]) & 1) == o[16] else 0
     if o[4]:
-        cs = ptr32(o[21])
+        cs = ptr32(o[22])
         # adc_select_input + adc_read: AINSEL, START_ONCE, then READY (96 ADC clocks, 2 us).
-        cs[0] = (cs[0] & (~0x7404)) | (o[22] << 12) | 4
+        cs[0] = (cs[0] & (~0x7404)) | (o[23] << 12) | 4
         n = 0
         while n < 500 and (cs[0] & 0x100) == 0:
             n += 1
         raw = 0xFFF  # no conversion in ~40 us: full scale, the overcurrent monitor's fault
         if n < 500:
-            raw = ptr32(o[21] + 4)[0] & 0xFFF
-        ua = ((raw * o[23]) >> 12) + o[24]
+            raw = ptr32(o[22] + 4)[0] & 0xFFF
+        ua = ((raw * o[24]) >> 12) + o[25]
         o[2] = ua if ua > 0 else 0
-        cb = o[16]
+        cb = o[17]
         o[3] = 0
-        if cb >= 0 and ((gin >> cb) & 1) == o[17]:
+        if cb >= 0 and ((gin >> cb) & 1) == o[18]:
             o[3] = 1
 
 
@@ -51,25 +67,25 @@ def finish(io) -> int:
     Returns the ms until the next feed is due."""
     o = ptr32(io)
     p = o[5]
-    if p >= 0 and ((ptr32(o[13])[0] >> o[18]) & 1) == 0:
-        cc = ptr32(o[27])
-        sh = o[28]
-        cc[0] = (cc[0] & (~(0xFFFF << sh))) | (o[12] << sh)
-        o[11] = p
+    if p >= 0 and ((ptr32(o[14])[0] >> o[19]) & 1) == 0:
+        cc = ptr32(o[28])
+        sh = o[29]
+        cc[0] = (cc[0] & (~(0xFFFF << sh))) | (o[13] << sh)
+        o[12] = p
         o[5] = -1
-    if o[7] == 0:
+    if o[8] == 0:
         return 0x100000
-    feed = o[29]
-    level = (ptr32(o[19])[0] >> o[26]) & 15
+    feed = o[30]
+    level = (ptr32(o[20])[0] >> o[27]) & 15
     if level < feed:
         d = feed - level
-        n = o[8]  # wraps to 0 after 2**30 - 1, as PioEngine.feed
-        o[8] = n + d if n <= 0x3FFFFFFF - d else n - 0x3FFFFFFF - 1 + d
-        txf = ptr32(o[25])
+        n = o[9]  # wraps to 0 after 2**30 - 1, as PioEngine.feed
+        o[9] = n + d if n <= 0x3FFFFFFF - d else n - 0x3FFFFFFF - 1 + d
+        txf = ptr32(o[26])
         while level < feed:
-            txf[0] = o[9]
+            txf[0] = o[10]
             level += 1
-    return o[10]
+    return o[11]
 
 
 @micropython.viper
@@ -79,31 +95,33 @@ def set_ua(io, ua: int):
     product passes 2**31), pending; written at once while SYNC is low (no pulse in flight),
     else by finish() at the first tick with SYNC low."""
     o = ptr32(io)
-    cmax = o[32]
+    cmax = o[33]
     code = 0
     if ua > 0:
-        code = (ua - o[31]) * cmax // o[30]  # |ua - offset| <= 20 mA: < 2**31 with 65535
+        code = (ua - o[32]) * cmax // o[31]  # |ua - offset| <= 20 mA: < 2**31 with 65535
         if code < 0:
             code = 0
         elif code > cmax:
             code = cmax
-    top1 = o[33]
+    top1 = o[34]
     hi = (code >> 8) * top1
     u = hi // 65535
     v = hi - u * 65535
-    o[12] = u * 256 + (v * 256 + (code & 0xFF) * top1 + 32767) // 65535
+    o[13] = u * 256 + (v * 256 + (code & 0xFF) * top1 + 32767) // 65535
     o[5] = code  # published after its level
-    if ((ptr32(o[13])[0] >> o[18]) & 1) == 0:
-        cc = ptr32(o[27])
-        sh = o[28]
-        cc[0] = (cc[0] & (~(0xFFFF << sh))) | (o[12] << sh)
-        o[11] = code
+    if ((ptr32(o[14])[0] >> o[19]) & 1) == 0:
+        cc = ptr32(o[28])
+        sh = o[29]
+        cc[0] = (cc[0] & (~(0xFFFF << sh))) | (o[13] << sh)
+        o[12] = code
         o[5] = -1
 
 
 class RegIO:
     """board.tick_io on the chip: the array and the two functions (plain functions, not
     bound methods: the tick calls them with the array)."""
+
+    reads_time = True  # poll() writes IO_NOW from the TIMER registers
 
     def __init__(self, io):
         self.io = io
@@ -115,6 +133,11 @@ _SIO_GPIO_IN = 0xD0000004
 _PIO0 = 0x50200000
 _ADC_CS = 0x4004C000
 _PWM = 0x40050000
+_TIMERAWH = 0x40054024  # TIMERAWL at + 4
+# The words the viper functions above index by number (a const of another module is not
+# folded): checked against rp2_io's names when the board builds its tick I/O.
+_LAYOUT = (6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26)
+_LAYOUT += (27, 28, 29, 30, 31, 32, 33, 34, 35, 36)
 
 
 def _s32(addr):
@@ -126,6 +149,14 @@ def setup(io, machine, feed, pins):
     """The register addresses of this board (main loop, once). pins: a dict of the GPIOs
     and levels: estop, estop_active, comp (-1: none), comp_active, sync, sm, kill_sm (-1:
     none), adc, k_q12, sense_off, pwm."""
+    layout = (R.IO_NOW, R.KILL_WORD, R.LOADED, R.PULLED, R.N_O, R.FEED_MS, R.CODE)
+    layout += (R.CC_PENDING, R.A_GPIO_IN, R.ESTOP_BIT, R.ESTOP_ACT, R.COMP_BIT, R.COMP_ACT)
+    layout += (R.SYNC_BIT, R.A_FLEVEL, R.KILL_SHIFT, R.A_ADC_CS, R.AINSEL, R.K_Q12)
+    layout += (R.SENSE_OFF, R.A_TXF, R.TX_SHIFT, R.A_CC, R.CC_SHIFT, R.FEED, R.DAC_FS)
+    layout += (R.DAC_OFF, R.DAC_MAX, R.TOP1, R.A_TIMER, R.WORDS)
+    if layout != _LAYOUT:
+        raise ValueError("rp2_regs word numbers out of step with rp2_io.py")
+    io[R.A_TIMER] = _s32(_TIMERAWH)
     io[R.A_GPIO_IN] = _s32(_SIO_GPIO_IN)
     io[R.ESTOP_BIT] = pins["estop"]
     io[R.ESTOP_ACT] = pins["estop_active"]
