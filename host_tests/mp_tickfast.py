@@ -31,6 +31,8 @@ except ImportError:  # CPython
 
 _MASK = 0x3FFFFFFF
 _HALF = 0x20000000
+# tvns/tickfast.py's words (its LAYOUT says where each is)
+ELAPSED, GATE, FEED, DUE, BEATS, WORDS = (TF.LAYOUT[i] for i in (2, 14, 17, 18, 20, 21))
 
 
 class Clock:
@@ -201,7 +203,7 @@ def _recorded(hot, io, poll, finish):
 
 def _look(hot, io, poll, finish):
     """The fast path answering "look" at once, after its poll: the full path alone."""
-    io[IO.IO_SENSE] = hot[TF.GATE]
+    io[IO.IO_SENSE] = hot[GATE]
     poll(io)
     return 0
 
@@ -211,19 +213,19 @@ def judge(case):
     board_a, s_a, a = _build(case)
     board_b, s_b, b = _build(case)
     before = _state(board_b, s_b, b)
-    fast = SC._fast
+    run = SC._run
     try:
-        SC._fast = _recorded
+        SC._run = _recorded
         _ANSWER[0] = -1
         heap_lock()
         try:
             a.tick()
         finally:
             heap_unlock()
-        SC._fast = _look
+        SC._run = _look
         b.tick()
     finally:
-        SC._fast = fast
+        SC._run = run
     r = _ANSWER[0]
     if r == -1:
         return [r, "the fast path raised (or allocated)"]
@@ -234,9 +236,9 @@ def judge(case):
     if after_a != after_b:
         return [r, "fast %r != full %r" % (after_a, after_b)]
     # the full path did nothing but the session time, the feed, the due time (and its beat)
-    changed = [i for i in range(TF.WORDS) if after_b[0][i] != before[0][i]]
+    changed = [i for i in range(WORDS) if after_b[0][i] != before[0][i]]
     for i in changed:
-        if i not in (TF.ELAPSED, TF.FEED, TF.DUE, TF.BEATS):
+        if i not in (ELAPSED, FEED, DUE, BEATS):
             return [r, "the full path changed hot word %d" % i]
     if after_b[1] != before[1][:4] + [before[1][4] + 1] + before[1][5:]:
         return [r, "the full path asked the board %r" % after_b[1]]

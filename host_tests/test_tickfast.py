@@ -131,6 +131,70 @@ def _check(cases, got):
     return clean
 
 
+def _s32(w):
+    return w - (1 << 32) if w >= 1 << 31 else w
+
+
+def _rp2_case(rnd):
+    """A hot state (as _case) with the rp2 board's words and register values around it."""
+    c = _case(rnd)
+    hot = [c[n] for n in mp_tickfast.HOT] + [rnd.randint(0, 1000)]  # (+ beats)
+    us = (c["now"] + rnd.randint(0, 3) * (_MASK + 1)) * 1000 + rnd.randint(0, 999)
+    k_q12, off = rnd.choice(((3300, -20), (4100, 0), (2600, 35)))
+    raw = min(4095, max(0, ((c["ua"] - off) << 12) // k_q12 + rnd.randint(-1, 1)))
+    gin = rnd.randint(0, 0xFFFFFFFF) & ~((1 << 16) | (1 << 15) | (1 << 4))
+    gin |= (0 if c["estop"] else 1 << 16) | (c["comp"] << 15) | (rnd.randint(0, 1) << 4)
+    kill_rx = rnd.choice((0,) * 10 + (1, 2))
+    pending = rnd.choice((-1, -1, rnd.randint(0, 65535)))
+    return {
+        "hot": hot,
+        "GIN": _s32(gin),
+        "FLEVEL": (kill_rx << 12) | rnd.randint(0, 4),
+        "CS": rnd.choice((0x101,) * 10 + (0x001, 0x7505)),
+        "RESULT": 0xF000 | raw,
+        "TXF": rnd.randint(0, 1000),
+        "CC": _s32(rnd.randint(0, 0xFFFFFFFF)),
+        "TMH": us >> 32,
+        "TML": _s32(us & 0xFFFFFFFF),
+        "KILL_WORD": rnd.choice((-1,) * 10 + (0x3FE,)),
+        "LOADED": rnd.choice((1, 1, 0)),
+        "PULLED": rnd.choice((0, _MASK - 1, _MASK, rnd.randint(0, _MASK))),
+        "N_O": rnd.randint(0, 100000),
+        "FEED_MS": c["fed"],
+        "CODE": rnd.randint(0, 65535),
+        "CC_PENDING": rnd.randint(0, 65535),
+        "IO_PENDING": pending,
+        "ESTOP_BIT": 16,
+        "ESTOP_ACT": 0,
+        "COMP_BIT": rnd.choice((15, 15, -1)),
+        "COMP_ACT": 1,
+        "SYNC_BIT": 4,
+        "KILL_SHIFT": rnd.choice((12, 12, -1)),
+        "TX_SHIFT": 0,
+        "AINSEL": rnd.randint(0, 3),
+        "K_Q12": k_q12,
+        "SENSE_OFF": off,
+        "CC_SHIFT": rnd.choice((0, 16)),
+        "FEED": 2,
+    }
+
+
+def test_the_rp2_inline_fast_path_is_tickfast_with_the_boards_poll_and_finish(tmp_path):
+    """board/rp2_fast.fast (the chip's: poll, judge and finish in one viper function) gives
+    tickfast.run's answer with rp2_regs.poll and finish, leaving the same hot state, the
+    same io array and the same registers, under heap_lock (32-bit MicroPython, a register
+    file in RAM)."""
+    runtime = require(numerics_binary(), "numerics")
+    rnd = random.Random(18)
+    cases = [_rp2_case(rnd) for _ in range(3000)]
+    got = mp_batch(runtime, cases, tmp_path, "mp_tickfast_rp2.py")
+    assert len(got) == len(cases)
+    bad = [(c, g) for c, g in zip(cases, got) if g[1] != "ok"]
+    assert not bad, bad[:2]
+    clean = sum(1 for g in got if g[0] == 1)
+    assert len(cases) // 10 < clean < len(cases) * 9 // 10, clean
+
+
 @settings(
     max_examples=5,
     deadline=None,
@@ -186,3 +250,18 @@ if __name__ == "__main__":  # a quick look at the answers' mix
     cs = _cases(int(sys.argv[1]) if len(sys.argv) > 1 else 0, 2000)
     g = [mp_tickfast.judge(c) for c in cs]
     print(sum(1 for x in g if x[0] == 1), "clean of", len(g), [x for x in g if x[1] != "ok"][:2])
+
+
+def test_the_rp2_fast_paths_numbers_are_tickfasts(monkeypatch):
+    """board/rp2_fast.py numbers the words itself (viper folds only its own consts): the
+    board's build refuses to run it when they and tickfast's LAYOUT disagree."""
+    from tvns import tickfast
+    from tvns.board import rp2_fast
+
+    rp2_fast.check()
+    for i in (0, 14, 19, 22, 27, 28, 29):
+        lay = list(tickfast.LAYOUT)
+        lay[i] += 1
+        monkeypatch.setattr(tickfast, "LAYOUT", tuple(lay))
+        with pytest.raises(ValueError, match="rp2_fast word numbers out of step"):
+            rp2_fast.check()

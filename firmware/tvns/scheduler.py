@@ -78,10 +78,12 @@ _FEED = const(17)
 _DUE = const(18)
 _TRIG = const(19)
 _BEATS = const(20)
-_HOT = (_T0, _WORK, _ELAPSED, _CAP, _HELD_WIN, _HELD_SINCE, _HELD_HI, _HELD_PREV, _AMP)
-_HOT += (_PREV_AMP, _CEIL, _MARGIN, _KA, _HOST, _GATE, _GATE_MS, _PERIOD, _FEED, _DUE, _TRIG)
-_HOT += (_BEATS,)
-_fast = TF.run  # the running tick's common case (a module global: no lookup on self)
+# tvns/tickfast.py's LAYOUT as this module numbers it (a constant: checked at construction)
+_LAYOUT = (_T0, _WORK, _ELAPSED, _CAP, _HELD_WIN, _HELD_SINCE, _HELD_HI, _HELD_PREV, _AMP,
+           _PREV_AMP, _CEIL, _MARGIN, _KA, _HOST, _GATE, _GATE_MS, _PERIOD, _FEED, _DUE, _TRIG,
+           _BEATS, 21, _IO_KILL, _IO_ESTOP, _IO_UA, _IO_COMP, _IO_SENSE, _IO_NOW, _FLOOR_UA,
+           _LEAD_OFF_MIN_UA)  # fmt: skip
+_run = TF.run  # the running tick's common case (a module global: no lookup on self)
 # A setpoint reaches the DAC within 3 ticks (board/rp2_dac.py: applied between pulses); with a
 # late tick, 5 ms. A pulse the sense holds was commanded at most a period + this ago.
 _APPLY_MS = const(5)
@@ -103,16 +105,19 @@ _EVENT_FOR_PHASE = bytes(
 )
 
 
-def _word(i):
-    """A Scheduler attribute whose only home is word i of its hot state (tvns/tickfast.py)."""
+class _Word:
+    """A Scheduler attribute whose only home is word i of its hot state (tvns/tickfast.py):
+    a descriptor (one small object each: cheaper to build at boot than a property with two
+    closures, docs/SPEED.md)."""
 
-    def get(self):
-        return self._hot[i]
+    def __init__(self, i):
+        self.i = i
 
-    def put(self, v):
-        self._hot[i] = v
+    def __get__(self, obj, cls):
+        return obj._hot[self.i]
 
-    return property(get, put)
+    def __set__(self, obj, v):
+        obj._hot[self.i] = v
 
 
 class _TimedPoll:
@@ -134,25 +139,25 @@ class Scheduler:
     # main loop, the sim and the tests use, read and written through to the array. The tick
     # itself stores no attribute: with properties in the class, MicroPython looks each store
     # up in the class first (a property's setter?), ~10 us on the rp2 port (docs/SPEED.md).
-    t0_ms = _word(_T0)
-    work_ms = _word(_WORK)
-    elapsed_ms = _word(_ELAPSED)
-    cap_ms = _word(_CAP)
-    held_win_ms = _word(_HELD_WIN)
-    held_since_ms = _word(_HELD_SINCE)
-    held_hi_ua = _word(_HELD_HI)
-    held_hi_prev_ua = _word(_HELD_PREV)
-    amp_ua = _word(_AMP)
-    prev_amp_ua = _word(_PREV_AMP)
-    ceiling_ua = _word(_CEIL)
-    ceiling_margin_ua = _word(_MARGIN)
-    keepalive_ms = _word(_KA)
-    host_ms = _word(_HOST)
-    gate_on_ms = _word(_GATE_MS)
-    period_ms = _word(_PERIOD)
-    feed_ms = _word(_FEED)
-    due_ms = _word(_DUE)
-    beats = _word(_BEATS)
+    t0_ms = _Word(_T0)
+    work_ms = _Word(_WORK)
+    elapsed_ms = _Word(_ELAPSED)
+    cap_ms = _Word(_CAP)
+    held_win_ms = _Word(_HELD_WIN)
+    held_since_ms = _Word(_HELD_SINCE)
+    held_hi_ua = _Word(_HELD_HI)
+    held_hi_prev_ua = _Word(_HELD_PREV)
+    amp_ua = _Word(_AMP)
+    prev_amp_ua = _Word(_PREV_AMP)
+    ceiling_ua = _Word(_CEIL)
+    ceiling_margin_ua = _Word(_MARGIN)
+    keepalive_ms = _Word(_KA)
+    host_ms = _Word(_HOST)
+    gate_on_ms = _Word(_GATE_MS)
+    period_ms = _Word(_PERIOD)
+    feed_ms = _Word(_FEED)
+    due_ms = _Word(_DUE)
+    beats = _Word(_BEATS)
 
     @property
     def gate_on(self):
@@ -188,60 +193,43 @@ class Scheduler:
                 IO.IO_PENDING,
                 IO.IO_NOW,
             )
-            or (TF.IO_KILL, TF.IO_ESTOP, TF.IO_UA, TF.IO_COMP, TF.IO_SENSE, TF.IO_NOW)
-            != (IO.IO_KILL, IO.IO_ESTOP, IO.IO_UA, IO.IO_COMP, IO.IO_SENSE, IO.IO_NOW)
-            or (TF.FLOOR_UA, TF.LEAD_OFF_MIN_UA) != (_FLOOR_UA, _LEAD_OFF_MIN_UA)
-            or _HOT != tuple(range(TF.WORDS))
-            or (TF.T0, TF.WORK, TF.ELAPSED, TF.CAP, TF.HELD_WIN, TF.HELD_SINCE, TF.HELD_HI)
-            + (TF.HELD_PREV, TF.AMP, TF.PREV_AMP, TF.CEIL, TF.MARGIN, TF.KA, TF.HOST, TF.GATE)
-            + (TF.GATE_MS, TF.PERIOD, TF.FEED, TF.DUE, TF.TRIG, TF.BEATS)
-            != _HOT
+            or TF.LAYOUT != _LAYOUT
         ):
             raise ValueError("scheduler constants out of step with limits/safety/tickio.py")
-        self._hot = TF.new()  # first: the hot attributes below are its words
+        # The hot state (tvns/tickfast.py, its words say what each is): all 0 but the ceiling
+        # and its margin; no store through the properties here (each costs a property call
+        # and a class lookup: boot time on the rp2 port, docs/SPEED.md).
+        h = TF.new()
+        self._hot = h
+        self._trg = None  # no trigger (the TRIG word 0): see the trigger property
+        h[_CEIL] = min(L.CURRENT_MAX_UA, board.ceiling_ua)
+        # Overcurrent at the ceiling: a tolerance of a few steps of the sense ADC (safety.py).
+        h[_MARGIN] = F.CEILING_MARGIN_STEPS * board.sense.step_ua
         self.board = board
         self.session = session
         self._clock = board.clock
         self._engine = board.engine
         self._dac = board.dac
-        self.ceiling_ua = min(L.CURRENT_MAX_UA, board.ceiling_ua)
         self.protocol = None
         self.sched = None
-        self.amp_ua = 0  # last amplitude commanded to the DAC
         self.nom_ua = 0  # the active arm's amplitude (== amp_ua unless blinded sham)
         self.nom_gate = False  # the active arm's gate (== gate_on unless blinded sham)
-        self.held_win_ms = 0  # a pulse period + _APPLY_MS (load)
         self.up_gap_ms = 0  # upward steps at least one pulse period apart (jitter-proof)
         self._fresh(0)  # prev_amp_ua, held_*, last_up_ms, up_from_ua: as at a session's start
-        self.gate_on_ms = 0  # ticks_ms when the gate last opened
-        self.period_ms = 0
-        self.cap_ms = 0  # session time beyond which the session-cap monitor faults
-        self.keepalive_ms = 0  # 0: off
-        self.host_ms = 0  # ticks_ms of the last host message
         self.fault_code = F.NONE  # the first cause of the present FAULT latch
         self.fault_ms = 0  # session time of the fault
         self.stop_reason = F.NONE  # HOST_LOSS when a keep-alive miss caused the stop
         self.stop_ms = 0  # session time the stop reason was detected
-        self.gate_on = False  # last gate state commanded to the engine
-        self.t0_ms = 0  # clock ticks_ms at start
-        self.due_ms = 0  # clock ticks_ms at which the next tick has work
-        self.elapsed_ms = 0  # session time at the last tick that did work
         self.stop_requested = False
         self.stopping = False
         self.stop_at_ms = 0  # session time of the stop's first step
         self.stop_from_ua = 0  # the nominal amplitude the stop ramps down from
-        self.beats = 0  # every tick call, due or not: the main loop's proof of life (wraps)
         self.exceptions = 0  # exceptions caught in the tick body (wraps)
         self.off_failed = False  # the output-off path raised: the main loop must starve the WDT
-        self.work_ms = 0  # ticks_ms at which the schedule next has work
-        self.feed_ms = 0  # ticks_ms by which the dead-man engine needs its next feed
         self._kill = getattr(board, "kill", None)  # the hardware kill path, where the board has one
-        self.trigger = None  # a TriggerRun while a protocol with a trigger block is loaded
         self._marker = getattr(board, "marker", None)  # train onsets (tvns/trigger.py)
         self._irq_off = board.disable_irq
         self._irq_on = board.enable_irq
-        # Overcurrent at the ceiling: a tolerance of a few steps of the sense ADC (safety.py).
-        self.ceiling_margin_ua = F.CEILING_MARGIN_STEPS * board.sense.step_ua
         # The monitors' inputs and the end of the tick in two calls (tvns/tickio.py): the
         # board's own (rp2 on the chip: registers) or the parts' methods.
         tio = getattr(board, "tick_io", None)
@@ -253,6 +241,9 @@ class Scheduler:
             poll = _TimedPoll(self._clock, poll).poll
         self._poll = poll  # the time (IO_NOW) and every input: the one sample a tick judges
         self._finish = tio.finish
+        # The board's own fast path, fast(hot, io): tickfast.run with its poll and finish
+        # inline (rp2 on the chip: board/rp2_fast.py); None: tickfast.run with the two calls.
+        self._fast = getattr(tio, "fast", None)
         # Cache the bound method: handing self.tick to a Timer must not allocate each time.
         self.tick_cb = self.tick
 
@@ -342,12 +333,13 @@ class Scheduler:
     def _fresh(self, now):
         """The amplitude's and the monitors' memory of the session before: none (at start,
         and at construction, so that the tick never adds an attribute: an allocation)."""
-        self.prev_amp_ua = 0  # the amplitude before amp_ua: a peak-hold sense may still show it
+        h = self._hot
+        h[_PREV_AMP] = 0  # the amplitude before amp_ua: a peak-hold sense may still show it
         # The highest amplitudes commanded (and since replaced) that the sense's hold may
         # still show: those replaced in this hold window and in the one before (_monitor).
-        self.held_hi_ua = 0
-        self.held_hi_prev_ua = 0
-        self.held_since_ms = now  # ticks_ms the present hold window began
+        h[_HELD_HI] = 0
+        h[_HELD_PREV] = 0
+        h[_HELD_SINCE] = now  # ticks_ms the present hold window began
         self.last_up_ms = -self.up_gap_ms  # session time of the last upward amplitude step
         self.up_from_ua = 0  # the nominal amplitude before the last upward step
 
@@ -478,7 +470,11 @@ class Scheduler:
                 # read once; "nothing due, every monitor clean" answered there (the dead man
                 # fed, the due time set); anything else judged below, on the same readings.
                 io = self._io
-                if _fast(h, io, self._poll, self._finish) == 1:
+                f = self._fast
+                if f is not None:
+                    if f(h, io) == 1:
+                        return
+                elif _run(h, io, self._poll, self._finish) == 1:
                     return
                 self._step()
                 if _RUNNING[s.state] == 1:

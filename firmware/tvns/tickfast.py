@@ -36,47 +36,54 @@ if sys.implementation.name != "micropython":  # the viper cast, for CPython (the
 # ruff: noqa: F821
 
 # The words of the hot state (Scheduler._hot); the Scheduler's property of each name in ().
-T0 = const(0)  # (t0_ms) ticks_ms at the session's start
-WORK = const(1)  # (work_ms) ticks_ms at which the schedule next has work
-ELAPSED = const(2)  # (elapsed_ms) session time at the last tick
-CAP = const(3)  # (cap_ms) session time beyond which the session-cap monitor faults
-HELD_WIN = const(4)  # (held_win_ms) the sense hold's window: a pulse period + apply time
-HELD_SINCE = const(5)  # (held_since_ms) ticks_ms the present hold window began
-HELD_HI = const(6)  # (held_hi_ua) highest amplitude replaced in this hold window
-HELD_PREV = const(7)  # (held_hi_prev_ua) ... and in the window before
-AMP = const(8)  # (amp_ua) last amplitude commanded to the DAC
-PREV_AMP = const(9)  # (prev_amp_ua) the amplitude before it
-CEIL = const(10)  # (ceiling_ua)
-MARGIN = const(11)  # (ceiling_margin_ua) overcurrent tolerance at the ceiling
-KA = const(12)  # (keepalive_ms) 0: off
-HOST = const(13)  # (host_ms) ticks_ms of the last host message
-GATE = const(14)  # (gate_on) 1: the gate is open (the engine's last command)
-GATE_MS = const(15)  # (gate_on_ms) ticks_ms when the gate last opened
-PERIOD = const(16)  # (period_ms) the pulse period, ms rounded up
-FEED = const(17)  # (feed_ms) ticks_ms by which the dead man needs its next feed
-DUE = const(18)  # (due_ms) ticks_ms at which the next tick has work
-TRIG = const(19)  # 1 while a protocol with a trigger block is loaded (trigger)
-BEATS = const(20)  # (beats) every tick call: the main loop's proof of life (wraps at 2**30 - 1)
-WORDS = const(21)
+# (Private consts: folded into the code, never stored as module globals.)
+_T0 = const(0)  # (t0_ms) ticks_ms at the session's start
+_WORK = const(1)  # (work_ms) ticks_ms at which the schedule next has work
+_ELAPSED = const(2)  # (elapsed_ms) session time at the last tick
+_CAP = const(3)  # (cap_ms) session time beyond which the session-cap monitor faults
+_HELD_WIN = const(4)  # (held_win_ms) the sense hold's window: a pulse period + apply time
+_HELD_SINCE = const(5)  # (held_since_ms) ticks_ms the present hold window began
+_HELD_HI = const(6)  # (held_hi_ua) highest amplitude replaced in this hold window
+_HELD_PREV = const(7)  # (held_hi_prev_ua) ... and in the window before
+_AMP = const(8)  # (amp_ua) last amplitude commanded to the DAC
+_PREV_AMP = const(9)  # (prev_amp_ua) the amplitude before it
+_CEIL = const(10)  # (ceiling_ua)
+_MARGIN = const(11)  # (ceiling_margin_ua) overcurrent tolerance at the ceiling
+_KA = const(12)  # (keepalive_ms) 0: off
+_HOST = const(13)  # (host_ms) ticks_ms of the last host message
+_GATE = const(14)  # (gate_on) 1: the gate is open (the engine's last command)
+_GATE_MS = const(15)  # (gate_on_ms) ticks_ms when the gate last opened
+_PERIOD = const(16)  # (period_ms) the pulse period, ms rounded up
+_FEED = const(17)  # (feed_ms) ticks_ms by which the dead man needs its next feed
+_DUE = const(18)  # (due_ms) ticks_ms at which the next tick has work
+_TRIG = const(19)  # 1 while a protocol with a trigger block is loaded (trigger)
+_BEATS = const(20)  # (beats) every tick call: the main loop's proof of life (wraps at 2**30 - 1)
+_WORDS = const(21)
 
-# tvns/tickio.py's words and safety.py's numbers (public: scheduler.py checks them at construction)
-IO_KILL = const(0)
-IO_ESTOP = const(1)
-IO_UA = const(2)
-IO_COMP = const(3)
-IO_SENSE = const(4)
-IO_NOW = const(6)
-FLOOR_UA = const(50)  # safety.SENSE_FLOOR_UA
-LEAD_OFF_MIN_UA = const(200)  # safety.LEAD_OFF_MIN_SETPOINT_UA
+# tvns/tickio.py's words and safety.py's numbers
+_IO_KILL = const(0)
+_IO_ESTOP = const(1)
+_IO_UA = const(2)
+_IO_COMP = const(3)
+_IO_SENSE = const(4)
+_IO_NOW = const(6)
+_FLOOR_UA = const(50)  # safety.SENSE_FLOOR_UA
+_LEAD_OFF_MIN_UA = const(200)  # safety.LEAD_OFF_MIN_SETPOINT_UA
 _MASK = const(0x3FFFFFFF)
 _HALF = const(0x20000000)
+# Every number above in one constant (no module global each: boot time on the rp2 port),
+# in this order, for scheduler.py and board/rp2_fast.py to check theirs against.
+LAYOUT = (_T0, _WORK, _ELAPSED, _CAP, _HELD_WIN, _HELD_SINCE, _HELD_HI, _HELD_PREV, _AMP,
+          _PREV_AMP, _CEIL, _MARGIN, _KA, _HOST, _GATE, _GATE_MS, _PERIOD, _FEED, _DUE, _TRIG,
+          _BEATS, _WORDS, _IO_KILL, _IO_ESTOP, _IO_UA, _IO_COMP, _IO_SENSE, _IO_NOW,
+          _FLOOR_UA, _LEAD_OFF_MIN_UA)  # fmt: skip
 
 
 def new():
     """The hot state (main loop, once): all zero, as a Scheduler is built."""
     from array import array
 
-    return array("i", bytes(4 * WORDS))
+    return array("i", bytes(4 * _WORDS))
 
 
 @micropython.viper
@@ -88,62 +95,62 @@ def run(hot, io, poll, finish) -> int:
     the full path would act."""
     h = ptr32(hot)
     o = ptr32(io)
-    gate = h[GATE]
-    o[IO_SENSE] = gate  # the sense and the comparator only while the gate is on
+    gate = h[_GATE]
+    o[_IO_SENSE] = gate  # the sense and the comparator only while the gate is on
     poll(io)  # every input and the time (tvns/tickio.py), once
-    if h[TRIG] != 0:
+    if h[_TRIG] != 0:
         return 0  # the trigger's input is sampled by the full path (tvns/trigger.py)
-    if o[IO_KILL] != 0 or o[IO_ESTOP] != 0:
+    if o[_IO_KILL] != 0 or o[_IO_ESTOP] != 0:
         return 0
-    now = o[IO_NOW]
-    t = now - h[T0]  # ticks_diff, inline
+    now = o[_IO_NOW]
+    t = now - h[_T0]  # ticks_diff, inline
     if t >= _HALF:
         t = t - _MASK - 1
     elif t < -_HALF:
         t = t + _MASK + 1
-    if t > h[CAP]:
+    if t > h[_CAP]:
         return 0
     if gate != 0:
-        d = now - h[HELD_SINCE]
+        d = now - h[_HELD_SINCE]
         if d >= _HALF:
             d = d - _MASK - 1
         elif d < -_HALF:
             d = d + _MASK + 1
-        if d >= h[HELD_WIN]:
+        if d >= h[_HELD_WIN]:
             return 0  # the hold window rolls over: a state change
-        ua = o[IO_UA]
-        amp = h[AMP]
+        ua = o[_IO_UA]
+        amp = h[_AMP]
         hi = amp
-        if h[HELD_HI] > hi:
-            hi = h[HELD_HI]
-        if h[HELD_PREV] > hi:
-            hi = h[HELD_PREV]
-        if ua > hi + hi // 10 + FLOOR_UA or ua > h[CEIL] + h[MARGIN]:
+        if h[_HELD_HI] > hi:
+            hi = h[_HELD_HI]
+        if h[_HELD_PREV] > hi:
+            hi = h[_HELD_PREV]
+        if ua > hi + hi // 10 + _FLOOR_UA or ua > h[_CEIL] + h[_MARGIN]:
             return 0
-        if o[IO_COMP] != 0:
+        if o[_IO_COMP] != 0:
             return 0
-        if amp >= LEAD_OFF_MIN_UA:
-            lo = h[PREV_AMP]
+        if amp >= _LEAD_OFF_MIN_UA:
+            lo = h[_PREV_AMP]
             if amp < lo:
                 lo = amp
             if ua < lo // 2:
-                d = now - h[GATE_MS]
+                d = now - h[_GATE_MS]
                 if d >= _HALF:
                     d = d - _MASK - 1
                 elif d < -_HALF:
                     d = d + _MASK + 1
-                if d > h[PERIOD]:
+                if d > h[_PERIOD]:
                     return 0  # maybe a lead-off (the full path also asks the trigger)
-    ka = h[KA]
+    ka = h[_KA]
     if ka != 0:  # (stricter than the full path, which skips it once a stop is requested)
-        d = now - h[HOST]
+        d = now - h[_HOST]
         if d >= _HALF:
             d = d - _MASK - 1
         elif d < -_HALF:
             d = d + _MASK + 1
         if d > ka:
             return 0
-    w = h[WORK]
+    w = h[_WORK]
     d = now - w
     if d >= _HALF:
         d = d - _MASK - 1
@@ -152,14 +159,14 @@ def run(hot, io, poll, finish) -> int:
     if d >= 0:
         return 0  # the schedule (or a stop, or keep-alive's stop) has work now
     # Clean and nothing due: what the full path's tick then does (scheduler.tick).
-    h[ELAPSED] = t
+    h[_ELAPSED] = t
     fed = int(finish(io))  # a pending setpoint to the DAC, then the dead man fed
     f = now + fed if now <= _MASK - fed else now - (_MASK - fed) - 1
-    h[FEED] = f
+    h[_FEED] = f
     d = f - w
     if d >= _HALF:
         d = d - _MASK - 1
     elif d < -_HALF:
         d = d + _MASK + 1
-    h[DUE] = f if d < 0 else w
+    h[_DUE] = f if d < 0 else w
     return 1
