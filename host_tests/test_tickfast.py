@@ -265,3 +265,15 @@ def test_the_rp2_fast_paths_numbers_are_tickfasts(monkeypatch):
         monkeypatch.setattr(tickfast, "LAYOUT", tuple(lay))
         with pytest.raises(ValueError, match="rp2_fast word numbers out of step"):
             rp2_fast.check()
+
+
+def test_the_rp2_fast_paths_io_words_are_rp2_ios(monkeypatch):
+    from tvns.board import rp2_fast
+    from tvns.board import rp2_io as R
+
+    for name in ("IO_PENDING", "KILL_WORD", "A_GPIO_IN", "FEED", "A_TIMER"):
+        monkeypatch.setattr(R, name, getattr(R, name) + 1)
+        with pytest.raises(ValueError, match="rp2_fast word numbers out of step"):
+            rp2_fast.check()
+        monkeypatch.undo()
+    rp2_fast.check()

@@ -43,20 +43,25 @@ _HALF = const(0x20000000)
 
 
 def check():
-    """The numbers above against their homes (the board's build, main loop, once)."""
+    """The numbers above and the io words fast() indexes by number (board/rp2_io.py) against
+    their homes (the board's build, main loop, once)."""
     from tvns import tickfast as TF
-    from tvns.board import rp2_regs
+    from tvns.board import rp2_io as R
 
     mine = (_T0, _WORK, _ELAPSED, _CAP, _HELD_WIN, _HELD_SINCE, _HELD_HI, _HELD_PREV, _AMP,
             _PREV_AMP, _CEIL, _MARGIN, _KA, _HOST, _GATE, _GATE_MS, _PERIOD, _FEED, _DUE,
             _TRIG)  # fmt: skip
     lay = TF.LAYOUT
     io = (0, 1, 2, 3, 4, 6)  # IO_KILL, IO_ESTOP, IO_UA, IO_COMP, IO_SENSE, IO_NOW
+    words = (R.IO_PENDING, R.IO_NOW, R.KILL_WORD, R.LOADED, R.PULLED, R.N_O, R.FEED_MS,
+             R.CODE, R.CC_PENDING, R.A_GPIO_IN, R.ESTOP_BIT, R.ESTOP_ACT, R.COMP_BIT,
+             R.COMP_ACT, R.SYNC_BIT, R.A_FLEVEL, R.KILL_SHIFT, R.A_ADC_CS, R.AINSEL, R.K_Q12,
+             R.SENSE_OFF, R.A_TXF, R.TX_SHIFT, R.A_CC, R.CC_SHIFT, R.FEED, R.A_TIMER)  # fmt: skip
     if (
         lay[:20] != mine
         or lay[22:28] != io
         or lay[28:] != (_FLOOR_UA, _LEAD_OFF_MIN_UA)
-        or rp2_regs._LAYOUT[0] != 6
+        or words != tuple(range(5, 31)) + (35,)
     ):
         raise ValueError("rp2_fast word numbers out of step with tickfast.py/rp2_io.py")
 
