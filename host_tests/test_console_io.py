@@ -110,9 +110,34 @@ def test_a_dropped_pad_stream_is_attached_again_before_the_read():
     assert reader.read() == b"par"
 
 
+def test_the_pad_is_attached_for_the_read_only():
+    # Attached, the pad's Python methods run in every poll and write of the link (os_dupterm.c)
+    reader, port = _reader()
+    assert port.dupterm_obj is None
+    seen = []
+    readline = port.readline
+    port.readline = lambda n: (seen.append(port.dupterm_obj), readline(n))[1]
+    port.rx += b"ab\n"
+    assert reader.read() == b"ab\n"
+    assert seen and all(s is reader._pad for s in seen)
+    assert port.dupterm_obj is None
+
+
+def test_the_pad_is_detached_when_the_read_raises():
+    reader, port = _reader()
+
+    def interrupted(n):
+        raise KeyboardInterrupt
+
+    port.readline = interrupted
+    with pytest.raises(KeyboardInterrupt):
+        reader.read()
+    assert port.dupterm_obj is None
+
+
 def test_close_detaches_the_pad_for_the_repl():
     reader, port = _reader()
-    assert port.dupterm_obj is not None
+    port.dupterm(reader._pad)
     reader.close()
     assert port.dupterm_obj is None
     port.rx += b"x"
@@ -122,7 +147,7 @@ def test_close_detaches_the_pad_for_the_repl():
 
 def test_the_pad_stream_takes_output_and_never_says_readable():
     reader, port = _reader()
-    pad = port.dupterm_obj
+    pad = reader._pad
     assert pad.write(bytearray(b"abc")) == 3
     assert pad.ioctl(3, 1) == 0  # MP_STREAM_POLL: the link's own poll decides
 

@@ -97,8 +97,9 @@ class PadReader:
     that the port reads only once the receive buffer is empty, and it gives a newline:
     stdin.readline(max) returns at the first newline that arrived or, at the end of what
     arrived, with that pad, which the counter tells apart (2.4 ms for the same request).
-    The stream is attached again before each read (dupterm drops a stream whose method
-    raised, and readline would then wait); close() detaches it, before the REPL needs stdin.
+    The stream is attached for each read only (dupterm drops a stream whose method raised,
+    and readline would then wait; attached, it costs a Python call in every poll and write
+    of the link) and detached after it; close() detaches it too, before the REPL needs stdin.
     Same interface as PollReader."""
 
     def __init__(self, stream, dupterm, poll=None):
@@ -109,13 +110,23 @@ class PadReader:
         self._poll = poll
         self._ipoll = getattr(self._poll, "ipoll", None)
         self._dupterm = dupterm
-        pad = self._pad = _Pad()
-        dupterm(pad)
+        self._pad = _Pad()
         self.eof = False  # a board's link never ends
 
     def read(self, max_bytes=READ_MAX_BYTES):
         pad = self._pad
-        self._dupterm(pad)
+        dupterm = self._dupterm
+        dupterm(pad)
+        try:
+            return self._read(pad, max_bytes)
+        finally:
+            # Detached again at once: while attached, every poll of the link (the main
+            # loop's wait, each reply chunk's POLLOUT) and every write to stdout also call
+            # the pad's Python methods (mp_os_dupterm_poll / _tx_strn): ~0.1 ms a reply
+            # chunk on the emulated Pico (docs/SPEED.md "load").
+            dupterm(None)
+
+    def _read(self, pad, max_bytes):
         readline = self._stream.readline
         got = None
         more = []
