@@ -20,7 +20,7 @@ import pathlib
 import threading
 import time
 
-from tvns_tools.rp2emu import pio_timing
+from tvns_tools.rp2emu import pio_timing, usbhost
 from tvns_tools.rp2emu.image import find_firmware
 
 NS_PER_MS = 1_000_000
@@ -58,6 +58,9 @@ class EmuPico:
         self._wdt_hook = self.mcu.watchdog.on_watchdog_trigger
         self.mcu.watchdog.on_watchdog_trigger = self._on_watchdog
         self.dev.cdc.on_serial_data = self._on_serial
+        # The host sends OUT packets only with data (usbhost.py: rp2040py's zero-length
+        # packets every ~38 us took ~30 % of the emulated CPU)
+        self.usb_out = usbhost.install(self.dev.cdc, self.clock)
         self._consoles = []
         self.input_log = []  # (t_ns, bytes) as they entered the USB input FIFO
         self.repl_retries = 0  # repl_start's Ctrl-C sequences sent again (no banner in time)
