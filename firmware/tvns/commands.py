@@ -19,8 +19,9 @@ from tvns.log import crc32, rotated_name  # the firmware's one CRC-32 (binascii.
 
 LOG_REPLY_MAX = const(16)  # records per `log` reply, so a reply line stays short
 LOG_READ_MAX = const(1024)  # raw bytes per `log_read` page: a reply of about 1.5 kB
-# A reply field a handler gives as (key, JSON text): the console writes the text as it is
-# (the `load` reply's figures, written exactly from integers: Protocol.figures_json).
+# A reply's members given by a handler as JSON text (`"key": value, ...`, no other member):
+# the console writes them as they are, after "id" and "ok" (the `load` reply: its figures
+# written exactly from integers, Protocol.figures_json, and no dict to json.dumps).
 RAW_JSON = "_json"
 
 
@@ -91,7 +92,8 @@ def _load(con, req):
         raise E.TvnsError(E.BAD_FIELD, "protocol must be a JSON object", "protocol")
     proto = con.app.load(src, _pin(req))
     # the figures as JSON text written from their integers (Console puts RAW_JSON in as is)
-    return {"protocol": proto.name, RAW_JSON: ("derived", proto.figures_json())}
+    name = json.dumps(proto.name)
+    return {RAW_JSON: '"protocol": %s, "derived": %s' % (name, proto.figures_json())}
 
 
 def _set_pin(con, req):

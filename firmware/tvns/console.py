@@ -156,13 +156,14 @@ class Console:
             return self._error(rid, exc.code, exc.message, exc.field, getattr(exc, "errors", None))
         except Exception as exc:  # noqa: BLE001 - a bug must not take the console down
             return self._error(rid, E.INTERNAL, "%s: %s" % (type(exc).__name__, exc))
-        reply["id"] = rid
-        reply["ok"] = True
         raw = reply.pop(RAW_JSON, None)
         if raw is None:
+            reply["id"] = rid
+            reply["ok"] = True
             self._send(reply)
-        else:  # a member given as JSON text (commands.RAW_JSON): put in as it is
-            self._write(json.dumps(reply)[:-1] + ', "%s": %s}\n' % raw)
+        else:  # the members given as JSON text (commands.RAW_JSON): put in as they are,
+            # without a dict and its json.dumps (~0.4 ms of a `load` on the rp2 port)
+            self._write('{"id": %s, "ok": true, %s}\n' % (json.dumps(rid), raw))
 
     # ---- output ----
     def _send(self, obj):
