@@ -15,7 +15,9 @@ How each is measured (docs/EMULATOR.md):
   (hooks.py), classified idle / running with nothing due / ramp step / train edge;
 - CPU: the running ticks' mean cost over the tick period;
 - load: emulated ms from the request's last byte entering the USB FIFO to the reply's line
-  leaving it (what a host waits), default and most demanding valid protocol, plain image;
+  leaving it (what a host waits), default and most demanding valid protocol, plain image,
+  each sent as soon as the reply before it arrived (lockstep: the chip stands while the
+  host works);
 - heap: gc.mem_free() after a gc.collect() (live data) after boot and, lowest, at every
   main-loop pass and console request of a session, plus what the hooks themselves hold
   (measured on the board and added back). Transient peaks inside one request are not seen.
@@ -135,7 +137,11 @@ def measure_path(uf2=None, workdir=None, progress=None, profile=(), frozen=False
         out = {}
         if not profile:  # the profile is the tick's
             say("boot (plain image)")
-            with harness.EmuBoard(plain, uf2=uf2) as board:
+            # lockstep: the chip stands while the host works, so a request follows the reply
+            # before it at once, as `tvns run`'s load, arm, start do (without it the host's own
+            # load decided whether the next `load` met the idle collection the first one
+            # asked for: 12.5 or 21 ms, docs/SPEED.md "`load`")
+            with harness.EmuBoard(plain, uf2=uf2, lockstep=True) as board:
                 t_boot, _ev = board.wait_boot()
                 out["rp2emu_boot_ms"] = round(t_boot / NS_PER_MS, 1)
                 _loads(board, out)  # as deployed: the hooks' collections are not the firmware's
