@@ -48,6 +48,9 @@ class _Alarm:
     def schedule(self, ns):
         self.due_ns = ns
 
+    def cancel(self):
+        self.due_ns = None
+
     def fire(self):
         self.due_ns = None
         self.cb()
@@ -69,12 +72,23 @@ def test_an_out_buffer_armed_with_nothing_to_send_waits_for_data():
     cdc.usb.on_endpoint_read(OUT, 64)
     assert cdc.usb.reads == []  # no zero-length packet
     assert ep.pending == (OUT, 64) and ep.held == 1
+    assert clock.alarm.due_ns == usbhost.HOLD_MAX_NS
     for b in b"hello\n":
         cdc.send_serial_byte(b)
     assert cdc.usb.reads == [] and clock.alarm.due_ns == usbhost.READY_NS
     clock.alarm.fire()
     assert cdc.usb.reads == [(OUT, b"hello\n")]  # the whole write in one packet
     assert ep.pending is None
+
+
+def test_a_buffer_held_past_its_bound_is_served_empty_as_rp2040py_would():
+    # rp2040py passes idle time only from event to event (a blank board's first boot)
+    cdc, clock, ep = _host()
+    cdc.usb.on_endpoint_read(OUT, 64)
+    assert clock.alarm.due_ns == usbhost.HOLD_MAX_NS
+    clock.alarm.fire()
+    assert cdc.usb.reads == [(OUT, b"")] and ep.pending is None
+    assert usbhost.HOLD_MAX_NS >= 25 * 38_000  # far fewer than one every ~38 us
 
 
 def test_an_out_buffer_armed_with_data_waiting_is_served_at_once():
@@ -100,7 +114,8 @@ def test_a_controller_reset_forgets_the_held_buffer():
     ep = usbhost.install(cdc, clock)
     cdc.usb.on_endpoint_read(OUT, 64)
     cdc.usb.on_reset()
-    assert ep.pending is None and resets == [1]
+    assert ep.pending is None and resets == [1] and clock.alarm.due_ns is None
     cdc.send_serial_byte(1)
+    assert clock.alarm.due_ns is None
     clock.alarm.fire()
     assert cdc.usb.reads == []  # the reset chip arms its endpoint again itself
