@@ -18,6 +18,8 @@ How each is measured (docs/EMULATOR.md):
   leaving it (what a host waits), default and most demanding valid protocol, plain image,
   each sent as soon as the reply before it arrived (lockstep: the chip stands while the
   host works);
+- every board here with a USB host that sends OUT packets only with data (usbhost.py:
+  rp2040py's zero-length packets every ~38 us took ~30 % of the emulated CPU);
 - heap: gc.mem_free() after a gc.collect() (live data) after boot and, lowest, at every
   main-loop pass and console request of a session, plus what the hooks themselves hold
   (measured on the board and added back). Transient peaks inside one request are not seen.
@@ -141,12 +143,12 @@ def measure_path(uf2=None, workdir=None, progress=None, profile=(), frozen=False
             # before it at once, as `tvns run`'s load, arm, start do (without it the host's own
             # load decided whether the next `load` met the idle collection the first one
             # asked for: 12.5 or 21 ms, docs/SPEED.md "`load`")
-            with harness.EmuBoard(plain, uf2=uf2, lockstep=True) as board:
+            with harness.EmuBoard(plain, uf2=uf2, lockstep=True, data_only_usb=True) as board:
                 t_boot, _ev = board.wait_boot()
                 out["rp2emu_boot_ms"] = round(t_boot / NS_PER_MS, 1)
                 _loads(board, out)  # as deployed: the hooks' collections are not the firmware's
         say("load, session and ticks (hooks image)")
-        with harness.EmuBoard(bench_img, uf2=uf2) as board:
+        with harness.EmuBoard(bench_img, uf2=uf2, data_only_usb=True) as board:
             board.wait_boot()
             if profile:
                 _loads(board, out)

