@@ -32,19 +32,11 @@ class EmuBoard:
     """lockstep=True (the tier): the clock moves only while the host waits on it, and the
     host's Device waits in emulated time (EmuDevice): host load does not leak in."""
 
-    def __init__(
-        self,
-        image=None,
-        load="2k",
-        config=None,
-        uf2=None,
-        lockstep=False,
-        data_only_usb=False,
-        **stage_kw,
-    ):
+    def __init__(self, image=None, load="2k", config=None, uf2=None, lockstep=False, **stage_kw):
         self.lockstep = lockstep
         self.config = config or pico_config()
-        self.emu = EmuPico(image, uf2, data_only_usb)  # usbhost.py: the bench's
+        usb = stage_kw.pop("data_only_usb", False)  # usbhost.py: the bench's boards
+        self.emu = EmuPico(image, uf2, usb)
         self.stage = OutputStage(self.emu, self.config, load, **stage_kw).attach()
         gpios = {name: self.stage.gpio[name] for name in capture.PINS}
         self.capture = capture.EdgeCapture(self.emu, gpios).start()
