@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make mutation: mutmut over the limits, protocol validation (protocol, checks, figures,
-# units, jsonscan), session, safety, schedule and scheduler modules with the fast CPython
-# tests. ONLY="schedule scheduler" runs just those; MODULES="..." adds more.
+# units, jsonscan), session, safety, schedule, scheduler and tickfast modules with the fast
+# CPython tests. ONLY="schedule scheduler" runs just those; MODULES="..." adds more.
 # Time budget (2 cores shared): about 45 min for all of them, 25 min for ONLY="schedule
 # scheduler" (SAFETY.md, the mutation section, has the last run's figures).
 # mutmut names mutants by module path from the directory it runs in, and the tests import
@@ -14,9 +14,9 @@ rm -rf "$WS"
 mkdir -p "$WS/tests"
 cp -r firmware/tvns "$WS/tvns"
 rm -rf "$WS/tvns/board/rp2"*.py
-# mutmut leaves decorated functions alone: drop @micropython.native (on CPython the shim's
-# identity anyway), so the hot path is mutated like everything else.
-find "$WS/tvns" -name '*.py' -exec sed -i '/^ *@micropython\.native/d' {} +
+# mutmut leaves decorated functions alone: drop @micropython.native and .viper (on CPython
+# the shim's identity anyway), so the hot path is mutated like everything else.
+find "$WS/tvns" -name '*.py' -exec sed -i '/^ *@micropython\.\(native\|viper\)/d' {} +
 # The stateful test is left out: it takes seconds per mutant and adds little on these modules.
 # test_schedule_rules, test_tick_rules and the *_mutants files come first: rule by rule and
 # fast, they kill most schedule/scheduler mutants in milliseconds (mutmut runs the fastest
@@ -25,7 +25,7 @@ find "$WS/tvns" -name '*.py' -exec sed -i '/^ *@micropython\.native/d' {} +
 for t in test_schedule_rules test_tick_rules test_tick_mutants test_schedule_mutants \
   test_scheduler_setup_mutants test_tick_core test_firmware_core \
   test_protocol_core test_numbers_core test_invariants test_faults test_blinding sim_support \
-  gen_support esp32_support; do
+  gen_support esp32_support test_tickfast mp_tickfast test_numerics mp_verdicts tiers; do
   cp "host_tests/$t.py" "$WS/tests/"
 done
 # the pin maps the ESP32 helpers read (host_tests/../hardware/boards)
@@ -34,7 +34,8 @@ mkdir -p "$WS/hardware" && cp -r hardware/boards "$WS/hardware/"
 # CPython's `const` (the host-only micropython shim): pytest puts tests/ on sys.path
 cp tools/tvns_tools/shim/micropython.py "$WS/tests/"
 PATHS=""
-for m in ${ONLY:-limits protocol checks figures units jsonscan session safety schedule scheduler} \
+for m in ${ONLY:-limits protocol checks figures units jsonscan session safety schedule scheduler \
+  tickfast} \
   ${MODULES:-}; do PATHS="$PATHS\"tvns/$m.py\", "; done
 cat > "$WS/pyproject.toml" <<TOML
 [tool.mutmut]
@@ -42,7 +43,11 @@ source_paths = ["tvns/"]
 also_copy = ["hardware/"]
 only_mutate = [$PATHS]
 pytest_add_cli_args_test_selection = ["tests/"]
-pytest_add_cli_args = ["-q", "-p", "no:cacheprovider", "-x"]
+# test_tickfast's CPython cases only: its MicroPython runtimes and the rp2 board's files are
+# not in this workspace (the rp2_fast tests and the runtimes run in make test);
+# test_numerics is there for its helper only.
+pytest_add_cli_args = ["-q", "-p", "no:cacheprovider", "-x", "--ignore=tests/test_numerics.py",
+  "-k", "not on_micropython and not rp2_inline and not rp2_fast"]
 TOML
 cd "$WS"
 "$ROOT/.venv/bin/mutmut" run --max-children "${JOBS:-2}" || true
