@@ -9,6 +9,7 @@ section, lists what is left and why)."""
 from test_tick_rules import _MASK, Board, Engine, P, _at, _make, _monitor, _on, _run
 from tvns import safety as F
 from tvns import session as S
+from tvns import tickfast
 from tvns import tickio as IO
 from tvns.scheduler import Scheduler
 from tvns.trigger_fields import GATE, START
@@ -227,6 +228,73 @@ def test_the_tick_hands_the_boards_own_array_to_poll_and_finish():
     io[IO.IO_PENDING] = -1
     _at(board, sch, 50)
     assert ("dac", "apply", None) not in board.rec.calls and sch.amp_ua == 100
+
+
+class FastIO(RegsIO):
+    """A board's own tick I/O with its own fast path, fast(hot, io) (as board/rp2_fast.py on
+    the chip), and a poll that reads the time itself (reads_time: rp2_regs.poll). answer:
+    what fast answers (None: tvns/tickfast.py's own judgement, with this board's poll)."""
+
+    reads_time = True
+
+    def __init__(self, board, answer=None):
+        super().__init__(board)
+        self.answer = answer
+        self.fast_calls = 0
+        self.fast = self._fast
+
+    def poll(self, io):
+        super().poll(io)
+        io[IO.IO_NOW] = self.board.clock.ms & _MASK  # the board's own time read
+
+    def _fast(self, hot, io):
+        self.fast_calls += 1
+        if self.answer is None:
+            return tickfast.run(hot, io, self.poll, self.finish)
+        io[IO.IO_SENSE] = hot[tickfast.LAYOUT[14]]  # the gate word: the sense while it is on
+        self.poll(io)
+        return self.answer
+
+
+def test_a_boards_own_fast_path_and_timed_poll_are_the_ones_the_tick_uses():
+    """The scheduler takes a board's fast(hot, io) and a poll that reads the time as they are
+    (not wrapped in the clock's read, not replaced by the generic tickfast.run): every running
+    tick calls it with the hot state and the board's array; its 1 ends the tick (nothing of the
+    full path runs), its 0 hands the same sample to the full path."""
+    plain = _regs_board()
+    _s, ref = _start_on(plain)
+    _run(plain, ref, 1, 300)
+    board = Board()
+    board.tick_io = FastIO(board)
+    s, sch = _start_on(board)
+    assert sch._poll == board.tick_io.poll  # reads_time: the board's poll, not wrapped
+    n0 = board.tick_io.fast_calls
+    _run(board, sch, 1, 300)
+    assert board.tick_io.fast_calls - n0 == 299  # every running tick asked the board's fast path
+    assert s.state == S.RAMP_UP and sch.fault_code == F.NONE and sch.exceptions == 0
+    # its 0s (steps due) went to the full path: the same ramp as without a fast path
+    assert sch.amp_ua == ref.amp_ua > 200
+    # "clean" answered on every tick: the full path never runs, the ramp stands still
+    board = Board()
+    board.tick_io = FastIO(board, answer=1)
+    s, sch = _start_on(board)
+    amp = sch.amp_ua
+    board.tick_io.seen = []
+    _run(board, sch, 1, 300)
+    assert sch.amp_ua == amp and s.state == S.RAMP_UP
+    assert [w for w, _a in board.tick_io.seen] == ["poll"] * 299  # fast's own polls only
+    # "look" on every tick: the full path runs on the fast path's sample (no second poll)
+    board = Board()
+    board.tick_io = FastIO(board, answer=0)
+    s, sch = _start_on(board)
+    board.tick_io.seen = []
+    _run(board, sch, 1, 300)
+    assert sch.amp_ua == ref.amp_ua and sch.fault_code == F.NONE
+    assert [w for w, _a in board.tick_io.seen].count("poll") == 299
+    # a board's poll without reads_time is wrapped: the clock's time is written first
+    board = _regs_board()
+    _s, sch = _start_on(board)
+    assert sch._poll != board.tick_io.poll and sch._fast is None
 
 
 # ---- the monitors' arithmetic: integers only (a float in the hard IRQ allocates) ----
