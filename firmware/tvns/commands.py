@@ -19,9 +19,10 @@ from tvns.log import crc32, rotated_name  # the firmware's one CRC-32 (binascii.
 
 LOG_REPLY_MAX = const(16)  # records per `log` reply, so a reply line stays short
 LOG_READ_MAX = const(1024)  # raw bytes per `log_read` page: a reply of about 1.5 kB
-# A reply's members given by a handler as JSON text (`"key": value, ...`, no other member):
-# the console writes them as they are, after "id" and "ok" (the `load` reply: its figures
-# written exactly from integers, Protocol.figures_json, and no dict to json.dumps).
+# A reply's members given by a handler as JSON text (`"key": value, ...`): the console
+# writes them as they are, after "id", "ok" and any other member of the reply (the `load`
+# reply: its figures written exactly from integers, Protocol.figures_json, and no dict to
+# json.dumps).
 RAW_JSON = "_json"
 
 

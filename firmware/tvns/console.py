@@ -163,6 +163,8 @@ class Console:
             self._send(reply)
         else:  # the members given as JSON text (commands.RAW_JSON): put in as they are,
             # without a dict and its json.dumps (~0.4 ms of a `load` on the rp2 port)
+            if reply:  # members beside the text (`load` gives none): kept, at dumps' cost
+                raw = json.dumps(reply)[1:-1] + ", " + raw
             self._write('{"id": %s, "ok": true, %s}\n' % (json.dumps(rid), raw))
 
     # ---- output ----
