@@ -233,16 +233,18 @@ def test_the_log_written_at_a_sessions_end_feeds_the_watchdog_between_records():
     assert calls == [1, 2, 3] and not j.queue
 
 
-def test_a_reply_given_as_json_text_keeps_the_handlers_other_members(monkeypatch):
+def test_a_reply_given_as_json_text_keeps_the_handlers_other_members():
     """commands.RAW_JSON (the `load` reply's figures, written from integers) is put in as it
-    is; a member the handler gives beside it is not dropped."""
+    is; a member the handler gives beside it is not dropped. (No monkeypatch: the MicroPython
+    tier runs this file too.)"""
     from tvns import commands
 
     con, _app, out = make()
-    monkeypatch.setitem(
-        commands.COMMANDS, "hello", lambda c, r: {commands.RAW_JSON: '"a": [1, 2]', "b": "x"}
-    )
-    got = ask(con, out, id=7, cmd="hello")
-    assert got == {"id": 7, "ok": True, "a": [1, 2], "b": "x"}
-    monkeypatch.setitem(commands.COMMANDS, "hello", lambda c, r: {commands.RAW_JSON: '"a": 1'})
-    assert ask(con, out, id=8, cmd="hello") == {"id": 8, "ok": True, "a": 1}
+    hello = commands.COMMANDS["hello"]
+    try:
+        commands.COMMANDS["hello"] = lambda c, r: {commands.RAW_JSON: '"a": [1, 2]', "b": "x"}
+        assert ask(con, out, id=7, cmd="hello") == {"id": 7, "ok": True, "a": [1, 2], "b": "x"}
+        commands.COMMANDS["hello"] = lambda c, r: {commands.RAW_JSON: '"a": 1'}
+        assert ask(con, out, id=8, cmd="hello") == {"id": 8, "ok": True, "a": 1}
+    finally:
+        commands.COMMANDS["hello"] = hello
