@@ -113,6 +113,70 @@ def test_state_machine_init_clears_the_fifos_as_on_silicon(uf2):
     assert b"fifo 2 0" in out, out + err  # as silicon: init() cleared the two words
 
 
+# A state machine waits for an input to fall, then raises an output, while the CPU sleeps
+# (WFI): the kill machine's case, an injection landing in an idle stretch.
+EDGE_PROBE = """
+import rp2, time
+from machine import Pin
+@rp2.asm_pio(set_init=rp2.PIO.OUT_LOW)
+def p():
+    wait(0, pin, 0)
+    set(pins, 1)
+    label("hold")
+    jmp("hold")
+armed = Pin(%(armed)d, Pin.OUT, value=0)
+sm = rp2.StateMachine(0, p, freq=125_000_000, in_base=Pin(%(inp)d, Pin.IN), set_base=Pin(%(out)d))
+sm.active(1)
+armed.value(1)
+time.sleep_ms(%(sleep_ms)d)
+sm.active(0)
+print("slept")
+"""
+
+
+def test_an_input_the_host_drives_while_the_cpu_sleeps_is_seen_when_it_changes(uf2):
+    """rp2040py fires the alarm that ends an idle jump before it runs the jump's PIO cycles:
+    an input the host changed in it was seen by a machine waiting on it from the jump's start,
+    and its edge stamped up to the jump's length early (the kill tests failed by ~20 us on
+    the data-only USB host, whose CPU idles up to 1 ms at a time). The harness runs the
+    machines up to the present before it drives an input (EmuPico.drive, pio_timing
+    catch_up): the output rises a few cycles after the input fell, never before."""
+    from rp2040py.gpio_pin import GPIOPinState
+
+    inp, out, armed = 20, 21, 22
+    emu = EmuPico(uf2=uf2, data_only_usb=True).start()
+    seen = {}
+
+    def on_out(value, _old):
+        if value == GPIOPinState.HIGH and "edge" not in seen:
+            seen["edge"] = emu.edge_ns()
+
+    def fall():
+        seen["drive"] = emu.now_ns
+        emu.drive(inp, False)
+
+    def on_armed(value, _old):
+        if value == GPIOPinState.HIGH and "armed" not in seen:
+            seen["armed"] = emu.now_ns
+            emu.clock.create_alarm(fall).schedule(2_300_000)  # in the sleep, off any ms
+
+    def wire():
+        emu.drive(inp, True)
+        emu.mcu.gpio[out].add_listener(on_out)
+        emu.mcu.gpio[armed].add_listener(on_armed)
+
+    try:
+        emu.call(wire)
+        code = EDGE_PROBE % {"armed": armed, "inp": inp, "out": out, "sleep_ms": 10}
+        stdout, err = emu.exec_raw(code)
+    finally:
+        emu.stop()
+    assert b"slept" in stdout, stdout + err
+    assert "drive" in seen and "edge" in seen, seen
+    # The input's two synchroniser flops, `wait`, then `set`: a few 8-ns cycles.
+    assert 0 <= seen["edge"] - seen["drive"] <= 100, seen
+
+
 # ---- deploy, then the tick under the real hard IRQ and a hung main loop ----
 def test_deploy_onto_a_blank_board_and_hello(deployed):
 

@@ -60,9 +60,8 @@ class EmuPico:
         self.mcu.watchdog.on_watchdog_trigger = self._on_watchdog
         self.dev.cdc.on_serial_data = self._on_serial
         # data_only_usb: the host sends OUT packets only with data (usbhost.py: rp2040py's
-        # zero-length packets every ~38 us take ~30 % of the emulated CPU). The bench's
-        # figures; not yet the tier's: with the CPU idle up to 1 ms at a time, three of its 1-us
-        # edge tests failed (a phase stamped ending ~20 us before the injection that cut it)
+        # zero-length packets every ~38 us take ~30 % of the emulated CPU). harness.EmuBoard,
+        # every board of the bench and the tier, asks for it.
         self.usb_out = usbhost.install(self.dev.cdc, self.clock) if data_only_usb else None
         self._consoles = []
         self.input_log = []  # (t_ns, bytes) as they entered the USB input FIFO
@@ -133,6 +132,22 @@ class EmuPico:
             if p.stamp_ns is not None:
                 return int(p.stamp_ns)
         return int(self.clock.nanos)
+
+    def drive(self, gpio, level):
+        """The host drives an input pin (engine thread): True/False, or None to let it float
+        (its pull decides). The state machines first run up to the present instant
+        (pio_timing.ExactPio.catch_up), as on silicon, where they ran every cycle before the
+        input changed; not while one of them is taking a step: the input then follows the
+        chip's own output, at that step's cycle."""
+        pios = self._pio
+        if all(p.stamp_ns is None for p in pios):
+            for p in pios:
+                p.catch_up()
+        io = self.mcu.gpio[gpio]
+        if level is None:
+            io.release_input()
+        else:
+            io.set_input_value(bool(level))
 
     @property
     def now_ms(self):

@@ -68,7 +68,17 @@ class ExactPio:
     the iteration that falls through, X to 0. Anything that writes to the block's registers
     first rewinds that to the exact iteration (X and due time) at the current cycle."""
 
-    __slots__ = ("real", "clock", "stamp_ns", "stopped", "_ff", "_looping", "_parked")
+    __slots__ = (
+        "real",
+        "clock",
+        "stamp_ns",
+        "stopped",
+        "_ff",
+        "_looping",
+        "_parked",
+        "_ns",
+        "_pre",
+    )
 
     def __init__(self, real, clock):
         self.real = real
@@ -78,21 +88,61 @@ class ExactPio:
         self._ff = {}  # machine index -> (due of the first skipped iteration, X there, step_fp)
         self._looping = {}  # machine index -> pc of the delay loop it has entered
         self._parked = []  # machines holding their pins (module doc), in index order
+        self._ns = clock.nanos  # emulated time of the machines' present cycle (catch_up)
+        self._pre = 0  # cycles catch_up() ran of the stretch advance() is handed next
 
     def advance(self, cycles):
+        """The execution loop's call, after an instruction or an idle jump of `cycles` (the
+        clock already at its end), less what catch_up() ran of it before."""
         real = self.real
         if real.stopped:  # stopped behind our back (a chip reset): catch up and step nothing
             self.stopped = True
             self._ff.clear()
             self._looping.clear()
             self._parked = []
+            self._pre = 0
+            self._ns = self.clock.nanos
             return
+        pre = self._pre
+        if pre:
+            self._pre = 0
+            cycles -= pre
+        now_ns = self.clock.nanos
+        self._ns = now_ns
+        if cycles > 0:
+            end = real.cycle_fp + (cycles << 8)
+            if end < real.next_due_fp:  # nothing due in this stretch: the common case
+                real.cycle_fp = end
+            else:
+                self._run(cycles, now_ns - cycles * _NS_PER_CYCLE)
+
+    def catch_up(self):
+        """Run the machines up to the clock's present instant, before the host drives an input.
+
+        rp2040py fires the alarms at the end of an idle jump (the CPU in WFI) before it hands
+        the jump's cycles to the PIO: an input the host changes in such an alarm would be seen
+        by a machine waiting on it (`wait 0 pin`: the kill machine) from the start of the jump,
+        and its edges stamped up to the jump's length early (~20 us once the USB host stopped
+        waking the CPU every ~38 us). On silicon the PIO ran every cycle before the input
+        changed: so does this, and advance() then runs only the rest of the stretch."""
+        if self.stopped or self.real.stopped:
+            return
+        k = int((self.clock.nanos - self._ns) / _NS_PER_CYCLE)
+        if k <= 0:
+            return
+        self._run(k, self._ns)
+        self._ns += k * _NS_PER_CYCLE
+        self._pre += k
+
+    def _run(self, cycles, base_ns):
+        """Step every machine at each of its due cycles in the next `cycles`, the first of
+        which is at emulated time base_ns."""
+        real = self.real
         start = real.cycle_fp
         end = start + (cycles << 8)
         if end < real.next_due_fp:  # nothing due in this stretch: the common case
             real.cycle_fp = end
             return
-        base_ns = self.clock.nanos - cycles * _NS_PER_CYCLE
         while True:
             due = real.next_due_fp
             if due > end:
@@ -186,6 +236,7 @@ class _RegisterHook:
 
     def write_uint32(self, offset, value):
         self._proxy.rewind()
+        self._proxy._ns = self._proxy.clock.nanos  # the machines are at this instruction
         old = self._shiftctrl(offset)
         self._real.write_uint32(offset, value)
         self._flush_on_join(offset, old)
@@ -193,6 +244,7 @@ class _RegisterHook:
 
     def write_uint32_atomic(self, offset, value, atomic_type):
         self._proxy.rewind()
+        self._proxy._ns = self._proxy.clock.nanos  # the machines are at this instruction
         old = self._shiftctrl(offset)
         self._real.write_uint32_atomic(offset, value, atomic_type)
         self._flush_on_join(offset, old)

@@ -312,11 +312,7 @@ class OutputStage:
     # ---- inputs the stage drives ----
     def _drive(self, gpio, level):
         """level True/False drives the pin; None leaves it floating (its pull decides)."""
-        io = self.emu.mcu.gpio[gpio]
-        if level is None:
-            io.release_input()
-        else:
-            io.set_input_value(bool(level))
+        self.emu.drive(gpio, level)  # the PIO first runs up to this instant, as on silicon
 
     def _drive_comparator(self):
         g = self.gpio["compliance"]

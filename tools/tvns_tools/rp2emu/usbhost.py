@@ -18,10 +18,10 @@ formatting littlefs, ~16.8 emulated ms) the CPU waits with no event of its own: 
 the clock stood there (the rp2emu tier's deploy onto a blank board). One zero-length packet a
 millisecond instead of one every ~38 us: ~1 % of the CPU instead of ~30 %.
 
-Installed by EmuPico(data_only_usb=True): the bench's boards (tools/tvns_tools/rp2emu/bench.py).
-Not yet the tier's: with the CPU idle up to 1 ms at a time, three of its 1-us edge tests
-failed (a phase stamped ending ~20 us before the injection that cut it: pio_timing's stamps
-after a long idle stretch, to look into before the tier can use it).
+Installed by EmuPico(data_only_usb=True), which harness.EmuBoard asks for: every board of the
+bench and the tier. (With the CPU idle up to 1 ms at a time, three 1-us kill tests of the tier
+failed at first: an input the host changed at the end of an idle jump was seen by the PIO from
+the jump's start. EmuPico.drive now runs the PIO up to the present first: pio_timing.)
 """
 
 READY_NS = 10_000  # from the host's write to its OUT transaction: rp2040py's own read delay
