@@ -35,9 +35,7 @@ class EmuBoard:
     def __init__(self, image=None, load="2k", config=None, uf2=None, lockstep=False, **stage_kw):
         self.lockstep = lockstep
         self.config = config or pico_config()
-        # The USB host sends OUT packets only with data, as a real one does (usbhost.py):
-        # every board of the harness; EmuPico alone keeps rp2040py's host (data_only_usb=False).
-        usb = stage_kw.pop("data_only_usb", True)
+        usb = stage_kw.pop("data_only_usb", True)  # OUT packets only with data (usbhost.py)
         self.emu = EmuPico(image, uf2, usb)
         self.stage = OutputStage(self.emu, self.config, load, **stage_kw).attach()
         gpios = {name: self.stage.gpio[name] for name in capture.PINS}
