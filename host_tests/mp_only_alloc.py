@@ -10,10 +10,28 @@ from tvns.app import App
 from tvns.board.sim import SimBoard
 
 
+class _Timer:
+    """What a board's Timer hands its callback: itself."""
+
+
+_TIMER = _Timer()
+
+
 def _locked(fn):
     micropython.heap_lock()
     try:
         fn()
+    finally:
+        micropython.heap_unlock()
+
+
+def _tick(sch):
+    """The board's timer calling the scheduler's callback (tick_cb), the heap locked (no
+    *args here: a call with them allocates on MicroPython)."""
+    cb = sch.tick_cb
+    micropython.heap_lock()
+    try:
+        cb(_TIMER)
     finally:
         micropython.heap_unlock()
 
@@ -42,7 +60,7 @@ def _run_locked(board, app, until_ms, stop_at_ms=-1):
         if stop_at_ms >= 0 and clock.now_us // 1000 - origin_ms >= stop_at_ms:
             app.stop()
             stop_at_ms = -1
-        _locked(sch.tick_cb)
+        _tick(sch)
         assert sch.exceptions == 0, "the tick raised (allocated?) at %d ms" % ticks
         ticks += 1
         board.engine.drain(segs)  # outside the lock, as the main loop does
@@ -101,9 +119,9 @@ def test_fault_path_allocates_nothing():
 def test_idle_tick_allocates_nothing():
     board, app = _session(doc())
     loop(app, 6000)
-    _locked(app.scheduler.tick_cb)  # not due: returns at once
+    _tick(app.scheduler)  # not due: returns at once
     app.scheduler.fault(8)  # EXCEPTION
-    _locked(app.scheduler.tick_cb)  # not running: returns at once
+    _tick(app.scheduler)  # not running: returns at once
     assert app.scheduler.exceptions == 0
 
 
@@ -153,7 +171,7 @@ def test_an_exception_in_the_tick_is_caught_without_the_heap():
     loop(app, 8000)
     sch = app.scheduler
     board.engine.feed = None  # calling it raises TypeError, inside the guarded tick
-    _locked(sch.tick_cb)
+    _tick(sch)
     assert sch.exceptions == 1 and app.session.state == S.FAULT
     assert sch.fault_code == 8 and not board.engine.gated
 
@@ -164,7 +182,7 @@ def test_a_late_feed_of_a_dry_engine_allocates_nothing():
     board, app = _session(doc(off_s=0, frequency_hz=100))
     loop(app, 8000)
     board.clock.now_us += 100000
-    _locked(app.scheduler.tick_cb)
+    _tick(app.scheduler)
     assert app.scheduler.exceptions == 0 and board.engine.starved == 1
     assert app.session.state == S.ON
 
@@ -194,7 +212,7 @@ def _triggered_run(mode, edges_ms, prime=None, **trig):
         wait = clock.ticks_diff(sch.due_ms, clock.ticks_ms())
         step = wait if 0 < wait < 50 else (1 if wait <= 0 else 50)
         clock.now_us += step * 1000
-        _locked(sch.tick_cb)
+        _tick(sch)
         assert sch.exceptions == 0, "the tick raised (allocated?) at %d ms" % now_ms
         ticks += 1
         board.engine.drain([])

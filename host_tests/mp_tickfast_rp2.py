@@ -1,9 +1,12 @@
-"""board/rp2_fast.fast(hot, io) against tvns/tickfast.run(hot, io, rp2_regs.poll,
-rp2_regs.finish) on a register file in RAM (as test_rp2_regs.py), for test_tickfast.py: the
-32-bit board-numerics MicroPython only (the addresses fit the arrays' 32-bit words there).
-Each case is a hot state, the board's words and the registers' values; both run from copies
-of the same arrays and registers. Prints one JSON line per case: [answer, "ok" or what
-differed] (the answer, both arrays and every register after the call must be the same).
+"""The chip's timer callback, board/rp2_fast.callback(hot, io, look), against
+tvns/tickfast.callback(hot, io, (rp2_regs.poll, rp2_regs.finish, look, exception)) on a
+register file in RAM (as test_rp2_regs.py), for test_tickfast.py: the 32-bit board-numerics
+MicroPython only (the addresses fit the arrays' 32-bit words there). Each case is a hot state
+(the session's state word included), the board's words and the registers' values; both
+callbacks run from copies of the same arrays and registers, the chip's under heap_lock.
+Prints one JSON line per case: [answer, "ok" or what differed]: the answer is 0 when the
+callback handed the tick to look (with the timer), 1 when it did not; look's calls, both
+arrays and every register after the call must be the same, and no exception latched.
 Usage: MICROPYPATH=firmware micropython host_tests/mp_tickfast_rp2.py FILE"""
 
 import json
@@ -44,6 +47,26 @@ def _regs(case):
         regs[i] = case[name]
 
 
+# look's calls with the timer / other arguments, exception's calls: A's, then B's
+calls = array("i", bytes(4 * 6))
+TIMER = object()  # what the board's Timer passes its callback
+
+
+def _recorder(k):
+    def look(t):
+        calls[k + (0 if t is TIMER else 1)] += 1
+
+    return look
+
+
+def _latch_b():
+    calls[5] += 1
+
+
+def _answer(k):
+    return 0 if calls[k] + calls[k + 1] else 1
+
+
 def judge(case):
     hot_a = TF.new()
     for i, v in enumerate(case["hot"]):
@@ -51,16 +74,24 @@ def judge(case):
     hot_b = array("i", hot_a)
     io_a = _io(case)
     io_b = array("i", io_a)
+    for i in range(6):
+        calls[i] = 0
+    cb_a = rp2_fast.callback(hot_a, io_a, _recorder(0))
+    cb_b = TF.callback(hot_b, io_b, (rp2_regs.poll, rp2_regs.finish, _recorder(3), _latch_b))
     _regs(case)
     micropython.heap_lock()
     try:
-        ra = rp2_fast.fast(hot_a, io_a)
+        cb_a(TIMER)
     finally:
         micropython.heap_unlock()
     after_a = list(regs)
     _regs(case)
-    rb = TF.run(hot_b, io_b, rp2_regs.poll, rp2_regs.finish)
+    cb_b(TIMER)
     after_b = list(regs)
+    ra = _answer(0)
+    rb = _answer(3)
+    if calls[1] or calls[4] or calls[5] or ra + calls[0] != 1:
+        return [ra, "look's calls, the latch's: %r" % list(calls)]
     if ra != rb:
         return [ra, "answers %d != %d" % (ra, rb)]
     if list(hot_a) != list(hot_b):

@@ -63,7 +63,7 @@ board.wdt.start = lambda: None
 app = App(board, None)
 app.load(%(proto)r)
 app.arm()
-app.start()  # the board's own 1 kHz hard Timer now runs Scheduler.tick
+app.start()  # the board's own 1 kHz hard Timer now runs the scheduler's tick_cb
 sch = app.scheduler
 ticks_ms = time.ticks_ms
 ticks_diff = time.ticks_diff

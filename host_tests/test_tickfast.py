@@ -22,6 +22,7 @@ from tvns_tools.firmware import micropython_binary, numerics_binary
 _MASK = 0x3FFFFFFF
 _HALF = 0x20000000
 _RUNNING = (S.RAMP_UP, S.ON, S.OFF, S.RAMP_DOWN)
+_IDLE = (S.IDLE, S.ARMED, S.DONE, S.STOPPED, S.FAULT)
 _NOWS = (0, 1, _HALF - 1, _HALF, _MASK - 1, _MASK)
 
 
@@ -138,7 +139,10 @@ def _s32(w):
 def _rp2_case(rnd):
     """A hot state (as _case) with the rp2 board's words and register values around it."""
     c = _case(rnd)
-    hot = [c[n] for n in mp_tickfast.HOT] + [rnd.randint(0, 1000)]  # (+ beats)
+    beats = rnd.choice((0, 1000, _MASK - 1, _MASK, rnd.randint(0, _MASK)))
+    # the session's state: mostly running, else one the callback leaves to look or ends at once
+    state = c["state"] if rnd.random() < 0.85 else rnd.choice(_IDLE)
+    hot = [c[n] for n in mp_tickfast.HOT] + [beats, state]
     us = (c["now"] + rnd.randint(0, 3) * (_MASK + 1)) * 1000 + rnd.randint(0, 999)
     k_q12, off = rnd.choice(((3300, -20), (4100, 0), (2600, 35)))
     raw = min(4095, max(0, ((c["ua"] - off) << 12) // k_q12 + rnd.randint(-1, 1)))
@@ -180,10 +184,11 @@ def _rp2_case(rnd):
 
 
 def test_the_rp2_inline_fast_path_is_tickfast_with_the_boards_poll_and_finish(tmp_path):
-    """board/rp2_fast.fast (the chip's: poll, judge and finish in one viper function) gives
-    tickfast.run's answer with rp2_regs.poll and finish, leaving the same hot state, the
-    same io array and the same registers, under heap_lock (32-bit MicroPython, a register
-    file in RAM)."""
+    """board/rp2_fast.callback (the chip's timer callback: the beat, the state test, poll,
+    judge and finish in one viper function) calls look exactly where tickfast.callback with
+    rp2_regs.poll and finish does (with the timer), leaving the same hot state (the beat's
+    wrap included), the same io array and the same registers, under heap_lock (32-bit
+    MicroPython, a register file in RAM)."""
     runtime = require(numerics_binary(), "numerics")
     rnd = random.Random(18)
     cases = [_rp2_case(rnd) for _ in range(3000)]
@@ -259,7 +264,7 @@ def test_the_rp2_fast_paths_numbers_are_tickfasts(monkeypatch):
     from tvns.board import rp2_fast
 
     rp2_fast.check()
-    for i in (0, 14, 19, 22, 27, 28, 29):
+    for i in (0, 14, 19, 20, 22, 27, 28, 29, 30, 31, 32):
         lay = list(tickfast.LAYOUT)
         lay[i] += 1
         monkeypatch.setattr(tickfast, "LAYOUT", tuple(lay))

@@ -78,12 +78,12 @@ _FEED = const(17)
 _DUE = const(18)
 _TRIG = const(19)
 _BEATS = const(20)
+_STATE = const(21)  # the session's state (tvns/session.py STATE_WORD)
 # tvns/tickfast.py's LAYOUT as this module numbers it (a constant: checked at construction)
 _LAYOUT = (_T0, _WORK, _ELAPSED, _CAP, _HELD_WIN, _HELD_SINCE, _HELD_HI, _HELD_PREV, _AMP,
            _PREV_AMP, _CEIL, _MARGIN, _KA, _HOST, _GATE, _GATE_MS, _PERIOD, _FEED, _DUE, _TRIG,
-           _BEATS, 21, _IO_KILL, _IO_ESTOP, _IO_UA, _IO_COMP, _IO_SENSE, _IO_NOW, _FLOOR_UA,
-           _LEAD_OFF_MIN_UA)  # fmt: skip
-_run = TF.run  # the running tick's common case (a module global: no lookup on self)
+           _BEATS, 22, _IO_KILL, _IO_ESTOP, _IO_UA, _IO_COMP, _IO_SENSE, _IO_NOW, _FLOOR_UA,
+           _LEAD_OFF_MIN_UA, _STATE, _IO_PENDING, 0x3C)  # fmt: skip
 # A setpoint reaches the DAC within 3 ticks (board/rp2_dac.py: applied between pulses); with a
 # late tick, 5 ms. A pulse the sense holds was commanded at most a period + this ago.
 _APPLY_MS = const(5)
@@ -194,6 +194,8 @@ class Scheduler:
                 IO.IO_NOW,
             )
             or TF.LAYOUT != _LAYOUT
+            or S.STATE_WORD != _STATE
+            or sum(1 << i for i in range(len(S.RUNNING)) if S.RUNNING[i]) != _LAYOUT[32]
         ):
             raise ValueError("scheduler constants out of step with limits/safety/tickio.py")
         # The hot state (tvns/tickfast.py, its words say what each is): all 0 but the ceiling
@@ -201,6 +203,7 @@ class Scheduler:
         # and a class lookup: boot time on the rp2 port, docs/SPEED.md).
         h = TF.new()
         self._hot = h
+        session.bind(h)  # the session's state from now on in h[_STATE] (tvns/session.py)
         self._trg = None  # no trigger (the TRIG word 0): see the trigger property
         h[_CEIL] = min(L.CURRENT_MAX_UA, board.ceiling_ua)
         # Overcurrent at the ceiling: a tolerance of a few steps of the sense ADC (safety.py).
@@ -241,11 +244,18 @@ class Scheduler:
             poll = _TimedPoll(self._clock, poll).poll
         self._poll = poll  # the time (IO_NOW) and every input: the one sample a tick judges
         self._finish = tio.finish
-        # The board's own fast path, fast(hot, io): tickfast.run with its poll and finish
-        # inline (rp2 on the chip: board/rp2_fast.py); None: tickfast.run with the two calls.
-        self._fast = getattr(tio, "fast", None)
-        # Cache the bound method: handing self.tick to a Timer must not allocate each time.
-        self.tick_cb = self.tick
+        # The timer's callback (every board's ticker hands tick_cb to its timer): one viper
+        # function over the hot state and the io array that does the idle tick and a clean
+        # running tick itself and calls _look, guarded, for anything else (docs/SPEED.md
+        # "The timer's callback"). The board's own (rp2 on the chip: board/rp2_fast.py, its
+        # poll and finish inline), else tickfast.callback with the two calls. Built once:
+        # handing it to a Timer allocates nothing.
+        look = self._look  # bound once (a bound method is an allocation)
+        own = getattr(tio, "callback", None)
+        if own is not None:
+            self.tick_cb = own(h, self._io, look)
+        else:
+            self.tick_cb = TF.callback(h, self._io, (poll, self._finish, look, self._exception))
 
     # ---- commands (main loop, never from an IRQ) ----
     def load(self, protocol, blind_sham=False):
@@ -452,32 +462,29 @@ class Scheduler:
         return False
 
     # ---- the control tick ----
-    @micropython.native  # machine code (mpy-cross -march): the hot path
     def tick(self, _timer=None):
-        """The timer's callback. 0. proof of life (wrapping: never a heap int in a hard IRQ);
-        then the step below, guarded: an exception turns the output off and latches
-        `exception` (nothing may escape: the rp2 port stops calling a callback that raised);
-        then a pending DAC setpoint applied when no pulse is in flight (never a wait here);
-        last, while a session runs, feed the dead-man engine (after the gate decision, so a
-        feed never releases a pulse into a train this tick closed) and set the deadline."""
-        h = self._hot
-        b = h[_BEATS]
-        h[_BEATS] = b + 1 if b < _WRAP else 0  # b + 1 at _WRAP would be a heap int
+        """One tick, as the board's timer runs it: tick_cb (a direct call: start's first tick,
+        the sim board, the tests). 0. proof of life (the beats word, wrapping: never a heap int
+        in a hard IRQ); then, while a session runs, the inputs and the time read once and
+        "nothing due, every monitor clean" answered in tick_cb itself (the dead man fed, the
+        due time set); anything else, and a DAC setpoint pending while idle, in _look."""
+        self.tick_cb(_timer)
+
+    @micropython.native  # machine code (mpy-cross -march): the hot path
+    def _look(self, _timer=None):
+        """The full path (tick_cb's "look"), guarded: an exception turns the output off and
+        latches `exception` (nothing may escape: the rp2 port stops calling a callback that
+        raised). Running: the step below judges the readings tick_cb took (io: never read
+        twice), then a pending DAC setpoint is applied when no pulse is in flight (never a
+        wait here) and, while the session still runs, the dead-man engine fed (after the gate
+        decision, so a feed never releases a pulse into a train this tick closed) and the
+        deadline set. Not running: a setpoint left pending reaches the DAC."""
         try:
-            s = self.session
-            if _RUNNING[s.state] == 1:  # only a running session is advanced
-                # The common case in one viper call (tvns/tickfast.py): the inputs and the time
-                # read once; "nothing due, every monitor clean" answered there (the dead man
-                # fed, the due time set); anything else judged below, on the same readings.
-                io = self._io
-                f = self._fast
-                if f is not None:
-                    if f(h, io) == 1:
-                        return
-                elif _run(h, io, self._poll, self._finish) == 1:
-                    return
+            h = self._hot
+            io = self._io
+            if _RUNNING[h[_STATE]] == 1:  # only a running session is advanced
                 self._step()
-                if _RUNNING[s.state] == 1:
+                if _RUNNING[h[_STATE]] == 1:
                     # A pending setpoint to the DAC (between pulses), then the dead man fed.
                     fed = self._finish(io)
                     now = io[_IO_NOW]  # the step's: a feed deadline never later than due
@@ -494,7 +501,7 @@ class Scheduler:
                         d = d + _MASK + 1
                     h[_DUE] = f if d < 0 else w
                     return
-            if self._io[_IO_PENDING] >= 0:  # a setpoint left pending reaches the DAC
+            if io[_IO_PENDING] >= 0:  # a setpoint left pending reaches the DAC
                 self._dac.apply()
         except Exception:  # noqa: BLE001 - whatever it was, the output goes off
             self._exception()

@@ -1,6 +1,11 @@
 # The session state machine: one transition table, no nested ifs.
 # Allocation-free: states and events are small ints, the table is bytes, and the
 # history is a preallocated ring (tvns/ring.py) that the main loop drains (never the tick).
+# The state is one word of an array('i'): the Scheduler built over a session moves it into its
+# hot state (bind), where the timer's viper callback reads it without a lookup (tvns/tickfast.py,
+# docs/SPEED.md): the word is the state's only home, no mirror to go stale.
+from array import array
+
 from micropython import const
 
 from tvns.ring import EventRing
@@ -70,30 +75,53 @@ _ROWS = (
 # fmt: on
 TABLE = bytes(s for row in _ROWS for s in row)
 
+STATE_WORD = const(21)  # the state's word in the Scheduler's hot state (tickfast.py _STATE)
 _HISTORY = const(64)  # ring entries; the main loop drains it far more often than it fills
 
 
 class Session:
     def __init__(self):
-        self.state = IDLE
+        # The state (IDLE: 0) in its word; its own array until a Scheduler binds it.
+        self._w = array("i", bytes(4 * (STATE_WORD + 1)))
+        self._bound = False
         # (time_ms, state) for every change; filled in the tick, drained outside it.
         self._hist = EventRing(_HISTORY, NAMES)
 
+    @property
+    def state(self):
+        return self._w[STATE_WORD]
+
+    @state.setter
+    def state(self, st):
+        self._w[STATE_WORD] = st
+
+    def bind(self, words):
+        """From now on the state lives in words[STATE_WORD] (the Scheduler's hot state: main
+        loop, once, before its timer runs). A second binding is refused: the first
+        scheduler's callback would go on reading a word nothing writes any more."""
+        if self._bound:
+            raise ValueError("this session already drives a scheduler")
+        words[STATE_WORD] = self._w[STATE_WORD]
+        self._w = words
+        self._bound = True
+
     def allowed(self, event):
-        return TABLE[self.state * _N_EVENTS + event] != _X
+        return TABLE[self._w[STATE_WORD] * _N_EVENTS + event] != _X
 
     def fire(self, event, now_ms):
         """Apply event; returns True if the table accepts it. Allocation-free."""
-        nxt = TABLE[self.state * _N_EVENTS + event]
+        w = self._w
+        st = w[STATE_WORD]
+        nxt = TABLE[st * _N_EVENTS + event]
         if nxt == _X:
             return False
-        if nxt != self.state:
-            self.state = nxt
+        if nxt != st:
+            w[STATE_WORD] = nxt
             self._hist.put(now_ms, nxt)
         return True
 
     def running(self):
-        return RUNNING[self.state] == 1
+        return RUNNING[self._w[STATE_WORD]] == 1
 
     def drain(self, out):
         """Append (time_ms, state_name) pairs not yet drained to list out (main loop only)."""

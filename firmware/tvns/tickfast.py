@@ -58,7 +58,9 @@ _FEED = const(17)  # (feed_ms) ticks_ms by which the dead man needs its next fee
 _DUE = const(18)  # (due_ms) ticks_ms at which the next tick has work
 _TRIG = const(19)  # 1 while a protocol with a trigger block is loaded (trigger)
 _BEATS = const(20)  # (beats) every tick call: the main loop's proof of life (wraps at 2**30 - 1)
-_WORDS = const(21)
+_STATE = const(21)  # (Session.state) the session's state: its only home once a Scheduler is
+# built over the session (tvns/session.py), so the timer's callback reads it without a lookup
+_WORDS = const(22)
 
 # tvns/tickio.py's words and safety.py's numbers
 _IO_KILL = const(0)
@@ -66,7 +68,9 @@ _IO_ESTOP = const(1)
 _IO_UA = const(2)
 _IO_COMP = const(3)
 _IO_SENSE = const(4)
+_IO_PENDING = const(5)
 _IO_NOW = const(6)
+_RUN_BITS = const(0x3C)  # session.RUNNING as bits: RAMP_UP, ON, OFF, RAMP_DOWN (1 << state)
 _FLOOR_UA = const(50)  # safety.SENSE_FLOOR_UA
 _LEAD_OFF_MIN_UA = const(200)  # safety.LEAD_OFF_MIN_SETPOINT_UA
 _MASK = const(0x3FFFFFFF)
@@ -76,7 +80,7 @@ _HALF = const(0x20000000)
 LAYOUT = (_T0, _WORK, _ELAPSED, _CAP, _HELD_WIN, _HELD_SINCE, _HELD_HI, _HELD_PREV, _AMP,
           _PREV_AMP, _CEIL, _MARGIN, _KA, _HOST, _GATE, _GATE_MS, _PERIOD, _FEED, _DUE, _TRIG,
           _BEATS, _WORDS, _IO_KILL, _IO_ESTOP, _IO_UA, _IO_COMP, _IO_SENSE, _IO_NOW,
-          _FLOOR_UA, _LEAD_OFF_MIN_UA)  # fmt: skip
+          _FLOOR_UA, _LEAD_OFF_MIN_UA, _STATE, _IO_PENDING, _RUN_BITS)  # fmt: skip
 
 
 def new():
@@ -170,3 +174,39 @@ def run(hot, io, poll, finish) -> int:
         d = d + _MASK + 1
     h[_DUE] = f if d < 0 else w
     return 1
+
+
+def callback(hot, io, parts):
+    """The timer's callback (Scheduler.tick_cb) on a board without its own (the rp2 chip's:
+    board/rp2_fast.py): one viper function the board's timer calls with itself. parts is
+    (poll, finish, look, exception): look(timer) is the scheduler's guarded full path
+    (Scheduler._look), exception() its latch. It counts the beat, and then:
+    - no session running: returns, or, with a DAC setpoint pending, hands the tick to look
+      (which applies it);
+    - running: run() above; "clean" ends the tick here, "look" hands it to look (the full
+      path, on run's sample). An exception from run (the board's poll or finish) goes to
+      the latch, as the full path's own do (nothing may escape a hard IRQ's callback).
+    A closure over three names: MicroPython calls a closure with its cells and arguments on
+    the C stack up to 5 in all (objclosure.c; more would allocate in the IRQ); a closure's
+    call measured cheaper than a module-level viper function's globals or a bound method's
+    attributes (docs/SPEED.md "The timer's callback")."""
+
+    @micropython.viper
+    def tick_cb(timer):
+        h = ptr32(hot)
+        b = h[_BEATS]
+        h[_BEATS] = b + 1 if b < _MASK else 0  # b + 1 at 2**30 - 1 would be a heap int
+        if ((_RUN_BITS >> h[_STATE]) & 1) == 0:
+            # bit 31: -1 "none pending" whether the host's viper reads the word signed or not
+            if ((ptr32(io)[_IO_PENDING] >> 31) & 1) == 0:
+                parts[2](timer)
+            return
+        try:
+            if int(run(hot, io, parts[0], parts[1])) == 1:
+                return
+        except Exception:  # noqa: BLE001 - whatever it was, the output goes off
+            parts[3]()
+            return
+        parts[2](timer)
+
+    return tick_cb

@@ -130,7 +130,9 @@ class RegIO:
         self.io = io
         self.poll = poll
         self.finish = finish
-        self.fast = rp2_fast.fast  # the three inline: one call per clean running tick
+        # the timer's callback with the three inline: no call but the timer's per idle or
+        # clean running tick (Scheduler builds it: callback(hot, io, look))
+        self.callback = rp2_fast.callback
 
 
 _SIO_GPIO_IN = 0xD0000004
