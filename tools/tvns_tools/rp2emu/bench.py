@@ -11,8 +11,9 @@ tvns UF2 makes the stock path the issue's keys, and rp2emu_firmware says so.
 
 How each is measured (docs/EMULATOR.md):
 - boot: emulated ms from power-on to main.py's `boot` event on the console (plain image);
-- tick: Scheduler.tick timed in CPU cycles with SysTick on the board's own 1 kHz hard Timer
-  (hooks.py), classified idle / running with nothing due / ramp step / train edge;
+- tick: what the board's own 1 kHz hard Timer calls, the scheduler's tick_cb (its viper
+  callback and the full path it calls), timed in CPU cycles with SysTick (hooks.py),
+  classified idle / running with nothing due / ramp step / train edge;
 - CPU: the running ticks' mean cost over the tick period;
 - load: emulated ms from the request's last byte entering the USB FIFO to the reply's line
   leaving it (what a host waits), default and most demanding valid protocol, plain image,
