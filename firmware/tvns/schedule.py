@@ -18,118 +18,250 @@
 # out_gate). They differ only for the blinded sham arm (docs/BLINDING.md): the same ramp
 # up, then straight back down over ramp_down_ms of train time in the same staircase (the
 # peak held for one step), then 0 uA and the gate closed. Delivered never exceeds nominal.
+import sys
+
 import micropython
+from micropython import const
 
 from tvns import limits as L
+from tvns import session as S
+from tvns.ring import array  # (an import of `array` here would search the file system first)
 from tvns.safety import END_GUARD_MS
-from tvns.session import DONE, OFF, ON, RAMP_DOWN, RAMP_UP
+
+if sys.implementation.name != "micropython":  # the viper cast, for CPython (the host)
+
+    def ptr32(b):
+        return memoryview(b).cast("B").cast("i")  # the host's words: 32-bit little-endian
+
+
+# ptr32 is a builtin of the viper emitter (not a Python name) on a board.
+# ruff: noqa: F821
+
+# The words of Schedule.words (array('i')): the protocol's numbers, then the last eval()'s
+# answer. Every word the viper eval reads is >= 0 (a 64-bit host runtime's viper reads a
+# ptr32 word zero-extended); the answer may hold a negative amplitude only for t < 0, which
+# the eval writes and never reads back.
+_OUTPUT = const(0)  # 1: pulses (0: the visible sham, 0 uA throughout)
+_TARGET = const(1)  # target_ua
+_UP = const(2)  # up_ms
+_DOWN = const(3)  # down_ms
+_SESSION = const(4)  # session_ms
+_DS = const(5)  # down_start_ms
+_GE = const(6)  # gate_end_ms
+_ON = const(7)  # on_ms
+_OFF = const(8)  # off_ms
+_CYCLE = const(9)  # cycle_ms
+_N = const(10)  # n_steps
+_LIVE = const(11)  # down_live
+_BLIND = const(12)  # blind_sham
+PHASE = const(13)  # the answer: phase (a session state)
+AMP = const(14)  # amp_ua: the nominal amplitude
+GATE = const(15)  # gate: 1 open (nominal)
+NEXT = const(16)  # next_ms: elapsed ms at which eval() can next give a different answer
+OUT_UA = const(17)  # out_ua: the delivered amplitude (== amp_ua unless blind sham)
+OUT_GATE = const(18)  # out_gate: the delivered gate
+_WORDS = const(19)
+# The session states the answer's phase takes (viper folds only this module's consts)
+_RAMP_UP = const(2)
+_ON_ = const(3)
+_OFF_ = const(4)
+_RAMP_DOWN = const(5)
+_DONE = const(6)
+if (_RAMP_UP, _ON_, _OFF_, _RAMP_DOWN, _DONE) != (S.RAMP_UP, S.ON, S.OFF, S.RAMP_DOWN, S.DONE):
+    raise ValueError("schedule's states out of step with session.py")
+# The answer's word numbers for the scheduler (a const of another module is not folded):
+# it checks them against these (scheduler.py).
+ANSWER = (PHASE, AMP, GATE, NEXT, OUT_UA, OUT_GATE, _GE)
 
 
 def _ceil_div(a, b):
     return -(-a // b)
 
 
-class Schedule:
-    def __init__(self, p, blind_sham=False):
-        """blind_sham: the blinded sham arm (p.blinded with the investigator's allocation
-        "sham"). The visible `sham: true` protocol is a different thing: 0 uA throughout."""
-        self.output = not p.sham  # sham: the same states and timing, no pulses, 0 uA
-        self.target_ua = 0 if p.sham else p.amplitude_ua
-        self.up_ms = p.ramp_up_ms
-        self.down_ms = p.ramp_down_ms
-        self.session_ms = p.session_ms
-        self.down_start_ms = p.session_ms - p.ramp_down_ms
-        # The gate closes this early so that the last pulse also ends within the session.
-        self.gate_end_ms = gate_end_ms(p)
-        self.on_ms = p.on_ms
-        self.off_ms = p.off_ms
-        self.cycle_ms = p.on_ms + p.off_ms
-        self.n_steps = steps(p)
-        # A ramp down that begins in an OFF phase delivers nothing (see above).
-        self.down_live = down_live(p)
-        # Results of the last eval(): read by the tick.
-        self.phase = RAMP_UP
-        self.amp_ua = 0
-        self.gate = False
-        self.next_ms = 0  # elapsed ms at which eval() can next give a different answer
-        self.out_ua = 0  # delivered amplitude and gate (== amp_ua, gate unless blind sham)
-        self.out_gate = False
-        self.blind_sham = blind_sham
+class _Int:
+    """A Schedule attribute whose only home is word i of Schedule.words: the viper eval reads
+    and writes the array, the names stay for the readers (the tick reads the words)."""
 
-    @micropython.native  # machine code (mpy-cross -march): the tick calls it
-    def eval(self, t_ms):
-        # The nominal answer (the active arm), inline: a call costs ~10 us on the rp2 port.
-        n = self.n_steps
-        if t_ms >= self.session_ms:
-            self.phase = DONE
-            self.amp_ua = 0
-            self.gate = False
-            self.next_ms = self.session_ms
-        elif t_ms >= self.down_start_ms:
-            self.phase = RAMP_DOWN
-            u = t_ms - self.down_start_ms
-            k = u * n // self.down_ms + 1
-            if k >= n or not self.down_live:
-                k = n  # 0 uA: the gate's branch below wakes at the session's end
-            else:
-                self.next_ms = self.down_start_ms - (-(k * self.down_ms) // n)  # + ceil
-            self.amp_ua = self.target_ua * (n - k) // n
-            if t_ms >= self.gate_end_ms or self.amp_ua == 0:
-                self.gate = False
-                self.next_ms = self.session_ms
-            else:
-                self.gate = self.output
-                if self.next_ms > self.gate_end_ms:
-                    self.next_ms = self.gate_end_ms
-        elif t_ms < self.up_ms:
-            k = t_ms * n // self.up_ms
-            self.phase = RAMP_UP
-            self.amp_ua = self.target_ua * k // n
-            self.gate = self.output and k > 0  # step 0 is 0 uA: no pulses
-            self.next_ms = -(-((k + 1) * self.up_ms) // n)  # ceil, inline
+    def __init__(self, i):
+        self.i = i
+
+    def __get__(self, obj, cls):
+        return obj.words[self.i]
+
+    def __set__(self, obj, v):
+        obj.words[self.i] = v
+
+
+class _Bool(_Int):
+    def __get__(self, obj, cls):
+        return obj.words[self.i] != 0
+
+    def __set__(self, obj, v):
+        obj.words[self.i] = 1 if v else 0
+
+
+@micropython.viper
+def eval_words(w, t_ms: int):
+    """Schedule.eval over its words (the tick calls it with Schedule.words): machine-word
+    arithmetic, no attribute access, no allocation. Every product stays below 2**31 for any
+    valid protocol (at most 100 steps, 3.6e6 ms): the sham's train-time step, whose product
+    with a cycle could pass it, is only formed when it can come before the answer's next_ms.
+    A zero divisor raises ZeroDivisionError, as the native code's integer division did."""
+    s = ptr32(w)
+    n = s[_N]
+    sess = s[_SESSION]
+    ds = s[_DS]
+    up = s[_UP]
+    down = s[_DOWN]
+    target = s[_TARGET]
+    output = s[_OUTPUT]
+    gate = 0
+    nxt = 0
+    # The nominal answer (the active arm)
+    if t_ms >= sess:
+        phase = _DONE
+        amp = 0
+        nxt = sess
+    elif t_ms >= ds:
+        phase = _RAMP_DOWN
+        if down == 0:
+            raise ZeroDivisionError
+        k = (t_ms - ds) * n // down + 1
+        if k >= n or s[_LIVE] == 0:
+            k = n  # 0 uA: the gate's branch below wakes at the session's end
         else:
-            if self.off_ms == 0:
-                self.phase = ON
-                nxt = self.down_start_ms
+            nxt = ds - (-(k * down) // n)  # + ceil
+        amp = target * (n - k) // n
+        if t_ms >= s[_GE] or amp == 0:
+            nxt = sess
+        else:
+            gate = output
+            if nxt > s[_GE]:
+                nxt = s[_GE]
+    elif t_ms < up:
+        if up == 0:
+            raise ZeroDivisionError  # (t_ms < 0: never in a session)
+        k = t_ms * n // up
+        phase = _RAMP_UP
+        amp = target * k // n
+        if k > 0:
+            gate = output  # step 0 is 0 uA: no pulses
+        nxt = -(-((k + 1) * up) // n)  # ceil
+    else:
+        amp = target
+        phase = _ON_
+        if s[_OFF] == 0:
+            nxt = ds
+        else:
+            c = s[_CYCLE]
+            if c == 0:
+                raise ZeroDivisionError
+            p = (t_ms - up) % c
+            if p < s[_ON]:
+                nxt = t_ms + s[_ON] - p
             else:
-                p = (t_ms - self.up_ms) % self.cycle_ms
-                if p < self.on_ms:
-                    self.phase = ON
-                    nxt = t_ms + self.on_ms - p
-                else:
-                    self.phase = OFF
-                    nxt = t_ms + self.cycle_ms - p
-            self.next_ms = nxt if nxt < self.down_start_ms else self.down_start_ms
-            self.amp_ua = self.target_ua
-            self.gate = self.output and self.phase == ON
-        # The delivered answer: the active arm's, unless the blinded sham's ramp down.
-        self.out_ua = self.amp_ua
-        self.out_gate = self.gate
-        if not self.blind_sham or t_ms < self.up_ms:
-            return  # the active arm; or the sham's ramp up, which is the active one
+                phase = _OFF_
+                nxt = t_ms + c - p
+        if nxt > ds:
+            nxt = ds
+        if phase == _ON_:
+            gate = output
+    s[PHASE] = phase
+    s[AMP] = amp
+    s[GATE] = gate
+    # The delivered answer: the active arm's, unless the blinded sham's ramp down.
+    out = amp
+    out_gate = gate
+    if s[_BLIND] != 0 and t_ms >= up:
         # The sham's ramp down runs on train time g (ms with the duty cycle ON since the
         # ramp up ended): it pauses through OFF phases, as the pulses do, so consecutive
         # pulses never differ by more than one step. Output ends when g reaches down_ms.
-        on = self.on_ms
-        c = self.cycle_ms
-        u = t_ms - self.up_ms
+        on = s[_ON]
+        c = s[_CYCLE]
+        if c == 0:
+            raise ZeroDivisionError
+        u = t_ms - up
         p = u % c
         g = (u // c) * on + (p if p < on else on)
-        if g >= self.down_ms:
-            self.out_ua = 0
-            self.out_gate = False
-            return
-        n = self.n_steps
-        k = g * n // self.down_ms  # step k of n from the peak, each down_ms / n of train time
-        amp = self.target_ua * (n - k) // n
-        if amp < self.amp_ua:
-            self.out_ua = amp  # >= target // n >= 1 uA (k < n): a pulse, the gate as it is
-        g_next = _ceil_div((k + 1) * self.down_ms, n)  # train time of the next step
-        f = g_next // on
-        r = g_next - f * on
-        nxt = self.up_ms + (f * c + r if r or f == 0 else (f - 1) * c + on)
-        if nxt < self.next_ms:
-            self.next_ms = nxt
+        if g >= down:
+            out = 0
+            out_gate = 0
+        else:
+            k = g * n // down  # step k of n from the peak, each down_ms / n of train time
+            a2 = target * (n - k) // n
+            if a2 < amp:
+                out = a2  # >= target // n >= 1 uA (k < n): a pulse, the gate as it is
+            g_next = -(-((k + 1) * down) // n)  # train time of the next step (ceil)
+            if on == 0:
+                raise ZeroDivisionError
+            f = g_next // on
+            r = g_next - f * on
+            # up + (f - 1) * c is a lower bound of the sham's next step: past nxt, it cannot
+            # come first (and f * c, which could pass 2**31, is not formed)
+            if f - 1 <= (nxt - up) // c:
+                if r != 0 or f == 0:
+                    n2 = up + f * c + r
+                else:
+                    n2 = up + (f - 1) * c + on
+                if n2 < nxt:
+                    nxt = n2
+    s[NEXT] = nxt
+    s[OUT_UA] = out
+    s[OUT_GATE] = out_gate
+
+
+class Schedule:
+    # The protocol's numbers and the last eval()'s answer, each a word of self.words (the
+    # tick's viper eval works on the array; these names are for every other reader, and a
+    # test may set one: the eval then sees it).
+    output = _Bool(_OUTPUT)
+    target_ua = _Int(_TARGET)
+    up_ms = _Int(_UP)
+    down_ms = _Int(_DOWN)
+    session_ms = _Int(_SESSION)
+    down_start_ms = _Int(_DS)
+    gate_end_ms = _Int(_GE)
+    on_ms = _Int(_ON)
+    off_ms = _Int(_OFF)
+    cycle_ms = _Int(_CYCLE)
+    n_steps = _Int(_N)
+    down_live = _Bool(_LIVE)
+    blind_sham = _Bool(_BLIND)
+    phase = _Int(PHASE)
+    amp_ua = _Int(AMP)
+    gate = _Bool(GATE)
+    next_ms = _Int(NEXT)
+    out_ua = _Int(OUT_UA)
+    out_gate = _Bool(OUT_GATE)
+
+    def __init__(self, p, blind_sham=False):
+        """blind_sham: the blinded sham arm (p.blinded with the investigator's allocation
+        "sham"). The visible `sham: true` protocol is a different thing: 0 uA throughout.
+        The words written straight into the array (a store through a descriptor is a call:
+        `load`'s time on the rp2 port, docs/SPEED.md)."""
+        w = array("i", bytes(4 * _WORDS))
+        self.words = w
+        w[_OUTPUT] = 0 if p.sham else 1  # sham: the same states and timing, no pulses, 0 uA
+        w[_TARGET] = 0 if p.sham else p.amplitude_ua
+        w[_UP] = p.ramp_up_ms
+        w[_DOWN] = p.ramp_down_ms
+        w[_SESSION] = p.session_ms
+        w[_DS] = p.session_ms - p.ramp_down_ms
+        # The gate closes this early so that the last pulse also ends within the session.
+        w[_GE] = gate_end_ms(p)
+        w[_ON] = p.on_ms
+        w[_OFF] = p.off_ms
+        w[_CYCLE] = p.on_ms + p.off_ms
+        w[_N] = steps(p)
+        # A ramp down that begins in an OFF phase delivers nothing (see above).
+        w[_LIVE] = 1 if down_live(p) else 0
+        w[_BLIND] = 1 if blind_sham else 0
+        # The answer before any eval(): RAMP_UP, 0 uA, gate closed, next_ms 0.
+        w[PHASE] = _RAMP_UP
+
+    def eval(self, t_ms):
+        """The phase and amplitude at elapsed ms t_ms into the answer's words (and names)."""
+        eval_words(self.words, t_ms)
 
 
 def steps(p):

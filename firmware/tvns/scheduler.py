@@ -32,6 +32,7 @@ from micropython import const
 from tvns import errors as E
 from tvns import limits as L
 from tvns import safety as F
+from tvns import schedule as SCH
 from tvns import session as S
 from tvns import tickfast as TF
 from tvns import tickio as IO
@@ -84,6 +85,22 @@ _LAYOUT = (_T0, _WORK, _ELAPSED, _CAP, _HELD_WIN, _HELD_SINCE, _HELD_HI, _HELD_P
            _PREV_AMP, _CEIL, _MARGIN, _KA, _HOST, _GATE, _GATE_MS, _PERIOD, _FEED, _DUE, _TRIG,
            _BEATS, 22, _IO_KILL, _IO_ESTOP, _IO_UA, _IO_COMP, _IO_SENSE, _IO_NOW, _FLOOR_UA,
            _LEAD_OFF_MIN_UA, _STATE, _IO_PENDING, 0x3C)  # fmt: skip
+_eval = SCH.eval_words  # Schedule.eval over its words (viper: the step's one call for it)
+# The schedule's answer in its words (tvns/schedule.py ANSWER) and the states it names
+_W_PHASE = const(13)
+_W_AMP = const(14)
+_W_GATE = const(15)
+_W_NEXT = const(16)
+_W_OUT = const(17)
+_W_OUT_GATE = const(18)
+_W_GE = const(6)
+_RAMP_DOWN = const(5)
+_DONE = const(6)
+if (_W_PHASE, _W_AMP, _W_GATE, _W_NEXT, _W_OUT, _W_OUT_GATE, _W_GE) != SCH.ANSWER or (
+    _RAMP_DOWN,
+    _DONE,
+) != (S.RAMP_DOWN, S.DONE):
+    raise ValueError("scheduler's schedule words out of step with schedule.py")
 # A setpoint reaches the DAC within 3 ticks (board/rp2_dac.py: applied between pulses); with a
 # late tick, 5 ms. A pulse the sense holds was commanded at most a period + this ago.
 _APPLY_MS = const(5)
@@ -520,7 +537,6 @@ class Scheduler:
     def _step(self):
         # 1. A running session only (tick checks): where are we in it?
         s = self.session
-        clock = self._clock
         h = self._hot
         now = self._io[_IO_NOW]  # the poll's (tick): the time the monitors judge with
         trg = self._trg
@@ -555,6 +571,9 @@ class Scheduler:
             d = d + _MASK + 1
         if d < 0:
             return
+        # The schedule's answer in its words (tvns/schedule.py: one viper call, no attribute
+        # on the schedule read or written; a descriptor read would be a call each).
+        w = self.sched.words
         # 4. A stop request: ramp down one 0.1 mA step per _STOP_STEP_MS, then STOPPED.
         #    Timed on the nominal amplitude, so a blinded sham's stop lasts as long. Step k
         #    falls due at stop_at_ms + (k - 1) * _STOP_STEP_MS, from the stop, not from when
@@ -569,72 +588,73 @@ class Scheduler:
         if self.stopping:
             k = (t - self.stop_at_ms) // _STOP_STEP_MS + 1
             nom = self.stop_from_ua - k * _STEP_UA
-            sc = self.sched
-            sc.eval(t)
-            if sc.phase >= S.RAMP_DOWN and sc.amp_ua < nom:
-                nom = sc.amp_ua
-            if (
-                nom <= 0
-                or not self.nom_gate
-                or _OUTPUT_ALLOWED[s.state] == 0
-                or t >= sc.gate_end_ms
-            ):
+            _eval(w, t)
+            if w[_W_PHASE] >= _RAMP_DOWN and w[_W_AMP] < nom:
+                nom = w[_W_AMP]
+            if nom <= 0 or not self.nom_gate or _OUTPUT_ALLOWED[s.state] == 0 or t >= w[_W_GE]:
                 self._output_off()
                 s.fire(S.EV_STOPPED, t)
                 return
             self.nom_ua = nom
             self._set_amp(h[_AMP] if h[_AMP] < nom else nom)
-            nxt = self.stop_at_ms + k * _STOP_STEP_MS
-            if sc.next_ms < nxt:  # the schedule's own step down or the gate's end first
-                nxt = sc.next_ms
-            h[_WORK] = clock.ticks_add(h[_T0], nxt)
+            nx = self.stop_at_ms + k * _STOP_STEP_MS
+            if w[_W_NEXT] < nx:  # the schedule's own step down or the gate's end first
+                nx = w[_W_NEXT]
+            t0 = h[_T0]  # 0 <= nx < 2**30: ticks_add, inline
+            h[_WORK] = t0 + nx if t0 <= _MASK - nx else t0 - (_MASK - nx) - 1
             return
         # 5. Where the schedule says the session is now.
-        sc = self.sched
-        sc.eval(t)
-        phase = sc.phase
+        _eval(w, t)
+        phase = w[_W_PHASE]
         if phase != s.state:
             s.fire(_EVENT_FOR_PHASE[phase], t)
-        if phase == S.DONE:
+        if phase == _DONE:
             self._output_off()
             return
         # 6. Amplitude: at most one 0.1 mA step up, upward steps at least one pulse period
         #    apart and only while pulses run, so late ticks delay a ramp but never steepen
         #    it. Never above the ceiling. Decreases apply at once. Worked out on the
         #    nominal amplitude; the delivered one is never above it.
-        amp = sc.amp_ua
-        nom = self.nom_ua
+        amp = w[_W_AMP]
+        nom0 = self.nom_ua
+        nom = nom0
         t0 = h[_T0]
-        nx = sc.next_ms  # 0 <= nx < 2**30: ticks_add, inline
+        nx = w[_W_NEXT]  # 0 <= nx < 2**30: ticks_add, inline
         due = t0 + nx if t0 <= _MASK - nx else t0 - (_MASK - nx) - 1
-        if not sc.gate and nom > self.up_from_ua and t - self.last_up_ms < self.up_gap_ms:
+        sgate = w[_W_GATE]
+        if sgate == 0 and nom > self.up_from_ua and t - self.last_up_ms < self.up_gap_ms:
             # The gate closes less than a period after a step up: maybe no pulse showed it.
             # Withdrawn, so the next train's first step starts from what a pulse did show.
             nom = self.up_from_ua
         if amp > nom:
-            wait = self.last_up_ms + self.up_gap_ms - t
-            if not sc.gate or (trg is not None and nom > 0 and trg.holds_ramp()):
+            gap = self.up_gap_ms
+            wait = self.last_up_ms + gap - t
+            if sgate == 0 or (trg is not None and nom > 0 and trg.holds_ramp()):
                 amp = nom  # no pulses now: steps taken here would add up unseen
             elif wait > 0:
                 amp = nom
-                if wait < sc.next_ms - t:  # never past the schedule's own next change
-                    due = clock.ticks_add(now, wait)
+                if wait < nx - t:  # never past the schedule's own next change
+                    # 0 < wait < 2**30: ticks_add, inline
+                    due = now + wait if now <= _MASK - wait else now - (_MASK - wait) - 1
             else:
                 if amp > nom + _STEP_UA:
                     amp = nom + _STEP_UA
-                    if self.up_gap_ms < sc.next_ms - t:
-                        due = clock.ticks_add(now, self.up_gap_ms)
+                    if gap < nx - t:  # 0 <= gap < 2**30: ticks_add, inline
+                        due = now + gap if now <= _MASK - gap else now - (_MASK - gap) - 1
                 self.last_up_ms = t
                 self.up_from_ua = nom
         if amp > h[_CEIL]:
             amp = h[_CEIL]
         allowed = _OUTPUT_ALLOWED[s.state] == 1
-        self.nom_ua = amp
-        self.nom_gate = sc.gate and allowed
-        if sc.out_ua < amp:
-            amp = sc.out_ua
+        if amp != nom0:  # (a store costs a look-up in the class first: only a change)
+            self.nom_ua = amp
+        ng = sgate != 0 and allowed
+        if ng != self.nom_gate:
+            self.nom_gate = ng
+        if w[_W_OUT] < amp:
+            amp = w[_W_OUT]
         # 7. Order matters: amplitude before gate-on, gate-off before amplitude changes.
-        gate = sc.out_gate and allowed and (trg is None or trg.open)
+        gate = w[_W_OUT_GATE] != 0 and allowed and (trg is None or trg.open)
         if gate:
             self._set_amp(amp)
             self._set_gate(True)
