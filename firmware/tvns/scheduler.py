@@ -555,7 +555,10 @@ class Scheduler:
             t = t + _MASK + 1
         h[_ELAPSED] = t
         # 2. Monitors on every tick: e-stop, session cap, overcurrent, lead-off, keep-alive.
-        if self._monitor(now, t):
+        #    (The methods of the step as module globals, _monitor_f etc. below the class: a
+        #    method looked up on self first misses the scheduler's 92 %-full instance dict,
+        #    ~20 us on the rp2 port, docs/SPEED.md.)
+        if _monitor_f(self, now, t):
             return
         # 2b. The trigger input, sampled every tick (tvns/trigger.py): its permission, caps.
         if trg is not None:
@@ -592,11 +595,11 @@ class Scheduler:
             if w[_W_PHASE] >= _RAMP_DOWN and w[_W_AMP] < nom:
                 nom = w[_W_AMP]
             if nom <= 0 or not self.nom_gate or _OUTPUT_ALLOWED[s.state] == 0 or t >= w[_W_GE]:
-                self._output_off()
+                _output_off_f(self)
                 s.fire(S.EV_STOPPED, t)
                 return
             self.nom_ua = nom
-            self._set_amp(h[_AMP] if h[_AMP] < nom else nom)
+            _set_amp_f(self, h[_AMP] if h[_AMP] < nom else nom)
             nx = self.stop_at_ms + k * _STOP_STEP_MS
             if w[_W_NEXT] < nx:  # the schedule's own step down or the gate's end first
                 nx = w[_W_NEXT]
@@ -609,7 +612,7 @@ class Scheduler:
         if phase != s.state:
             s.fire(_EVENT_FOR_PHASE[phase], t)
         if phase == _DONE:
-            self._output_off()
+            _output_off_f(self)
             return
         # 6. Amplitude: at most one 0.1 mA step up, upward steps at least one pulse period
         #    apart and only while pulses run, so late ticks delay a ramp but never steepen
@@ -654,13 +657,18 @@ class Scheduler:
         if w[_W_OUT] < amp:
             amp = w[_W_OUT]
         # 7. Order matters: amplitude before gate-on, gate-off before amplitude changes.
+        #    (Each called only for a change: a call costs ~10 us on the rp2 port.)
         gate = w[_W_OUT_GATE] != 0 and allowed and (trg is None or trg.open)
         if gate:
-            self._set_amp(amp)
-            self._set_gate(True)
+            if amp != h[_AMP]:
+                _set_amp_f(self, amp)
+            if h[_GATE] == 0:
+                _set_gate_f(self, True)
         else:
-            self._set_gate(False)
-            self._set_amp(amp)
+            if h[_GATE] != 0:
+                _set_gate_f(self, False)
+            if amp != h[_AMP]:
+                _set_amp_f(self, amp)
         h[_WORK] = due
 
     @micropython.native  # machine code (mpy-cross -march): the hot path
@@ -704,10 +712,19 @@ class Scheduler:
     @micropython.native  # machine code (mpy-cross -march): the hot path
     def _output_off(self):
         # Normal end: close the gate (the pulse in flight finishes balanced), then 0 uA.
-        self._set_gate(False)  # an untriggered protocol's marker falls with the gate
-        self._set_amp(0)
+        _set_gate_f(self, False)  # an untriggered protocol's marker falls with the gate
+        _set_amp_f(self, 0)
         self.nom_ua = 0
         self.nom_gate = False
         trg = self._trg
         if trg is not None:
             trg.off()
+
+
+# The step's methods as module globals (the functions themselves, not bound): _step and
+# _output_off call them without a look-up on self (docs/SPEED.md); the methods stay for
+# every other caller.
+_monitor_f = Scheduler._monitor
+_set_amp_f = Scheduler._set_amp
+_set_gate_f = Scheduler._set_gate
+_output_off_f = Scheduler._output_off
