@@ -36,6 +36,7 @@ from tvns import schedule as SCH
 from tvns import session as S
 from tvns import tickfast as TF
 from tvns import tickio as IO
+from tvns.ring import array  # (an import of `array` would search the file system first)
 from tvns.schedule import Schedule
 
 _STEP_UA = const(100)  # limits.RAMP_STEP_MAX_UA, inlined for the hot path
@@ -80,6 +81,16 @@ _DUE = const(18)
 _TRIG = const(19)
 _BEATS = const(20)
 _STATE = const(21)  # the session's state (tvns/session.py STATE_WORD)
+# The step's own words, appended to tickfast's (its LAYOUT ends them at 22 words: checked
+# below; the fast path never reads these): the amplitude rules' state, stored on every ramp
+# step and train edge. As attributes each store cost ~15-25 us on the rp2 port (MicroPython
+# looks a store up in the class first when the class has descriptors, docs/SPEED.md).
+_NOM = const(22)  # (nom_ua) the active arm's amplitude (== amp_ua unless blinded sham)
+_NOM_GATE = const(23)  # (nom_gate) 1: the active arm's gate open
+_LAST_UP = const(24)  # (last_up_ms) session time of the last upward amplitude step
+_UP_FROM = const(25)  # (up_from_ua) the nominal amplitude before the last upward step
+_UP_GAP = const(26)  # (up_gap_ms) upward steps at least this far apart (a pulse period)
+_STEP_WORDS = const(5)
 # tvns/tickfast.py's LAYOUT as this module numbers it (a constant: checked at construction)
 _LAYOUT = (_T0, _WORK, _ELAPSED, _CAP, _HELD_WIN, _HELD_SINCE, _HELD_HI, _HELD_PREV, _AMP,
            _PREV_AMP, _CEIL, _MARGIN, _KA, _HOST, _GATE, _GATE_MS, _PERIOD, _FEED, _DUE, _TRIG,
@@ -101,6 +112,8 @@ if (_W_PHASE, _W_AMP, _W_GATE, _W_NEXT, _W_OUT, _W_OUT_GATE, _W_GE) != SCH.ANSWE
     _DONE,
 ) != (S.RAMP_DOWN, S.DONE):
     raise ValueError("scheduler's schedule words out of step with schedule.py")
+if TF.LAYOUT[21] != _NOM:  # tickfast's word count (LAYOUT[21]): the step's words follow
+    raise ValueError("scheduler's step words out of step with tickfast.py")
 # A setpoint reaches the DAC within 3 ticks (board/rp2_dac.py: applied between pulses); with a
 # late tick, 5 ms. A pulse the sense holds was commanded at most a period + this ago.
 _APPLY_MS = const(5)
@@ -175,6 +188,18 @@ class Scheduler:
     feed_ms = _Word(_FEED)
     due_ms = _Word(_DUE)
     beats = _Word(_BEATS)
+    nom_ua = _Word(_NOM)
+    last_up_ms = _Word(_LAST_UP)
+    up_from_ua = _Word(_UP_FROM)
+    up_gap_ms = _Word(_UP_GAP)
+
+    @property
+    def nom_gate(self):
+        return self._hot[_NOM_GATE] == 1  # the active arm's gate (== gate_on unless sham)
+
+    @nom_gate.setter
+    def nom_gate(self, on):
+        self._hot[_NOM_GATE] = 1 if on else 0
 
     @property
     def gate_on(self):
@@ -219,6 +244,7 @@ class Scheduler:
         # and its margin; no store through the properties here (each costs a property call
         # and a class lookup: boot time on the rp2 port, docs/SPEED.md).
         h = TF.new()
+        h.extend(array("i", bytes(4 * _STEP_WORDS)))  # the step's own words (above)
         self._hot = h
         session.bind(h)  # the session's state from now on in h[_STATE] (tvns/session.py)
         self._trg = None  # no trigger (the TRIG word 0): see the trigger property
@@ -586,7 +612,7 @@ class Scheduler:
         if self.stop_requested and not self.stopping:
             self.stopping = True
             self.stop_at_ms = t
-            self.stop_from_ua = self.nom_ua
+            self.stop_from_ua = h[_NOM]
             s.fire(S.EV_STOP, t)
         if self.stopping:
             k = (t - self.stop_at_ms) // _STOP_STEP_MS + 1
@@ -594,11 +620,11 @@ class Scheduler:
             _eval(w, t)
             if w[_W_PHASE] >= _RAMP_DOWN and w[_W_AMP] < nom:
                 nom = w[_W_AMP]
-            if nom <= 0 or not self.nom_gate or _OUTPUT_ALLOWED[s.state] == 0 or t >= w[_W_GE]:
+            if nom <= 0 or h[_NOM_GATE] == 0 or _OUTPUT_ALLOWED[s.state] == 0 or t >= w[_W_GE]:
                 _output_off_f(self)
                 s.fire(S.EV_STOPPED, t)
                 return
-            self.nom_ua = nom
+            h[_NOM] = nom
             _set_amp_f(self, h[_AMP] if h[_AMP] < nom else nom)
             nx = self.stop_at_ms + k * _STOP_STEP_MS
             if w[_W_NEXT] < nx:  # the schedule's own step down or the gate's end first
@@ -619,19 +645,19 @@ class Scheduler:
         #    it. Never above the ceiling. Decreases apply at once. Worked out on the
         #    nominal amplitude; the delivered one is never above it.
         amp = w[_W_AMP]
-        nom0 = self.nom_ua
-        nom = nom0
+        nom = h[_NOM]
         t0 = h[_T0]
         nx = w[_W_NEXT]  # 0 <= nx < 2**30: ticks_add, inline
         due = t0 + nx if t0 <= _MASK - nx else t0 - (_MASK - nx) - 1
         sgate = w[_W_GATE]
-        if sgate == 0 and nom > self.up_from_ua and t - self.last_up_ms < self.up_gap_ms:
+        last_up = h[_LAST_UP]
+        gap = h[_UP_GAP]
+        if sgate == 0 and nom > h[_UP_FROM] and t - last_up < gap:
             # The gate closes less than a period after a step up: maybe no pulse showed it.
             # Withdrawn, so the next train's first step starts from what a pulse did show.
-            nom = self.up_from_ua
+            nom = h[_UP_FROM]
         if amp > nom:
-            gap = self.up_gap_ms
-            wait = self.last_up_ms + gap - t
+            wait = last_up + gap - t
             if sgate == 0 or (trg is not None and nom > 0 and trg.holds_ramp()):
                 amp = nom  # no pulses now: steps taken here would add up unseen
             elif wait > 0:
@@ -644,16 +670,13 @@ class Scheduler:
                     amp = nom + _STEP_UA
                     if gap < nx - t:  # 0 <= gap < 2**30: ticks_add, inline
                         due = now + gap if now <= _MASK - gap else now - (_MASK - gap) - 1
-                self.last_up_ms = t
-                self.up_from_ua = nom
+                h[_LAST_UP] = t
+                h[_UP_FROM] = nom
         if amp > h[_CEIL]:
             amp = h[_CEIL]
         allowed = _OUTPUT_ALLOWED[s.state] == 1
-        if amp != nom0:  # (a store costs a look-up in the class first: only a change)
-            self.nom_ua = amp
-        ng = sgate != 0 and allowed
-        if ng != self.nom_gate:
-            self.nom_gate = ng
+        h[_NOM] = amp
+        h[_NOM_GATE] = 1 if sgate != 0 and allowed else 0
         if w[_W_OUT] < amp:
             amp = w[_W_OUT]
         # 7. Order matters: amplitude before gate-on, gate-off before amplitude changes.
@@ -714,8 +737,9 @@ class Scheduler:
         # Normal end: close the gate (the pulse in flight finishes balanced), then 0 uA.
         _set_gate_f(self, False)  # an untriggered protocol's marker falls with the gate
         _set_amp_f(self, 0)
-        self.nom_ua = 0
-        self.nom_gate = False
+        h = self._hot
+        h[_NOM] = 0
+        h[_NOM_GATE] = 0
         trg = self._trg
         if trg is not None:
             trg.off()
