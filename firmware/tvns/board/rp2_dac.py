@@ -33,7 +33,7 @@ class _DacBase(DacCal):
         if engine is None:
             from array import array
 
-            self._io = array("i", bytes(4 * (RIO.CODE + 1)))
+            self._io = array("i", bytes(4 * RIO.WORDS))
         else:
             self._io = engine.io
         super().__init__(cfg, ceiling_ua, code_max)
@@ -41,7 +41,8 @@ class _DacBase(DacCal):
         self._clock = clock
         self.pending = -1  # a code waiting for a pulse boundary (-1: none)
         self.value_ua = 0  # the setpoint asked for last (main.py's abort event reports it)
-        self.fast_set = None  # the register path's set_ua(io, ua) (board/rp2_regs.py)
+        # On the chip with the PWM DAC, board/rp2_regs.tick_io replaces set_ua below by its
+        # viper dac_set_ua (an instance attribute): the same checks on the same words.
 
     # In the tick's array: the idle tick tests IO_PENDING without a call (scheduler.tick),
     # and on the chip the tick's finish() applies it (board/rp2_regs.py).
@@ -52,6 +53,24 @@ class _DacBase(DacCal):
     @pending.setter
     def pending(self, code):
         self._io[RIO.IO_PENDING] = code
+
+    # The setpoint limit and the setpoint asked for last: words of the array too (the chip's
+    # set_ua checks the one and records the other without an attribute store).
+    @property
+    def ceiling_ua(self):
+        return self._io[RIO.DAC_CEIL]
+
+    @ceiling_ua.setter
+    def ceiling_ua(self, ua):
+        self._io[RIO.DAC_CEIL] = ua
+
+    @property
+    def value_ua(self):
+        return self._io[RIO.DAC_UA]
+
+    @value_ua.setter
+    def value_ua(self, ua):
+        self._io[RIO.DAC_UA] = ua
 
     @property
     def code(self):
@@ -67,10 +86,6 @@ class _DacBase(DacCal):
         if ua > self.ceiling_ua:
             raise TvnsError(ABOVE_CEILING, "current above the board ceiling", "amplitude_ua")
         self.value_ua = ua
-        fast = self.fast_set
-        if fast is not None:  # on the chip (board/rp2_io.py): code, level, write in one call
-            fast(self._io, ua)
-            return
         self.pending = self.code_for(ua)
         self.apply()
 

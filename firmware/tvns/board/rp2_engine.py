@@ -63,7 +63,8 @@ class PioEngine:
         self._pin_b = Pin(a + 1, Pin.OUT, value=0)
         self._pin_sync = Pin(a + 2, Pin.OUT, value=0)
         # The gate is a GPIO this code drives; the PIO reads it back through `wait 1 pin 0`.
-        self._gate = Pin(_gpio(config, "gate"), Pin.OUT, value=0)
+        self.gate_gpio = _gpio(config, "gate")
+        self._gate = Pin(self.gate_gpio, Pin.OUT, value=0)
         self._rp2 = rp2
         self._base_prog = rp2_pio.assemble(rp2)
         self._prog = self._base_prog  # the program load() runs (set_trigger picks it)
@@ -130,6 +131,22 @@ class PioEngine:
     @loaded.setter
     def loaded(self, on):
         self.io[RIO.LOADED] = 1 if on else 0
+
+    @property
+    def _gate_on(self):
+        return self.io[RIO.GATE_ON] == 1  # what the tick commanded
+
+    @_gate_on.setter
+    def _gate_on(self, on):
+        self.io[RIO.GATE_ON] = 1 if on else 0
+
+    @property
+    def _held(self):
+        return self.io[RIO.HELD] == 1  # the gate held low (an MCP4725 transfer in progress)
+
+    @_held.setter
+    def _held(self, on):
+        self.io[RIO.HELD] = 1 if on else 0
 
     @property
     def _pulled(self):
@@ -241,6 +258,7 @@ class PioEngine:
 
     def gate(self, on):
         # Sampled by the PIO only between pulses: a pulse in flight always finishes.
+        # (On the chip with the PWM DAC, rp2_regs.engine_gate in its place: the same words.)
         self._gate_on = on
         if not self._held:
             self._gate.value(1 if on else 0)

@@ -37,7 +37,18 @@ DAC_OFF = const(32)
 DAC_MAX = const(33)
 TOP1 = const(34)  # the PWM slice's TOP + 1
 A_TIMER = const(35)  # TIMER TIMERAWH (TIMERAWL follows): the time, as time.ticks_ms
-WORDS = const(36)
+# The DAC's setpoint limit and the setpoint asked for last (every host: their only home,
+# board/rp2_dac.py's ceiling_ua and value_ua; the chip's set_ua checks and writes them)
+DAC_CEIL = const(36)
+DAC_UA = const(37)
+# The gate as the tick commanded it and the MCP4725 transfer's hold (every host: their only
+# home, board/rp2_engine.py's _gate_on and _held), then the chip's SIO GPIO_OUT_SET (CLR
+# follows) and the gate's GPIO: the chip's gate() writes the pin without Pin.value.
+GATE_ON = const(38)
+HELD = const(39)
+A_GPIO_SET = const(40)
+GATE_BIT = const(41)
+WORDS = const(42)
 
 
 def new():

@@ -9,6 +9,7 @@ import micropython
 
 from tvns import safety as F
 from tvns.board import rp2_io as R
+from tvns.errors import ABOVE_CEILING, OUT_OF_RANGE, TvnsError
 
 # ptr32 and the viper types are builtins of the viper emitter (not Python names).
 # ruff: noqa: F821
@@ -117,6 +118,62 @@ def set_ua(io, ua: int):
         o[5] = -1
 
 
+_IO = None  # this chip's tick array, the DAC's and the engine's (tick_io: one board per chip)
+
+
+def _refuse(ua):
+    """The DAC's refusal of a setpoint out of range, worded as _DacBase.set_ua words it."""
+    if ua < 0:
+        raise TvnsError(OUT_OF_RANGE, "current must be >= 0", "amplitude_ua")
+    raise TvnsError(ABOVE_CEILING, "current above the board ceiling", "amplitude_ua")
+
+
+@micropython.viper
+def dac_set_ua(ua: int):
+    """PwmDac.set_ua on the chip, whole, in one call (tick_io makes it the DAC's set_ua): a
+    setpoint below 0 or above the DAC's ceiling (io DAC_CEIL) refused as the Python path
+    refuses it (TvnsError, nothing changed: fail closed); else recorded (value_ua) and
+    set_ua(io, ua)'s work, word for word: the code, the PWM level, pending, written at once
+    while SYNC is low."""
+    o = ptr32(_IO)
+    if ua < 0 or ua > o[36]:
+        _refuse(ua)
+    o[37] = ua
+    cmax = o[33]
+    code = 0
+    if ua > 0:
+        code = (ua - o[32]) * cmax // o[31]
+        if code < 0:
+            code = 0
+        elif code > cmax:
+            code = cmax
+    top1 = o[34]
+    hi = (code >> 8) * top1
+    u = hi // 65535
+    v = hi - u * 65535
+    o[13] = u * 256 + (v * 256 + (code & 0xFF) * top1 + 32767) // 65535
+    o[5] = code  # published after its level
+    if ((ptr32(o[14])[0] >> o[19]) & 1) == 0:
+        cc = ptr32(o[28])
+        sh = o[29]
+        cc[0] = (cc[0] & (~(0xFFFF << sh))) | (o[13] << sh)
+        o[12] = code
+        o[5] = -1
+
+
+@micropython.viper
+def engine_gate(on):
+    """PioEngine.gate on the chip (tick_io makes it the engine's gate): the command recorded
+    (io GATE_ON) and, unless an MCP4725 transfer holds the gate low (HELD), the gate pin set
+    or cleared through SIO GPIO_OUT_SET / GPIO_OUT_CLR, as the port's Pin.value writes it
+    (gpio_put). The PIO samples the gate only between pulses: a pulse in flight finishes."""
+    o = ptr32(_IO)
+    v = 1 if on else 0
+    o[38] = v
+    if o[39] == 0:
+        ptr32(o[40] + 4 - 4 * v)[0] = 1 << o[41]  # SET when on, CLR (SET + 4) when off
+
+
 class RegIO:
     """board.tick_io on the chip: the array and the two functions (plain functions, not
     bound methods: the tick calls them with the array)."""
@@ -136,6 +193,7 @@ class RegIO:
 
 
 _SIO_GPIO_IN = 0xD0000004
+_SIO_GPIO_OUT_SET = 0xD0000014  # GPIO_OUT_CLR at + 4
 _PIO0 = 0x50200000
 _ADC_CS = 0x4004C000
 _PWM = 0x40050000
@@ -143,7 +201,7 @@ _TIMERAWH = 0x40054024  # TIMERAWL at + 4
 # The words the viper functions above index by number (a const of another module is not
 # folded): checked against rp2_io's names when the board builds its tick I/O.
 _LAYOUT = (6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26)
-_LAYOUT += (27, 28, 29, 30, 31, 32, 33, 34, 35, 36)
+_LAYOUT += (27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42)
 
 
 def _s32(addr):
@@ -154,16 +212,19 @@ def _s32(addr):
 def setup(io, machine, feed, pins):
     """The register addresses of this board (main loop, once). pins: a dict of the GPIOs
     and levels: estop, estop_active, comp (-1: none), comp_active, sync, sm, kill_sm (-1:
-    none), adc, k_q12, sense_off, pwm."""
+    none), adc, k_q12, sense_off, pwm, gate, dac_fs, dac_off, dac_max."""
     layout = (R.IO_NOW, R.KILL_WORD, R.LOADED, R.PULLED, R.N_O, R.FEED_MS, R.CODE)
     layout += (R.CC_PENDING, R.A_GPIO_IN, R.ESTOP_BIT, R.ESTOP_ACT, R.COMP_BIT, R.COMP_ACT)
     layout += (R.SYNC_BIT, R.A_FLEVEL, R.KILL_SHIFT, R.A_ADC_CS, R.AINSEL, R.K_Q12)
     layout += (R.SENSE_OFF, R.A_TXF, R.TX_SHIFT, R.A_CC, R.CC_SHIFT, R.FEED, R.DAC_FS)
-    layout += (R.DAC_OFF, R.DAC_MAX, R.TOP1, R.A_TIMER, R.WORDS)
+    layout += (R.DAC_OFF, R.DAC_MAX, R.TOP1, R.A_TIMER, R.DAC_CEIL, R.DAC_UA, R.GATE_ON)
+    layout += (R.HELD, R.A_GPIO_SET, R.GATE_BIT, R.WORDS)
     if layout != _LAYOUT:
         raise ValueError("rp2_regs word numbers out of step with rp2_io.py")
     io[R.A_TIMER] = _s32(_TIMERAWH)
     io[R.A_GPIO_IN] = _s32(_SIO_GPIO_IN)
+    io[R.A_GPIO_SET] = _s32(_SIO_GPIO_OUT_SET)
+    io[R.GATE_BIT] = pins["gate"]
     io[R.ESTOP_BIT] = pins["estop"]
     io[R.ESTOP_ACT] = pins["estop_active"]
     io[R.COMP_BIT] = pins["comp"]
@@ -203,6 +264,7 @@ def tick_io(board, machine):
         "comp": sense.comp_gpio,
         "comp_active": sense.comp_active,
         "sync": eng.sync_gpio,
+        "gate": eng.gate_gpio,
         "sm": eng.sm_id,
         "kill_sm": eng.kill_sm_id,
         "adc": sense.adc_gpio,
@@ -214,5 +276,11 @@ def tick_io(board, machine):
         "dac_max": dac.code_max,
     }
     setup(io, machine, F.DEADMAN_PULSES, pins)
-    dac.fast_set = set_ua  # from here on set_ua's code, level and write in one call
+    global _IO
+    _IO = io
+    # From here on the DAC's set_ua and the engine's gate are dac_set_ua and engine_gate
+    # above: instance attributes, found before the classes' methods and called without
+    # binding (each one call: the tick's amplitude step and train edge, docs/SPEED.md).
+    dac.set_ua = dac_set_ua
+    eng.gate = engine_gate
     return RegIO(io)
