@@ -26,6 +26,8 @@
 # what goes to the DAC and the engine. They differ only in the blinded sham arm, where the
 # states, the stop ramp's length and the status the operator sees follow the nominal
 # values (docs/BLINDING.md) and the monitors the delivered ones.
+import sys
+
 import micropython
 from micropython import const
 
@@ -38,6 +40,11 @@ from tvns import tickfast as TF
 from tvns import tickio as IO
 from tvns.ring import array  # (an import of `array` would search the file system first)
 from tvns.schedule import Schedule
+
+if sys.implementation.name != "micropython":  # the viper cast, for CPython (the host)
+    from tvns.tickfast import ptr32
+# ptr32 is a builtin of the viper emitter (not a Python name) on a board.
+# ruff: noqa: F821
 
 _STEP_UA = const(100)  # limits.RAMP_STEP_MAX_UA, inlined for the hot path
 _STOP_STEP_MS = const(10)  # limits.STOP_RAMP_STEP_MS
@@ -117,6 +124,24 @@ if TF.LAYOUT[21] != _NOM:  # tickfast's word count (LAYOUT[21]): the step's word
 # A setpoint reaches the DAC within 3 ticks (board/rp2_dac.py: applied between pulses); with a
 # late tick, 5 ms. A pulse the sense holds was commanded at most a period + this ago.
 _APPLY_MS = const(5)
+# safety.py's fault codes the monitors latch (viper folds only this module's consts)
+_NONE = const(0)
+_OVERCURRENT = const(1)
+_LEAD_OFF = const(2)
+_ESTOP = const(3)
+_HOST_LOSS = const(5)
+_SESSION_CAP = const(6)
+_KILL = const(9)
+if (_NONE, _OVERCURRENT, _LEAD_OFF, _ESTOP, _HOST_LOSS, _SESSION_CAP, _KILL) != (
+    F.NONE,
+    F.OVERCURRENT,
+    F.LEAD_OFF,
+    F.ESTOP,
+    F.HOST_LOSS,
+    F.SESSION_CAP,
+    F.KILL,
+):
+    raise ValueError("scheduler's fault codes out of step with safety.py")
 _RUNNING = S.RUNNING  # module globals: one lookup fewer per use in the tick
 _OUTPUT_ALLOWED = S.OUTPUT_ALLOWED
 # The event that moves the session into each schedule phase (indexed by state).
@@ -428,29 +453,30 @@ class Scheduler:
         finally:
             self._irq_on(irq)
 
-    @micropython.native  # machine code (mpy-cross -march): the hot path
-    def _monitor(self, now, t):
+    @micropython.viper  # machine words and ptr32 over the arrays (docs/SPEED.md)
+    def _monitor(self, now: int, t: int) -> bool:
         """Runs on every tick while a session runs. Returns True after a fault."""
         # The hardware kill path has already cut the output (rp2: the PIO's kill machine);
         # here it is latched with its cause. The polls below are the second line of defence.
-        # One call reads every input (tvns/tickio.py); the sense only while the gate is on.
         # The inputs were read once by the fast path's poll (tvns/tickfast.py), the sense and
         # the comparator while the gate is on: this judges the same sample, never a second.
-        io = self._io
-        h = self._hot
+        # Every word read is >= 0 but IO_KILL (-1: the kill machine fired), which a 64-bit
+        # host runtime's viper reads zero-extended: both spellings of -1 are tested.
+        io = ptr32(self._io)
+        h = ptr32(self._hot)
         gate_on = h[_GATE]
         code = io[_IO_KILL]
-        if code < 0:  # the board's poll saw the kill machine fire: its cause
-            code = self._kill.tripped()
-            if code == F.NONE:
-                code = F.KILL
-        if code != F.NONE:
+        if code < 0 or code > 0xFFFF:  # the board's poll saw the kill machine fire: its cause
+            code = int(self._kill.tripped())
+            if code == _NONE:
+                code = _KILL
+        if code != _NONE:
             pass
-        elif io[_IO_ESTOP]:
-            code = F.ESTOP
+        elif io[_IO_ESTOP] != 0:
+            code = _ESTOP
         elif t > h[_CAP]:
-            code = F.SESSION_CAP
-        elif gate_on:
+            code = _SESSION_CAP
+        elif gate_on != 0:
             ua = io[_IO_UA]
             # The highest amplitude the sense may show: the one commanded, or one replaced
             # since the last pulse the hold shows could have started (a sample-and-hold keeps
@@ -474,23 +500,28 @@ class Scheduler:
             if h[_HELD_PREV] > hi:
                 hi = h[_HELD_PREV]
             if ua > hi + hi // 10 + _FLOOR_UA or ua > h[_CEIL] + h[_MARGIN]:
-                code = F.OVERCURRENT
-            elif io[_IO_COMP]:
-                code = F.LEAD_OFF
-            elif (
-                amp >= _LEAD_OFF_MIN_UA
+                code = _OVERCURRENT
+            elif io[_IO_COMP] != 0:
+                code = _LEAD_OFF
+            elif amp >= _LEAD_OFF_MIN_UA:
                 # The peak hold shows the last pulse, maybe still at the previous (lower)
                 # amplitude: on the rp2 port a 100 -> 200 uA ramp step read 96 uA here.
-                and ua < (amp if amp < h[_PREV_AMP] else h[_PREV_AMP]) // 2
-                and self._clock.ticks_diff(now, h[_GATE_MS]) > h[_PERIOD]
-                and self._pulsing_for(now) > h[_PERIOD]
-            ):
-                code = F.LEAD_OFF  # the source cannot drive the setpoint into this load
-        if code != F.NONE:
+                low = h[_PREV_AMP]
+                if amp < low:
+                    low = amp
+                if ua < low // 2:
+                    d = now - h[_GATE_MS]  # ticks_diff, inline
+                    if d >= _HALF:
+                        d = d - _MASK - 1
+                    elif d < -_HALF:
+                        d = d + _MASK + 1
+                    if d > h[_PERIOD] and int(self._pulsing_for(now)) > h[_PERIOD]:
+                        code = _LEAD_OFF  # the source cannot drive the setpoint into this load
+        if code != _NONE:
             self.fault(code)
             return True
         ka = h[_KA]
-        if ka and not self.stop_requested:
+        if ka != 0 and not self.stop_requested:
             d = now - h[_HOST]  # ticks_diff, inline
             if d >= _HALF:
                 d = d - _MASK - 1
@@ -499,7 +530,7 @@ class Scheduler:
             if d <= ka:
                 return False
             self.stop_requested = True  # host silent: ramp down fast, end STOPPED
-            self.stop_reason = F.HOST_LOSS
+            self.stop_reason = _HOST_LOSS
             self.stop_ms = t
             h[_WORK] = now
         return False
