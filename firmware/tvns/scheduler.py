@@ -41,9 +41,14 @@ from tvns import tickio as IO
 from tvns.ring import array  # (an import of `array` would search the file system first)
 from tvns.schedule import Schedule
 
-if sys.implementation.name != "micropython":  # the viper cast, for CPython (the host)
+if sys.implementation.name != "micropython":  # the viper casts, for CPython (the host)
     from tvns.tickfast import ptr32
-# ptr32 is a builtin of the viper emitter (not a Python name) on a board.
+
+    def ptr8(b):
+        return b
+
+
+# ptr32 and ptr8 are builtins of the viper emitter (not Python names) on a board.
 # ruff: noqa: F821
 
 _STEP_UA = const(100)  # limits.RAMP_STEP_MAX_UA, inlined for the hot path
@@ -114,10 +119,15 @@ _W_OUT_GATE = const(18)
 _W_GE = const(6)
 _RAMP_DOWN = const(5)
 _DONE = const(6)
+_EV_STOP = const(7)
+_NO_TRIGGER = None  # (viper compares an object with an object, not with the literal None)
+_EV_STOPPED = const(8)
 if (_W_PHASE, _W_AMP, _W_GATE, _W_NEXT, _W_OUT, _W_OUT_GATE, _W_GE) != SCH.ANSWER or (
     _RAMP_DOWN,
     _DONE,
-) != (S.RAMP_DOWN, S.DONE):
+    _EV_STOP,
+    _EV_STOPPED,
+) != (S.RAMP_DOWN, S.DONE, S.EV_STOP, S.EV_STOPPED):
     raise ValueError("scheduler's schedule words out of step with schedule.py")
 if TF.LAYOUT[21] != _NOM:  # tickfast's word count (LAYOUT[21]): the step's words follow
     raise ValueError("scheduler's step words out of step with tickfast.py")
@@ -590,21 +600,30 @@ class Scheduler:
             # which resets the chip (and so stops the PIO) within its timeout.
             self.off_failed = True
 
-    @micropython.native  # machine code (mpy-cross -march): the hot path
+    @micropython.viper  # machine words and ptr32 over the arrays (docs/SPEED.md)
     def _step(self):
+        # The hot state's and the schedule's words through ptr32 (every word read so is >= 0
+        # but last_up_ms, read through the array object: a 64-bit host runtime's viper reads
+        # a ptr32 word zero-extended); the session, the trigger and the schedule's call are
+        # objects as before. (The methods of the step are module globals, _monitor_f etc.
+        # below the class: a method looked up on self first misses the scheduler's nearly
+        # full instance dict, ~20 us on the rp2 port, docs/SPEED.md.)
         # 1. A running session only (tick checks): where are we in it?
         s = self.session
-        h = self._hot
-        now = self._io[_IO_NOW]  # the poll's (tick): the time the monitors judge with
+        hot = self._hot
+        h = ptr32(hot)
+        now = ptr32(self._io)[_IO_NOW]  # the poll's (tick): the time the monitors judge with
         trg = self._trg
-        if trg is not None and trg.waiting:
+        if trg is not _NO_TRIGGER and trg.waiting:
             # Start mode: session time stays 0 until the input's edge, then counts from it.
             trg.poll(now, 0)
-            h[_T0] = now if trg.waiting else trg.edge_ms
-            if not trg.waiting:
+            if trg.waiting:
+                h[_T0] = now
+                if not self.stop_requested:  # a stop's work_ms (stop()) ends the wait now
+                    h[_WORK] = int(trg.due_ms)
+            else:
+                h[_T0] = int(trg.edge_ms)
                 h[_WORK] = now
-            elif not self.stop_requested:  # a stop's work_ms (stop()) ends the wait now
-                h[_WORK] = trg.due_ms
         t = now - h[_T0]  # ticks_diff, inline
         if t >= _HALF:
             t = t - _MASK - 1
@@ -612,13 +631,10 @@ class Scheduler:
             t = t + _MASK + 1
         h[_ELAPSED] = t
         # 2. Monitors on every tick: e-stop, session cap, overcurrent, lead-off, keep-alive.
-        #    (The methods of the step as module globals, _monitor_f etc. below the class: a
-        #    method looked up on self first misses the scheduler's 92 %-full instance dict,
-        #    ~20 us on the rp2 port, docs/SPEED.md.)
         if _monitor_f(self, now, t):
             return
         # 2b. The trigger input, sampled every tick (tvns/trigger.py): its permission, caps.
-        if trg is not None:
+        if trg is not _NO_TRIGGER:
             if trg.waiting and not self.stop_requested:
                 return  # nothing runs before the start edge; a stop ends the wait
             if trg.poll(now, t):
@@ -633,7 +649,9 @@ class Scheduler:
             return
         # The schedule's answer in its words (tvns/schedule.py: one viper call, no attribute
         # on the schedule read or written; a descriptor read would be a call each).
-        w = self.sched.words
+        words = self.sched.words
+        w = ptr32(words)
+        allowed = ptr8(_OUTPUT_ALLOWED)
         # 4. A stop request: ramp down one 0.1 mA step per _STOP_STEP_MS, then STOPPED.
         #    Timed on the nominal amplitude, so a blinded sham's stop lasts as long. Step k
         #    falls due at stop_at_ms + (k - 1) * _STOP_STEP_MS, from the stop, not from when
@@ -644,30 +662,32 @@ class Scheduler:
             self.stopping = True
             self.stop_at_ms = t
             self.stop_from_ua = h[_NOM]
-            s.fire(S.EV_STOP, t)
+            s.fire(_EV_STOP, t)
         if self.stopping:
-            k = (t - self.stop_at_ms) // _STOP_STEP_MS + 1
-            nom = self.stop_from_ua - k * _STEP_UA
-            _eval(w, t)
+            at = int(self.stop_at_ms)
+            k = (t - at) // _STOP_STEP_MS + 1
+            nom = int(self.stop_from_ua) - k * _STEP_UA
+            _eval(words, t)
             if w[_W_PHASE] >= _RAMP_DOWN and w[_W_AMP] < nom:
                 nom = w[_W_AMP]
-            if nom <= 0 or h[_NOM_GATE] == 0 or _OUTPUT_ALLOWED[s.state] == 0 or t >= w[_W_GE]:
+            if nom <= 0 or h[_NOM_GATE] == 0 or allowed[int(s.state)] == 0 or t >= w[_W_GE]:
                 _output_off_f(self)
-                s.fire(S.EV_STOPPED, t)
+                s.fire(_EV_STOPPED, t)
                 return
             h[_NOM] = nom
-            _set_amp_f(self, h[_AMP] if h[_AMP] < nom else nom)
-            nx = self.stop_at_ms + k * _STOP_STEP_MS
+            a = h[_AMP]
+            _set_amp_f(self, a if a < nom else nom)
+            nx = at + k * _STOP_STEP_MS
             if w[_W_NEXT] < nx:  # the schedule's own step down or the gate's end first
                 nx = w[_W_NEXT]
             t0 = h[_T0]  # 0 <= nx < 2**30: ticks_add, inline
             h[_WORK] = t0 + nx if t0 <= _MASK - nx else t0 - (_MASK - nx) - 1
             return
         # 5. Where the schedule says the session is now.
-        _eval(w, t)
+        _eval(words, t)
         phase = w[_W_PHASE]
-        if phase != s.state:
-            s.fire(_EVENT_FOR_PHASE[phase], t)
+        if phase != int(s.state):
+            s.fire(ptr8(_EVENT_FOR_PHASE)[phase], t)
         if phase == _DONE:
             _output_off_f(self)
             return
@@ -681,7 +701,7 @@ class Scheduler:
         nx = w[_W_NEXT]  # 0 <= nx < 2**30: ticks_add, inline
         due = t0 + nx if t0 <= _MASK - nx else t0 - (_MASK - nx) - 1
         sgate = w[_W_GATE]
-        last_up = h[_LAST_UP]
+        last_up = int(hot[_LAST_UP])  # (-up_gap_ms before the first step: signed)
         gap = h[_UP_GAP]
         if sgate == 0 and nom > h[_UP_FROM] and t - last_up < gap:
             # The gate closes less than a period after a step up: maybe no pulse showed it.
@@ -689,7 +709,11 @@ class Scheduler:
             nom = h[_UP_FROM]
         if amp > nom:
             wait = last_up + gap - t
-            if sgate == 0 or (trg is not None and nom > 0 and trg.holds_ramp()):
+            held = sgate == 0
+            if not held and trg is not _NO_TRIGGER and nom > 0:
+                if trg.holds_ramp():
+                    held = True
+            if held:
                 amp = nom  # no pulses now: steps taken here would add up unseen
             elif wait > 0:
                 amp = nom
@@ -705,24 +729,30 @@ class Scheduler:
                 h[_UP_FROM] = nom
         if amp > h[_CEIL]:
             amp = h[_CEIL]
-        allowed = _OUTPUT_ALLOWED[s.state] == 1
+        ok = allowed[int(s.state)]
         h[_NOM] = amp
-        h[_NOM_GATE] = 1 if sgate != 0 and allowed else 0
+        h[_NOM_GATE] = 1 if sgate != 0 and ok != 0 else 0
         if w[_W_OUT] < amp:
             amp = w[_W_OUT]
+        gate = 0
+        if w[_W_OUT_GATE] != 0 and ok != 0:
+            gate = 1
+            if trg is not _NO_TRIGGER and not trg.open:
+                gate = 0
         # 7. Order matters: amplitude before gate-on, gate-off before amplitude changes.
-        #    (Each called only for a change: a call costs ~10 us on the rp2 port.)
-        gate = w[_W_OUT_GATE] != 0 and allowed and (trg is None or trg.open)
-        if gate:
-            if amp != h[_AMP]:
-                _set_amp_f(self, amp)
-            if h[_GATE] == 0:
-                _set_gate_f(self, True)
-        else:
-            if h[_GATE] != 0:
-                _set_gate_f(self, False)
-            if amp != h[_AMP]:
-                _set_amp_f(self, amp)
+        #    (_set_amp inline, and the gate's call only for a change: a call costs ~10 us on
+        #    the rp2 port.)
+        if gate == 0 and h[_GATE] != 0:
+            _set_gate_f(self, False)
+        old = h[_AMP]
+        if amp != old:
+            self._dac.set_ua(amp)
+            h[_PREV_AMP] = old
+            h[_AMP] = amp
+            if old > h[_HELD_HI]:
+                h[_HELD_HI] = old  # the hold may show it for a window yet (_monitor)
+        if gate != 0 and h[_GATE] == 0:
+            _set_gate_f(self, True)
         h[_WORK] = due
 
     @micropython.native  # machine code (mpy-cross -march): the hot path
