@@ -1,5 +1,8 @@
 # Pure timing: protocol -> phase and amplitude at elapsed time t (ms since start).
 # Integer-only and allocation-free in eval(): the control tick calls it.
+# Longer than ~300 lines on purpose: the tick's eval (viper over the schedule's words) and the
+# closed-form figures (gate windows, pulse count, output time) work out the same timeline
+# below; kept together so a change to the timeline's rules changes both in one place.
 #
 # Timeline (elapsed ms):  [0, up) RAMP_UP | [up, down_start) ON/OFF duty cycle |
 #                         [down_start, session) RAMP_DOWN | session.. DONE
