@@ -670,7 +670,7 @@ class Scheduler:
             _eval(words, t)
             if w[_W_PHASE] >= _RAMP_DOWN and w[_W_AMP] < nom:
                 nom = w[_W_AMP]
-            if nom <= 0 or h[_NOM_GATE] == 0 or allowed[int(s.state)] == 0 or t >= w[_W_GE]:
+            if nom <= 0 or h[_NOM_GATE] == 0 or allowed[h[_STATE]] == 0 or t >= w[_W_GE]:
                 _output_off_f(self)
                 s.fire(_EV_STOPPED, t)
                 return
@@ -686,7 +686,7 @@ class Scheduler:
         # 5. Where the schedule says the session is now.
         _eval(words, t)
         phase = w[_W_PHASE]
-        if phase != int(s.state):
+        if phase != h[_STATE]:
             s.fire(ptr8(_EVENT_FOR_PHASE)[phase], t)
         if phase == _DONE:
             _output_off_f(self)
@@ -729,7 +729,7 @@ class Scheduler:
                 h[_UP_FROM] = nom
         if amp > h[_CEIL]:
             amp = h[_CEIL]
-        ok = allowed[int(s.state)]
+        ok = allowed[h[_STATE]]
         h[_NOM] = amp
         h[_NOM_GATE] = 1 if sgate != 0 and ok != 0 else 0
         if w[_W_OUT] < amp:
