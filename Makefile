@@ -56,8 +56,8 @@ fuzz: $(STAMP)
 	TVNS_FUZZ=1 $(BIN)/python -m pytest host_tests/test_stateful.py
 
 # mutmut over limits, protocol, checks, figures, units, jsonscan, session, safety, schedule,
-# scheduler, tickfast (ONLY="schedule scheduler tickfast" for those alone, MODULES= adds more; results in
-# build/mutation; about 45 min on 2 shared cores)
+# scheduler, ticklook, tickstep, tickfast (ONLY="schedule scheduler ticklook tickstep tickfast" for
+# the tick alone, MODULES= adds more; results in build/mutation; about 45 min on 2 shared cores)
 mutation: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[mutation]'
 	tools/mutation.sh

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # make mutation: mutmut over the limits, protocol validation (protocol, checks, figures,
-# units, jsonscan), session, safety, schedule, scheduler and tickfast modules with the fast
-# CPython tests. ONLY="schedule scheduler" runs just those; MODULES="..." adds more.
+# units, jsonscan), session, safety, schedule, scheduler (with its tick's full path and step,
+# ticklook and tickstep) and tickfast modules with the fast CPython tests. ONLY="schedule
+# scheduler ticklook tickstep" runs just those; MODULES="..." adds more.
 # Time budget (2 cores shared): about 45 min for all of them, 25 min for ONLY="schedule
-# scheduler" (SAFETY.md, the mutation section, has the last run's figures).
+# scheduler ticklook tickstep" (SAFETY.md, the mutation section, has the last run's figures).
 # mutmut names mutants by module path from the directory it runs in, and the tests import
 # `tvns.*`, so it runs in a scratch workspace laid out as tvns/ + tests/.
 set -euo pipefail
@@ -35,7 +36,7 @@ mkdir -p "$WS/hardware" && cp -r hardware/boards "$WS/hardware/"
 cp tools/tvns_tools/shim/micropython.py "$WS/tests/"
 PATHS=""
 for m in ${ONLY:-limits protocol checks figures units jsonscan session safety schedule scheduler \
-  tickfast} \
+  ticklook tickstep tickfast} \
   ${MODULES:-}; do PATHS="$PATHS\"tvns/$m.py\", "; done
 cat > "$WS/pyproject.toml" <<TOML
 [tool.mutmut]
