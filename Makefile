@@ -54,10 +54,10 @@ deploy: $(STAMP)
 # the stateful test at 2000 runs (about 190,000 steps) instead of 120
 fuzz: $(STAMP)
 	TVNS_FUZZ=1 $(BIN)/python -m pytest host_tests/test_stateful.py
-
 # mutmut over limits, protocol, checks, figures, units, jsonscan, session, safety, schedule,
-# scheduler, ticklook, tickstep, tickfast (ONLY="schedule scheduler ticklook tickstep tickfast" for
-# the tick alone, MODULES= adds more; results in build/mutation; about 45 min on 2 shared cores)
+# scheduler, ticklook, tickstep, tickfast, ring (ONLY="schedule scheduler ticklook tickstep
+# tickfast ring" for the tick alone, MODULES= adds more; results in build/mutation; about 45 min
+# on 2 shared cores)
 mutation: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[mutation]'
 	tools/mutation.sh
