@@ -672,3 +672,36 @@ def test_a_step_up_waits_a_whole_period_to_the_millisecond():
     assert sch.nom_ua == 400 and sch.work_ms == sch.t0_ms + 170
     _at(board, sch, 170)
     assert sch.nom_ua == 500 and sch.last_up_ms == 170
+
+
+# ---- a whole session across the ms wrap ----
+def _trace(start, stop_at=None, end=2700):
+    """Every tick's commands and deadlines, by session time, of a session started at ticks_ms
+    start (deadlines as distances from the start: the same numbers on both sides of the wrap)."""
+    board, s, sch = _make(P())
+    board.clock.ms = start
+    sch.start()
+    out = []
+    for t in range(1, end):
+        board.clock.ms = (start + t) & _MASK
+        if t == stop_at:
+            sch.stop()
+        sch.tick()
+        work = (sch.work_ms - start) & _MASK
+        due = (sch.due_ms - start) & _MASK
+        out.append((t, s.state, sch.amp_ua, sch.gate_on, sch.nom_ua, work, due))
+    return out
+
+
+def test_a_whole_session_across_the_ms_wrap_runs_as_one_far_from_it():
+    """The step's inline ticks_add sites (the schedule's next change, a withheld or a taken
+    ramp step's due time, the stop's steps) and ticks_diff sites: a session whose ms counter
+    wraps in its ramp up, between trains, in its ramp down or in a stop's ramp makes the same
+    commands, at the same session times, with the same deadlines, as one started at 1000."""
+    for stop_at in (None, 1130):
+        far = _trace(1000, stop_at)
+        assert far[-1][1] in (S.DONE, S.STOPPED), far[-1]
+        for before_wrap in (1, 20, 390, 655, 1001, 1135, 2299):
+            near = _trace((_MASK + 1 - before_wrap) & _MASK, stop_at)
+            diff = [(a, b) for a, b in zip(far, near) if a != b]
+            assert not diff, (stop_at, before_wrap, diff[:3])
