@@ -705,3 +705,36 @@ def test_a_whole_session_across_the_ms_wrap_runs_as_one_far_from_it():
             near = _trace((_MASK + 1 - before_wrap) & _MASK, stop_at)
             diff = [(a, b) for a, b in zip(far, near) if a != b]
             assert not diff, (stop_at, before_wrap, diff[:3])
+
+
+# ---- the output-allowed interlock, behind the schedule ----
+def test_a_schedule_that_says_gate_on_in_a_state_without_output_gets_no_pulse():
+    """The step gates on the session's state as well as on the schedule's answer (invariant 4:
+    output only in RAMP_UP, ON, RAMP_DOWN). With the schedule's words forced to "gate on" at
+    every evaluation, the duty cycle's OFF state still gets the gate closed and nom_gate 0:
+    the interlock alone keeps it (the table's answer read as anything but 0, or `or` for
+    `and`, would open it)."""
+    from tvns import schedule as SCH
+    from tvns import tickstep
+
+    _, _, gate, _, _, out_gate, _ = SCH.ANSWER
+    real = tickstep._eval
+
+    def forced(words, t):
+        real(words, t)
+        words[gate] = 1
+        words[out_gate] = 1
+
+    tickstep._eval = forced
+    try:
+        board, s, sch = _make(P())
+        sch.start()
+        seen_off = 0
+        for t in range(1, 1000):
+            _at(board, sch, t)
+            if s.state == S.OFF:
+                seen_off += 1
+                assert not sch.gate_on and not sch.nom_gate, (t, sch.gate_on, sch.nom_gate)
+    finally:
+        tickstep._eval = real
+    assert seen_off > 100  # the first train's off time (200 ms) was reached and judged
