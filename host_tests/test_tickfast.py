@@ -239,14 +239,22 @@ def test_each_monitor_alone_turns_a_clean_tick_into_a_look():
     }  # fmt: skip
     assert mp_tickfast.judge(base) == [1, "ok"]
     past = (
-        ("kill", -1), ("kill", 3), ("estop", 1), ("t0", now - 2451), ("held_since", now - 45),
-        ("ua", 1151), ("ceil", 1000 + 150 - 24 - 1), ("comp", 1), ("ua", 499),
-        ("host", now - 301), ("work", now), ("trig", 1),
+        ("kill", -1), ("kill", 3), ("estop", 1), ("t0", now - 2451), ("ua", 1151),
+        ("ceil", 1000 + 150 - 24 - 1), ("comp", 1), ("ua", 499), ("host", now - 301),
+        ("trig", 1),
     )  # fmt: skip
     for key, value in past:
         case = dict(base, **{key: value})
         got = mp_tickfast.judge(case)
         assert got == [0, "ok"], (key, value, got)
+    # the schedule's deadline: 2, the fast edge's case (tvns/tickedge.py)
+    assert mp_tickfast.judge(dict(base, work=now)) == [2, "ok"]
+    # the hold window's end: rolled over as the full path's monitor rolls it, then clean
+    # (judge compares the hot words with the full path's: held_hi_prev_ua 900, held_hi_ua 0)
+    assert mp_tickfast.judge(dict(base, held_since=now - 45, held_hi=900)) == [1, "ok"]
+    rolled = dict(base, held_since=now - 45, held_hi=900, held_prev=1100)
+    assert mp_tickfast.judge(dict(rolled, ua=1150)) == [1, "ok"]  # 1100 no longer held
+    assert mp_tickfast.judge(dict(rolled, ua=1151)) == [0, "ok"]
     # the lead-off test waits a period after the gate opened, as the full path does
     assert mp_tickfast.judge(dict(base, ua=499, gate_ms=now - 40)) == [1, "ok"]
 

@@ -79,6 +79,11 @@ class EventRing:
             if n < _WRAP:
                 w[_LOST] = n + 1
 
+    def words(self):
+        """(the words, the kinds' bytes): put()'s arrays, for a writer in the tick that puts
+        an entry in machine words itself, as put() does (tvns/tickedge.py)."""
+        return self._w, self._k
+
     def pending(self):
         w = self._w
         return w[_TAIL] != w[_HEAD]

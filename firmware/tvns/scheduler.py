@@ -26,6 +26,7 @@ from tvns import errors as E
 from tvns import limits as L
 from tvns import safety as F
 from tvns import session as S
+from tvns import tickedge as TE
 from tvns import tickfast as TF
 from tvns import tickio as IO
 from tvns import ticklook as TL
@@ -79,13 +80,20 @@ _NOM_GATE = const(23)  # (nom_gate) 1: the active arm's gate open
 _LAST_UP = const(24)  # (last_up_ms) session time of the last upward amplitude step
 _UP_FROM = const(25)  # (up_from_ua) the nominal amplitude before the last upward step
 _UP_GAP = const(26)  # (up_gap_ms) upward steps at least this far apart (a pulse period)
-_STEP_WORDS = const(5)
+# The stop's request and progress: words too, for the fast edge (tvns/tickedge.py) to read
+_STOP_REQ = const(27)  # (stop_requested) 1: a stop asked for, not yet begun by the step
+_STOPPING = const(28)  # (stopping) 1: the stop's ramp down runs
+_STOP_AT = const(29)  # (stop_at_ms) session time of the stop's first step
+_STOP_FROM = const(30)  # (stop_from_ua) the nominal amplitude the stop ramps down from
+_STEP_WORDS = const(9)
 # tvns/tickfast.py's LAYOUT as this module numbers it (a constant: checked at construction,
 # as are ticklook's and tickstep's, which viper folds in their own modules)
 _LAYOUT = (_T0, _WORK, _ELAPSED, _CAP, _HELD_WIN, _HELD_SINCE, _HELD_HI, _HELD_PREV, _AMP,
            _PREV_AMP, _CEIL, _MARGIN, _KA, _HOST, _GATE, _GATE_MS, _PERIOD, _FEED, _DUE, _TRIG,
            _BEATS, 22, _IO_KILL, _IO_ESTOP, _IO_UA, _IO_COMP, _IO_SENSE, _IO_NOW, _FLOOR_UA,
            _LEAD_OFF_MIN_UA, _STATE, _IO_PENDING, 0x3C)  # fmt: skip
+_STEP_LAYOUT = (_NOM, _NOM_GATE, _LAST_UP, _UP_FROM, _UP_GAP, _STOP_REQ, _STOPPING, _STOP_AT,
+                _STOP_FROM)  # fmt: skip
 if TF.LAYOUT[21] != _NOM:  # tickfast's word count (LAYOUT[21]): the step's words follow
     raise ValueError("scheduler's step words out of step with tickfast.py")
 # A setpoint reaches the DAC within 3 ticks (board/rp2_dac.py: applied between pulses); with a
@@ -136,6 +144,36 @@ class Scheduler:
     last_up_ms = _Word(_LAST_UP)
     up_from_ua = _Word(_UP_FROM)
     up_gap_ms = _Word(_UP_GAP)
+    stop_at_ms = _Word(_STOP_AT)  # session time of the stop's first step
+    stop_from_ua = _Word(_STOP_FROM)  # the nominal amplitude the stop ramps down from
+
+    @property
+    def stop_requested(self):
+        return self._hot[_STOP_REQ] == 1  # a stop asked for (stop(), keep-alive's miss)
+
+    @stop_requested.setter
+    def stop_requested(self, on):
+        self._hot[_STOP_REQ] = 1 if on else 0
+
+    @property
+    def stopping(self):
+        return self._hot[_STOPPING] == 1  # the stop's ramp down runs (the step began it)
+
+    @stopping.setter
+    def stopping(self, on):
+        self._hot[_STOPPING] = 1 if on else 0
+
+    @property
+    def sched(self):
+        return self._sched  # the loaded protocol's Schedule (or None)
+
+    @sched.setter
+    def sched(self, sched):
+        # The fast edge (tvns/tickedge.py) reads the schedule's words from its context, never
+        # from an old Schedule: a load or use_arm replaces both in one store each (main loop,
+        # no session running: the tick does not read them then).
+        self._sched = sched
+        self._edge[TE.CTX_WORDS] = None if sched is None else sched.words
 
     @property
     def nom_gate(self):
@@ -179,8 +217,10 @@ class Scheduler:
             )
             or TF.LAYOUT != _LAYOUT
             or TL.LAYOUT != _LAYOUT
-            or TS.LAYOUT[:38] != _LAYOUT + (_NOM, _NOM_GATE, _LAST_UP, _UP_FROM, _UP_GAP)
-            or TS.LAYOUT[38:] != (L.RAMP_STEP_MAX_UA, L.STOP_RAMP_STEP_MS)
+            or TS.LAYOUT[:42] != _LAYOUT + _STEP_LAYOUT
+            or TS.LAYOUT[42:] != (L.RAMP_STEP_MAX_UA, L.STOP_RAMP_STEP_MS)
+            or TL.STOP_WORDS != (_STOP_REQ,)
+            or TE.LAYOUT != TS.LAYOUT
             or S.STATE_WORD != _STATE
             or sum(1 << i for i in range(len(S.RUNNING)) if S.RUNNING[i]) != _LAYOUT[32]
         ):
@@ -193,6 +233,9 @@ class Scheduler:
         self._hot = h
         session.bind(h)  # the session's state from now on in h[_STATE] (tvns/session.py)
         self._trg = None  # no trigger (the TRIG word 0): see the trigger property
+        # The fast edge's context (tvns/tickedge.py CTX_*: what it reaches without a lookup;
+        # the schedule's words set by the sched property, the rest here, once)
+        self._edge = TE.context(session)
         h[_CEIL] = min(L.CURRENT_MAX_UA, board.ceiling_ua)
         # Overcurrent at the ceiling: a tolerance of a few steps of the sense ADC (safety.py).
         h[_MARGIN] = F.CEILING_MARGIN_STEPS * board.sense.step_ua
@@ -202,7 +245,7 @@ class Scheduler:
         self._engine = board.engine
         self._dac = board.dac
         self.protocol = None
-        self.sched = None
+        self.sched = None  # (the edge's context too: the sched property)
         self.nom_ua = 0  # the active arm's amplitude (== amp_ua unless blinded sham)
         self.nom_gate = False  # the active arm's gate (== gate_on unless blinded sham)
         self.up_gap_ms = 0  # upward steps at least one pulse period apart (jitter-proof)
@@ -239,11 +282,22 @@ class Scheduler:
         # poll and finish inline), else tickfast.callback with the two calls. Built once:
         # handing it to a Timer allocates nothing.
         look = self._look  # bound once (a bound method is an allocation)
+        latch = self._exception
+        # The fast edge (tvns/tickedge.py: a schedule's deadline done in the callback) where
+        # the board's tick I/O asks for it (the rp2 chip's, board/rp2_regs.py): its context
+        # then holds what the edge calls, bound once.
+        edge = getattr(tio, "fast_edge", False)
+        if edge:
+            TE.bind(self._edge, TS._eval, latch, self._dac, self._engine, self._marker, self._finish)
         own = getattr(tio, "callback", None)
         if own is not None:
-            self.tick_cb = own(h, self._io, look)
+            if edge:
+                self.tick_cb = own(h, self._io, look, self._edge)
+            else:
+                self.tick_cb = own(h, self._io, look)
         else:
-            self.tick_cb = TF.callback(h, self._io, (poll, self._finish, look, self._exception))
+            parts = (poll, self._finish, look, latch, self._edge if edge else None)
+            self.tick_cb = TF.callback(h, self._io, parts)
 
     # ---- commands (main loop, never from an IRQ) ----
     def load(self, protocol, blind_sham=False):

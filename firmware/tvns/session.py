@@ -74,6 +74,11 @@ _ROWS = (
 )
 # fmt: on
 TABLE = bytes(s for row in _ROWS for s in row)
+N_EVENTS = _N_EVENTS  # TABLE's row length (tvns/tickedge.py indexes it in machine words)
+NO_EVENT = _X  # TABLE's "refused"; also EVENT_FOR_PHASE's "no event enters this state"
+# The event that moves the session into each schedule phase, indexed by state (the step,
+# tvns/tickstep.py, and the fast edge, tvns/tickedge.py, fire it when the phase changes).
+EVENT_FOR_PHASE = bytes((_X, _X, _X, EV_TRAIN_ON, EV_TRAIN_OFF, EV_RAMP_DOWN, EV_END, _X, _X))
 
 STATE_WORD = const(21)  # the state's word in the Scheduler's hot state (tickfast.py _STATE)
 _HISTORY = const(64)  # ring entries; the main loop drains it far more often than it fills
@@ -119,6 +124,12 @@ class Session:
             w[STATE_WORD] = nxt
             self._hist.put(now_ms, nxt)
         return True
+
+    def ring_words(self):
+        """The history ring's two arrays (tvns/ring.py: its words, its kinds' bytes): the fast
+        edge (tvns/tickedge.py) writes a state change into them as fire() does (main loop,
+        once, when a Scheduler is built over this session)."""
+        return self._hist.words()
 
     def running(self):
         return RUNNING[self._w[STATE_WORD]] == 1

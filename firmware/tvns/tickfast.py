@@ -5,12 +5,15 @@
 # as the full path would) or 0 ("look": the full Python path in scheduler.py runs, judging
 # the very readings this took, in the io array: never read twice).
 #
-# It may only ever decide "nothing to do": every fault and every state change stays in
-# scheduler.py. So each test below answers 0 wherever the full path might do anything (a
-# monitor's input past its threshold, the hold window to roll, keep-alive expired, the
-# schedule's deadline due, a trigger protocol), and may answer 0 where it would not (stricter
-# is only slower): host_tests/test_tickfast.py compares the two over generated states and
-# readings on CPython and both MicroPython runtimes.
+# It may only ever decide "nothing to do" (and roll the sense hold's window over, as the full
+# path's monitor would on the same sample): every fault and every state change stays in
+# scheduler.py, or in the fast edge (tvns/tickedge.py), which does the schedule's work exactly
+# as the full path would. So each test below answers 0 wherever the full path might do
+# anything else (a monitor's input past its threshold, keep-alive expired, a trigger
+# protocol), 2 where every monitor is clean and the schedule's deadline (or a stop) is due,
+# and may answer 0 where it would not (stricter is only slower): host_tests/test_tickfast.py
+# compares the two over generated states and readings on CPython and both MicroPython
+# runtimes, host_tests/test_tickedge.py the edge with the full path.
 #
 # The hot state is an array('i') whose words are the only home of these values (the
 # Scheduler's attributes of the same names are properties over it, scheduler.py): no mirror
@@ -23,6 +26,8 @@ import sys
 
 import micropython
 from micropython import const
+
+from tvns.tickedge import edge
 
 if sys.implementation.name != "micropython":  # the viper cast, for CPython (the host)
 
@@ -75,6 +80,7 @@ _FLOOR_UA = const(50)  # safety.SENSE_FLOOR_UA
 _LEAD_OFF_MIN_UA = const(200)  # safety.LEAD_OFF_MIN_SETPOINT_UA
 _MASK = const(0x3FFFFFFF)
 _HALF = const(0x20000000)
+_NONE = None  # (viper compares an object with an object, not with the literal None)
 # Every number above in one constant (no module global each: boot time on the rp2 port),
 # in this order, for scheduler.py and board/rp2_fast.py to check theirs against.
 LAYOUT = (_T0, _WORK, _ELAPSED, _CAP, _HELD_WIN, _HELD_SINCE, _HELD_HI, _HELD_PREV, _AMP,
@@ -94,9 +100,10 @@ def new():
 def run(hot, io, poll, finish) -> int:
     """One running tick's common case: 1 when it was "nothing due, every monitor clean"
     (the session time, the dead man's feed and the due time then set here, nothing else
-    changed), else 0 with the readings left in io for the full path. The checks mirror
-    Scheduler._monitor and _step in their order; each answers 0 at or before the point where
-    the full path would act."""
+    changed but the hold window's roll), 2 when every monitor is clean and the schedule's
+    deadline is due (the fast edge's case: nothing changed but the roll), else 0 with the
+    readings left in io for the full path. The checks mirror Scheduler._monitor and _step in
+    their order; each answers 0 at or before the point where the full path would act."""
     h = ptr32(hot)
     o = ptr32(io)
     gate = h[_GATE]
@@ -120,8 +127,13 @@ def run(hot, io, poll, finish) -> int:
             d = d - _MASK - 1
         elif d < -_HALF:
             d = d + _MASK + 1
-        if d >= h[_HELD_WIN]:
-            return 0  # the hold window rolls over: a state change
+        win = h[_HELD_WIN]
+        if d >= win:  # the hold window rolls over, as the full path's monitor rolls it
+            if win <= 0:
+                return 0  # (no window: a state no loaded protocol leaves)
+            h[_HELD_PREV] = h[_HELD_HI]
+            h[_HELD_HI] = 0
+            h[_HELD_SINCE] = now
         ua = o[_IO_UA]
         amp = h[_AMP]
         hi = amp
@@ -161,7 +173,7 @@ def run(hot, io, poll, finish) -> int:
     elif d < -_HALF:
         d = d + _MASK + 1
     if d >= 0:
-        return 0  # the schedule (or a stop, or keep-alive's stop) has work now
+        return 2  # the schedule (or a stop) has work now: the fast edge's, else the full path's
     # Clean and nothing due: what the full path's tick then does (scheduler.tick).
     h[_ELAPSED] = t
     fed = int(finish(io))  # a pending setpoint to the DAC, then the dead man fed
@@ -179,13 +191,16 @@ def run(hot, io, poll, finish) -> int:
 def callback(hot, io, parts):
     """The timer's callback (Scheduler.tick_cb) on a board without its own (the rp2 chip's:
     board/rp2_fast.py): one viper function the board's timer calls with itself. parts is
-    (poll, finish, look, exception): look(timer) is the scheduler's guarded full path
-    (Scheduler._look), exception() its latch. It counts the beat, and then:
+    (poll, finish, look, exception, edge context): look(timer) is the scheduler's guarded
+    full path (Scheduler._look), exception() its latch, the context the fast edge's
+    (tvns/tickedge.py; None: no fast edge on this board). It counts the beat, and then:
     - no session running: returns, or, with a DAC setpoint pending, hands the tick to look
       (which applies it);
-    - running: run() above; "clean" ends the tick here, "look" hands it to look (the full
-      path, on run's sample). An exception from run (the board's poll or finish) goes to
-      the latch, as the full path's own do (nothing may escape a hard IRQ's callback).
+    - running: run() above; "clean" ends the tick here, "due" (2) is the fast edge's (when
+      it answers 0, and on "look", the tick goes to look: the full path, on run's sample).
+      An exception from run or the edge (the board's poll or finish, the DAC's refusal)
+      goes to the latch, as the full path's own do (nothing may escape a hard IRQ's
+      callback).
     A closure over three names: MicroPython calls a closure with its cells and arguments on
     the C stack up to 5 in all (objclosure.c; more would allocate in the IRQ); a closure's
     call measured cheaper than a module-level viper function's globals or a bound method's
@@ -202,8 +217,13 @@ def callback(hot, io, parts):
                 parts[2](timer)
             return
         try:
-            if int(run(hot, io, parts[0], parts[1])) == 1:
+            r = int(run(hot, io, parts[0], parts[1]))
+            if r == 1:
                 return
+            if r == 2:
+                ctx = parts[4]
+                if ctx is not _NONE and int(edge(hot, io, ctx)) == 1:
+                    return
         except Exception:  # noqa: BLE001 - whatever it was, the output goes off
             parts[3]()
             return

@@ -71,6 +71,8 @@ LAYOUT = (_T0, _WORK, _ELAPSED, _CAP, _HELD_WIN, _HELD_SINCE, _HELD_HI, _HELD_PR
           _PREV_AMP, _CEIL, _MARGIN, _KA, _HOST, _GATE, _GATE_MS, _PERIOD, _FEED, _DUE, _TRIG,
           _BEATS, _WORDS, _IO_KILL, _IO_ESTOP, _IO_UA, _IO_COMP, _IO_SENSE, _IO_NOW,
           _FLOOR_UA, _LEAD_OFF_MIN_UA, _STATE, _IO_PENDING, _RUN_BITS)  # fmt: skip
+_STOP_REQ = const(27)  # (stop_requested) the step's word (tvns/tickstep.py): keep-alive sets it
+STOP_WORDS = (_STOP_REQ,)  # checked against tickstep's by the Scheduler (scheduler.py)
 _WRAP = const(0x3FFFFFFF)  # counters wrap here: 2**30 - 1, the largest small int of a 32-bit port
 # ticks_ms arithmetic inline (MicroPython's period, 2**30): a call of clock.ticks_diff costs
 # ~10 us on the rp2 port; no intermediate reaches 2**30 (a heap int on a 32-bit port).
@@ -213,7 +215,7 @@ def monitor(self, now: int, t: int) -> bool:
         self.fault(code)
         return True
     ka = h[_KA]
-    if ka != 0 and not self.stop_requested:
+    if ka != 0 and h[_STOP_REQ] == 0:
         d = now - h[_HOST]  # ticks_diff, inline
         if d >= _HALF:
             d = d - _MASK - 1
@@ -221,7 +223,7 @@ def monitor(self, now: int, t: int) -> bool:
             d = d + _MASK + 1
         if d <= ka:
             return False
-        self.stop_requested = True  # host silent: ramp down fast, end STOPPED
+        h[_STOP_REQ] = 1  # host silent: ramp down fast, end STOPPED
         self.stop_reason = _HOST_LOSS
         self.stop_ms = t
         h[_WORK] = now

@@ -79,6 +79,12 @@ _NOM_GATE = const(23)  # (nom_gate) 1: the active arm's gate open
 _LAST_UP = const(24)  # (last_up_ms) session time of the last upward amplitude step
 _UP_FROM = const(25)  # (up_from_ua) the nominal amplitude before the last upward step
 _UP_GAP = const(26)  # (up_gap_ms) upward steps at least this far apart (a pulse period)
+# The stop's request and progress (scheduler.py: stop(), start(); ticklook's keep-alive): words
+# too, so that the timer's callback reads them without a lookup (tvns/tickedge.py)
+_STOP_REQ = const(27)  # (stop_requested) 1: a stop asked for, not yet begun by the step
+_STOPPING = const(28)  # (stopping) 1: the stop's ramp down runs
+_STOP_AT = const(29)  # (stop_at_ms) session time of the stop's first step
+_STOP_FROM = const(30)  # (stop_from_ua) the nominal amplitude the stop ramps down from
 _STEP_UA = const(100)  # limits.RAMP_STEP_MAX_UA
 _STOP_STEP_MS = const(10)  # limits.STOP_RAMP_STEP_MS
 # ticks_ms arithmetic inline (MicroPython's period, 2**30): no intermediate reaches 2**30
@@ -90,7 +96,8 @@ LAYOUT = (_T0, _WORK, _ELAPSED, _CAP, _HELD_WIN, _HELD_SINCE, _HELD_HI, _HELD_PR
           _PREV_AMP, _CEIL, _MARGIN, _KA, _HOST, _GATE, _GATE_MS, _PERIOD, _FEED, _DUE, _TRIG,
           _BEATS, _WORDS, _IO_KILL, _IO_ESTOP, _IO_UA, _IO_COMP, _IO_SENSE, _IO_NOW,
           _FLOOR_UA, _LEAD_OFF_MIN_UA, _STATE, _IO_PENDING, _RUN_BITS, _NOM, _NOM_GATE,
-          _LAST_UP, _UP_FROM, _UP_GAP, _STEP_UA, _STOP_STEP_MS)  # fmt: skip
+          _LAST_UP, _UP_FROM, _UP_GAP, _STOP_REQ, _STOPPING, _STOP_AT, _STOP_FROM, _STEP_UA,
+          _STOP_STEP_MS)  # fmt: skip
 _eval = SCH.eval_words  # Schedule.eval over its words (viper: the step's one call for it)
 # The schedule's answer in its words (tvns/schedule.py ANSWER) and the states it names
 _W_PHASE = const(13)
@@ -113,21 +120,8 @@ if (_W_PHASE, _W_AMP, _W_GATE, _W_NEXT, _W_OUT, _W_OUT_GATE, _W_GE) != SCH.ANSWE
 ) != (S.RAMP_DOWN, S.DONE, S.EV_STOP, S.EV_STOPPED):
     raise ValueError("scheduler's schedule words out of step with schedule.py")
 _OUTPUT_ALLOWED = S.OUTPUT_ALLOWED  # a module global: one lookup fewer per use in the tick
-_NO_EVENT = const(255)
-# The event that moves the session into each schedule phase (indexed by state).
-_EVENT_FOR_PHASE = bytes(
-    (
-        _NO_EVENT,  # IDLE
-        _NO_EVENT,  # ARMED
-        _NO_EVENT,  # RAMP_UP: entered by START
-        S.EV_TRAIN_ON,  # ON
-        S.EV_TRAIN_OFF,  # OFF
-        S.EV_RAMP_DOWN,  # RAMP_DOWN
-        S.EV_END,  # DONE
-        _NO_EVENT,
-        _NO_EVENT,
-    )
-)
+# The event that moves the session into each schedule phase (indexed by state: session.py)
+_EVENT_FOR_PHASE = S.EVENT_FOR_PHASE
 
 
 @micropython.viper  # machine words and ptr32 over the arrays (docs/SPEED.md)
@@ -149,7 +143,7 @@ def step(self):
         trg.poll(now, 0)
         if trg.waiting:
             h[_T0] = now
-            if not self.stop_requested:  # a stop's work_ms (stop()) ends the wait now
+            if h[_STOP_REQ] == 0:  # a stop's work_ms (stop()) ends the wait now
                 h[_WORK] = int(trg.due_ms)
         else:
             h[_T0] = int(trg.edge_ms)
@@ -165,7 +159,7 @@ def step(self):
         return
     # 2b. The trigger input, sampled every tick (tvns/trigger.py): its permission, caps.
     if trg is not _NO_TRIGGER:
-        if trg.waiting and not self.stop_requested:
+        if trg.waiting and h[_STOP_REQ] == 0:
             return  # nothing runs before the start edge; a stop ends the wait
         if trg.poll(now, t):
             h[_WORK] = now
@@ -188,15 +182,15 @@ def step(self):
     #    this tick ran: a late tick takes every step that fell due (one larger step down),
     #    so late ticks never stretch a stop. Never above the schedule's own ramp down, and
     #    over by the gate's end: a stop never runs into the session's end.
-    if self.stop_requested and not self.stopping:
-        self.stopping = True
-        self.stop_at_ms = t
-        self.stop_from_ua = h[_NOM]
+    if h[_STOP_REQ] != 0 and h[_STOPPING] == 0:
+        h[_STOPPING] = 1
+        h[_STOP_AT] = t
+        h[_STOP_FROM] = h[_NOM]
         s.fire(_EV_STOP, t)
-    if self.stopping:
-        at = int(self.stop_at_ms)
+    if h[_STOPPING] != 0:
+        at = int(hot[_STOP_AT])  # (signed, as last_up_ms)
         k = (t - at) // _STOP_STEP_MS + 1
-        nom = int(self.stop_from_ua) - k * _STEP_UA
+        nom = h[_STOP_FROM] - k * _STEP_UA
         _eval(words, t)
         if w[_W_PHASE] >= _RAMP_DOWN and w[_W_AMP] < nom:
             nom = w[_W_AMP]
@@ -305,7 +299,7 @@ def set_gate(self, on):
         self._engine.gate(on)
         h[_GATE] = 1 if on else 0
         if on:
-            h[_GATE_MS] = self._clock.ticks_ms()
+            h[_GATE_MS] = self._io[_IO_NOW]  # the tick's time (the poll's): the fast edge's too
         mk = self._marker
         if mk is not None and self._trg is None:
             mk.value(1 if on else 0)  # scheduled trains: the marker is the train
