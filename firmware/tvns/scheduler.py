@@ -288,7 +288,8 @@ class Scheduler:
         # then holds what the edge calls, bound once.
         edge = getattr(tio, "fast_edge", False)
         if edge:
-            TE.bind(self._edge, TS._eval, latch, self._dac, self._engine, self._marker, self._finish)
+            calls = (TS._eval, latch, self._dac, self._engine, self._marker, self._finish)
+            TE.bind(self._edge, *calls)
         own = getattr(tio, "callback", None)
         if own is not None:
             if edge:

@@ -237,12 +237,7 @@ def edge(hot, io, ctx) -> int:
             evaluate(ws, t)
             if w[_W_PHASE] >= _RAMP_DOWN and w[_W_AMP] < nom:
                 nom = w[_W_AMP]
-            if (
-                nom <= 0
-                or h[_NOM_GATE] == 0
-                or tb[_TB_ALLOWED + h[_STATE]] == 0
-                or t >= w[_W_GE]
-            ):
+            if nom <= 0 or h[_NOM_GATE] == 0 or tb[_TB_ALLOWED + h[_STATE]] == 0 or t >= w[_W_GE]:
                 # output_off: the gate closed (the marker with it), then 0 uA
                 if h[_GATE] != 0:
                     engine.gate(False)
