@@ -196,7 +196,7 @@ def _build(case, edge):
 
 
 def _state(board, s, sch):
-    ring_w, ring_k = s.ring_words()
+    ring_w, ring_k, _put = s.ring_words()
     return [
         list(sch._hot),
         list(sch.sched.words),

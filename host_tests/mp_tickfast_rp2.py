@@ -76,8 +76,9 @@ def judge(case):
     io_b = array("i", io_a)
     for i in range(6):
         calls[i] = 0
-    cb_a = rp2_fast.callback(hot_a, io_a, _recorder(0))
-    cb_b = TF.callback(hot_b, io_b, (rp2_regs.poll, rp2_regs.finish, _recorder(3), _latch_b))
+    cb_a = rp2_fast.callback(hot_a, io_a, _recorder(0))  # (no fast edge: mp_tickedge_rp2.py's)
+    parts = (rp2_regs.poll, rp2_regs.finish, _recorder(3), _latch_b, None)  # (no fast edge)
+    cb_b = TF.callback(hot_b, io_b, parts)
     _regs(case)
     micropython.heap_lock()
     try:

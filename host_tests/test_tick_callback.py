@@ -150,5 +150,5 @@ def test_the_rp2_fast_callback_is_called_without_the_heap():
     from tvns.board import rp2_fast  # (not in the mutation workspace: the chip's modules)
 
     board, s, sch = _make(P())
-    own = rp2_fast.callback(sch._hot, sch._io, sch._look)
+    own = rp2_fast.callback(sch._hot, sch._io, sch._look, sch._edge)  # (with the fast edge)
     assert len(own.__closure__) + 1 <= 5

@@ -14,6 +14,7 @@ import random
 
 import mp_tickedge
 import pytest
+import test_tickfast
 from test_numerics import mp_batch
 from tiers import require
 from tvns import tickedge as TE
@@ -156,3 +157,85 @@ def test_the_edge_refuses_states_no_session_reaches():
         hot[29] = at
         before = list(hot)
         assert TE.edge(hot, io, ctx) == 0 and list(hot) == before
+
+
+# ---- the chip's own copy (board/rp2_fast.py: the edge inline, registers) ----
+def _rp2_edge_case(rnd):
+    """A hot state, the board's words and registers (test_tickfast's) with a protocol's
+    schedule, the session at a time within it, the deadline mostly due, the step's and the
+    stop's words, the DAC's calibration and the gate's and the marker's pins."""
+    c = test_tickfast._rp2_case(rnd)
+    p = _protocol(rnd)
+    c.update(p)
+    hot = c["hot"]
+    us = (c["TMH"] << 32) + (c["TML"] & 0xFFFFFFFF)
+    now = (us // 1000) & _MASK
+    t = rnd.choice((0, rnd.randint(0, p["session"] + 60), p["session"], p["up"], p["up"] - 1))
+    t = max(-2, t) if rnd.random() < 0.98 else -rnd.randint(1, 5)
+    hot[_T0_I] = (now - t) & _MASK
+    hot[3] = p["session"] + 50  # cap
+    if rnd.random() < 0.85:
+        hot[1] = (now - rnd.choice((0, 0, 1, 5, rnd.randint(0, 200)))) & _MASK  # due
+    if rnd.random() < 0.9:
+        hot[19] = 0  # no trigger
+    period = (p["period"] + 999) // 1000
+    amp = hot[8]
+    nom = rnd.choice((amp, amp, rnd.randint(0, 4000)))
+    stop_req = 1 if rnd.random() < 0.25 else 0
+    stopping = stop_req if rnd.random() < 0.7 else 0
+    stop_at = max(0, t - rnd.choice((0, 5, 10, 11, 25, rnd.randint(0, 500))))
+    if rnd.random() < 0.03:
+        stop_at = rnd.choice((-1, 0x20000000, _MASK))
+    hot += [
+        nom,
+        rnd.choice((1, 1, 0)),  # nom_gate
+        rnd.choice((-period, t - rnd.randint(0, 2 * period + 2), rnd.randint(-100, 5000))),
+        rnd.choice((0, max(0, nom - 100), rnd.randint(0, 4000))),  # up_from
+        period,
+        stop_req,
+        stopping,
+        stop_at,
+        rnd.choice((nom, rnd.randint(0, 4000))),  # stop_from
+    ]
+    size = 64
+    head = rnd.randint(0, 2 * size - 1)
+    tail = rnd.choice((head, (head - rnd.randint(0, size)) % (2 * size)))
+    c["ring"] = [head, tail, rnd.choice((0, _MASK - 1, _MASK)), size, 2 * size]
+    c["has_words"] = rnd.random() < 0.97
+    c["GIN"] = c["GIN"] | (rnd.randint(0, 1) << 4)  # SYNC either way
+    c["DAC_FS"], c["DAC_OFF"], c["DAC_MAX"], c["TOP1"] = rnd.choice(
+        ((10000, -50, 65535, 4167), (5000, 500, 65535, 65536), (12000, 0, 4095, 16384))
+    )
+    # (a ceiling one below a setpoint the edge may ask for: the refusal's edge)
+    near = (p["amp"] - 1, nom - 1, nom + _STEP - 1, hot[8] - 1)
+    c["DAC_CEIL"] = max(0, rnd.choice((8000, 8000, 8000, rnd.randint(0, 4000)) + near))
+    c["DAC_UA"] = rnd.randint(0, 4000)
+    c["GATE_ON"] = hot[14]
+    c["HELD"] = rnd.choice((0,) * 9 + (1,))
+    c["GATE_BIT"] = 6
+    c["MARKER_BIT"] = rnd.choice((11, 11, -1))
+    c["SET"] = c["CLR"] = 0
+    return c
+
+
+_T0_I = TE.LAYOUT[0]
+_STEP = TE.LAYOUT[42]  # limits.RAMP_STEP_MAX_UA
+
+
+def test_the_chips_inline_edge_is_the_fast_edge_with_its_registers(tmp_path):
+    """board/rp2_fast.callback (the edge inline, its DAC, gate and marker as register writes)
+    leaves the same hot state, io array, ring, schedule words and registers as
+    tickfast.callback with tickedge.edge and the chip's own DAC and gate functions, calls look
+    and the latch where it does, under heap_lock (32-bit MicroPython)."""
+    runtime = require(numerics_binary(), "numerics")
+    rnd = random.Random(1814)
+    cases = [_rp2_edge_case(rnd) for _ in range(4000)]
+    got = mp_batch(runtime, cases, tmp_path, "mp_tickedge_rp2.py")
+    assert len(got) == len(cases)
+    bad = [(c, g) for c, g in zip(cases, got) if g[1] != "ok"]
+    assert not bad, bad[:2]
+    answers = [sum(1 for g in got if g[0] == a) for a in (0, 1, 2)]
+    moved = [sum(g[i] for g in got if g[0] == 1) for i in (2, 3, 4)]
+    # look, the chip's own tick and the latch all seen; the edge changed states, setpoints, gates
+    assert answers[0] > 400 and answers[1] > 1500 and answers[2] > 5, answers
+    assert moved[0] > 200 and moved[1] > 300 and moved[2] > 200, moved

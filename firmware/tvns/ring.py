@@ -80,9 +80,10 @@ class EventRing:
                 w[_LOST] = n + 1
 
     def words(self):
-        """(the words, the kinds' bytes): put()'s arrays, for a writer in the tick that puts
-        an entry in machine words itself, as put() does (tvns/tickedge.py)."""
-        return self._w, self._k
+        """(the words, the kinds' bytes, put bound): put()'s arrays, for a writer in the tick
+        that puts an entry in machine words itself, as put() does (tvns/tickedge.py), and
+        put for one that calls it (main loop, once: a bound method is an allocation)."""
+        return self._w, self._k, self.put
 
     def pending(self):
         w = self._w

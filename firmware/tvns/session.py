@@ -126,7 +126,7 @@ class Session:
         return True
 
     def ring_words(self):
-        """The history ring's two arrays (tvns/ring.py: its words, its kinds' bytes): the fast
+        """The history ring's two arrays and its put (tvns/ring.py EventRing.words): the fast
         edge (tvns/tickedge.py) writes a state change into them as fire() does (main loop,
         once, when a Scheduler is built over this session)."""
         return self._hist.words()

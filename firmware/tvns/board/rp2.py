@@ -220,8 +220,10 @@ class Board:
         # The trigger input (its pin is the engine's: the PIO waits on it) and the marker.
         self.trigger = None if self.engine.trigger_pin is None else TriggerIn(self.engine)
         self.marker = None
+        self.marker_gpio = -1  # (the chip's fast edge writes it: board/rp2_regs.py)
         if "marker" in config["pins"]:
-            self.marker = machine.Pin(_gpio(config, "marker"), machine.Pin.OUT, value=0)
+            self.marker_gpio = _gpio(config, "marker")
+            self.marker = machine.Pin(self.marker_gpio, machine.Pin.OUT, value=0)
         self.wdt = Watchdog(machine, config)
         self.ticker = Ticker(machine, config, self.wdt)
         # Session marker and daily exposure, on the board's flash (tvns/store.py).

@@ -47,11 +47,56 @@ _FLOOR_UA = const(50)  # safety.SENSE_FLOOR_UA
 _LEAD_OFF_MIN_UA = const(200)  # safety.LEAD_OFF_MIN_SETPOINT_UA
 _MASK = const(0x3FFFFFFF)
 _HALF = const(0x20000000)
+# The fast edge's (tvns/tickedge.py): the step's hot words, limits, the schedule's answer,
+# the states and events, the context's slots and its tables' offsets
+_NOM = const(22)
+_NOM_GATE = const(23)
+_LAST_UP = const(24)
+_UP_FROM = const(25)
+_UP_GAP = const(26)
+_STOP_REQ = const(27)
+_STOPPING = const(28)
+_STOP_AT = const(29)
+_STOP_FROM = const(30)
+_STEP_UA = const(100)
+_STOP_STEP_MS = const(10)
+_W_PHASE = const(13)
+_W_AMP = const(14)
+_W_GATE = const(15)
+_W_NEXT = const(16)
+_W_OUT = const(17)
+_W_OUT_GATE = const(18)
+_W_GE = const(6)
+_RAMP_DOWN = const(5)
+_DONE = const(6)
+_EV_STOP = const(7)
+_EV_STOPPED = const(8)
+_N_EVENTS = const(12)
+_NO_EVENT = const(255)
+_C_WORDS = const(0)
+_C_RING_W = const(1)
+_C_RING_K = const(2)
+_C_TABLES = const(3)
+_C_EVAL = const(4)
+_C_LATCH = const(5)
+_C_PUT = const(10)
+_TB_ALLOWED = const(9)
+_TB_TABLE = const(18)
+_WRAP = const(0x3FFFFFFF)
+# what the edge's branches leave for the outputs' one block (step 7)
+_K_STEP = const(0)  # the schedule's step (the amplitude rules, the gate)
+_K_STOP = const(1)  # a stop's ramp step (the amplitude only)
+_K_OFF = const(2)  # output_off at the schedule's end (DONE)
+_K_STOPPED = const(3)  # output_off at a stop's end, then EV_STOPPED
+_NONE = None  # (viper compares an object with an object, not with the literal None)
 
 
 def check():
     """The numbers above and the io words fast() indexes by number (board/rp2_io.py) against
     their homes (the board's build, main loop, once)."""
+    from tvns import schedule as SCH
+    from tvns import session as S
+    from tvns import tickedge as TE
     from tvns import tickfast as TF
     from tvns.board import rp2_io as R
 
@@ -63,23 +108,49 @@ def check():
     words = (R.IO_PENDING, R.IO_NOW, R.KILL_WORD, R.LOADED, R.PULLED, R.N_O, R.FEED_MS,
              R.CODE, R.CC_PENDING, R.A_GPIO_IN, R.ESTOP_BIT, R.ESTOP_ACT, R.COMP_BIT,
              R.COMP_ACT, R.SYNC_BIT, R.A_FLEVEL, R.KILL_SHIFT, R.A_ADC_CS, R.AINSEL, R.K_Q12,
-             R.SENSE_OFF, R.A_TXF, R.TX_SHIFT, R.A_CC, R.CC_SHIFT, R.FEED, R.A_TIMER)  # fmt: skip
+             R.SENSE_OFF, R.A_TXF, R.TX_SHIFT, R.A_CC, R.CC_SHIFT, R.FEED, R.A_TIMER,
+             R.DAC_FS, R.DAC_OFF, R.DAC_MAX, R.TOP1, R.DAC_CEIL, R.DAC_UA, R.GATE_ON, R.HELD,
+             R.A_GPIO_SET, R.GATE_BIT, R.MARKER_BIT)  # fmt: skip
+    edge = (_NOM, _NOM_GATE, _LAST_UP, _UP_FROM, _UP_GAP, _STOP_REQ, _STOPPING, _STOP_AT,
+            _STOP_FROM, _STEP_UA, _STOP_STEP_MS)  # fmt: skip
+    answer = (_W_PHASE, _W_AMP, _W_GATE, _W_NEXT, _W_OUT, _W_OUT_GATE, _W_GE)
+    states = (_RAMP_DOWN, _DONE, _EV_STOP, _EV_STOPPED, _N_EVENTS, _NO_EVENT)
+    ctx = TE.CTX[:6] + TE.CTX[10:]
     if (
         lay[:20] != mine
         or lay[22:28] != io
         or lay[20] != _BEATS
         or lay[28:] != (_FLOOR_UA, _LEAD_OFF_MIN_UA, _STATE, 5, _RUN_BITS)
-        or words != tuple(range(5, 31)) + (35,)
+        or words != tuple(range(5, 31)) + (35, 31, 32, 33, 34, 36, 37, 38, 39, 40, 41, 42)
+        or TE.LAYOUT[:33] != lay
+        or TE.LAYOUT[33:] != edge
+        or SCH.ANSWER != answer
+        or states != (S.RAMP_DOWN, S.DONE, S.EV_STOP, S.EV_STOPPED, S.N_EVENTS, S.NO_EVENT)
+        or ctx
+        != (
+            _C_WORDS,
+            _C_RING_W,
+            _C_RING_K,
+            _C_TABLES,
+            _C_EVAL,
+            _C_LATCH,
+            _C_PUT,
+            _TB_ALLOWED,
+            _TB_TABLE,
+        )  # fmt: skip
     ):
-        raise ValueError("rp2_fast word numbers out of step with tickfast.py/rp2_io.py")
+        raise ValueError("rp2_fast word numbers out of step with tickfast.py/rp2_io.py/tickedge.py")
 
 
-def callback(hot, io, look):
+def callback(hot, io, look, ctx=None):
     """The timer's callback (Scheduler.tick_cb) on the chip: tickfast.callback with
-    tickfast.run, rp2_regs.poll and rp2_regs.finish inline. look(timer): the scheduler's
-    guarded full path (Scheduler._look), called for a pending DAC level while idle and for
-    any running tick that is not "clean, nothing due" (this tick's readings in io). A
-    closure over three names (tickfast.callback says why)."""
+    tickfast.run, rp2_regs.poll and rp2_regs.finish inline, and the fast edge
+    (tvns/tickedge.py edge, with rp2_regs.dac_set_ua and engine_gate, the marker Pin's
+    value() and PwmDac.apply as their register writes) inline too. look(timer): the
+    scheduler's guarded full path (Scheduler._look), called for a pending DAC level while
+    idle and for any running tick that is neither "clean, nothing due" nor the edge's (this
+    tick's readings in io). ctx: the edge's context (None: every due tick goes to look). A
+    closure over four names (tickfast.callback says why)."""
 
     @micropython.viper
     def tick_cb(timer):
@@ -146,8 +217,13 @@ def callback(hot, io, look):
                     d = d - _MASK - 1
                 elif d < -_HALF:
                     d = d + _MASK + 1
-                if d >= h[_HELD_WIN]:
-                    break
+                win = h[_HELD_WIN]
+                if d >= win:  # the hold window rolls over (the full path's monitor)
+                    if win <= 0:
+                        break
+                    h[_HELD_PREV] = h[_HELD_HI]
+                    h[_HELD_HI] = 0
+                    h[_HELD_SINCE] = now
                 ua = o[2]
                 amp = h[_AMP]
                 top = amp
@@ -186,9 +262,204 @@ def callback(hot, io, look):
                 d = d - _MASK - 1
             elif d < -_HALF:
                 d = d + _MASK + 1
-            if d >= 0:
-                break
-            h[_ELAPSED] = t
+            if d < 0:
+                h[_ELAPSED] = t
+            else:
+                # ---- the fast edge (tvns/tickedge.py edge, word for word) ----
+                if ctx is _NONE:
+                    break
+                ws = ctx[_C_WORDS]
+                if ws is _NONE or t < 0:
+                    break
+                stopping = h[_STOPPING]
+                at = h[_STOP_AT]
+                if stopping != 0 and (at < 0 or at >= _HALF):
+                    break
+                tb = ptr8(ctx[_C_TABLES])
+                h[_ELAPSED] = t
+                if h[_STOP_REQ] != 0 and stopping == 0:
+                    stopping = 1
+                    h[_STOPPING] = 1
+                    at = t
+                    h[_STOP_AT] = t
+                    h[_STOP_FROM] = h[_NOM]
+                    st = h[_STATE]  # Session.fire(EV_STOP, t)
+                    nxt = tb[_TB_TABLE + st * _N_EVENTS + _EV_STOP]
+                    if nxt != _NO_EVENT and nxt != st:
+                        h[_STATE] = nxt
+                        ctx[_C_PUT](t, nxt)  # EventRing.put (once a session)
+                try:
+                    ctx[_C_EVAL](ws, t)
+                except Exception:  # noqa: BLE001 - the full path's latch (a zero divisor)
+                    ctx[_C_LATCH]()
+                    return
+                sw = ptr32(ws)
+                due = 0
+                g = -1  # the gate: -1 left alone, 0 closed first, 1 opened last
+                if stopping != 0:
+                    kk = (t - at) // _STOP_STEP_MS + 1
+                    nom = h[_STOP_FROM] - kk * _STEP_UA
+                    if sw[_W_PHASE] >= _RAMP_DOWN and sw[_W_AMP] < nom:
+                        nom = sw[_W_AMP]
+                    if (
+                        nom <= 0
+                        or h[_NOM_GATE] == 0
+                        or tb[_TB_ALLOWED + h[_STATE]] == 0
+                        or t >= sw[_W_GE]
+                    ):
+                        kind = _K_STOPPED
+                        g = 0
+                        amp = 0
+                    else:
+                        kind = _K_STOP
+                        h[_NOM] = nom
+                        amp = h[_AMP]
+                        if nom < amp:
+                            amp = nom
+                        nx = at + kk * _STOP_STEP_MS
+                        if sw[_W_NEXT] < nx:
+                            nx = sw[_W_NEXT]
+                        t0 = h[_T0]
+                        due = t0 + nx if t0 <= _MASK - nx else t0 - (_MASK - nx) - 1
+                else:
+                    phase = sw[_W_PHASE]
+                    st = h[_STATE]
+                    if phase != st:
+                        e = tb[phase]
+                        if e == _NO_EVENT:
+                            break
+                        nxt = tb[_TB_TABLE + st * _N_EVENTS + e]  # Session.fire(e, t)
+                        if nxt != _NO_EVENT and nxt != st:
+                            h[_STATE] = nxt
+                            rw = ptr32(ctx[_C_RING_W])  # EventRing.put, inline
+                            size = rw[3]
+                            span = rw[4]
+                            hd = rw[0]
+                            i = hd % size
+                            rw[5 + i] = t
+                            ptr8(ctx[_C_RING_K])[i] = nxt
+                            hd = (hd + 1) % span
+                            rw[0] = hd
+                            if (hd - rw[1]) % span > size:
+                                rw[1] = (rw[1] + 1) % span
+                                n = rw[2]
+                                if n < _WRAP:
+                                    rw[2] = n + 1
+                    if phase == _DONE:
+                        kind = _K_OFF
+                        g = 0
+                        amp = 0
+                    else:
+                        kind = _K_STEP
+                        amp = sw[_W_AMP]
+                        nom = h[_NOM]
+                        t0 = h[_T0]
+                        nx = sw[_W_NEXT]
+                        due = t0 + nx if t0 <= _MASK - nx else t0 - (_MASK - nx) - 1
+                        sgate = sw[_W_GATE]
+                        last_up = int(hot[_LAST_UP])  # (-up_gap_ms before the first step)
+                        gap = h[_UP_GAP]
+                        if sgate == 0 and nom > h[_UP_FROM] and t - last_up < gap:
+                            nom = h[_UP_FROM]
+                        if amp > nom:
+                            wait = last_up + gap - t
+                            if sgate == 0:
+                                amp = nom
+                            elif wait > 0:
+                                amp = nom
+                                if wait < nx - t:
+                                    if now <= _MASK - wait:
+                                        due = now + wait
+                                    else:
+                                        due = now - (_MASK - wait) - 1
+                            else:
+                                if amp > nom + _STEP_UA:
+                                    amp = nom + _STEP_UA
+                                    if gap < nx - t:
+                                        if now <= _MASK - gap:
+                                            due = now + gap
+                                        else:
+                                            due = now - (_MASK - gap) - 1
+                                h[_LAST_UP] = t
+                                h[_UP_FROM] = nom
+                        if amp > h[_CEIL]:
+                            amp = h[_CEIL]
+                        ok = tb[_TB_ALLOWED + h[_STATE]]
+                        h[_NOM] = amp
+                        h[_NOM_GATE] = 1 if sgate != 0 and ok != 0 else 0
+                        if sw[_W_OUT] < amp:
+                            amp = sw[_W_OUT]
+                        g = 0
+                        if sw[_W_OUT_GATE] != 0 and ok != 0:
+                            g = 1
+                # ---- 7. the outputs: gate-off first, the amplitude, gate-on last ----
+                if g == 0 and h[_GATE] != 0:
+                    o[38] = 0  # engine_gate(False): GATE_ON, then CLR unless HELD
+                    if o[39] == 0:
+                        ptr32(o[40] + 4)[0] = 1 << o[41]
+                    h[_GATE] = 0
+                    if o[42] >= 0:  # the marker falls with the gate (Pin.value(0))
+                        ptr32(o[40] + 4)[0] = 1 << o[42]
+                old = h[_AMP]
+                if amp != old:
+                    if amp < 0 or amp > o[36]:
+                        ctx[_C_LATCH]()  # dac_set_ua's refusal: the full path's latch
+                        return
+                    o[37] = amp  # rp2_regs.dac_set_ua, word for word
+                    cmax = o[33]
+                    code = 0
+                    if amp > 0:
+                        code = (amp - o[32]) * cmax // o[31]
+                        if code < 0:
+                            code = 0
+                        elif code > cmax:
+                            code = cmax
+                    top1 = o[34]
+                    hh = (code >> 8) * top1
+                    q = hh // 65535
+                    v = hh - q * 65535
+                    o[13] = q * 256 + (v * 256 + (code & 0xFF) * top1 + 32767) // 65535
+                    o[5] = code
+                    if ((ptr32(o[14])[0] >> o[19]) & 1) == 0:
+                        cc = ptr32(o[28])
+                        sh = o[29]
+                        cc[0] = (cc[0] & (~(0xFFFF << sh))) | (o[13] << sh)
+                        o[12] = code
+                        o[5] = -1
+                    h[_PREV_AMP] = old
+                    h[_AMP] = amp
+                    if old > h[_HELD_HI]:
+                        h[_HELD_HI] = old
+                if g == 1 and h[_GATE] == 0:
+                    o[38] = 1  # engine_gate(True): GATE_ON, then SET unless HELD
+                    if o[39] == 0:
+                        ptr32(o[40])[0] = 1 << o[41]
+                    h[_GATE] = 1
+                    h[_GATE_MS] = now
+                    if o[42] >= 0:  # the marker rises with the gate (Pin.value(1))
+                        ptr32(o[40])[0] = 1 << o[42]
+                if kind >= _K_OFF:  # output_off's end
+                    h[_NOM] = 0
+                    h[_NOM_GATE] = 0
+                    if kind == _K_STOPPED:
+                        st = h[_STATE]  # Session.fire(EV_STOPPED, t)
+                        nxt = tb[_TB_TABLE + st * _N_EVENTS + _EV_STOPPED]
+                        if nxt != _NO_EVENT and nxt != st:
+                            h[_STATE] = nxt
+                            ctx[_C_PUT](t, nxt)  # EventRing.put (once a session)
+                else:
+                    h[_WORK] = due
+                if ((_RUN_BITS >> h[_STATE]) & 1) == 0:
+                    # look's tail when the session ended: PwmDac.apply (SYNC low: the level)
+                    p = o[5]
+                    if p >= 0 and ((ptr32(o[14])[0] >> o[19]) & 1) == 0:
+                        cc = ptr32(o[28])
+                        sh = o[29]
+                        cc[0] = (cc[0] & (~(0xFFFF << sh))) | (o[13] << sh)
+                        o[12] = p
+                        o[5] = -1
+                    return
+                w = h[_WORK]
             # ---- rp2_regs.finish ----
             p = o[5]
             # SYNC read again now, not from the poll's GPIO_IN: a pulse may have begun since

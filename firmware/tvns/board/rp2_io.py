@@ -48,7 +48,10 @@ GATE_ON = const(38)
 HELD = const(39)
 A_GPIO_SET = const(40)
 GATE_BIT = const(41)
-WORDS = const(42)
+# The marker's GPIO (-1: none): the chip's fast edge (board/rp2_fast.py) writes it through the
+# same SIO registers as the gate, as the marker Pin's value() does (scheduled trains only)
+MARKER_BIT = const(42)
+WORDS = const(43)
 
 
 def new():
@@ -56,4 +59,5 @@ def new():
         raise ValueError("rp2_io layout out of step with tickio.py")
     io = new_io(WORDS)
     io[KILL_WORD] = -1
+    io[MARKER_BIT] = -1
     return io

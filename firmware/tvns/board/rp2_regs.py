@@ -179,6 +179,7 @@ class RegIO:
     bound methods: the tick calls them with the array)."""
 
     reads_time = True  # poll() writes IO_NOW from the TIMER registers
+    fast_edge = True  # the callback takes the fast edge's context (tvns/tickedge.py)
 
     def __init__(self, io):
         from tvns.board import rp2_fast
@@ -188,7 +189,8 @@ class RegIO:
         self.poll = poll
         self.finish = finish
         # the timer's callback with the three inline: no call but the timer's per idle or
-        # clean running tick (Scheduler builds it: callback(hot, io, look))
+        # clean running tick, and the fast edge in it (Scheduler builds it: callback(hot, io,
+        # look, edge context))
         self.callback = rp2_fast.callback
 
 
@@ -201,7 +203,7 @@ _TIMERAWH = 0x40054024  # TIMERAWL at + 4
 # The words the viper functions above index by number (a const of another module is not
 # folded): checked against rp2_io's names when the board builds its tick I/O.
 _LAYOUT = (6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26)
-_LAYOUT += (27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42)
+_LAYOUT += (27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43)
 
 
 def _s32(addr):
@@ -212,19 +214,21 @@ def _s32(addr):
 def setup(io, machine, feed, pins):
     """The register addresses of this board (main loop, once). pins: a dict of the GPIOs
     and levels: estop, estop_active, comp (-1: none), comp_active, sync, sm, kill_sm (-1:
-    none), adc, k_q12, sense_off, pwm, gate, dac_fs, dac_off, dac_max."""
+    none), adc, k_q12, sense_off, pwm, gate, dac_fs, dac_off, dac_max; marker (-1 or absent:
+    none)."""
     layout = (R.IO_NOW, R.KILL_WORD, R.LOADED, R.PULLED, R.N_O, R.FEED_MS, R.CODE)
     layout += (R.CC_PENDING, R.A_GPIO_IN, R.ESTOP_BIT, R.ESTOP_ACT, R.COMP_BIT, R.COMP_ACT)
     layout += (R.SYNC_BIT, R.A_FLEVEL, R.KILL_SHIFT, R.A_ADC_CS, R.AINSEL, R.K_Q12)
     layout += (R.SENSE_OFF, R.A_TXF, R.TX_SHIFT, R.A_CC, R.CC_SHIFT, R.FEED, R.DAC_FS)
     layout += (R.DAC_OFF, R.DAC_MAX, R.TOP1, R.A_TIMER, R.DAC_CEIL, R.DAC_UA, R.GATE_ON)
-    layout += (R.HELD, R.A_GPIO_SET, R.GATE_BIT, R.WORDS)
+    layout += (R.HELD, R.A_GPIO_SET, R.GATE_BIT, R.MARKER_BIT, R.WORDS)
     if layout != _LAYOUT:
         raise ValueError("rp2_regs word numbers out of step with rp2_io.py")
     io[R.A_TIMER] = _s32(_TIMERAWH)
     io[R.A_GPIO_IN] = _s32(_SIO_GPIO_IN)
     io[R.A_GPIO_SET] = _s32(_SIO_GPIO_OUT_SET)
     io[R.GATE_BIT] = pins["gate"]
+    io[R.MARKER_BIT] = pins.get("marker", -1)
     io[R.ESTOP_BIT] = pins["estop"]
     io[R.ESTOP_ACT] = pins["estop_active"]
     io[R.COMP_BIT] = pins["comp"]
@@ -265,6 +269,7 @@ def tick_io(board, machine):
         "comp_active": sense.comp_active,
         "sync": eng.sync_gpio,
         "gate": eng.gate_gpio,
+        "marker": board.marker_gpio,
         "sm": eng.sm_id,
         "kill_sm": eng.kill_sm_id,
         "adc": sense.adc_gpio,
