@@ -78,6 +78,19 @@ finally:
     micropython.heap_unlock()
 res = {"heap_lock": True, "beats": sch.beats - b0, "amp0": amp0, "amp": sch.amp_ua,
        "state": app.state_name, "fault": sch.fault_code}
+# Then a stop, its ramp down and its end (the fast edge's stop ticks: tvns/tickedge.py), the
+# heap locked from the request on (stop() itself is the main loop's: it allocates nothing)
+t0 = ticks_ms()
+micropython.heap_lock()
+try:
+    sch.stop()
+    while ticks_diff(ticks_ms(), t0) < 150:
+        pass
+finally:
+    micropython.heap_unlock()
+res["stopped"] = app.state_name
+res["stop_fault"] = sch.fault_code
+res["amp_end"] = sch.amp_ua
 board.ticker.stop()
 board.safe_off()
 # As a soft reset would: every machine stopped and the PIO program memory freed, or main.py's
@@ -94,8 +107,9 @@ del board, app, sch
 
 def test_hard_irq_tick_allocates_nothing_on_the_real_port(board):
     """The control tick under the rp2 port's hard Timer IRQ with the heap locked for 300 ms of
-    a ramp (ramp steps, monitors, ADC reads): an allocation would raise MemoryError in the
-    IRQ, the port would print it and stop calling the tick. Run over the raw REPL, which then
+    a ramp (ramp steps, monitors, ADC reads), then for a stop's ramp down and end (the fast
+    edge's ticks, tvns/tickedge.py inline in board/rp2_fast.py): an allocation would raise
+    MemoryError in the IRQ, the port would print it and stop calling the tick. Run over the raw REPL, which then
     hands the board to its main.py under the hang hook (the next test)."""
     idle(board)
     proto = dict(SHORT, name="heap-lock")
@@ -114,6 +128,8 @@ def test_hard_irq_tick_allocates_nothing_on_the_real_port(board):
     assert res["beats"] >= 250  # the tick ran every ms of the locked stretch
     assert res["state"] == "RAMP_UP" and res["fault"] == 0
     assert res["amp"] >= res["amp0"] + 200  # ramp steps were taken under the lock
+    # and a stop's request, ramp down and end (the gate and the marker closed, 0 uA)
+    assert (res["stopped"], res["stop_fault"], res["amp_end"]) == ("STOPPED", 0, 0), res
     # the proof's session left its marker: main.py found it, as after any cut session
     assert board.dev.request("status")["fault"] in ("interrupted", "watchdog")
 
