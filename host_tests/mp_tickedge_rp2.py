@@ -145,6 +145,8 @@ def _side(case, k):
     for i, v in enumerate(case["ring"]):
         rw[i] = v
     sched = SCH.Schedule(P(case), case["blind"])
+    if case["zero"] >= 0:
+        sched.words[case["zero"]] = 0  # a divisor no loaded protocol has
     ctx = TE.context(s)
     ctx[TE.CTX_WORDS] = sched.words
     marker = Marker(io) if case["MARKER_BIT"] >= 0 else None
@@ -164,8 +166,14 @@ def judge(case):
     hot_b, io_b, s_b, sch_b, ctx_b = _side(case, 3)
     if not case["has_words"]:
         ctx_a[TE.CTX_WORDS] = ctx_b[TE.CTX_WORDS] = None
+    if case["addresses"]:
+        rp2_fast.addresses(io_a, ctx_a)  # as RegIO's callback (else: no edge on the chip)
+        for i in (R.A_RING_W, R.A_RING_K, R.A_TABLES):
+            io_b[i] = io_a[i]  # (B's arrays are its own; only A's callback reads these)
     cb_a = rp2_fast.callback(hot_a, io_a, _recorder(0), ctx_a)
-    parts = (rp2_regs.poll, rp2_regs.finish, _recorder(3), _latch(3), ctx_b)
+    parts = (rp2_regs.poll, rp2_regs.finish, _recorder(3), _latch(3), None)
+    if case["addresses"]:
+        parts = parts[:4] + (ctx_b,)
     cb_b = TF.callback(hot_b, io_b, parts)
     state, amp, gate = hot_a[21], hot_a[8], hot_a[14]
     _regs(case)

@@ -202,6 +202,9 @@ def _rp2_edge_case(rnd):
     tail = rnd.choice((head, (head - rnd.randint(0, size)) % (2 * size)))
     c["ring"] = [head, tail, rnd.choice((0, _MASK - 1, _MASK)), size, 2 * size]
     c["has_words"] = rnd.random() < 0.97
+    c["addresses"] = rnd.random() < 0.98
+    # a schedule word eval_words divides by set to 0 (down, on, cycle, steps): no edge
+    c["zero"] = rnd.choice((-1,) * 30 + (3, 7, 9, 10))
     c["GIN"] = c["GIN"] | (rnd.randint(0, 1) << 4)  # SYNC either way
     c["DAC_FS"], c["DAC_OFF"], c["DAC_MAX"], c["TOP1"] = rnd.choice(
         ((10000, -50, 65535, 4167), (5000, 500, 65535, 65536), (12000, 0, 4095, 16384))

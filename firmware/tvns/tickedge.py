@@ -14,7 +14,8 @@
 # (board/rp2_fast.py) has the same code inline, with the DAC, the gate and the marker as
 # register writes. edge() answers 1 when it did the tick, 0 when the full path must: then
 # nothing was changed (only states no running session reaches: a negative session time, a
-# stop time out of a session's range, a phase the table has no event for).
+# stop time out of a session's range, a phase the table has no event for, schedule words
+# the eval would divide by zero with).
 # Proved against the full path (same hot words, schedule words, session state, ring, DAC and
 # gate commands in the same order) on CPython and both MicroPython runtimes:
 # host_tests/test_tickedge.py; the chip's inline copy against this: mp_tickedge_rp2.py.
@@ -101,6 +102,12 @@ _W_NEXT = const(16)
 _W_OUT = const(17)
 _W_OUT_GATE = const(18)
 _W_GE = const(6)
+_W_DOWN = const(3)  # the protocol's words eval_words divides by (tvns/schedule.py)
+_W_SESSION = const(4)
+_W_DS = const(5)
+_W_ON = const(7)
+_W_CYCLE = const(9)
+_W_N = const(10)
 _RAMP_DOWN = const(5)
 _DONE = const(6)
 _EV_STOP = const(7)
@@ -187,8 +194,8 @@ def edge(hot, io, ctx) -> int:
     sample, the hold window rolled, the schedule's deadline due, no trigger protocol): the
     step's work (tvns/tickstep.py step after its monitors) and the full path's tail, or 0
     (nothing changed: the full path runs) for a state no running session reaches. An
-    exception (the DAC's refusal, the eval's zero divisor) leaves what the step would have
-    changed by then: the caller's latch, as look's."""
+    exception (the DAC's refusal) leaves what the step would have changed by then: the
+    caller's latch, as look's."""
     ws = ctx[CTX_WORDS]
     if ws is _NONE:
         return 0
@@ -203,6 +210,12 @@ def edge(hot, io, ctx) -> int:
     if stopping != 0 and (at < 0 or at >= _HALF):
         return 0  # (a stop time no session time can be: the full path's signed read)
     w = ptr32(ws)
+    # eval_words raises on a zero divisor only, in words no loaded protocol has: the full path
+    # runs those (into its latch), so that the chip's copy never raises in its hard IRQ
+    if w[_W_N] <= 0 or w[_W_CYCLE] <= 0 or w[_W_ON] <= 0:
+        return 0
+    if w[_W_DOWN] <= 0 and w[_W_DS] < w[_W_SESSION]:
+        return 0
     tb = ptr8(ctx[_CTX_TABLES])
     rw = ptr32(ctx[_CTX_RING_W])
     rk = ptr8(ctx[_CTX_RING_K])

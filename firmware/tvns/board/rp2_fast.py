@@ -79,7 +79,12 @@ _C_RING_K = const(2)
 _C_TABLES = const(3)
 _C_EVAL = const(4)
 _C_LATCH = const(5)
-_C_PUT = const(10)
+_W_DOWN = const(3)  # the schedule's words eval_words divides by (tvns/schedule.py)
+_W_SESSION = const(4)
+_W_DS = const(5)
+_W_ON = const(7)
+_W_CYCLE = const(9)
+_W_N = const(10)
 _TB_ALLOWED = const(9)
 _TB_TABLE = const(18)
 _WRAP = const(0x3FFFFFFF)
@@ -110,21 +115,25 @@ def check():
              R.COMP_ACT, R.SYNC_BIT, R.A_FLEVEL, R.KILL_SHIFT, R.A_ADC_CS, R.AINSEL, R.K_Q12,
              R.SENSE_OFF, R.A_TXF, R.TX_SHIFT, R.A_CC, R.CC_SHIFT, R.FEED, R.A_TIMER,
              R.DAC_FS, R.DAC_OFF, R.DAC_MAX, R.TOP1, R.DAC_CEIL, R.DAC_UA, R.GATE_ON, R.HELD,
-             R.A_GPIO_SET, R.GATE_BIT, R.MARKER_BIT)  # fmt: skip
+             R.A_GPIO_SET, R.GATE_BIT, R.MARKER_BIT, R.A_RING_W, R.A_RING_K,
+             R.A_TABLES)  # fmt: skip
     edge = (_NOM, _NOM_GATE, _LAST_UP, _UP_FROM, _UP_GAP, _STOP_REQ, _STOPPING, _STOP_AT,
             _STOP_FROM, _STEP_UA, _STOP_STEP_MS)  # fmt: skip
     answer = (_W_PHASE, _W_AMP, _W_GATE, _W_NEXT, _W_OUT, _W_OUT_GATE, _W_GE)
     states = (_RAMP_DOWN, _DONE, _EV_STOP, _EV_STOPPED, _N_EVENTS, _NO_EVENT)
-    ctx = TE.CTX[:6] + TE.CTX[10:]
+    ctx = (TE.CTX[0], TE.CTX[1], TE.CTX[2], TE.CTX[3], TE.CTX[4], TE.CTX[5]) + TE.CTX[11:]
+    sched = tuple(SCH.Schedule.__dict__[n].i for n in ("down_ms", "session_ms", "down_start_ms",
+                                                      "on_ms", "cycle_ms", "n_steps"))  # fmt: skip
     if (
         lay[:20] != mine
         or lay[22:28] != io
         or lay[20] != _BEATS
         or lay[28:] != (_FLOOR_UA, _LEAD_OFF_MIN_UA, _STATE, 5, _RUN_BITS)
-        or words != tuple(range(5, 31)) + (35, 31, 32, 33, 34, 36, 37, 38, 39, 40, 41, 42)
+        or words != tuple(range(5, 31)) + (35,) + tuple(range(31, 35)) + tuple(range(36, 46))
         or TE.LAYOUT[:33] != lay
         or TE.LAYOUT[33:] != edge
         or SCH.ANSWER != answer
+        or sched != (_W_DOWN, _W_SESSION, _W_DS, _W_ON, _W_CYCLE, _W_N)
         or states != (S.RAMP_DOWN, S.DONE, S.EV_STOP, S.EV_STOPPED, S.N_EVENTS, S.NO_EVENT)
         or ctx
         != (
@@ -134,12 +143,27 @@ def check():
             _C_TABLES,
             _C_EVAL,
             _C_LATCH,
-            _C_PUT,
             _TB_ALLOWED,
             _TB_TABLE,
         )  # fmt: skip
     ):
         raise ValueError("rp2_fast word numbers out of step with tickfast.py/rp2_io.py/tickedge.py")
+
+
+def addresses(io, ctx):
+    """The fast edge's arrays by address into io (A_RING_W, A_RING_K, A_TABLES: the session's
+    ring and the tables from the context), so that the callback reaches them without a lookup
+    (main loop, once, before the callback runs: RegIO's). None of them is ever replaced or
+    resized (the ring's are made with its session, the tables are a module constant); the
+    context keeps them alive. The schedule's words, which each load replaces, are not here:
+    the callback reads them from the context."""
+    import uctypes
+
+    from tvns.board import rp2_io as R
+
+    io[R.A_RING_W] = uctypes.addressof(ctx[_C_RING_W])
+    io[R.A_RING_K] = uctypes.addressof(ctx[_C_RING_K])
+    io[R.A_TABLES] = uctypes.addressof(ctx[_C_TABLES])
 
 
 def callback(hot, io, look, ctx=None):
@@ -149,8 +173,9 @@ def callback(hot, io, look, ctx=None):
     value() and PwmDac.apply as their register writes) inline too. look(timer): the
     scheduler's guarded full path (Scheduler._look), called for a pending DAC level while
     idle and for any running tick that is neither "clean, nothing due" nor the edge's (this
-    tick's readings in io). ctx: the edge's context (None: every due tick goes to look). A
-    closure over four names (tickfast.callback says why)."""
+    tick's readings in io). ctx: the edge's context, its arrays' addresses in io
+    (addresses(); none there, A_TABLES 0: every due tick goes to look). A closure over four
+    names (tickfast.callback says why)."""
 
     @micropython.viper
     def tick_cb(timer):
@@ -266,16 +291,23 @@ def callback(hot, io, look, ctx=None):
                 h[_ELAPSED] = t
             else:
                 # ---- the fast edge (tvns/tickedge.py edge, word for word) ----
-                if ctx is _NONE:
+                if o[45] == 0 or t < 0:  # A_TABLES: 0 without an edge (addresses())
                     break
                 ws = ctx[_C_WORDS]
-                if ws is _NONE or t < 0:
+                if ws is _NONE:
                     break
+                sw = ptr32(ws)
                 stopping = h[_STOPPING]
-                at = h[_STOP_AT]
+                at = h[_STOP_AT]  # (a 32-bit viper reads a word signed)
                 if stopping != 0 and (at < 0 or at >= _HALF):
                     break
-                tb = ptr8(ctx[_C_TABLES])
+                # eval_words raises on a zero divisor only, in words no loaded protocol has
+                # (the full path runs them, into its latch): none may escape a hard IRQ
+                if sw[_W_N] <= 0 or sw[_W_CYCLE] <= 0 or sw[_W_ON] <= 0:
+                    break
+                if sw[_W_DOWN] <= 0 and sw[_W_DS] < sw[_W_SESSION]:
+                    break
+                tb = ptr8(o[45])
                 h[_ELAPSED] = t
                 if h[_STOP_REQ] != 0 and stopping == 0:
                     stopping = 1
@@ -287,13 +319,21 @@ def callback(hot, io, look, ctx=None):
                     nxt = tb[_TB_TABLE + st * _N_EVENTS + _EV_STOP]
                     if nxt != _NO_EVENT and nxt != st:
                         h[_STATE] = nxt
-                        ctx[_C_PUT](t, nxt)  # EventRing.put (once a session)
-                try:
-                    ctx[_C_EVAL](ws, t)
-                except Exception:  # noqa: BLE001 - the full path's latch (a zero divisor)
-                    ctx[_C_LATCH]()
-                    return
-                sw = ptr32(ws)
+                        rw = ptr32(o[43])  # EventRing.put, inline (A_RING_W, A_RING_K)
+                        size = rw[3]
+                        span = rw[4]
+                        hd = rw[0]
+                        i = hd % size
+                        rw[5 + i] = t
+                        ptr8(o[44])[i] = nxt
+                        hd = (hd + 1) % span
+                        rw[0] = hd
+                        if (hd - rw[1]) % span > size:
+                            rw[1] = (rw[1] + 1) % span
+                            n = rw[2]
+                            if n < _WRAP:
+                                rw[2] = n + 1
+                ctx[_C_EVAL](ws, t)  # the schedule's answer into its words (cannot raise: above)
                 due = 0
                 g = -1  # the gate: -1 left alone, 0 closed first, 1 opened last
                 if stopping != 0:
@@ -331,13 +371,13 @@ def callback(hot, io, look, ctx=None):
                         nxt = tb[_TB_TABLE + st * _N_EVENTS + e]  # Session.fire(e, t)
                         if nxt != _NO_EVENT and nxt != st:
                             h[_STATE] = nxt
-                            rw = ptr32(ctx[_C_RING_W])  # EventRing.put, inline
+                            rw = ptr32(o[43])  # EventRing.put, inline (A_RING_W, A_RING_K)
                             size = rw[3]
                             span = rw[4]
                             hd = rw[0]
                             i = hd % size
                             rw[5 + i] = t
-                            ptr8(ctx[_C_RING_K])[i] = nxt
+                            ptr8(o[44])[i] = nxt
                             hd = (hd + 1) % span
                             rw[0] = hd
                             if (hd - rw[1]) % span > size:
@@ -357,7 +397,7 @@ def callback(hot, io, look, ctx=None):
                         nx = sw[_W_NEXT]
                         due = t0 + nx if t0 <= _MASK - nx else t0 - (_MASK - nx) - 1
                         sgate = sw[_W_GATE]
-                        last_up = int(hot[_LAST_UP])  # (-up_gap_ms before the first step)
+                        last_up = h[_LAST_UP]  # (-up_gap_ms before the first step: signed)
                         gap = h[_UP_GAP]
                         if sgate == 0 and nom > h[_UP_FROM] and t - last_up < gap:
                             nom = h[_UP_FROM]
@@ -446,7 +486,20 @@ def callback(hot, io, look, ctx=None):
                         nxt = tb[_TB_TABLE + st * _N_EVENTS + _EV_STOPPED]
                         if nxt != _NO_EVENT and nxt != st:
                             h[_STATE] = nxt
-                            ctx[_C_PUT](t, nxt)  # EventRing.put (once a session)
+                            rw = ptr32(o[43])  # EventRing.put, inline (A_RING_W, A_RING_K)
+                            size = rw[3]
+                            span = rw[4]
+                            hd = rw[0]
+                            i = hd % size
+                            rw[5 + i] = t
+                            ptr8(o[44])[i] = nxt
+                            hd = (hd + 1) % span
+                            rw[0] = hd
+                            if (hd - rw[1]) % span > size:
+                                rw[1] = (rw[1] + 1) % span
+                                n = rw[2]
+                                if n < _WRAP:
+                                    rw[2] = n + 1
                 else:
                     h[_WORK] = due
                 if ((_RUN_BITS >> h[_STATE]) & 1) == 0:

@@ -51,7 +51,13 @@ GATE_BIT = const(41)
 # The marker's GPIO (-1: none): the chip's fast edge (board/rp2_fast.py) writes it through the
 # same SIO registers as the gate, as the marker Pin's value() does (scheduled trains only)
 MARKER_BIT = const(42)
-WORDS = const(43)
+# The fast edge's arrays by address (the chip only: rp2_fast.addresses, once, when the
+# Scheduler builds the callback; 0: no edge): the session's ring (its words, its kinds) and
+# tickedge.TABLES. None of them is ever replaced or resized after: the addresses stay true.
+A_RING_W = const(43)
+A_RING_K = const(44)
+A_TABLES = const(45)
+WORDS = const(46)
 
 
 def new():

@@ -191,7 +191,13 @@ class RegIO:
         # the timer's callback with the three inline: no call but the timer's per idle or
         # clean running tick, and the fast edge in it (Scheduler builds it: callback(hot, io,
         # look, edge context))
-        self.callback = rp2_fast.callback
+        self.callback = self._callback
+
+    def _callback(self, hot, io, look, ctx):
+        from tvns.board import rp2_fast
+
+        rp2_fast.addresses(io, ctx)  # the edge's arrays, by address (main loop, once)
+        return rp2_fast.callback(hot, io, look, ctx)
 
 
 _SIO_GPIO_IN = 0xD0000004
@@ -203,7 +209,7 @@ _TIMERAWH = 0x40054024  # TIMERAWL at + 4
 # The words the viper functions above index by number (a const of another module is not
 # folded): checked against rp2_io's names when the board builds its tick I/O.
 _LAYOUT = (6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26)
-_LAYOUT += (27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43)
+_LAYOUT += (27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46)
 
 
 def _s32(addr):
@@ -221,7 +227,8 @@ def setup(io, machine, feed, pins):
     layout += (R.SYNC_BIT, R.A_FLEVEL, R.KILL_SHIFT, R.A_ADC_CS, R.AINSEL, R.K_Q12)
     layout += (R.SENSE_OFF, R.A_TXF, R.TX_SHIFT, R.A_CC, R.CC_SHIFT, R.FEED, R.DAC_FS)
     layout += (R.DAC_OFF, R.DAC_MAX, R.TOP1, R.A_TIMER, R.DAC_CEIL, R.DAC_UA, R.GATE_ON)
-    layout += (R.HELD, R.A_GPIO_SET, R.GATE_BIT, R.MARKER_BIT, R.WORDS)
+    layout += (R.HELD, R.A_GPIO_SET, R.GATE_BIT, R.MARKER_BIT, R.A_RING_W, R.A_RING_K)
+    layout += (R.A_TABLES, R.WORDS)
     if layout != _LAYOUT:
         raise ValueError("rp2_regs word numbers out of step with rp2_io.py")
     io[R.A_TIMER] = _s32(_TIMERAWH)
