@@ -109,8 +109,9 @@ def test_hard_irq_tick_allocates_nothing_on_the_real_port(board):
     """The control tick under the rp2 port's hard Timer IRQ with the heap locked for 300 ms of
     a ramp (ramp steps, monitors, ADC reads), then for a stop's ramp down and end (the fast
     edge's ticks, tvns/tickedge.py inline in board/rp2_fast.py): an allocation would raise
-    MemoryError in the IRQ, the port would print it and stop calling the tick. Run over the raw REPL, which then
-    hands the board to its main.py under the hang hook (the next test)."""
+    MemoryError in the IRQ, the port would print it and stop calling the tick. Run over the
+    raw REPL, which then hands the board to its main.py under the hang hook (the next
+    test)."""
     idle(board)
     proto = dict(SHORT, name="heap-lock")
     prelude = HEAP_LOCK_PROOF % {"lock_ms": 300, "proto": json.dumps(proto)}
