@@ -187,6 +187,9 @@ def _build(case, edge):
     board = Board(edge, case)
     s = S.Session()
     sch = SC.Scheduler(board, s)
+    first = case.get("reload")
+    if first is not None:  # a protocol loaded before this one (its schedule replaced)
+        sch.load(P(first), first["blind"])
     sch.load(P(case), case["blind"])
     s.fire(S.EV_ARM, 0)
     board.clock.ms = case["t0"]

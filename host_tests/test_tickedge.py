@@ -242,3 +242,24 @@ def test_the_chips_inline_edge_is_the_fast_edge_with_its_registers(tmp_path):
     # look, the chip's own tick and the latch all seen; the edge changed states, setpoints, gates
     assert answers[0] > 400 and answers[1] > 1500 and answers[2] > 5, answers
     assert moved[0] > 200 and moved[1] > 300 and moved[2] > 200, moved
+
+
+def test_a_load_gives_the_edge_the_new_schedules_words():
+    """The edge reads the schedule's words from its context, which the Scheduler's sched
+    property writes on every load and use_arm: never an old schedule's (the same session
+    run after a second load follows the second protocol, edge and full path alike)."""
+    case = _cases(3, 1)[0]
+    board, s, sch = mp_tickedge._build(case, True)
+    first = sch.sched.words
+    assert sch._edge[TE.CTX_WORDS] is first
+    p = mp_tickedge.P(dict(case, amp=case["amp"] // 2 + 1, session=case["session"] + 500))
+    sch.load(p)
+    assert sch._edge[TE.CTX_WORDS] is sch.sched.words is not first
+    sch.use_arm(True)
+    assert sch._edge[TE.CTX_WORDS] is sch.sched.words
+    sch.sched = None
+    assert sch._edge[TE.CTX_WORDS] is None
+    # a session after a reload, with the edge and without: the same
+    second = dict(case, amp=case["amp"] // 2 + 1, session=case["session"] + 500, blind=False)
+    got = mp_tickedge.judge(dict(second, reload=case))
+    assert got[0] == "ok" and got[1] > 10, got

@@ -138,11 +138,13 @@ _CTX_DAC = const(6)
 _CTX_ENGINE = const(7)
 _CTX_MARKER = const(8)  # the marker pin (scheduled trains), None without one
 _CTX_FINISH = const(9)  # the board's finish (tvns/tickio.py)
-_CTX_PUT = const(10)  # the ring's put, bound (board/rp2_fast.py calls it for a stop's events)
-_CTX_SLOTS = const(11)
+_CTX_PUT = const(10)  # the ring's put, bound (for a caller that puts an entry by a call)
+_CTX_NONE = const(11)  # None, always (board/rp2_fast.py compares with it: no global read)
+_CTX_SLOTS = const(12)
 # The slots in one constant, for board/rp2_fast.py to check its numbers against
 CTX = (CTX_WORDS, _CTX_RING_W, _CTX_RING_K, _CTX_TABLES, _CTX_EVAL, _CTX_LATCH, _CTX_DAC,
-       _CTX_ENGINE, _CTX_MARKER, _CTX_FINISH, _CTX_PUT, _TB_ALLOWED, _TB_TABLE)  # fmt: skip
+       _CTX_ENGINE, _CTX_MARKER, _CTX_FINISH, _CTX_PUT, _CTX_NONE, _TB_ALLOWED,
+       _TB_TABLE)  # fmt: skip
 _NONE = None  # (viper compares an object with an object, not with the literal None)
 if (
     _W_PHASE,
