@@ -19,6 +19,8 @@
 # Proved against the full path (same hot words, schedule words, session state, ring, DAC and
 # gate commands in the same order) on CPython and both MicroPython runtimes:
 # host_tests/test_tickedge.py; the chip's inline copy against this: mp_tickedge_rp2.py.
+# Longer than ~300 lines on purpose: the edge is one viper function (a call split out of it
+# costs ~10 us a tick on the rp2 port) and the numbers it folds are its own consts.
 import sys
 
 import micropython

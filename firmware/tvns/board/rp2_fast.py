@@ -1,17 +1,25 @@
 # The timer's callback on the RP2040 itself (docs/SPEED.md "What the hot path does for
-# speed"): tvns/tickfast.callback with tickfast.run and this board's poll and finish
-# (board/rp2_regs.py) written inline, so the idle tick and "nothing due, every monitor clean"
-# cost the hard Timer's call of one viper function and nothing else (a call costs ~10 us on
-# the rp2 port). The same steps in the same order: the beat; the session's state (its word
-# in the hot state); idle: a pending DAC level handed to the scheduler's guarded full path
-# (look); running: the time and the inputs read into io (rp2_regs.poll), the judge
-# (tickfast.run, word for word, its "return 0" a "break" to look), and on "clean" the pending
-# PWM level and the dead man's feed (rp2_regs.finish) and the due time. Nothing here can
-# raise (memory reads and writes, integer arithmetic; look is guarded itself): no try.
+# speed", "The fast edge"): tvns/tickfast.callback with tickfast.run, this board's poll and
+# finish (board/rp2_regs.py) and the fast edge (tvns/tickedge.py) written inline, so the idle
+# tick, "nothing due, every monitor clean" and a schedule's step (a ramp step, a train edge, a
+# stop's step and end) cost the hard Timer's call of one viper function and, for a step, one
+# call of the schedule's eval (a call costs ~10 us on the rp2 port). The same steps in the
+# same order: the beat; the session's state (its word in the hot state); idle: a pending DAC
+# level handed to the scheduler's guarded full path (look); running: the time and the inputs
+# read into io (rp2_regs.poll), the judge (tickfast.run, word for word, its "return 0" a
+# "break" to look), on "due" the edge (tickedge.edge, word for word, its DAC, gate and marker
+# calls the register writes rp2_regs.dac_set_ua, engine_gate and the marker Pin's value() do),
+# then the pending PWM level and the dead man's feed (rp2_regs.finish) and the due time.
+# Nothing here can raise (memory reads and writes, integer arithmetic; the eval only on words
+# it cannot divide by zero with; look is guarded itself; the DAC's refusal goes to the latch):
+# no try. Longer than ~300 lines on purpose: one viper function (a call split out of it costs
+# ~10 us a tick), and the numbers it folds are its own consts.
 # host_tests/test_tickfast.py proves callback(hot, io, look) == tickfast.callback(hot, io,
 # (rp2_regs.poll, rp2_regs.finish, look, ...)) on the 32-bit MicroPython over generated
 # states and register values (look's calls, both arrays and every register written), and
-# tickfast's against the full path. Imported on the chip only (board/rp2.py, as rp2_regs).
+# tickfast's against the full path; host_tests/test_tickedge.py the edge the same way (with
+# tickedge.edge and the chip's DAC and gate functions) and tickedge's against the full path.
+# Imported on the chip only (board/rp2.py, as rp2_regs).
 import micropython
 from micropython import const
 
