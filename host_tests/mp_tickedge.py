@@ -19,6 +19,7 @@ from array import array
 
 from tvns import scheduler as SC
 from tvns import session as S
+from tvns import tickedge as TE
 from tvns import tickfast as TF
 from tvns import tickio as IO
 
@@ -216,7 +217,7 @@ def _state(board, s, sch):
 
 
 _ANSWER = array("i", bytes(4 * 2))  # the edge's answers: 1s, 0s
-_EDGE = TF.edge
+_EDGE = TE.edge
 _RUN = TF.run
 
 
@@ -253,7 +254,11 @@ def _sample(board, now, ev, amp):
 def judge(case):
     """[verdict, edge 1s, edge 0s, edge ticks with a DAC change, a gate change, a state
     change, a stop's end, runs that ended in a fault]."""
-    ba, sa, a = _build(case, True)
+    TE.edge = _edge  # (what A's Scheduler takes when it is built: the edge, counted)
+    try:
+        ba, sa, a = _build(case, True)
+    finally:
+        TE.edge = _EDGE
     bb, sb, b = _build(case, False)
     _ANSWER[0] = _ANSWER[1] = 0
     counts = [0, 0, 0, 0]
@@ -276,18 +281,15 @@ def judge(case):
             _sample(bb, now, ev, amp)
             before = (a._hot[AMP], a._hot[GATE], sa.state)
             n1 = _ANSWER[0]
-            TF.edge = _edge
             try:
                 heap_lock()
                 try:
                     a.tick_cb(None)
                 finally:
                     heap_unlock()
-                TF.edge = _EDGE
                 TF.run = _look
                 b.tick_cb(None)
             finally:
-                TF.edge = _EDGE
                 TF.run = _RUN
             if _ANSWER[0] > n1:
                 counts[0] += a._hot[AMP] != before[0]

@@ -19,6 +19,7 @@ from array import array
 import micropython
 import uctypes
 from tvns import schedule as SCH
+from tvns import scheduler as SC
 from tvns import session as S
 from tvns import tickedge as TE
 from tvns import tickfast as TF
@@ -147,10 +148,10 @@ def _side(case, k):
     sched = SCH.Schedule(P(case), case["blind"])
     if case["zero"] >= 0:
         sched.words[case["zero"]] = 0  # a divisor no loaded protocol has
-    ctx = TE.context(s)
-    ctx[TE.CTX_WORDS] = sched.words
+    ctx = SC.edge_context(s)
+    ctx[SC.EDGE_WORDS] = sched.words
     marker = Marker(io) if case["MARKER_BIT"] >= 0 else None
-    TE.bind(ctx, SCH.eval_words, _latch(k), Dac(io), Engine(), marker, rp2_regs.finish)
+    SC.edge_bind(ctx, SCH.eval_words, _latch(k), Dac(io), Engine(), marker, rp2_regs.finish)
     return hot, io, s, sched, ctx
 
 
@@ -165,7 +166,7 @@ def judge(case):
     hot_a, io_a, s_a, sch_a, ctx_a = _side(case, 0)
     hot_b, io_b, s_b, sch_b, ctx_b = _side(case, 3)
     if not case["has_words"]:
-        ctx_a[TE.CTX_WORDS] = ctx_b[TE.CTX_WORDS] = None
+        ctx_a[SC.EDGE_WORDS] = ctx_b[SC.EDGE_WORDS] = None
     if case["addresses"]:
         rp2_fast.addresses(io_a, ctx_a)  # as RegIO's callback (else: no edge on the chip)
         for i in (R.A_RING_W, R.A_RING_K, R.A_TABLES):
@@ -173,7 +174,7 @@ def judge(case):
     cb_a = rp2_fast.callback(hot_a, io_a, _recorder(0), ctx_a)
     parts = (rp2_regs.poll, rp2_regs.finish, _recorder(3), _latch(3), None)
     if case["addresses"]:
-        parts = parts[:4] + (ctx_b,)
+        parts = parts[:4] + (ctx_b, TE.edge)
     cb_b = TF.callback(hot_b, io_b, parts)
     state, amp, gate = hot_a[21], hot_a[8], hot_a[14]
     _regs(case)

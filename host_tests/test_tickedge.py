@@ -17,6 +17,7 @@ import pytest
 import test_tickfast
 from test_numerics import mp_batch
 from tiers import require
+from tvns import scheduler as SC
 from tvns import tickedge as TE
 from tvns_tools.firmware import micropython_binary, numerics_binary
 
@@ -143,11 +144,11 @@ def test_the_edge_refuses_states_no_session_reaches():
     from tvns import session as S
 
     s = S.Session()
-    ctx = TE.context(s)
+    ctx = SC.edge_context(s)
     hot = array("i", bytes(4 * 31))
     io = array("i", bytes(4 * 7))
     assert TE.edge(hot, io, ctx) == 0  # no schedule
-    ctx[TE.CTX_WORDS] = array("i", bytes(4 * 19))
+    ctx[SC.EDGE_WORDS] = array("i", bytes(4 * 19))
     io[6] = 100
     hot[0] = 101  # t0 after now: t = -1
     assert TE.edge(hot, io, ctx) == 0
@@ -251,14 +252,14 @@ def test_a_load_gives_the_edge_the_new_schedules_words():
     case = _cases(3, 1)[0]
     board, s, sch = mp_tickedge._build(case, True)
     first = sch.sched.words
-    assert sch._edge[TE.CTX_WORDS] is first
+    assert sch._edge[SC.EDGE_WORDS] is first
     p = mp_tickedge.P(dict(case, amp=case["amp"] // 2 + 1, session=case["session"] + 500))
     sch.load(p)
-    assert sch._edge[TE.CTX_WORDS] is sch.sched.words is not first
+    assert sch._edge[SC.EDGE_WORDS] is sch.sched.words is not first
     sch.use_arm(True)
-    assert sch._edge[TE.CTX_WORDS] is sch.sched.words
+    assert sch._edge[SC.EDGE_WORDS] is sch.sched.words
     sch.sched = None
-    assert sch._edge[TE.CTX_WORDS] is None
+    assert sch._edge[SC.EDGE_WORDS] is None
     # a session after a reload, with the edge and without: the same
     second = dict(case, amp=case["amp"] // 2 + 1, session=case["session"] + 500, blind=False)
     got = mp_tickedge.judge(dict(second, reload=case))

@@ -26,7 +26,6 @@ from tvns import errors as E
 from tvns import limits as L
 from tvns import safety as F
 from tvns import session as S
-from tvns import tickedge as TE
 from tvns import tickfast as TF
 from tvns import tickio as IO
 from tvns import ticklook as TL
@@ -96,6 +95,52 @@ _STEP_LAYOUT = (_NOM, _NOM_GATE, _LAST_UP, _UP_FROM, _UP_GAP, _STOP_REQ, _STOPPI
                 _STOP_FROM)  # fmt: skip
 if TF.LAYOUT[21] != _NOM:  # tickfast's word count (LAYOUT[21]): the step's words follow
     raise ValueError("scheduler's step words out of step with tickfast.py")
+# The fast edge's context (tvns/tickedge.py; inline in board/rp2_fast.py): one list per
+# Scheduler, what the edge reaches without a lookup. Its slots (tickedge's CTX and rp2_fast's
+# numbers are checked against EDGE_SLOTS):
+EDGE_WORDS = const(0)  # the loaded schedule's words (Schedule.words), None without one
+_E_RING_W = const(1)  # the session's ring: its words, its kinds' bytes, its put (ring.py)
+_E_RING_K = const(2)
+_E_TABLES = const(3)  # EDGE_TABLES
+_E_EVAL = const(4)  # the schedule's eval (tickstep._eval)
+_E_LATCH = const(5)  # the tick's exception latch (Scheduler._exception)
+_E_DAC = const(6)
+_E_ENGINE = const(7)
+_E_MARKER = const(8)  # the marker pin (scheduled trains), None without one
+_E_FINISH = const(9)  # the board's finish (tvns/tickio.py)
+_E_PUT = const(10)
+_E_NONE = const(11)  # None, always (the chip's callback compares with it: no global read)
+_E_SLOTS = const(12)
+# the session's three tables in one bytes: the event for each phase, OUTPUT_ALLOWED, TABLE
+EDGE_TABLES = S.EVENT_FOR_PHASE + S.OUTPUT_ALLOWED + S.TABLE
+EDGE_SLOTS = (EDGE_WORDS, _E_RING_W, _E_RING_K, _E_TABLES, _E_EVAL, _E_LATCH, _E_DAC, _E_ENGINE,
+              _E_MARKER, _E_FINISH, _E_PUT, _E_NONE, len(S.EVENT_FOR_PHASE),
+              len(S.EVENT_FOR_PHASE) + len(S.OUTPUT_ALLOWED))  # fmt: skip
+
+
+def edge_context(session):
+    """The edge's context (Scheduler.__init__, once): the session's ring and the tables; the
+    schedule's words come with each load (Scheduler.sched), the calls with edge_bind()."""
+    ctx = [None] * _E_SLOTS
+    ring_w, ring_k, put = session.ring_words()
+    ctx[_E_RING_W] = ring_w
+    ctx[_E_RING_K] = ring_k
+    ctx[_E_PUT] = put
+    ctx[_E_TABLES] = EDGE_TABLES
+    return ctx
+
+
+def edge_bind(ctx, evaluate, latch, dac, engine, marker, finish):
+    """The calls the edge makes (Scheduler.__init__, once, each bound already: calling them
+    from the tick allocates nothing)."""
+    ctx[_E_EVAL] = evaluate
+    ctx[_E_LATCH] = latch
+    ctx[_E_DAC] = dac
+    ctx[_E_ENGINE] = engine
+    ctx[_E_MARKER] = marker
+    ctx[_E_FINISH] = finish
+
+
 # A setpoint reaches the DAC within 3 ticks (board/rp2_dac.py: applied between pulses); with a
 # late tick, 5 ms. A pulse the sense holds was commanded at most a period + this ago.
 _APPLY_MS = const(5)
@@ -173,7 +218,7 @@ class Scheduler:
         # from an old Schedule: a load or use_arm replaces both in one store each (main loop,
         # no session running: the tick does not read them then).
         self._sched = sched
-        self._edge[TE.CTX_WORDS] = None if sched is None else sched.words
+        self._edge[EDGE_WORDS] = None if sched is None else sched.words
 
     @property
     def nom_gate(self):
@@ -220,7 +265,6 @@ class Scheduler:
             or TS.LAYOUT[:42] != _LAYOUT + _STEP_LAYOUT
             or TS.LAYOUT[42:] != (L.RAMP_STEP_MAX_UA, L.STOP_RAMP_STEP_MS)
             or TL.STOP_WORDS != (_STOP_REQ,)
-            or TE.LAYOUT != TS.LAYOUT
             or S.STATE_WORD != _STATE
             or sum(1 << i for i in range(len(S.RUNNING)) if S.RUNNING[i]) != _LAYOUT[32]
         ):
@@ -233,9 +277,9 @@ class Scheduler:
         self._hot = h
         session.bind(h)  # the session's state from now on in h[_STATE] (tvns/session.py)
         self._trg = None  # no trigger (the TRIG word 0): see the trigger property
-        # The fast edge's context (tvns/tickedge.py CTX_*: what it reaches without a lookup;
-        # the schedule's words set by the sched property, the rest here, once)
-        self._edge = TE.context(session)
+        # The fast edge's context (EDGE_SLOTS: what it reaches without a lookup; the schedule's
+        # words set by the sched property, the rest here, once)
+        self._edge = edge_context(session)
         h[_CEIL] = min(L.CURRENT_MAX_UA, board.ceiling_ua)
         # Overcurrent at the ceiling: a tolerance of a few steps of the sense ADC (safety.py).
         h[_MARGIN] = F.CEILING_MARGIN_STEPS * board.sense.step_ua
@@ -289,7 +333,7 @@ class Scheduler:
         edge = getattr(tio, "fast_edge", False)
         if edge:
             calls = (TS._eval, latch, self._dac, self._engine, self._marker, self._finish)
-            TE.bind(self._edge, *calls)
+            edge_bind(self._edge, *calls)
         own = getattr(tio, "callback", None)
         if own is not None:
             if edge:
@@ -297,7 +341,13 @@ class Scheduler:
             else:
                 self.tick_cb = own(h, self._io, look)
         else:
-            parts = (poll, self._finish, look, latch, self._edge if edge else None)
+            parts = (poll, self._finish, look, latch, None, None)
+            if edge:  # the generic edge (imported only here: its machine code is ~6 KB)
+                from tvns import tickedge as TE
+
+                if TE.CTX != EDGE_SLOTS or TE.LAYOUT != TS.LAYOUT:
+                    raise ValueError("tickedge's numbers out of step with scheduler.py")
+                parts = parts[:4] + (self._edge, TE.edge)
             self.tick_cb = TF.callback(h, self._io, parts)
 
     # ---- commands (main loop, never from an IRQ) ----

@@ -6,16 +6,18 @@
 # amplitude rules, the DAC and the gate in the same order), then the full path's tail
 # (tvns/ticklook.py look: the DAC's pending level and the dead man's feed, the due time).
 # Its few objects (the schedule's words, the session's ring, the calls) come from one list,
-# the context, built once per Scheduler (context(), bind()); the schedule's words are put in
-# it by the Scheduler's sched property on every load, so no old schedule's words are kept.
+# the context, built once per Scheduler (scheduler.py edge_context, edge_bind); the schedule's
+# words are put in it by the Scheduler's sched property on every load, so no old schedule's
+# words are kept. Imported only by a Scheduler whose board asks for this edge without its
+# own callback (the chip has its own copy: this module's machine code stays out of its heap).
 #
-# tvns/tickfast.callback calls edge() when tickfast.run answers 2 ("clean, the schedule
-# due") on a board whose tick I/O asks for it (fast_edge); the rp2 chip's callback
-# (board/rp2_fast.py) has the same code inline, with the DAC, the gate and the marker as
-# register writes. edge() answers 1 when it did the tick, 0 when the full path must: then
-# nothing was changed (only states no running session reaches: a negative session time, a
-# stop time out of a session's range, a phase the table has no event for, schedule words
-# the eval would divide by zero with).
+# tvns/tickfast.callback calls edge() (handed to it in its parts) when tickfast.run answers
+# 2 ("clean, the schedule due") on a board whose tick I/O asks for it (fast_edge); the rp2
+# chip's callback (board/rp2_fast.py) has the same code inline, with the DAC, the gate and
+# the marker as register writes. edge() answers 1 when it did the tick, 0 when the full path
+# must: then nothing was changed (only states no running session reaches: a negative session
+# time, a stop time out of a session's range, a phase the table has no event for, schedule
+# words the eval would divide by zero with).
 # Proved against the full path (same hot words, schedule words, session state, ring, DAC and
 # gate commands in the same order) on CPython and both MicroPython runtimes:
 # host_tests/test_tickedge.py; the chip's inline copy against this: mp_tickedge_rp2.py.
@@ -116,11 +118,10 @@ _EV_STOP = const(7)
 _EV_STOPPED = const(8)
 _N_EVENTS = const(12)
 _NO_EVENT = const(255)
-# TABLES: the session's three tables in one bytes (one load in the tick): the event for each
-# phase, OUTPUT_ALLOWED, then the transition TABLE
+# The tables' bytes (scheduler.py EDGE_TABLES: the session's three tables in one bytes, one
+# load in the tick): the event for each phase, OUTPUT_ALLOWED from here, the TABLE from here
 _TB_ALLOWED = const(9)
 _TB_TABLE = const(18)
-TABLES = S.EVENT_FOR_PHASE + S.OUTPUT_ALLOWED + S.TABLE
 # The ring's words (tvns/ring.py)
 _R_HEAD = const(0)
 _R_TAIL = const(1)
@@ -129,7 +130,8 @@ _R_SIZE = const(3)
 _R_SPAN = const(4)
 _R_T = const(5)
 _WRAP = const(0x3FFFFFFF)
-# The context's slots (a list: the Scheduler's _edge)
+# The context's slots (a list: the Scheduler's _edge, scheduler.py edge_context: its EDGE_SLOTS
+# are checked against CTX below when a Scheduler takes this edge)
 CTX_WORDS = const(0)  # the loaded schedule's words (Schedule.words), None without one
 _CTX_RING_W = const(1)
 _CTX_RING_K = const(2)
@@ -167,29 +169,6 @@ if (
 ) != (13, 14, 15, 16, 17, 18, 6, S.RAMP_DOWN, S.DONE, S.EV_STOP, S.EV_STOPPED, S.N_EVENTS,
       S.NO_EVENT, _TB_ALLOWED, _TB_TABLE - _TB_ALLOWED):  # fmt: skip
     raise ValueError("tickedge's numbers out of step with session.py")
-
-
-def context(session):
-    """The edge's context (Scheduler.__init__, once): the session's ring and the tables; the
-    schedule's words come with each load (Scheduler.sched), the calls with bind()."""
-    ctx = [None] * _CTX_SLOTS
-    ring_w, ring_k, put = session.ring_words()
-    ctx[_CTX_RING_W] = ring_w
-    ctx[_CTX_RING_K] = ring_k
-    ctx[_CTX_PUT] = put
-    ctx[_CTX_TABLES] = TABLES
-    return ctx
-
-
-def bind(ctx, evaluate, latch, dac, engine, marker, finish):
-    """The calls the edge makes (Scheduler.__init__, once, each bound already: calling them
-    from the tick allocates nothing)."""
-    ctx[_CTX_EVAL] = evaluate
-    ctx[_CTX_LATCH] = latch
-    ctx[_CTX_DAC] = dac
-    ctx[_CTX_ENGINE] = engine
-    ctx[_CTX_MARKER] = marker
-    ctx[_CTX_FINISH] = finish
 
 
 @micropython.viper

@@ -27,8 +27,6 @@ import sys
 import micropython
 from micropython import const
 
-from tvns.tickedge import edge
-
 if sys.implementation.name != "micropython":  # the viper cast, for CPython (the host)
 
     def ptr32(b):
@@ -191,9 +189,10 @@ def run(hot, io, poll, finish) -> int:
 def callback(hot, io, parts):
     """The timer's callback (Scheduler.tick_cb) on a board without its own (the rp2 chip's:
     board/rp2_fast.py): one viper function the board's timer calls with itself. parts is
-    (poll, finish, look, exception, edge context): look(timer) is the scheduler's guarded
-    full path (Scheduler._look), exception() its latch, the context the fast edge's
-    (tvns/tickedge.py; None: no fast edge on this board). It counts the beat, and then:
+    (poll, finish, look, exception, edge context, edge): look(timer) is the scheduler's
+    guarded full path (Scheduler._look), exception() its latch, the context and the edge the
+    fast edge's (tvns/tickedge.py edge; None: no fast edge on this board). It counts the
+    beat, and then:
     - no session running: returns, or, with a DAC setpoint pending, hands the tick to look
       (which applies it);
     - running: run() above; "clean" ends the tick here, "due" (2) is the fast edge's (when
@@ -222,7 +221,7 @@ def callback(hot, io, parts):
                 return
             if r == 2:
                 ctx = parts[4]
-                if ctx is not _NONE and int(edge(hot, io, ctx)) == 1:
+                if ctx is not _NONE and int(parts[5](hot, io, ctx)) == 1:
                     return
         except Exception:  # noqa: BLE001 - whatever it was, the output goes off
             parts[3]()

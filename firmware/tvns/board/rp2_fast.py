@@ -108,9 +108,10 @@ def check():
     """The numbers above and the io words fast() indexes by number (board/rp2_io.py) against
     their homes (the board's build, main loop, once)."""
     from tvns import schedule as SCH
+    from tvns import scheduler as SC
     from tvns import session as S
-    from tvns import tickedge as TE
     from tvns import tickfast as TF
+    from tvns import tickstep as TS
     from tvns.board import rp2_io as R
 
     mine = (_T0, _WORK, _ELAPSED, _CAP, _HELD_WIN, _HELD_SINCE, _HELD_HI, _HELD_PREV, _AMP,
@@ -129,7 +130,7 @@ def check():
             _STOP_FROM, _STEP_UA, _STOP_STEP_MS)  # fmt: skip
     answer = (_W_PHASE, _W_AMP, _W_GATE, _W_NEXT, _W_OUT, _W_OUT_GATE, _W_GE)
     states = (_RAMP_DOWN, _DONE, _EV_STOP, _EV_STOPPED, _N_EVENTS, _NO_EVENT)
-    ctx = (TE.CTX[0], TE.CTX[1], TE.CTX[2], TE.CTX[3], TE.CTX[4], TE.CTX[5]) + TE.CTX[11:]
+    ctx = SC.EDGE_SLOTS[:6] + SC.EDGE_SLOTS[11:]
     sched = tuple(SCH.Schedule.__dict__[n].i for n in ("down_ms", "session_ms", "down_start_ms",
                                                       "on_ms", "cycle_ms", "n_steps"))  # fmt: skip
     if (
@@ -138,8 +139,8 @@ def check():
         or lay[20] != _BEATS
         or lay[28:] != (_FLOOR_UA, _LEAD_OFF_MIN_UA, _STATE, 5, _RUN_BITS)
         or words != tuple(range(5, 31)) + (35,) + tuple(range(31, 35)) + tuple(range(36, 46))
-        or TE.LAYOUT[:33] != lay
-        or TE.LAYOUT[33:] != edge
+        or TS.LAYOUT[:33] != lay
+        or TS.LAYOUT[33:] != edge
         or SCH.ANSWER != answer
         or sched != (_W_DOWN, _W_SESSION, _W_DS, _W_ON, _W_CYCLE, _W_N)
         or states != (S.RAMP_DOWN, S.DONE, S.EV_STOP, S.EV_STOPPED, S.N_EVENTS, S.NO_EVENT)
@@ -156,7 +157,7 @@ def check():
             _TB_TABLE,
         )  # fmt: skip
     ):
-        raise ValueError("rp2_fast word numbers out of step with tickfast.py/rp2_io.py/tickedge.py")
+        raise ValueError("rp2_fast word numbers out of step with tickfast.py/rp2_io.py/tickstep.py")
 
 
 def addresses(io, ctx):

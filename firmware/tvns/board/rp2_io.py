@@ -53,7 +53,7 @@ GATE_BIT = const(41)
 MARKER_BIT = const(42)
 # The fast edge's arrays by address (the chip only: rp2_fast.addresses, once, when the
 # Scheduler builds the callback; 0: no edge): the session's ring (its words, its kinds) and
-# tickedge.TABLES. None of them is ever replaced or resized after: the addresses stay true.
+# scheduler.EDGE_TABLES. None of them is ever replaced or resized after: the addresses stay true.
 A_RING_W = const(43)
 A_RING_K = const(44)
 A_TABLES = const(45)
