@@ -1,3 +1,5 @@
+# Longer than ~300 lines on purpose: the edge is one viper function (a call split out of it
+# costs ~10 us a tick on the rp2 port) and the numbers it folds are its own consts.
 # The fast edge (docs/SPEED.md "The fast edge"): a running tick whose only work is the
 # schedule's (its deadline due, every monitor clean, no trigger protocol), done in the timer's
 # callback over arrays instead of the full path (Scheduler._look -> _step: a dozen calls and
@@ -21,8 +23,6 @@
 # Proved against the full path (same hot words, schedule words, session state, ring, DAC and
 # gate commands in the same order) on CPython and both MicroPython runtimes:
 # host_tests/test_tickedge.py; the chip's inline copy against this: mp_tickedge_rp2.py.
-# Longer than ~300 lines on purpose: the edge is one viper function (a call split out of it
-# costs ~10 us a tick on the rp2 port) and the numbers it folds are its own consts.
 import sys
 
 import micropython

@@ -1,3 +1,5 @@
+# Longer than ~300 lines on purpose: one viper function (a call split out of it costs ~10 us a
+# tick on the rp2 port), and the numbers it folds are its own consts.
 # The timer's callback on the RP2040 itself (docs/SPEED.md "What the hot path does for
 # speed", "The fast edge"): tvns/tickfast.callback with tickfast.run, this board's poll and
 # finish (board/rp2_regs.py) and the fast edge (tvns/tickedge.py) written inline, so the idle
@@ -12,8 +14,7 @@
 # then the pending PWM level and the dead man's feed (rp2_regs.finish) and the due time.
 # Nothing here can raise (memory reads and writes, integer arithmetic; the eval only on words
 # it cannot divide by zero with; look is guarded itself; the DAC's refusal goes to the latch):
-# no try. Longer than ~300 lines on purpose: one viper function (a call split out of it costs
-# ~10 us a tick), and the numbers it folds are its own consts.
+# no try.
 # host_tests/test_tickfast.py proves callback(hot, io, look) == tickfast.callback(hot, io,
 # (rp2_regs.poll, rp2_regs.finish, look, ...)) on the 32-bit MicroPython over generated
 # states and register values (look's calls, both arrays and every register written), and
