@@ -69,8 +69,10 @@ def _answer(k):
 
 def judge(case):
     hot_a = TF.new()
+    hot_a.extend(array("i", bytes(4 * 9)))  # the step's words (the Scheduler's hot state)
     for i, v in enumerate(case["hot"]):
         hot_a[i] = v
+    hot_a[27] = case.get("stop_req", 0)  # (stop_requested: keep-alive's skip)
     hot_b = array("i", hot_a)
     io_a = _io(case)
     io_b = array("i", io_a)

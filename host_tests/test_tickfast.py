@@ -152,6 +152,7 @@ def _rp2_case(rnd):
     pending = rnd.choice((-1, -1, rnd.randint(0, 65535)))
     return {
         "hot": hot,
+        "stop_req": c["stop_req"],
         "GIN": _s32(gin),
         "FLEVEL": (kill_rx << 12) | rnd.randint(0, 4),
         "CS": rnd.choice((0x101,) * 10 + (0x001, 0x7505)),
@@ -255,6 +256,8 @@ def test_each_monitor_alone_turns_a_clean_tick_into_a_look():
     rolled = dict(base, held_since=now - 45, held_hi=900, held_prev=1100)
     assert mp_tickfast.judge(dict(rolled, ua=1150)) == [1, "ok"]  # 1100 no longer held
     assert mp_tickfast.judge(dict(rolled, ua=1151)) == [0, "ok"]
+    # keep-alive's silence is the full path's only while no stop is asked for (it asks for one)
+    assert mp_tickfast.judge(dict(base, host=now - 301, stop_req=1, stopping=1)) == [1, "ok"]
     # the lead-off test waits a period after the gate opened, as the full path does
     assert mp_tickfast.judge(dict(base, ua=499, gate_ms=now - 40)) == [1, "ok"]
 

@@ -265,6 +265,7 @@ class Scheduler:
             or TS.LAYOUT[:42] != _LAYOUT + _STEP_LAYOUT
             or TS.LAYOUT[42:] != (L.RAMP_STEP_MAX_UA, L.STOP_RAMP_STEP_MS)
             or TL.STOP_WORDS != (_STOP_REQ,)
+            or TF.STOP_WORDS != (_STOP_REQ,)
             or S.STATE_WORD != _STATE
             or sum(1 << i for i in range(len(S.RUNNING)) if S.RUNNING[i]) != _LAYOUT[32]
         ):

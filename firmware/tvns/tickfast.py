@@ -79,6 +79,8 @@ _LEAD_OFF_MIN_UA = const(200)  # safety.LEAD_OFF_MIN_SETPOINT_UA
 _MASK = const(0x3FFFFFFF)
 _HALF = const(0x20000000)
 _NONE = None  # (viper compares an object with an object, not with the literal None)
+_STOP_REQ = const(27)  # (stop_requested) the step's word (tvns/tickstep.py): keep-alive's skip
+STOP_WORDS = (_STOP_REQ,)  # checked against tickstep's by the Scheduler (scheduler.py)
 # Every number above in one constant (no module global each: boot time on the rp2 port),
 # in this order, for scheduler.py and board/rp2_fast.py to check theirs against.
 LAYOUT = (_T0, _WORK, _ELAPSED, _CAP, _HELD_WIN, _HELD_SINCE, _HELD_HI, _HELD_PREV, _AMP,
@@ -156,7 +158,7 @@ def run(hot, io, poll, finish) -> int:
                 if d > h[_PERIOD]:
                     return 0  # maybe a lead-off (the full path also asks the trigger)
     ka = h[_KA]
-    if ka != 0:  # (stricter than the full path, which skips it once a stop is requested)
+    if ka != 0 and h[_STOP_REQ] == 0:  # (as the full path: not once a stop is requested)
         d = now - h[_HOST]
         if d >= _HALF:
             d = d - _MASK - 1

@@ -284,7 +284,7 @@ def callback(hot, io, look, ctx=None):
                         if d > h[_PERIOD]:
                             break
             ka = h[_KA]
-            if ka != 0:
+            if ka != 0 and h[_STOP_REQ] == 0:  # (as the full path: not once a stop is asked)
                 d = now - h[_HOST]
                 if d >= _HALF:
                     d = d - _MASK - 1
