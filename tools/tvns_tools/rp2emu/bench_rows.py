@@ -31,7 +31,7 @@ def rows(figures):
     ]
     for label, name, g in (
         ("rp2emu tick, session idle", "idle", "<= 10"),
-        ("rp2emu tick, running, nothing due", "running", "<= 30"),
+        ("rp2emu tick, running, nothing due", "clean", "<= 30"),
         ("rp2emu tick with a ramp step", "ramp_step", "<= 50"),
         ("rp2emu tick with a train edge", "train_edge", "<= 50"),
     ):
