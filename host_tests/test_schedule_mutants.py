@@ -123,3 +123,54 @@ def test_whole_trains_from_offsets_that_lead_into_a_cycle():
         (40, 99990, 100000, 150001, 150000),
     ):
         assert schedule._whole_trains(*args) == _trains_naive(*args), args
+
+
+# Protocols of one to three trains, the ramp down beginning at a train's start (a window of
+# its own), 1 ms into the last train (live: the train runs on through it) or in its OFF (not
+# live); pulse periods from within a train to longer than a whole cycle, so that a train's
+# last period runs on into the next train's start (its first pulse waits for it).
+FEW_TRAINS = tuple(
+    P(period_us=period_us, session_ms=400 + ds_up + 300)
+    for ds_up in (500, 100, 400, 1000, 700, 850, 1500, 1001, 1400)  # ds - up: J = 1, 2, 3
+    for period_us in (40000, 210000, 1000000)
+)
+
+
+def test_one_to_three_trains_windows_output_time_and_pulse_counts_follow_eval():
+    """The closed forms' whole-train shortcut (trains 1 .. J-2) and the ramp down's own
+    window where no shortcut applies: J <= 3, and a ramp down 0 ms or 1 ms into a train."""
+    counts = set()
+    for p in FEW_TRAINS:
+        ws = list(schedule.gate_windows_ms(p))
+        ref = _windows_ref(p)
+        assert _merge(ws) == ref, (vars(p), ws, ref)
+        assert schedule.output_ms(p) == sum(b - a for a, b in ref), vars(p)
+        assert schedule.pulse_count(p) == _naive_count(p), vars(p)
+        counts.add(schedule._Plan(p).count)
+    assert counts == {1, 2, 3, 4}  # (the test's own cases: every count of windows)
+
+
+# Every divisor of eval() at 1: 1 ms ramps, a 0 ms train in a 1 ms cycle, 1 ms trains (the
+# blinded sham's train time). Not valid protocols (validation asks for more): eval's rules
+# hold for any numbers, and only a 0 divisor raises ZeroDivisionError (its docstring).
+ONE_MS = (
+    P(ramp_up_ms=1, ramp_down_ms=1, session_ms=1 + 3 * 500 + 150 + 1),
+    P(ramp_up_ms=1, ramp_down_ms=1, off_ms=0, session_ms=300),
+)
+ONE_MS_BLIND = (
+    P(on_ms=1, off_ms=0, ramp_down_ms=300, session_ms=400 + 500 + 300),
+    P(on_ms=1, off_ms=2, ramp_down_ms=300, session_ms=400 + 900 + 300),
+)
+
+
+def test_eval_follows_the_rules_with_every_divisor_at_1_ms():
+    for p in ONE_MS:
+        _check_eval(p, False)
+    for p in ONE_MS_BLIND:
+        _check_eval(p, True)
+    # trains of 0 ms in a 1 ms cycle: OFF throughout (eval may wake every ms: no next_ms check)
+    p = P(on_ms=0, off_ms=1, session_ms=400 + 50 + 300)
+    sc = Schedule(p)
+    for t in range(p.session_ms + 2):
+        sc.eval(t)
+        assert (sc.phase, sc.amp_ua, sc.gate, sc.out_ua, sc.out_gate) == reference(p, t), t

@@ -16,7 +16,10 @@ from tvns import limits as L
 from tvns import protocol as PR
 from tvns import safety as F
 from tvns import session as S
+from tvns import tickfast as TF
 from tvns import tickio as IO
+from tvns import ticklook as TL
+from tvns import tickstep as TS
 from tvns.board.simrun import simulate
 from tvns.board.trigger_in import PinTrigger
 from tvns.scheduler import Scheduler
@@ -44,6 +47,29 @@ def test_any_one_inlined_constant_out_of_step_refuses_to_build(monkeypatch, modu
     firmware at boot, naming where to look, not run a tick on the old number."""
     Scheduler(Board(), S.Session())  # in step: builds
     monkeypatch.setattr(module, name, getattr(module, name) + 1)
+    with pytest.raises(ValueError) as exc:
+        Scheduler(Board(), S.Session())
+    assert str(exc.value) == "scheduler constants out of step with limits/safety/tickio.py"
+
+
+@pytest.mark.parametrize(
+    "module, name",
+    [(TF, "LAYOUT"), (TL, "LAYOUT"), (TS, "LAYOUT"), (S, "STATE_WORD"), (S, "RUNNING")],
+)
+def test_any_one_word_layout_out_of_step_refuses_to_build(monkeypatch, module, name):
+    """The fast path, the full path and the step number the hot state's words as constants
+    of their own modules (viper folds only those), the session its state's word and which
+    states run: one module's numbering changed alone must stop the firmware at boot, not
+    let two modules read one word for two things."""
+    Scheduler(Board(), S.Session())  # in step: builds
+    old = getattr(module, name)
+    if name == "LAYOUT":
+        new = (old[0] + 1,) + old[1:]
+    elif name == "RUNNING":
+        new = old[:2] + bytes([1 - old[2]]) + old[3:]  # RAMP_UP no longer running
+    else:
+        new = old + 1
+    monkeypatch.setattr(module, name, new)
     with pytest.raises(ValueError) as exc:
         Scheduler(Board(), S.Session())
     assert str(exc.value) == "scheduler constants out of step with limits/safety/tickio.py"

@@ -96,11 +96,10 @@ class _Int:
 
 
 class _Bool(_Int):
+    # (a store is _Int's: True and False are the words 1 and 0; nothing in the firmware
+    # stores one after Schedule.__init__, which writes the words themselves)
     def __get__(self, obj, cls):
         return obj.words[self.i] != 0
-
-    def __set__(self, obj, v):
-        obj.words[self.i] = 1 if v else 0
 
 
 @micropython.viper
@@ -119,7 +118,6 @@ def eval_words(w, t_ms: int):
     target = s[_TARGET]
     output = s[_OUTPUT]
     gate = 0
-    nxt = 0
     # The nominal answer (the active arm)
     if t_ms >= sess:
         phase = _DONE
@@ -129,11 +127,10 @@ def eval_words(w, t_ms: int):
         phase = _RAMP_DOWN
         if down == 0:
             raise ZeroDivisionError
-        k = (t_ms - ds) * n // down + 1
-        if k >= n or s[_LIVE] == 0:
-            k = n  # 0 uA: the gate's branch below wakes at the session's end
-        else:
-            nxt = ds - (-(k * down) // n)  # + ceil
+        k = (t_ms - ds) * n // down + 1  # (<= n: t_ms - ds < down)
+        if s[_LIVE] == 0:
+            k = n  # nothing to ramp down: 0 uA at once
+        nxt = ds - (-(k * down) // n)  # + ceil: the next step (at k == n the session's end)
         amp = target * (n - k) // n
         if t_ms >= s[_GE] or amp == 0:
             nxt = sess
@@ -313,14 +310,13 @@ class _Plan:
         # (none when it is not live: the last train then ends at its start).
         end = ds
         if self.live:
-            end = ds + _ceil_div((n - 1) * p.ramp_down_ms, n)
-            ge = gate_end_ms(p)
-            end = end if end < ge else ge
+            end = min(ds + _ceil_div((n - 1) * p.ramp_down_ms, n), gate_end_ms(p))
         self.down_end_ms = end
-        last_end = up + (self.trains - 1) * self.cycle_ms + self.on_ms
         self.count = self.trains if self.trains else 1
-        if self.trains and self.live and last_end < ds:
-            self.count += 1  # the ramp down is a window of its own
+        if self.trains and (ds - up) % self.cycle_ms == 0:
+            # The ramp down begins a new ON phase (so it is live): a window of its own. (Live
+            # otherwise, it begins inside the last train, which runs on through it.)
+            self.count += 1
 
     def window(self, j):
         """[start, end) ms of window j, 0 <= j < count (end <= start: empty)."""
@@ -349,9 +345,7 @@ def gate_windows_ms(p):
 def _window(a_ms, b_ms, period_us, free_us):
     """Pulses in one gate window: the first at gate-on or, if the engine's period has not
     ended yet, when it ends; then one per period while the gate is on. -> (pulses, free)."""
-    first = a_ms * 1000
-    if first < free_us:
-        first = free_us
+    first = max(a_ms * 1000, free_us)
     end = b_ms * 1000
     if end <= first:
         return 0, free_us
@@ -378,11 +372,9 @@ def _whole_trains(count, d_us, on_us, period_us, cycle_us):
                 break
         elif d_us == 0 and mark_d != 0:
             mark_j, mark_d, mark_total = j, 0, total  # from 0 the offsets always cycle
-        m = _ceil_div(on_us - d_us, period_us) if on_us > d_us else 0
+        m = max(_ceil_div(on_us - d_us, period_us), 0)  # (none when d_us >= on_us)
         total += m
-        d_us += m * period_us - cycle_us
-        if d_us < 0:
-            d_us = 0
+        d_us = max(d_us + m * period_us - cycle_us, 0)
         j += 1
     return total, d_us
 
@@ -397,14 +389,15 @@ def pulse_count(p, plan=None):
         plan = _Plan(p)
     period = p.period_us
     n, free = _window(*plan.window(0), period, 0)
-    j = 1
-    if plan.trains > 2:  # whole trains 1 .. J-2, then the last from its offset
-        a1 = (plan.up_ms + plan.cycle_ms) * 1000
-        d = free - a1 if free > a1 else 0
-        j = plan.trains - 1
-        m, d = _whole_trains(j - 1, d, plan.on_ms * 1000, period, plan.cycle_ms * 1000)
-        n += m
-        free = (plan.up_ms + j * plan.cycle_ms) * 1000 + d
+    # Whole trains 1 .. J-2 in one walk, train 1's first pulse waiting out window 0's last
+    # period; none when J <= 2 (free then only moves up to train 1's start, where a window 1
+    # starts: train 1, or the ramp down's own window right after one train).
+    a1 = (plan.up_ms + plan.cycle_ms) * 1000
+    on_us = plan.on_ms * 1000
+    m, d = _whole_trains(plan.trains - 2, max(free - a1, 0), on_us, period, plan.cycle_ms * 1000)
+    n += m
+    j = max(plan.trains - 1, 1)  # then window by window: the last train, the ramp down's own
+    free = (plan.up_ms + j * plan.cycle_ms) * 1000 + d
     while j < plan.count:
         c, free = _window(*plan.window(j), period, free)
         n += c
@@ -418,13 +411,11 @@ def output_ms(p, plan=None):
         return 0
     if plan is None:
         plan = _Plan(p)
-    total = 0
+    # Whole trains 1 .. J-2: on_ms each (they end before the ramp down); the others by window
+    total = max(plan.trains - 2, 0) * plan.on_ms
     j = 0
     while j < plan.count:
-        if j == 1 and plan.trains > 2:
-            total += (plan.trains - 2) * plan.on_ms  # whole trains 1 .. J-2
-            j = plan.trains - 1
         a, b = plan.window(j)
-        total += b - a if b > a else 0
-        j += 1
+        total += max(b - a, 0)
+        j = j + 1 if j else max(plan.trains - 1, 1)  # (window 0, then past the whole trains)
     return total
