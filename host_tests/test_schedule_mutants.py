@@ -8,6 +8,7 @@ so what is asserted is the behaviour, not the numbers. Plain asserts over firmwa
 fast: `make mutation` runs them per mutant (SAFETY.md, the mutation section)."""
 
 from test_schedule_rules import (
+    PROTOCOLS,
     P,
     _check_eval,
     _merge,
@@ -174,3 +175,19 @@ def test_eval_follows_the_rules_with_every_divisor_at_1_ms():
     for t in range(p.session_ms + 2):
         sc.eval(t)
         assert (sc.phase, sc.amp_ua, sc.gate, sc.out_ua, sc.out_gate) == reference(p, t), t
+
+
+def test_the_words_flags_are_1_or_0():
+    """The tick reads the schedule's words (schedule.ANSWER, the protocol's above them): a
+    flag word is 1 or 0, as the words' table says, so that a reader may compare it with 1
+    (the names read any other value as true and would hide it)."""
+    seen = set()
+    for p in PROTOCOLS:
+        for blind in (False, True):
+            sc = Schedule(p, blind)
+            flags = (schedule._OUTPUT, schedule._LIVE, schedule._BLIND)
+            seen.update(("protocol", sc.words[i]) for i in flags)
+            for t in range(0, p.session_ms + 2, 5):
+                sc.eval(t)
+                seen.update(("answer", sc.words[i]) for i in (schedule.GATE, schedule.OUT_GATE))
+    assert seen == {(w, v) for w in ("protocol", "answer") for v in (0, 1)}

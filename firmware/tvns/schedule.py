@@ -266,8 +266,7 @@ class Schedule:
 
 def steps(p):
     """Equal-time steps of a ramp: ceil(amplitude / 0.1 mA), at least 1."""
-    n = _ceil_div(p.amplitude_ua, L.RAMP_STEP_MAX_UA)
-    return n if n > 1 else 1
+    return max(_ceil_div(p.amplitude_ua, L.RAMP_STEP_MAX_UA), 1)
 
 
 def down_live(p):
@@ -396,12 +395,11 @@ def pulse_count(p, plan=None):
     on_us = plan.on_ms * 1000
     m, d = _whole_trains(plan.trains - 2, max(free - a1, 0), on_us, period, plan.cycle_ms * 1000)
     n += m
-    j = max(plan.trains - 1, 1)  # then window by window: the last train, the ramp down's own
-    free = (plan.up_ms + j * plan.cycle_ms) * 1000 + d
-    while j < plan.count:
+    last = max(plan.trains - 1, 1)  # then window by window: the last train, the ramp down's own
+    free = (plan.up_ms + last * plan.cycle_ms) * 1000 + d
+    for j in range(last, plan.count):
         c, free = _window(*plan.window(j), period, free)
         n += c
-        j += 1
     return n
 
 
