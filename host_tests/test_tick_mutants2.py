@@ -26,7 +26,7 @@ def test_under_current_lead_off_waits_a_period_from_the_gate_at_every_distance_f
         assert sch.fault_code == (F.LEAD_OFF if lead_off else F.NONE), (now, gate_ms, v)
 
 
-def _trace(p, start, end):
+def _trace(p, start, end, stop_at=None):
     """Every tick's commands and deadlines, by session time, of a session of p started at
     ticks_ms start (deadlines as distances from the start: the same on both sides of the
     wrap), ticked every ms. Every deadline is a ticks_ms value, 0 .. 2**30 - 1 (past it, a
@@ -37,6 +37,8 @@ def _trace(p, start, end):
     out = []
     for t in range(1, end):
         board.clock.ms = (start + t) & _MASK
+        if t == stop_at:
+            sch.stop()
         sch.tick()
         assert 0 <= sch.work_ms <= _MASK and 0 <= sch.due_ms <= _MASK, (start, t)
         work = (sch.work_ms - start) & _MASK
@@ -48,15 +50,17 @@ def _trace(p, start, end):
 def test_ramp_steps_held_a_period_apart_run_across_the_ms_wrap_as_far_from_it():
     """Ramps faster than the pulse period (10 steps in 100 ms or 300 ms, 40 ms periods): a
     step up waits a whole period after the last, its due time an inline ticks_add from now
-    (the rest of the wait, or a whole period). Sessions whose ms counter wraps at, just
-    before or just after each of those deadlines make the same commands, at the same session
-    times, with the same deadlines, as one started at 1000."""
-    for p in (P(ramp_up_ms=100), P(ramp_up_ms=300)):
-        far = _trace(p, 1000, 700)
-        assert far[-1][4] == 1000  # (the ramp reached the target, a period a step)
+    (the rest of the wait, or a whole period); and a stop's ramp (10 ms steps from the
+    session's start). Sessions whose ms counter wraps at, just before or just after each of
+    those deadlines make the same commands, at the same session times, with the same
+    deadlines, as one started at 1000."""
+    for p, stop_at, nom in ((P(ramp_up_ms=100), None, 1000), (P(ramp_up_ms=300), None, 1000),
+                            (P(), 530, 0)):  # fmt: skip
+        far = _trace(p, 1000, 700, stop_at)
+        assert far[-1][4] == nom  # (the ramp reached the target, a period a step; the stop 0)
         deadlines = {work for _t, _s, _a, _g, _n, work, _d in far}
         assert len(deadlines) > 10
         for before_wrap in sorted({d + k for d in deadlines for k in (-1, 0, 1, 2)}):
-            near = _trace(p, (_MASK + 1 - before_wrap) & _MASK, 700)
+            near = _trace(p, (_MASK + 1 - before_wrap) & _MASK, 700, stop_at)
             diff = [(a, b) for a, b in zip(far, near) if a != b]
-            assert not diff, (p.ramp_up_ms, before_wrap, diff[:3])
+            assert not diff, (p.ramp_up_ms, stop_at, before_wrap, diff[:3])

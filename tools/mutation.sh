@@ -24,7 +24,8 @@ find "$WS/tvns" -name '*.py' -exec sed -i '/^ *@micropython\.\(native\|viper\)/d
 # fast, they kill most schedule/scheduler mutants in milliseconds (mutmut runs the fastest
 # covering tests first); the *_mutants files hold the corners a mutation run's survivors
 # showed (issue 18).
-for t in test_schedule_rules test_tick_rules test_tick_mutants test_tick_callback test_schedule_mutants \
+for t in test_schedule_rules test_tick_rules test_tick_mutants test_tick_mutants2 test_tick_callback \
+  test_schedule_mutants \
   test_scheduler_setup_mutants test_tick_core test_firmware_core \
   test_protocol_core test_numbers_core test_invariants test_faults test_blinding sim_support \
   gen_support esp32_support test_tickfast mp_tickfast test_schedule_viper mp_schedule_eval \
