@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # make mutation: mutmut over the limits, protocol validation (protocol, checks, figures,
 # units, jsonscan), session, safety, schedule, scheduler (with its tick's full path and step,
-# ticklook and tickstep), tickfast and ring (the session's event ring, written in the tick)
-# modules with the fast CPython tests. ONLY="schedule scheduler ticklook tickstep" runs just
-# those; MODULES="..." adds more.
+# ticklook and tickstep), tickfast, tickedge (the fast edge) and ring (the session's event
+# ring, written in the tick) modules with the fast CPython tests. ONLY="schedule scheduler
+# ticklook tickstep" runs just those; MODULES="..." adds more.
 # Time budget (2 cores shared): about 45 min for all of them, 25 min for ONLY="schedule
 # scheduler ticklook tickstep" (SAFETY.md, the mutation section, has the last run's figures).
 # mutmut names mutants by module path from the directory it runs in, and the tests import
@@ -29,7 +29,7 @@ for t in test_schedule_rules test_tick_rules test_tick_mutants test_tick_mutants
   test_scheduler_setup_mutants test_tick_core test_firmware_core \
   test_protocol_core test_numbers_core test_invariants test_faults test_blinding sim_support \
   gen_support esp32_support test_tickfast mp_tickfast test_schedule_viper mp_schedule_eval \
-  test_ring_viper mp_ring test_numerics mp_verdicts tiers; do
+  test_ring_viper mp_ring test_tickedge mp_tickedge test_numerics mp_verdicts tiers; do
   cp "host_tests/$t.py" "$WS/tests/"
 done
 # the pin maps the ESP32 helpers read (host_tests/../hardware/boards)
@@ -39,7 +39,7 @@ mkdir -p "$WS/hardware" && cp -r hardware/boards "$WS/hardware/"
 cp tools/tvns_tools/shim/micropython.py "$WS/tests/"
 PATHS=""
 for m in ${ONLY:-limits protocol checks figures units jsonscan session safety schedule scheduler \
-  ticklook tickstep tickfast ring} \
+  ticklook tickstep tickfast tickedge ring} \
   ${MODULES:-}; do PATHS="$PATHS\"tvns/$m.py\", "; done
 cat > "$WS/pyproject.toml" <<TOML
 [tool.mutmut]
@@ -47,11 +47,11 @@ source_paths = ["tvns/"]
 also_copy = ["hardware/"]
 only_mutate = [$PATHS]
 pytest_add_cli_args_test_selection = ["tests/"]
-# test_tickfast's CPython cases only: its MicroPython runtimes and the rp2 board's files are
+# test_tickfast's and test_tickedge's CPython cases only: its MicroPython runtimes and the rp2 board's files are
 # not in this workspace (the rp2_fast tests and the runtimes run in make test);
 # test_numerics is there for its helper only.
 pytest_add_cli_args = ["-q", "-p", "no:cacheprovider", "-x", "--ignore=tests/test_numerics.py",
-  "-k", "not on_micropython and not rp2_inline and not rp2_fast"]
+  "-k", "not on_micropython and not rp2_inline and not rp2_fast and not chips_inline"]
 TOML
 cd "$WS"
 "$ROOT/.venv/bin/mutmut" run --max-children "${JOBS:-2}" || true
