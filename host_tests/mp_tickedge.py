@@ -193,6 +193,10 @@ def _build(case, edge):
         sch.load(P(first), first["blind"])
     sch.load(P(case), case["blind"])
     s.fire(S.EV_ARM, 0)
+    ring = case.get("ring")
+    if ring is not None:  # head, tail, lost: the ring near full (never drained here)
+        rw = s.ring_words()[0]
+        rw[0], rw[1], rw[2] = ring
     board.clock.ms = case["t0"]
     board.parts.sample[0] = case["t0"]
     board.parts.io[IO.IO_PENDING] = case["pending"]

@@ -100,6 +100,9 @@ def _case(rnd):
         if rnd.random() < 0.01:
             events.append([4, rnd.choice((-1, 0, 1234))])
     c["events"] = events
+    if rnd.random() < 0.3:  # the ring (64 entries) one to three short of full: it overflows
+        head = rnd.randint(0, 127)
+        c["ring"] = [head, (head - rnd.randint(61, 64)) % 128, rnd.choice((0, _MASK - 1, _MASK))]
     return c
 
 
@@ -264,3 +267,56 @@ def test_a_load_gives_the_edge_the_new_schedules_words():
     second = dict(case, amp=case["amp"] // 2 + 1, session=case["session"] + 500, blind=False)
     got = mp_tickedge.judge(dict(second, reload=case))
     assert got[0] == "ok" and got[1] > 10, got
+
+
+def test_the_edge_does_the_tick_at_every_edge_of_what_it_refuses():
+    """The other side of each refusal (test_the_edge_refuses_states_no_session_reaches):
+    the edge answers 1 at the session's first millisecond, for a stop at session time 0 or
+    2**29 - 1, for a stop time it does not read (no stop under way), and with every divisor
+    of the schedule at 1; it answers 0 with nothing changed for each divisor at 0 (eval would
+    divide by it: on the chip nothing may raise in the IRQ). Kills the boundary mutants of
+    the refusals that the generated sessions never reach (make mutation's CPython set)."""
+    from array import array
+
+    case = dict(_cases(3, 1)[0], session=2000, up=100, down=100, on=100, off=100)
+
+    def fresh(t, stopping=0, at=0):
+        board, s, sch = mp_tickedge._build(case, True)
+        s.fire(2, 0)  # START: a running state
+        hot, io, ctx = sch._hot, sch._io, sch._edge
+        io[6] = (hot[0] + t) & _MASK
+        hot[28] = stopping
+        hot[29] = at
+        hot[30] = 500
+        hot[27] = stopping
+        return hot, io, ctx
+
+    assert TE.edge(*fresh(0)) == 1  # t == 0: the session's first millisecond
+    assert TE.edge(*fresh(5, 1, 0)) == 1  # a stop at session time 0
+    assert TE.edge(*fresh(5, 1, 0x1FFFFFFF)) == 1  # the last time a stop may be
+    assert TE.edge(*fresh(5, 0, -1)) == 1  # no stop: its time is not read
+    words = fresh(5)[2][SC.EDGE_WORDS]
+    good = array("i", words)
+    for i in (3, 7, 9, 10):  # down, on, cycle, steps at 1: eval divides, the edge runs
+        for j in range(len(words)):
+            words[j] = good[j]
+        words[i] = 1
+        hot, io, ctx = fresh(5)
+        ctx[SC.EDGE_WORDS] = words
+        assert TE.edge(hot, io, ctx) == 1, i
+    for i in (7, 9, 10):  # on, cycle, steps at 0: refused, nothing changed
+        for j in range(len(words)):
+            words[j] = good[j]
+        words[i] = 0
+        hot, io, ctx = fresh(5)
+        ctx[SC.EDGE_WORDS] = words
+        before = (list(hot), list(words))
+        assert TE.edge(hot, io, ctx) == 0 and (list(hot), list(words)) == before, i
+    for j in range(len(words)):
+        words[j] = good[j]
+    words[3] = 0  # no ramp-down steps while the ramp down lies within the session
+    words[5] = words[4] - 1
+    hot, io, ctx = fresh(5)
+    ctx[SC.EDGE_WORDS] = words
+    before = list(hot)
+    assert TE.edge(hot, io, ctx) == 0 and list(hot) == before
