@@ -295,6 +295,10 @@ def test_the_edge_does_the_tick_at_every_edge_of_what_it_refuses():
     assert TE.edge(*fresh(5, 1, 0)) == 1  # a stop at session time 0
     assert TE.edge(*fresh(5, 1, 0x1FFFFFFF)) == 1  # the last time a stop may be
     assert TE.edge(*fresh(5, 0, -1)) == 1  # no stop: its time is not read
+    for at in (-1, 0x20000000):  # a stop under way from a time no session time can be
+        hot, io, ctx = fresh(5, 1, at)
+        before = list(hot)
+        assert TE.edge(hot, io, ctx) == 0 and list(hot) == before, at
     words = fresh(5)[2][SC.EDGE_WORDS]
     good = array("i", words)
     for i in (3, 7, 9, 10):  # down, on, cycle, steps at 1: eval divides, the edge runs
