@@ -324,3 +324,22 @@ def test_the_edge_does_the_tick_at_every_edge_of_what_it_refuses():
     ctx[SC.EDGE_WORDS] = words
     before = list(hot)
     assert TE.edge(hot, io, ctx) == 0 and list(hot) == before
+
+
+def test_a_stop_with_the_history_ring_full_loses_the_oldest_entry_as_the_full_path_does():
+    """A stop's first step (EV_STOP through the edge's own ring write) while the session's
+    history ring is full (the main loop has not drained it) and its lost counter at 0, one
+    below and at its cap: the edge and the full path write the same ring, and the edge did
+    the stop (the generated sessions seldom land a stop on a full ring)."""
+    base = dict(
+        _cases(3, 1)[0],
+        amp=1000, period=10000, up=50, down=50, on=100, off=100, session=1000,
+        sham=False, blind=False, ka=0, ceiling=8000, dac_ceiling=8000, t0=1000,
+    )  # fmt: skip
+    for stop_after in (20, 70, 170, 230, 890, 930, 960):  # ramp up, train, pause, train, ramp down
+        for lost in (0, _MASK - 1, _MASK):
+            ticks = [[0, 1, 0, 0, 0]] * stop_after + [[1]] + [[0, 1, 0, 0, 0]] * 150
+            case = dict(base, ring=[5, (5 - 64) % 128, lost], events=ticks)
+            got = mp_tickedge.judge(case)
+            assert got[0] == "ok", (stop_after, lost, got)
+            assert got[5] >= 1 and got[6] == 1, (stop_after, lost, got)  # a state change, the end
