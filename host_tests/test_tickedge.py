@@ -343,3 +343,22 @@ def test_a_stop_with_the_history_ring_full_loses_the_oldest_entry_as_the_full_pa
             got = mp_tickedge.judge(case)
             assert got[0] == "ok", (stop_after, lost, got)
             assert got[5] >= 1 and got[6] == 1, (stop_after, lost, got)  # a state change, the end
+
+
+def test_deadlines_on_the_last_millisecond_before_the_wrap_are_the_full_paths():
+    """Sessions placed so that one of their deadlines (a phase's start, a ramp step held a
+    period, the dead man's feed) falls on the ms counter's last value (2**30 - 1) or beside
+    it: the edge's inline ticks_add (t0 + next, now + wait, now + gap, now + fed) against the
+    full path's at the exact wrap, which the generated sessions cross but seldom land on."""
+    base = dict(
+        _cases(3, 1)[0],
+        amp=1000, period=10000, up=50, down=50, on=100, off=100, session=1000,
+        sham=False, blind=False, ka=0, ceiling=8000, dac_ceiling=8000, fed=40, pending=-1,
+    )  # fmt: skip
+    ticks = [[0, 1, 0, 0, 0]] * 400 + [[1]] + [[0, 1, 0, 0, 0]] * 120
+    for period in (10000, 25000):
+        for d in (10, 11, 20, 40, 50, 51, 150, 250, 350, 370, 390, 401, 411):
+            for k in (-1, 0, 1):
+                case = dict(base, period=period, t0=(_MASK - d + k) & _MASK, events=ticks)
+                got = mp_tickedge.judge(case)
+                assert got[0] == "ok" and got[1] > 10, (period, d, k, got)
