@@ -4,8 +4,9 @@
 # ticklook and tickstep), tickfast, tickedge (the fast edge) and ring (the session's event
 # ring, written in the tick) modules with the fast CPython tests. ONLY="schedule scheduler
 # ticklook tickstep" runs just those; MODULES="..." adds more.
-# Time budget (2 cores shared): about 45 min for all of them, 25 min for ONLY="schedule
-# scheduler ticklook tickstep" (SAFETY.md, the mutation section, has the last run's figures).
+# Time budget (2 cores shared): about 55 min for all of them, 25 min for ONLY="schedule
+# scheduler ticklook tickstep", 9 min for ONLY="tickedge tickfast" (SAFETY.md, the mutation
+# section, has the last runs' figures).
 # mutmut names mutants by module path from the directory it runs in, and the tests import
 # `tvns.*`, so it runs in a scratch workspace laid out as tvns/ + tests/.
 set -euo pipefail
